@@ -1,0 +1,145 @@
+//! `occam bench`: times Occam on the workloads of `shared/bench/peers` (same shapes, same
+//! batch, same step definition) so the two can be run side by side and compared.
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+use occam::compute::{Compute, MatRef};
+use occam::net::{Activation, Mlp, Workspace, engine};
+use occam::train;
+use serde_json::json;
+use std::time::Instant;
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum Workload {
+    Train,
+    Matmul,
+    All,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[arg(value_enum, default_value = "all")]
+    workload: Workload,
+    /// Fewer, shorter repetitions.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// Median of `reps` repetitions, each running `inner` calls of `f` and lasting at least
+/// `min_rep` seconds; returns seconds per call (median, min, max).
+fn time_it(mut f: impl FnMut(), reps: usize, min_rep: f64) -> (f64, f64, f64) {
+    let t = Instant::now();
+    f();
+    let once = t.elapsed().as_secs_f64().max(1e-7);
+    let inner = ((min_rep / once).ceil() as usize).max(1);
+    let mut per_call: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..inner {
+                f();
+            }
+            t.elapsed().as_secs_f64() / inner as f64
+        })
+        .collect();
+    per_call.sort_by(f64::total_cmp);
+    (per_call[reps / 2], per_call[0], per_call[reps - 1])
+}
+
+fn cpu_seconds() -> f64 {
+    // utime + stime of this process, from /proc (Linux); 0 elsewhere.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    let compute = Compute::new(0);
+    let (reps, min_rep) = if args.quick { (3, 0.1) } else { (7, 0.25) };
+    let threads = compute.threads();
+    let mut rows = Vec::new();
+    if matches!(args.workload, Workload::Matmul | Workload::All) {
+        let n = 2048;
+        let a: Vec<f32> = (0..n * n).map(|i| (i % 17) as f32 * 0.1).collect();
+        let mut c = vec![0.0f32; n * n];
+        let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+        let (med, min, max) = time_it(
+            || compute.matmul(&mut c, MatRef::rows(&a, n, n), MatRef::rows(&a, n, n), false),
+            5,
+            0.0,
+        );
+        let cpu_per_wall = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64();
+        let gflops = 2.0 * (n as f64).powi(3) / med / 1e9;
+        rows.push(
+            json!({"type": "measurement", "framework": "occam", "workload": "matmul", "config": {"n": n},
+            "threads": threads, "median_s": med, "min_s": min, "max_s": max, "unit_value": gflops, "unit": "GFLOP/s",
+            "cpu_per_wall": cpu_per_wall}),
+        );
+    }
+    if matches!(args.workload, Workload::Train | Workload::All) {
+        for (w, depth) in [(100, 3), (500, 3), (1000, 5), (2000, 3)] {
+            rows.push(bench_train_step(&compute, w, depth, reps, min_rep));
+        }
+    }
+    for r in &rows {
+        println!("{r}");
+    }
+    println!(
+        "\n{:<10} {:<16} {:>7} {:>12} {:>12} {:>12} {:>14} {:>9}",
+        "workload", "config", "threads", "median", "min", "max", "throughput", "cpu/wall"
+    );
+    for r in &rows {
+        println!(
+            "{:<10} {:<16} {:>7} {:>10.3}ms {:>10.3}ms {:>10.3}ms {:>9.1} {:<5} {:>8.2}",
+            r["workload"].as_str().unwrap(),
+            r["config"].to_string().replace('"', ""),
+            r["threads"],
+            r["median_s"].as_f64().unwrap() * 1e3,
+            r["min_s"].as_f64().unwrap() * 1e3,
+            r["max_s"].as_f64().unwrap() * 1e3,
+            r["unit_value"].as_f64().unwrap(),
+            r["unit"].as_str().unwrap(),
+            r["cpu_per_wall"].as_f64().unwrap(),
+        );
+    }
+    Ok(())
+}
+
+/// One SGD-momentum step (lr 0.005) on a fixed batch of 256 normalized Gaussian inputs with
+/// random labels, d = 784, 10 classes, ReLU, exactly as `peers.py --workload train`.
+fn bench_train_step(compute: &Compute, width: usize, depth: usize, reps: usize, min_rep: f64) -> serde_json::Value {
+    use rand::RngExt;
+    let batch = 256;
+    let mut net = Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240601);
+    let mut rng = occam::rng::rng_for(1, occam::rng::Stream::Sweep);
+    let mut x: Vec<f32> = (0..batch * 784)
+        .map(|_| rng.sample(rand_distr::StandardNormal))
+        .collect();
+    x.chunks_exact_mut(784).for_each(occam::data::normalize_row);
+    let labels: Vec<u16> = (0..batch).map(|_| rng.random_range(0..10)).collect();
+    let mut ws = Workspace::new(&net, batch);
+    let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+    let mut opt = train::Momentum::new(&net.weights);
+    let mut losses = Vec::new();
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    let (med, min, max) = time_it(
+        || {
+            let s = engine::loss_and_gradients(&net, compute, &x, &labels, &mut ws, &mut grads);
+            if losses.len() < 11 {
+                losses.push(s.loss_sum / batch as f64);
+            }
+            use occam::train::Optimizer;
+            opt.step(&mut net.weights, &grads, 0.005);
+        },
+        reps,
+        min_rep,
+    );
+    let cpu_per_wall = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64();
+    let p: usize = net.param_count();
+    let p1 = net.weights[0].len();
+    let flops = 2.0 * batch as f64 * (3 * p - p1) as f64;
+    json!({"type": "measurement", "framework": "occam", "workload": "train", "config": {"w": width, "depth": depth},
+        "threads": compute.threads(), "median_s": med, "min_s": min, "max_s": max,
+        "unit_value": flops / med / 1e9, "unit": "GFLOP/s", "steps_per_s": 1.0 / med, "cpu_per_wall": cpu_per_wall,
+        "result": {"loss_step0": losses.first(), "loss_step10": losses.get(10)}})
+}

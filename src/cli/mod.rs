@@ -1,0 +1,50 @@
+//! Argument parsing and dispatch. Each subcommand lives in its own file and only wires
+//! options to library calls; errors surface with their context and a non-zero exit.
+
+mod bench;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "occam", version, about = "Sensitivity and generalization of neural networks")]
+struct Cli {
+    /// Threads to use (0 = all cores).
+    #[arg(long, global = true, default_value_t = 0)]
+    threads: usize,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a bias-free MLP and write model.safetensors and metrics.json.
+    Train(Box<train::TrainArgs>),
+    /// Evaluate a saved network on a dataset's train and test splits.
+    Evaluate(train::EvaluateArgs),
+    /// Time Occam's kernels on the peers' benchmark workloads.
+    Bench(bench::BenchArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.threads > 0
+        && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(cli.threads).build_global()
+    {
+        eprintln!("error: could not start {} threads: {e}", cli.threads);
+        return ExitCode::FAILURE;
+    }
+    let result = match cli.command {
+        Command::Train(args) => train::run_train(*args),
+        Command::Evaluate(args) => train::run_evaluate(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! `occam train` and `occam evaluate`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use occam::compute::Compute;
+use occam::data::{Augmentation, DataSource};
+use occam::error::write_atomic;
+use occam::net::{Activation, Mlp, engine};
+use occam::train::{self, OptimizerKind, TrainConfig};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Options of `occam train`. Every option may also come from `--config FILE.toml` (keys
+/// are the long option names with `_` for `-`); options given on the command line win.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// TOML file with any of the options below.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output directory for model.safetensors and metrics.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Dataset: fashion-mnist, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, cifar100:DIR.
+    #[arg(long)]
+    data: Option<String>,
+    #[arg(long)]
+    width: Option<usize>,
+    /// Number of weight matrices (2 = one hidden layer).
+    #[arg(long)]
+    depth: Option<usize>,
+    /// relu, relu6, hard_tanh, hard_sigmoid or tanh.
+    #[arg(long)]
+    activation: Option<Activation>,
+    /// Init-std multiplier s: weights ~ N(0, s²·v/fan_in).
+    #[arg(long)]
+    init_scale: Option<f64>,
+    /// sgd, momentum, adam, rmsprop or lbfgs (full batch).
+    #[arg(long)]
+    optimizer: Option<OptimizerKind>,
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Step budget (L-BFGS: iteration cap).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Multiply the learning rate by --lr-decay-factor every this many epochs.
+    #[arg(long)]
+    lr_decay_epochs: Option<usize>,
+    #[arg(long)]
+    lr_decay_factor: Option<f64>,
+    /// Stop once every training example is classified correctly.
+    #[arg(long)]
+    stop_at_100: bool,
+    /// Train on uniformly random labels (seeded).
+    #[arg(long)]
+    random_labels: bool,
+    /// Random translation by up to N pixels, with wrap-around.
+    #[arg(long)]
+    translate: Option<usize>,
+    /// Random horizontal flips.
+    #[arg(long)]
+    hflip: bool,
+    /// Random vertical flips.
+    #[arg(long)]
+    vflip: bool,
+    /// Random ±90° rotations.
+    #[arg(long)]
+    rotate90: bool,
+    /// The paper's standard augmentation: --translate 4 --hflip.
+    #[arg(long)]
+    augment: bool,
+    /// Use only the first N training examples.
+    #[arg(long)]
+    train_size: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also save the network at step 0 as model_init.safetensors.
+    #[arg(long)]
+    save_init: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+impl TrainArgs {
+    /// The configuration: the TOML file's values, overridden by command-line options.
+    fn config(&self) -> Result<TrainConfig> {
+        let mut c = match &self.config {
+            Some(p) => TrainConfig::from_toml_file(p)?,
+            None => TrainConfig::default(),
+        };
+        macro_rules! take {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { c.$f = v; } )* };
+        }
+        take!(
+            data,
+            width,
+            depth,
+            activation,
+            init_scale,
+            optimizer,
+            lr,
+            batch,
+            steps,
+            lr_decay_epochs,
+            lr_decay_factor,
+            seed
+        );
+        if self.train_size.is_some() {
+            c.train_size = self.train_size;
+        }
+        c.stop_at_100 |= self.stop_at_100;
+        c.random_labels |= self.random_labels;
+        if self.augment {
+            c.augment = Augmentation {
+                vflip: c.augment.vflip,
+                rotate90: c.augment.rotate90,
+                ..Augmentation::standard()
+            };
+        }
+        if let Some(t) = self.translate {
+            c.augment.translate = t;
+        }
+        c.augment.hflip |= self.hflip;
+        c.augment.vflip |= self.vflip;
+        c.augment.rotate90 |= self.rotate90;
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+pub fn run_train(args: TrainArgs) -> Result<()> {
+    let config = args.config()?;
+    let source = DataSource::parse(&config.data)?;
+    let splits = source.load()?;
+    let compute = Compute::new(0);
+    let outcome = train::train(&config, &splits, &compute, !args.quiet)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    if args.save_init {
+        outcome.initial.save(&args.out.join("model_init.safetensors"))?;
+    }
+    outcome.net.save(&args.out.join("model.safetensors"))?;
+    let metrics = json!({
+        "train_accuracy": outcome.train.accuracy,
+        "test_accuracy": outcome.test.accuracy,
+        "train_loss": outcome.train.loss,
+        "test_loss": outcome.test.loss,
+        "generalization_gap": outcome.generalization_gap(),
+        "steps": outcome.steps,
+        "epochs": outcome.epochs,
+        "final_lr": outcome.final_lr,
+        "status": outcome.status,
+        "wall_seconds": outcome.wall_seconds,
+        "param_count": outcome.net.param_count(),
+        "train_examples": outcome.train.n,
+        "test_examples": outcome.test.n,
+        "threads": compute.threads(),
+        "occam_version": env!("CARGO_PKG_VERSION"),
+        "config": config,
+    });
+    let path = args.out.join("metrics.json");
+    write_atomic(&path, serde_json::to_string_pretty(&metrics)?.as_bytes())?;
+    println!("{}", serde_json::to_string_pretty(&metrics)?);
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct EvaluateArgs {
+    /// A network in the safetensors format (SPEC §7).
+    #[arg(long)]
+    model: PathBuf,
+    /// Dataset, as for `occam train`.
+    #[arg(long)]
+    data: String,
+}
+
+pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
+    let net = Mlp::load(&args.model)?;
+    let splits = DataSource::parse(&args.data)?.load()?;
+    if splits.train.shape != net.input_shape {
+        anyhow::bail!(
+            "{}: network expects inputs of shape {:?} but {} has {:?}",
+            args.model.display(),
+            net.input_shape,
+            args.data,
+            splits.train.shape
+        );
+    }
+    if net.classes() != splits.train.classes {
+        anyhow::bail!(
+            "{}: network has {} outputs but {} has {} classes",
+            args.model.display(),
+            net.classes(),
+            args.data,
+            splits.train.classes
+        );
+    }
+    let compute = Compute::new(0);
+    let train = engine::evaluate(&net, &compute, &splits.train);
+    let test = engine::evaluate(&net, &compute, &splits.test);
+    let out = json!({
+        "model": args.model,
+        "data": args.data,
+        "train_accuracy": train.accuracy,
+        "test_accuracy": test.accuracy,
+        "train_loss": train.loss,
+        "test_loss": test.loss,
+        "generalization_gap": train.accuracy - test.accuracy,
+        "param_count": net.param_count(),
+        "activation": net.activation,
+        "dims": net.dims,
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! Datasets: naming a dataset on the command line, loading it, the paper's splits,
+//! per-example normalization, random labels and augmentation (SPEC §2).
+
+mod augment;
+mod cifar;
+mod idx;
+
+pub use augment::Augmentation;
+
+use crate::error::{OccamError, Result};
+use crate::rng::{Stream, rng_for};
+use rand::RngExt;
+use std::path::{Path, PathBuf};
+
+/// Number of training examples the paper trains on; the rest of a 60,000-example
+/// MNIST-like training file is the validation split.
+pub const TRAIN_SIZE: usize = 50_000;
+
+/// A set of examples: `inputs` is row-major `[len × dim]`, each row one image flattened
+/// in height, width, channel order (SPEC §7).
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub inputs: Vec<f32>,
+    pub labels: Vec<u16>,
+    /// Image shape as (height, width, channels); `dim = h·w·c`.
+    pub shape: [usize; 3],
+    pub classes: usize,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    pub fn dim(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn input(&self, i: usize) -> &[f32] {
+        let d = self.dim();
+        &self.inputs[i * d..(i + 1) * d]
+    }
+    /// The first `n` examples (all if `n` is larger), in file order.
+    pub fn take(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            inputs: self.inputs[..n * self.dim()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+            shape: self.shape,
+            classes: self.classes,
+        }
+    }
+    /// Examples `range`, in order.
+    fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
+        let d = self.dim();
+        Dataset {
+            inputs: self.inputs[range.start * d..range.end * d].to_vec(),
+            labels: self.labels[range].to_vec(),
+            shape: self.shape,
+            classes: self.classes,
+        }
+    }
+
+    /// Normalizes every example to zero mean and unit (population) variance over its `dim`
+    /// entries, so it lies on the sphere of radius √dim. A constant example (zero variance)
+    /// is only centred, which leaves it at the origin rather than producing NaNs.
+    pub fn normalize_per_example(&mut self) {
+        let d = self.dim();
+        for row in self.inputs.chunks_exact_mut(d) {
+            normalize_row(row);
+        }
+    }
+
+    /// Replaces every label by a uniformly random class drawn from the `RandomLabels`
+    /// stream of `seed` (the paper's §4.2 random-label study).
+    pub fn randomize_labels(&mut self, seed: u64) {
+        let mut rng = rng_for(seed, Stream::RandomLabels);
+        for label in &mut self.labels {
+            *label = rng.random_range(0..self.classes as u16);
+        }
+    }
+}
+
+/// Zero mean, unit population variance, computed in f64 for accuracy.
+pub fn normalize_row(row: &mut [f32]) {
+    let n = row.len() as f64;
+    let mean = row.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    let scale = if var > 0.0 { 1.0 / var.sqrt() } else { 1.0 };
+    for v in row.iter_mut() {
+        *v = ((*v as f64 - mean) * scale) as f32;
+    }
+}
+
+/// The splits of SPEC §2: `train` = the first 50,000 training examples, `validation` =
+/// the rest of the training file (MNIST-like sets only), `test` = the test file.
+#[derive(Debug, Clone)]
+pub struct Splits {
+    pub name: String,
+    pub train: Dataset,
+    pub validation: Option<Dataset>,
+    pub test: Dataset,
+}
+
+/// Which dataset a name on the command line refers to, and where its files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    Mnist(PathBuf),
+    FashionMnist(PathBuf),
+    Cifar10(PathBuf),
+    Cifar100(PathBuf),
+}
+
+const FASHION_SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+impl DataSource {
+    /// Parses `fashion-mnist`, `mnist`, `cifar10`, `cifar100` (looked up under
+    /// `$OCCAM_DATA/<name>`; Fashion-MNIST also under Debian's
+    /// `/usr/share/datasets/fashion-mnist`) or `<name>:DIR`.
+    pub fn parse(spec: &str) -> Result<DataSource> {
+        let (kind, dir) = match spec.split_once(':') {
+            Some((k, d)) => (k, Some(PathBuf::from(d))),
+            None => (spec, None),
+        };
+        let dir = match dir {
+            Some(d) => d,
+            None => default_dir(kind)?,
+        };
+        match kind {
+            "mnist" => Ok(DataSource::Mnist(dir)),
+            "fashion-mnist" => Ok(DataSource::FashionMnist(dir)),
+            "cifar10" => Ok(DataSource::Cifar10(dir)),
+            "cifar100" => Ok(DataSource::Cifar100(dir)),
+            _ => Err(unknown_dataset(spec)),
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataSource::Mnist(_) => "mnist",
+            DataSource::FashionMnist(_) => "fashion-mnist",
+            DataSource::Cifar10(_) => "cifar10",
+            DataSource::Cifar100(_) => "cifar100",
+        }
+    }
+
+    /// Loads the raw pixels (scaled to [0,1]) and splits them; inputs are not yet normalized.
+    pub fn load_raw(&self) -> Result<Splits> {
+        let (train_full, test) = match self {
+            DataSource::Mnist(dir) | DataSource::FashionMnist(dir) => idx::load_mnist_like(dir)?,
+            DataSource::Cifar10(dir) => cifar::load(dir, cifar::Variant::Cifar10)?,
+            DataSource::Cifar100(dir) => cifar::load(dir, cifar::Variant::Cifar100)?,
+        };
+        let n_train = train_full.len().min(TRAIN_SIZE);
+        let validation = (train_full.len() > n_train).then(|| train_full.slice(n_train..train_full.len()));
+        Ok(Splits {
+            name: self.name().to_string(),
+            train: train_full.slice(0..n_train),
+            validation,
+            test,
+        })
+    }
+
+    /// Loads, splits and normalizes per example: what training and measurement use.
+    pub fn load(&self) -> Result<Splits> {
+        let mut splits = self.load_raw()?;
+        splits.train.normalize_per_example();
+        splits.test.normalize_per_example();
+        if let Some(v) = splits.validation.as_mut() {
+            v.normalize_per_example();
+        }
+        Ok(splits)
+    }
+}
+
+fn unknown_dataset(spec: &str) -> OccamError {
+    OccamError::config(format!(
+        "unknown dataset '{spec}': expected fashion-mnist, mnist, cifar10 or cifar100, \
+         optionally followed by :DIR (e.g. cifar10:/data/cifar-10-batches-bin)"
+    ))
+}
+
+fn default_dir(kind: &str) -> Result<PathBuf> {
+    if !["mnist", "fashion-mnist", "cifar10", "cifar100"].contains(&kind) {
+        return Err(unknown_dataset(kind));
+    }
+    if let Some(root) = std::env::var_os("OCCAM_DATA") {
+        let dir = Path::new(&root).join(kind);
+        if dir.is_dir() {
+            return Ok(dir);
+        }
+    }
+    if kind == "fashion-mnist" && Path::new(FASHION_SYSTEM_DIR).is_dir() {
+        return Ok(PathBuf::from(FASHION_SYSTEM_DIR));
+    }
+    Err(OccamError::config(format!(
+        "dataset '{kind}' not found: looked in $OCCAM_DATA/{kind}{}; name its directory \
+         explicitly as {kind}:DIR",
+        if kind == "fashion-mnist" {
+            format!(" and {FASHION_SYSTEM_DIR} (apt-get install dataset-fashion-mnist)")
+        } else {
+            String::new()
+        }
+    )))
+}
+
+/// Reads a whole file, transparently gunzipping it when it starts with the gzip magic.
+pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let bytes = std::fs::read(path).map_err(|e| OccamError::io(path, e))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| OccamError::bad_file(path, format!("corrupt gzip stream: {e}")))?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}

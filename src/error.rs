@@ -1,0 +1,58 @@
+//! Occam's error type: every error a user can cause names the input at fault.
+
+use std::path::{Path, PathBuf};
+
+/// Errors raised by the library. Each variant carries the file or option that caused it,
+/// so the message alone tells the user what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum OccamError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {problem}")]
+    BadFile { path: PathBuf, problem: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+impl OccamError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        OccamError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+    pub fn bad_file(path: &Path, problem: impl Into<String>) -> Self {
+        OccamError::BadFile {
+            path: path.to_path_buf(),
+            problem: problem.into(),
+        }
+    }
+    pub fn config(msg: impl Into<String>) -> Self {
+        OccamError::Config(msg.into())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, OccamError>;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed,
+/// then renamed over the target, so a crash never leaves a half-written result.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
+    }
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| OccamError::bad_file(path, "not a file path"))?;
+    let tmp = path.with_file_name(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| OccamError::io(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| OccamError::io(&tmp, e))?;
+    f.sync_all().map_err(|e| OccamError::io(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| OccamError::io(path, e))
+}

@@ -1,0 +1,180 @@
+//! The MLP arithmetic: batched forward pass, softmax cross-entropy, and backward pass to
+//! the weight gradients, all through [`Compute::matmul`] plus fused elementwise loops.
+
+use super::Mlp;
+use crate::compute::{Compute, MatRef};
+use crate::data::Dataset;
+
+/// Scratch buffers for up to `capacity` examples, reused across steps so the training
+/// loop allocates nothing. `acts[l]` holds layer l's output for the batch: φ(z) for hidden
+/// layers (the derivative is recovered from it, see `Activation::derivative_from_output`),
+/// the logits for the last layer.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    capacity: usize,
+    pub(crate) acts: Vec<Vec<f32>>,
+    grad: [Vec<f32>; 2],
+}
+
+impl Workspace {
+    pub fn new(net: &Mlp, capacity: usize) -> Self {
+        let widest = net.dims[1..].iter().copied().max().unwrap_or(0);
+        Workspace {
+            capacity,
+            acts: net.dims[1..].iter().map(|&w| vec![0.0; capacity * w]).collect(),
+            grad: [vec![0.0; capacity * widest], vec![0.0; capacity * widest]],
+        }
+    }
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// Logits `f(x)` for `n` row-major inputs `x` (`n × d`); returns the `n × classes` slice
+/// of the workspace. Hidden outputs stay in the workspace for [`backward`].
+pub fn forward<'w>(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &'w mut Workspace) -> &'w [f32] {
+    assert!(
+        n <= ws.capacity,
+        "batch of {n} exceeds workspace capacity {}",
+        ws.capacity
+    );
+    assert_eq!(x.len(), n * net.input_dim(), "input buffer does not hold {n} examples");
+    let depth = net.depth();
+    for l in 0..depth {
+        let (before, rest) = ws.acts.split_at_mut(l);
+        let input = if l == 0 { x } else { &before[l - 1][..n * net.dims[l]] };
+        let out = &mut rest[0][..n * net.dims[l + 1]];
+        let w = MatRef::rows(&net.weights[l], net.dims[l + 1], net.dims[l]);
+        compute.matmul(out, MatRef::rows(input, n, net.dims[l]), w.t(), false);
+        if l + 1 < depth {
+            let act = net.activation;
+            out.iter_mut().for_each(|v| *v = act.apply(*v));
+        }
+    }
+    &ws.acts[depth - 1][..n * net.classes()]
+}
+
+/// Mean softmax cross-entropy over a batch, and its statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BatchStats {
+    /// Sum over the batch of per-example cross-entropy.
+    pub loss_sum: f64,
+    /// Examples whose arg-max logit is the label.
+    pub correct: usize,
+    pub n: usize,
+}
+
+/// Cross-entropy of one logit row against `label`, with the softmax written to `probs`.
+/// Returns (loss, predicted class); the prediction takes the lowest index on ties.
+pub fn softmax_cross_entropy(logits: &[f32], label: usize, probs: &mut [f32]) -> (f64, usize) {
+    let mut predicted = 0;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[predicted] {
+            predicted = i;
+        }
+    }
+    let max = logits[predicted] as f64;
+    let mut sum = 0.0f64;
+    for (p, &v) in probs.iter_mut().zip(logits) {
+        let e = (v as f64 - max).exp();
+        *p = e as f32;
+        sum += e;
+    }
+    let inv = 1.0 / sum;
+    probs.iter_mut().for_each(|p| *p = (*p as f64 * inv) as f32);
+    let loss = sum.ln() + max - logits[label] as f64;
+    (loss, predicted)
+}
+
+/// One training step's arithmetic: the mean cross-entropy over the batch and its
+/// gradient with respect to every weight matrix, written into `grads` (same shapes as
+/// `net.weights`). The gradient with respect to the input is never formed.
+pub fn loss_and_gradients(
+    net: &Mlp,
+    compute: &Compute,
+    x: &[f32],
+    labels: &[u16],
+    ws: &mut Workspace,
+    grads: &mut [Vec<f32>],
+) -> BatchStats {
+    let n = labels.len();
+    let classes = net.classes();
+    forward(net, compute, x, n, ws);
+    // dL/dlogits = (softmax − onehot) / n, into grad[0].
+    let mut stats = BatchStats {
+        n,
+        ..Default::default()
+    };
+    let logits = &ws.acts[net.depth() - 1];
+    let g = &mut ws.grad[0];
+    for i in 0..n {
+        let row = &mut g[i * classes..(i + 1) * classes];
+        let (loss, predicted) = softmax_cross_entropy(&logits[i * classes..(i + 1) * classes], labels[i] as usize, row);
+        stats.loss_sum += loss;
+        stats.correct += (predicted == labels[i] as usize) as usize;
+        row[labels[i] as usize] -= 1.0;
+        row.iter_mut().for_each(|v| *v /= n as f32);
+    }
+    backward(net, compute, x, n, ws, grads);
+    stats
+}
+
+/// Back-propagates the output gradient held in the workspace (`n × classes`, from
+/// [`loss_and_gradients`]) to every weight: `dW_l = G_lᵀ · a_{l−1}`,
+/// `G_{l−1} = (G_l · W_l) ∘ φ'(z_{l−1})`.
+fn backward(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &mut Workspace, grads: &mut [Vec<f32>]) {
+    let act = net.activation;
+    let mut cur = 0;
+    for l in (0..net.depth()).rev() {
+        let (out_dim, in_dim) = (net.dims[l + 1], net.dims[l]);
+        let [g0, g1] = &mut ws.grad;
+        let (g_cur, g_next) = if cur == 0 { (&*g0, g1) } else { (&*g1, g0) };
+        let g_view = MatRef::rows(&g_cur[..n * out_dim], n, out_dim);
+        let input = if l == 0 { x } else { &ws.acts[l - 1][..n * in_dim] };
+        compute.matmul(&mut grads[l], g_view.t(), MatRef::rows(input, n, in_dim), false);
+        if l > 0 {
+            let next = &mut g_next[..n * in_dim];
+            compute.matmul(next, g_view, MatRef::rows(&net.weights[l], out_dim, in_dim), false);
+            for (g, &a) in next.iter_mut().zip(&ws.acts[l - 1][..n * in_dim]) {
+                *g *= act.derivative_from_output(a);
+            }
+            cur ^= 1;
+        }
+    }
+}
+
+/// Accuracy and mean loss over a whole dataset.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    pub accuracy: f64,
+    pub loss: f64,
+    pub correct: usize,
+    pub n: usize,
+}
+
+/// Evaluates `net` on every example of `data`, in chunks that fit a modest workspace.
+pub fn evaluate(net: &Mlp, compute: &Compute, data: &Dataset) -> Evaluation {
+    const CHUNK: usize = 1000;
+    let d = data.dim();
+    let classes = net.classes();
+    let mut ws = Workspace::new(net, CHUNK.min(data.len().max(1)));
+    let mut probs = vec![0.0f32; classes];
+    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    for start in (0..data.len()).step_by(CHUNK) {
+        let n = CHUNK.min(data.len() - start);
+        let logits = forward(net, compute, &data.inputs[start * d..(start + n) * d], n, &mut ws);
+        for i in 0..n {
+            let label = data.labels[start + i] as usize;
+            let (loss, predicted) = softmax_cross_entropy(&logits[i * classes..(i + 1) * classes], label, &mut probs);
+            loss_sum += loss;
+            correct += (predicted == label) as usize;
+        }
+    }
+    let n = data.len().max(1) as f64;
+    Evaluation {
+        accuracy: correct as f64 / n,
+        loss: loss_sum / n,
+        correct,
+        n: data.len(),
+    }
+}

@@ -1,0 +1,165 @@
+//! Full-batch L-BFGS training (the paper's "full batch" arm): argmin's L-BFGS with a
+//! Moré–Thuente line search on the mean cross-entropy over the whole training set.
+
+use super::{RunState, Status, TrainConfig};
+use crate::compute::Compute;
+use crate::data::Dataset;
+use crate::net::engine;
+use crate::net::{Mlp, Workspace};
+use argmin::core::{CostFunction, Error, Executor, Gradient, State};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use indicatif::ProgressBar;
+use std::sync::Mutex;
+
+/// History length of the L-BFGS approximation (SciPy's and TF-1's default, m = 10).
+const MEMORY: usize = 10;
+const CHUNK: usize = 1000;
+
+/// The full-batch objective over flattened weights. Cost and gradient come from one
+/// pass; the last evaluation is cached because argmin asks for them separately.
+struct FullBatch<'a> {
+    template: Mlp,
+    data: &'a Dataset,
+    compute: &'a Compute,
+    bar: &'a ProgressBar,
+    cache: Mutex<Option<(Vec<f32>, f32, Vec<f32>)>>,
+    /// Lowest finite cost seen and its parameters, kept in case the solver aborts.
+    best: &'a Mutex<Option<(f32, Vec<f32>)>>,
+    evaluations: &'a Mutex<usize>,
+}
+
+impl FullBatch<'_> {
+    fn evaluate(&self, flat: &[f32]) -> (f32, Vec<f32>) {
+        let mut cache = self.cache.lock().unwrap();
+        if let Some((p, c, g)) = cache.as_ref()
+            && p.as_slice() == flat
+        {
+            return (*c, g.clone());
+        }
+        let mut net = self.template.clone();
+        unflatten(flat, &mut net.weights);
+        let n = self.data.len();
+        let d = self.data.dim();
+        let mut ws = Workspace::new(&net, CHUNK.min(n));
+        let mut chunk_grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+        let mut total = vec![0.0f64; flat.len()];
+        let mut loss_sum = 0.0f64;
+        for start in (0..n).step_by(CHUNK) {
+            let m = CHUNK.min(n - start);
+            let x = &self.data.inputs[start * d..(start + m) * d];
+            let stats = engine::loss_and_gradients(
+                &net,
+                self.compute,
+                x,
+                &self.data.labels[start..start + m],
+                &mut ws,
+                &mut chunk_grads,
+            );
+            loss_sum += stats.loss_sum;
+            // Chunk gradients are means over the chunk; weight them to the full mean.
+            let weight = m as f64 / n as f64;
+            for (t, g) in total.iter_mut().zip(chunk_grads.iter().flatten()) {
+                *t += weight * *g as f64;
+            }
+        }
+        let cost = (loss_sum / n as f64) as f32;
+        let grad: Vec<f32> = total.iter().map(|&v| v as f32).collect();
+        self.bar.inc(1);
+        self.bar.set_message(format!("full-batch loss {cost:.5}"));
+        *cache = Some((flat.to_vec(), cost, grad.clone()));
+        *self.evaluations.lock().unwrap() += 1;
+        let mut best = self.best.lock().unwrap();
+        if cost.is_finite() && best.as_ref().is_none_or(|(c, _)| cost < *c) {
+            *best = Some((cost, flat.to_vec()));
+        }
+        (cost, grad)
+    }
+}
+
+impl CostFunction for FullBatch<'_> {
+    type Param = Vec<f32>;
+    type Output = f32;
+    fn cost(&self, p: &Vec<f32>) -> Result<f32, Error> {
+        Ok(self.evaluate(p).0)
+    }
+}
+
+impl Gradient for FullBatch<'_> {
+    type Param = Vec<f32>;
+    type Gradient = Vec<f32>;
+    fn gradient(&self, p: &Vec<f32>) -> Result<Vec<f32>, Error> {
+        Ok(self.evaluate(p).1)
+    }
+}
+
+fn flatten(weights: &[Vec<f32>]) -> Vec<f32> {
+    weights.iter().flatten().copied().collect()
+}
+
+fn unflatten(flat: &[f32], weights: &mut [Vec<f32>]) {
+    let mut offset = 0;
+    for w in weights {
+        let len = w.len();
+        w.copy_from_slice(&flat[offset..offset + len]);
+        offset += len;
+    }
+}
+
+/// Runs at most `config.steps` L-BFGS iterations from `net`. argmin's convergence
+/// tolerances end it as `Completed`. If the solver aborts (its line search meets NaN/inf
+/// or cannot make progress), the run keeps the lowest-cost finite weights it evaluated,
+/// as `Completed`, and `steps` is then the number of objective evaluations; with no
+/// finite cost at all it is `Diverged`.
+pub(super) fn train_full_batch(
+    net: Mlp,
+    config: &TrainConfig,
+    data: &Dataset,
+    compute: &Compute,
+    bar: &ProgressBar,
+) -> RunState {
+    let init = flatten(&net.weights);
+    let best = Mutex::new(None);
+    let evaluations = Mutex::new(0);
+    let problem = FullBatch {
+        template: net.clone(),
+        data,
+        compute,
+        bar,
+        cache: Mutex::new(None),
+        best: &best,
+        evaluations: &evaluations,
+    };
+    bar.set_length(config.steps as u64 * 2);
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY);
+    let result = Executor::new(problem, solver)
+        .configure(|state| state.param(init.clone()).max_iters(config.steps as u64))
+        .run();
+    let mut out = net;
+    let (status, steps) = match result {
+        Ok(res) => {
+            let state = res.state();
+            let best = state.get_best_param().cloned().unwrap_or(init);
+            unflatten(&best, &mut out.weights);
+            let finite = state.get_best_cost().is_finite();
+            (
+                if finite { Status::Completed } else { Status::Diverged },
+                state.get_iter() as usize,
+            )
+        }
+        Err(_) => match best.lock().unwrap().take() {
+            Some((_, best)) => {
+                unflatten(&best, &mut out.weights);
+                (Status::Completed, *evaluations.lock().unwrap())
+            }
+            None => (Status::Diverged, 0),
+        },
+    };
+    RunState {
+        net: out,
+        status,
+        steps,
+        epochs: steps,
+        final_lr: config.lr,
+    }
+}

@@ -1,0 +1,220 @@
+//! Training (SPEC §3): mini-batch loop with per-epoch shuffling, augmentation, learning
+//! rate decay, early stop at 100% training accuracy, divergence as a result, and the
+//! final evaluation on the whole train and test sets.
+
+mod config;
+mod lbfgs;
+mod optim;
+
+pub use config::TrainConfig;
+pub use optim::{Adam, AdamParams, Momentum, MomentumParams, Optimizer, OptimizerKind, RmsProp, RmsPropParams, Sgd};
+
+use crate::compute::Compute;
+use crate::data::{Dataset, Splits};
+use crate::net::engine::{self, Evaluation};
+use crate::net::{Mlp, Workspace};
+use crate::rng::{Stream, rng_for};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::SliceRandom;
+use serde::Serialize;
+use std::time::Instant;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The step budget was used up.
+    Completed,
+    /// Stopped early at 100% training accuracy (only with `stop_at_100`).
+    Reached100,
+    /// The loss became NaN or infinite; the network is the last finite one.
+    Diverged,
+}
+
+/// Everything a training run produced.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub net: Mlp,
+    /// The network at step 0.
+    pub initial: Mlp,
+    pub status: Status,
+    pub steps: usize,
+    pub epochs: usize,
+    pub final_lr: f64,
+    pub train: Evaluation,
+    pub test: Evaluation,
+    pub wall_seconds: f64,
+}
+
+impl TrainOutcome {
+    pub fn generalization_gap(&self) -> f64 {
+        self.train.accuracy - self.test.accuracy
+    }
+}
+
+/// Prepares the training set a config asks for: the first `train_size` examples, labels
+/// randomized when requested (seeded).
+pub fn training_set(config: &TrainConfig, splits: &Splits) -> Dataset {
+    let mut train = match config.train_size {
+        Some(n) => splits.train.take(n),
+        None => splits.train.clone(),
+    };
+    if config.random_labels {
+        train.randomize_labels(config.seed);
+    }
+    train
+}
+
+/// Trains a network from scratch as `config` describes. `progress` shows a bar on
+/// stderr. Train accuracy is measured on the (possibly random-labelled) training set.
+pub fn train(
+    config: &TrainConfig,
+    splits: &Splits,
+    compute: &Compute,
+    progress: bool,
+) -> crate::error::Result<TrainOutcome> {
+    config.validate()?;
+    let started = Instant::now();
+    let train_set = training_set(config, splits);
+    let net = Mlp::random(
+        train_set.shape,
+        config.width,
+        config.depth,
+        train_set.classes,
+        config.activation,
+        config.init_scale,
+        config.seed,
+    );
+    let initial = net.clone();
+    let bar = progress_bar(progress, config.steps as u64);
+    let run = if config.optimizer == OptimizerKind::Lbfgs {
+        lbfgs::train_full_batch(net, config, &train_set, compute, &bar)
+    } else {
+        train_minibatch(net, config, &train_set, compute, &bar)
+    };
+    bar.finish_and_clear();
+    let train_eval = engine::evaluate(&run.net, compute, &train_set);
+    let test_eval = engine::evaluate(&run.net, compute, &splits.test);
+    let finite = train_eval.loss.is_finite() && test_eval.loss.is_finite();
+    Ok(TrainOutcome {
+        status: if finite { run.status } else { Status::Diverged },
+        net: run.net,
+        initial,
+        steps: run.steps,
+        epochs: run.epochs,
+        final_lr: run.final_lr,
+        train: train_eval,
+        test: test_eval,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+pub(crate) struct RunState {
+    pub net: Mlp,
+    pub status: Status,
+    pub steps: usize,
+    pub epochs: usize,
+    pub final_lr: f64,
+}
+
+fn progress_bar(show: bool, len: u64) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// The learning rate after `epochs` completed epochs: `lr · factor^⌊epochs / every⌋`.
+pub fn decayed_lr(config: &TrainConfig, epochs: usize) -> f64 {
+    config.lr * config.lr_decay_factor.powi((epochs / config.lr_decay_epochs) as i32)
+}
+
+/// Mini-batch training. Each epoch visits a fresh permutation of the training set in
+/// batches of `batch`; the remainder that does not fill a batch is dropped for that epoch
+/// (it is part of the next permutation). Weights are only updated by finite gradients:
+/// on a non-finite loss the run ends as `Diverged` with the previous weights.
+fn train_minibatch(
+    mut net: Mlp,
+    config: &TrainConfig,
+    data: &Dataset,
+    compute: &Compute,
+    bar: &ProgressBar,
+) -> RunState {
+    let n = data.len();
+    let batch = config.batch.min(n);
+    let d = data.dim();
+    let mut optimizer = optim::build(config.optimizer, &net.weights).expect("step-wise optimizer");
+    let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+    let mut ws = Workspace::new(&net, batch);
+    let mut shuffle_rng = rng_for(config.seed, Stream::Shuffle);
+    let mut augment_rng = rng_for(config.seed, Stream::Augment);
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut shuffle_rng);
+    let (mut x, mut x_aug) = (vec![0.0f32; batch * d], vec![0.0f32; batch * d]);
+    let mut labels = vec![0u16; batch];
+    let (mut pos, mut epochs) = (0usize, 0usize);
+    let (mut epoch_correct, mut epoch_seen, mut recent_loss) = (0usize, 0usize, f64::NAN);
+    let mut status = Status::Completed;
+    let mut steps = 0;
+    while steps < config.steps {
+        if pos + batch > n {
+            // End of an epoch: maybe stop at 100%, then reshuffle.
+            epochs += 1;
+            if config.stop_at_100
+                && epoch_correct as f64 >= 0.99 * epoch_seen as f64
+                && engine::evaluate(&net, compute, data).correct == n
+            {
+                status = Status::Reached100;
+                break;
+            }
+            order.shuffle(&mut shuffle_rng);
+            pos = 0;
+            (epoch_correct, epoch_seen) = (0, 0);
+        }
+        for (j, &i) in order[pos..pos + batch].iter().enumerate() {
+            x[j * d..(j + 1) * d].copy_from_slice(data.input(i));
+            labels[j] = data.labels[i];
+        }
+        pos += batch;
+        let input = if config.augment.is_identity() {
+            &x
+        } else {
+            config.augment.apply(data.shape, &x, &mut x_aug, &mut augment_rng);
+            &x_aug
+        };
+        let stats = engine::loss_and_gradients(&net, compute, input, &labels, &mut ws, &mut grads);
+        if !stats.loss_sum.is_finite() {
+            status = Status::Diverged;
+            break;
+        }
+        optimizer.step(&mut net.weights, &grads, decayed_lr(config, epochs) as f32);
+        steps += 1;
+        epoch_correct += stats.correct;
+        epoch_seen += stats.n;
+        recent_loss = if recent_loss.is_nan() {
+            stats.loss_sum / stats.n as f64
+        } else {
+            0.95 * recent_loss + 0.05 * stats.loss_sum / stats.n as f64
+        };
+        if steps % 25 == 0 || steps == config.steps {
+            bar.set_position(steps as u64);
+            bar.set_message(format!(
+                "epoch {epochs}  loss {recent_loss:.4}  batch acc {:.2}%",
+                100.0 * epoch_correct as f64 / epoch_seen.max(1) as f64
+            ));
+        }
+    }
+    RunState {
+        net,
+        status,
+        steps,
+        epochs,
+        final_lr: decayed_lr(config, epochs),
+    }
+}
