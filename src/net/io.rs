@@ -3,32 +3,40 @@
 
 use super::{Activation, Mlp};
 use crate::error::{OccamError, Result, write_atomic};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
-use std::collections::HashMap;
+use safetensors::{Dtype, SafeTensors};
 use std::path::Path;
 
 impl Mlp {
-    /// Serializes to safetensors bytes.
+    /// Serializes to safetensors bytes. The header is written here rather than by the
+    /// `safetensors` crate so that its key order is fixed: the same network always gives
+    /// the same bytes (the crate's metadata map iterates in random order).
     pub fn to_safetensors(&self) -> Vec<u8> {
-        let bytes: Vec<Vec<u8>> = self
-            .weights
-            .iter()
-            .map(|w| w.iter().flat_map(|v| v.to_le_bytes()).collect())
-            .collect();
-        let views = bytes.iter().enumerate().map(|(i, b)| {
-            let shape = vec![self.dims[i + 1], self.dims[i]];
-            (
+        let mut header = serde_json::Map::new();
+        let mut offset = 0usize;
+        for (i, w) in self.weights.iter().enumerate() {
+            let end = offset + 4 * w.len();
+            header.insert(
                 format!("layers.{i}.weight"),
-                TensorView::new(Dtype::F32, shape, b).expect("shape matches data"),
-            )
-        });
+                serde_json::json!({"dtype": "F32", "shape": [self.dims[i + 1], self.dims[i]], "data_offsets": [offset, end]}),
+            );
+            offset = end;
+        }
         let [h, w, c] = self.input_shape;
-        let meta = HashMap::from([
-            ("activation".to_string(), self.activation.name().to_string()),
-            ("input_shape".to_string(), format!("{h},{w},{c}")),
-            ("format".to_string(), "occam-mlp-v1".to_string()),
-        ]);
-        safetensors::serialize(views, Some(meta)).expect("valid tensors serialize")
+        header.insert(
+            "__metadata__".into(),
+            serde_json::json!({"activation": self.activation.name(), "input_shape": format!("{h},{w},{c}"), "format": "occam-mlp-v1"}),
+        );
+        let mut text = serde_json::Value::Object(header).to_string();
+        while text.len() % 8 != 0 {
+            text.push(' ');
+        }
+        let mut out = Vec::with_capacity(8 + text.len() + offset);
+        out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        out.extend_from_slice(text.as_bytes());
+        for w in &self.weights {
+            out.extend(w.iter().flat_map(|v| v.to_le_bytes()));
+        }
+        out
     }
 
     /// Writes the network atomically.

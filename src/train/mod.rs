@@ -26,6 +26,7 @@ pub enum Status {
     /// The step budget was used up.
     Completed,
     /// Stopped early at 100% training accuracy (only with `stop_at_100`).
+    #[serde(rename = "reached_100")]
     Reached100,
     /// The loss became NaN or infinite; the network is the last finite one.
     Diverged,

@@ -229,8 +229,9 @@ mod tests {
 
     fn close(got: &[f32], want: &[f64]) {
         for (g, w) in got.iter().zip(want) {
+            // f32 arithmetic (1 − 0.999 rounds to 0.00099998713 in f32): 1e-5 relative.
             assert!(
-                (*g as f64 - w).abs() <= 1e-6 * w.abs().max(1.0),
+                (*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
                 "got {got:?}, want {want:?}"
             );
         }
@@ -265,7 +266,7 @@ mod tests {
         let lr2 = 0.1 * (1.0 - 0.999f64 * 0.999).sqrt() / (1.0 - 0.81);
         let w2 = w1 - lr2 * 0.28 / (0.004996f64.sqrt() + 1e-8);
         close(&run(OptimizerKind::Adam, 1.0, &[2.0, 1.0], 0.1), &[w1, w2]);
-        assert!((w1 - 0.9).abs() < 1e-6 && (w2 - (0.9 - 0.0861)).abs() < 1e-3);
+        assert!((w1 - 0.9).abs() < 1e-6 && (w2 - (0.9 - 0.0932)).abs() < 1e-3);
     }
 
     #[test]

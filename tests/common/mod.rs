@@ -1,0 +1,121 @@
+//! Shared test helpers: an independent float64 reference MLP and real-format fixture writers.
+#![allow(dead_code)]
+
+use occam::net::{Activation, Mlp};
+use std::io::Write;
+use std::path::Path;
+
+/// φ in float64, written from SPEC §1's table (not from the library's code).
+pub fn phi64(act: Activation, z: f64) -> f64 {
+    match act {
+        Activation::Relu => z.max(0.0),
+        Activation::Relu6 => z.clamp(0.0, 6.0),
+        Activation::HardTanh => z.clamp(-1.0, 1.0),
+        Activation::HardSigmoid => (z + 0.5).clamp(0.0, 1.0),
+        Activation::Tanh => z.tanh(),
+    }
+}
+
+/// Float64 forward pass with the weights given as f64: returns (logits, pre-activations
+/// of every hidden layer).
+pub fn forward64(net: &Mlp, weights: &[Vec<f64>], x: &[f64]) -> (Vec<f64>, Vec<Vec<f64>>) {
+    let mut a = x.to_vec();
+    let mut pres = Vec::new();
+    for (l, w) in weights.iter().enumerate() {
+        let (out, inp) = (net.dims[l + 1], net.dims[l]);
+        let z: Vec<f64> = (0..out).map(|i| (0..inp).map(|j| w[i * inp + j] * a[j]).sum()).collect();
+        if l + 1 < weights.len() {
+            a = z.iter().map(|&v| phi64(net.activation, v)).collect();
+            pres.push(z);
+        } else {
+            a = z;
+        }
+    }
+    (a, pres)
+}
+
+pub fn weights64(net: &Mlp) -> Vec<Vec<f64>> {
+    net.weights.iter().map(|w| w.iter().map(|&v| v as f64).collect()).collect()
+}
+
+/// Mean cross-entropy over a batch, float64.
+pub fn loss64(net: &Mlp, weights: &[Vec<f64>], xs: &[f64], labels: &[u16]) -> f64 {
+    let d = net.input_dim();
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, &y)| {
+            let (z, _) = forward64(net, weights, &xs[i * d..(i + 1) * d]);
+            let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let lse = m + z.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+            lse - z[y as usize]
+        })
+        .sum::<f64>()
+        / labels.len() as f64
+}
+
+/// A deterministic pseudo-random vector in [-1, 1] (a simple LCG, independent of rand).
+pub fn lcg_vec(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 33) as f64 / (1u64 << 31) as f64 * 2.0 - 1.0) as f32
+        })
+        .collect()
+}
+
+/// Writes an IDX file of unsigned bytes with the given dimensions.
+pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0, 0, 0x08, dims.len() as u8];
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(data);
+    out
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// A small learnable MNIST-like dataset in real IDX files: `n_train` + `n_test` images of
+/// `side × side`, classes 0..classes, each class a distinct bright stripe plus noise.
+pub fn write_mnist_like(dir: &Path, n_train: usize, n_test: usize, side: usize, gz: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let classes = 10usize;
+    let make = |n: usize, seed: u64| {
+        let noise = lcg_vec(seed, n * side * side);
+        let mut pixels = Vec::with_capacity(n * side * side);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let y = (i * 7 + seed as usize) % classes;
+            labels.push(y as u8);
+            for r in 0..side {
+                for c in 0..side {
+                    let on = (r * classes / side == y) || (c * classes / side == (y * 3) % classes);
+                    let v = if on { 200.0 } else { 40.0 } + 30.0 * noise[i * side * side + r * side + c];
+                    pixels.push(v.clamp(0.0, 255.0) as u8);
+                }
+            }
+        }
+        (pixels, labels)
+    };
+    let (s, n) = (side as u32, [n_train as u32, n_test as u32]);
+    for (k, (prefix, count)) in [("train", n[0]), ("t10k", n[1])].into_iter().enumerate() {
+        let (pixels, labels) = make(count as usize, k as u64 + 1);
+        let files = [
+            (format!("{prefix}-images-idx3-ubyte"), idx_bytes(&[count, s, s], &pixels)),
+            (format!("{prefix}-labels-idx1-ubyte"), idx_bytes(&[count], &labels)),
+        ];
+        for (name, bytes) in files {
+            if gz {
+                std::fs::write(dir.join(format!("{name}.gz")), gzip(&bytes)).unwrap();
+            } else {
+                std::fs::write(dir.join(name), bytes).unwrap();
+            }
+        }
+    }
+}
