@@ -8,12 +8,19 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn occam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_occam")).args(args).output().expect("run occam")
+    Command::new(env!("CARGO_BIN_EXE_occam"))
+        .args(args)
+        .output()
+        .expect("run occam")
 }
 
 fn ok(args: &[&str]) -> Output {
     let out = occam(args);
-    assert!(out.status.success(), "occam {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "occam {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -38,13 +45,41 @@ fn train_writes_model_and_metrics_and_is_reproducible() {
     let (tmp, data) = fixture();
     let run = |name: &str, seed: &str| {
         let out = tmp.path().join(name);
-        ok(&["train", "--data", &data, "--width", "32", "--depth", "3", "--steps", "120", "--batch", "32", "--seed", seed,
-            "--augment", "--save-init", "--quiet", "--out", out.to_str().unwrap()]);
+        ok(&[
+            "train",
+            "--data",
+            &data,
+            "--width",
+            "32",
+            "--depth",
+            "3",
+            "--steps",
+            "120",
+            "--batch",
+            "32",
+            "--seed",
+            seed,
+            "--augment",
+            "--save-init",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         out
     };
     let (a, b, c) = (run("a", "1"), run("b", "1"), run("c", "2"));
     let m = metrics(&a);
-    for key in ["train_accuracy", "test_accuracy", "train_loss", "test_loss", "generalization_gap", "steps", "status", "wall_seconds", "config"] {
+    for key in [
+        "train_accuracy",
+        "test_accuracy",
+        "train_loss",
+        "test_loss",
+        "generalization_gap",
+        "steps",
+        "status",
+        "wall_seconds",
+        "config",
+    ] {
         assert!(m.get(key).is_some(), "metrics.json lacks {key}");
     }
     assert_eq!(m["status"], "completed");
@@ -54,11 +89,20 @@ fn train_writes_model_and_metrics_and_is_reproducible() {
     assert!((m["generalization_gap"].as_f64().unwrap() - gap).abs() < 1e-12);
     assert!(a.join("model.safetensors").is_file() && a.join("model_init.safetensors").is_file());
     assert_eq!(numbers_without_timing(metrics(&a)), numbers_without_timing(metrics(&b)));
-    assert_eq!(std::fs::read(a.join("model.safetensors")).unwrap(), std::fs::read(b.join("model.safetensors")).unwrap());
+    assert_eq!(
+        std::fs::read(a.join("model.safetensors")).unwrap(),
+        std::fs::read(b.join("model.safetensors")).unwrap()
+    );
     assert_ne!(metrics(&a)["train_loss"], metrics(&c)["train_loss"]);
 
     // `occam evaluate` on the saved network reproduces the training run's evaluation.
-    let out = ok(&["evaluate", "--model", a.join("model.safetensors").to_str().unwrap(), "--data", &data]);
+    let out = ok(&[
+        "evaluate",
+        "--model",
+        a.join("model.safetensors").to_str().unwrap(),
+        "--data",
+        &data,
+    ]);
     let e: Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in ["train_accuracy", "test_accuracy", "train_loss", "test_loss"] {
         assert_eq!(e[key], m[key], "{key}");
@@ -71,26 +115,80 @@ fn options_come_from_toml_and_the_command_line_wins() {
     let cfg = tmp.path().join("run.toml");
     std::fs::write(&cfg, format!("data = \"{data}\"\nwidth = 16\ndepth = 2\noptimizer = \"adam\"\nlr = 0.001\nsteps = 30\nbatch = 16\n[augment]\nhflip = true\n")).unwrap();
     let out = tmp.path().join("r");
-    ok(&["train", "--config", cfg.to_str().unwrap(), "--steps", "40", "--quiet", "--out", out.to_str().unwrap()]);
+    ok(&[
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--steps",
+        "40",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let c = &metrics(&out)["config"];
-    assert_eq!((c["width"].as_u64(), c["optimizer"].as_str(), c["steps"].as_u64()), (Some(16), Some("adam"), Some(40)));
+    assert_eq!(
+        (c["width"].as_u64(), c["optimizer"].as_str(), c["steps"].as_u64()),
+        (Some(16), Some("adam"), Some(40))
+    );
     assert_eq!(c["augment"]["hflip"], true);
 }
 
 #[test]
 fn every_optimizer_trains_and_a_diverging_run_is_a_result() {
     let (tmp, data) = fixture();
-    for (opt, lr) in [("sgd", "0.05"), ("momentum", "0.01"), ("adam", "0.001"), ("rmsprop", "0.001"), ("lbfgs", "1")] {
+    for (opt, lr) in [
+        ("sgd", "0.05"),
+        ("momentum", "0.01"),
+        ("adam", "0.001"),
+        ("rmsprop", "0.001"),
+        ("lbfgs", "1"),
+    ] {
         let out = tmp.path().join(opt);
-        ok(&["train", "--data", &data, "--width", "16", "--depth", "2", "--optimizer", opt, "--lr", lr, "--steps", "60",
-            "--batch", "32", "--quiet", "--out", out.to_str().unwrap()]);
+        ok(&[
+            "train",
+            "--data",
+            &data,
+            "--width",
+            "16",
+            "--depth",
+            "2",
+            "--optimizer",
+            opt,
+            "--lr",
+            lr,
+            "--steps",
+            "60",
+            "--batch",
+            "32",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         let m = metrics(&out);
         assert_ne!(m["status"], "diverged", "{opt}");
         assert!(m["train_accuracy"].as_f64().unwrap() > 0.3, "{opt} did not learn: {m}");
     }
     let out = tmp.path().join("diverge");
-    ok(&["train", "--data", &data, "--width", "64", "--depth", "3", "--init-scale", "1e25", "--optimizer", "sgd", "--lr", "0.01",
-        "--steps", "200", "--quiet", "--out", out.to_str().unwrap()]);
+    ok(&[
+        "train",
+        "--data",
+        &data,
+        "--width",
+        "64",
+        "--depth",
+        "3",
+        "--init-scale",
+        "1e25",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.01",
+        "--steps",
+        "200",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let m = metrics(&out);
     assert_eq!(m["status"], "diverged", "{m}");
     assert!((m["steps"].as_u64().unwrap()) < 200);
@@ -100,8 +198,29 @@ fn every_optimizer_trains_and_a_diverging_run_is_a_result() {
 fn stop_at_100_ends_early_on_a_fittable_set() {
     let (tmp, data) = fixture();
     let out = tmp.path().join("fit");
-    ok(&["train", "--data", &data, "--train-size", "64", "--width", "128", "--depth", "2", "--optimizer", "adam", "--lr",
-        "0.01", "--batch", "32", "--steps", "5000", "--stop-at-100", "--quiet", "--out", out.to_str().unwrap()]);
+    ok(&[
+        "train",
+        "--data",
+        &data,
+        "--train-size",
+        "64",
+        "--width",
+        "128",
+        "--depth",
+        "2",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.01",
+        "--batch",
+        "32",
+        "--steps",
+        "5000",
+        "--stop-at-100",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let m = metrics(&out);
     assert_eq!(m["status"], "reached_100", "{m}");
     assert_eq!(m["train_accuracy"], 1.0);
@@ -115,9 +234,18 @@ fn bad_input_fails_cleanly_naming_the_culprit() {
     let out = tmp.path().join("x");
     let o = out.to_str().unwrap();
     let cases: Vec<(Vec<String>, String)> = vec![
-        (vec!["--data".into(), "mnist:/no/such/dir".into()], "/no/such/dir".into()),
-        (vec!["--data".into(), data.clone(), "--depth".into(), "0".into()], "depth must be at least 1".into()),
-        (vec!["--data".into(), data.clone(), "--activation".into(), "swish".into()], "unknown activation 'swish'".into()),
+        (
+            vec!["--data".into(), "mnist:/no/such/dir".into()],
+            "/no/such/dir".into(),
+        ),
+        (
+            vec!["--data".into(), data.clone(), "--depth".into(), "0".into()],
+            "depth must be at least 1".into(),
+        ),
+        (
+            vec!["--data".into(), data.clone(), "--activation".into(), "swish".into()],
+            "unknown activation 'swish'".into(),
+        ),
         (vec!["--config".into(), "/no/such.toml".into()], "/no/such.toml".into()),
     ];
     for (extra, want) in cases {
@@ -133,8 +261,14 @@ fn bad_input_fails_cleanly_naming_the_culprit() {
     std::fs::write(&cfg, "widht = 3\n").unwrap();
     let res = occam(&["train", "--config", cfg.to_str().unwrap(), "--out", o]);
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(!res.status.success() && err.contains("bad.toml") && err.contains("widht"), "{err}");
+    assert!(
+        !res.status.success() && err.contains("bad.toml") && err.contains("widht"),
+        "{err}"
+    );
     let res = occam(&["evaluate", "--model", cfg.to_str().unwrap(), "--data", &data]);
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(!res.status.success() && err.contains("bad.toml") && err.contains("not a safetensors file"), "{err}");
+    assert!(
+        !res.status.success() && err.contains("bad.toml") && err.contains("not a safetensors file"),
+        "{err}"
+    );
 }

@@ -12,14 +12,37 @@ fn quickstart_network_reaches_85_percent_on_fashion_mnist() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("run");
     let res = Command::new(env!("CARGO_BIN_EXE_occam"))
-        .args(["train", "--data", "fashion-mnist", "--width", "256", "--depth", "3", "--activation", "relu"])
-        .args(["--optimizer", "momentum", "--lr", "0.005", "--batch", "256", "--steps", "2000", "--seed", "1", "--quiet"])
+        .args([
+            "train",
+            "--data",
+            "fashion-mnist",
+            "--width",
+            "256",
+            "--depth",
+            "3",
+            "--activation",
+            "relu",
+        ])
+        .args([
+            "--optimizer",
+            "momentum",
+            "--lr",
+            "0.005",
+            "--batch",
+            "256",
+            "--steps",
+            "2000",
+            "--seed",
+            "1",
+            "--quiet",
+        ])
         .arg("--out")
         .arg(&out)
         .output()
         .unwrap();
     assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
-    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(m["train_examples"], 50_000);
     assert_eq!(m["test_examples"], 10_000);
     assert_eq!(m["status"], "completed");

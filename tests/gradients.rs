@@ -47,7 +47,10 @@ fn logits_match_float64_reference() {
                 let xi: Vec<f64> = x[i * 9..(i + 1) * 9].iter().map(|&v| v as f64).collect();
                 let (want, _) = forward64(&net, &w, &xi);
                 for (g, w) in logits[i * 4..(i + 1) * 4].iter().zip(&want) {
-                    assert!((*g as f64 - w).abs() < 1e-5 * (1.0 + w.abs()), "{act} depth {depth}: {g} vs {w}");
+                    assert!(
+                        (*g as f64 - w).abs() < 1e-5 * (1.0 + w.abs()),
+                        "{act} depth {depth}: {g} vs {w}"
+                    );
                 }
             }
         }
@@ -71,7 +74,10 @@ fn gradients_match_float64_central_differences() {
                 let stats = engine::loss_and_gradients(&net, &Compute::single(), &x, &labels, &mut ws, &mut grads);
                 let w = weights64(&net);
                 let loss = loss64(&net, &w, &x64, &labels);
-                assert!((stats.loss_sum / 5.0 - loss).abs() < 1e-5 * (1.0 + loss), "{act} depth {depth} loss");
+                assert!(
+                    (stats.loss_sum / 5.0 - loss).abs() < 1e-5 * (1.0 + loss),
+                    "{act} depth {depth} loss"
+                );
                 let mut worst = 0.0f64;
                 for l in 0..net.depth() {
                     for k in 0..net.weights[l].len() {
@@ -79,10 +85,15 @@ fn gradients_match_float64_central_differences() {
                         plus[l][k] += eps;
                         let mut minus = w.clone();
                         minus[l][k] -= eps;
-                        let fd = (loss64(&net, &plus, &x64, &labels) - loss64(&net, &minus, &x64, &labels)) / (2.0 * eps);
+                        let fd =
+                            (loss64(&net, &plus, &x64, &labels) - loss64(&net, &minus, &x64, &labels)) / (2.0 * eps);
                         let err = (grads[l][k] as f64 - fd).abs() / (1e-3 + fd.abs());
                         worst = worst.max(err);
-                        assert!(err < 2e-3, "{act} depth {depth} seed {seed} layer {l} entry {k}: {} vs fd {fd}", grads[l][k]);
+                        assert!(
+                            err < 2e-3,
+                            "{act} depth {depth} seed {seed} layer {l} entry {k}: {} vs fd {fd}",
+                            grads[l][k]
+                        );
                     }
                 }
                 assert!(worst.is_finite());
@@ -121,4 +132,25 @@ fn multithreaded_and_single_threaded_gradients_are_identical() {
         grads
     };
     assert_eq!(run(Compute::single()), run(Compute::new(2)));
+}
+
+#[test]
+fn sharded_batch_gradient_equals_the_whole_batch_gradient() {
+    let net = Mlp::random([8, 8, 1], 40, 4, 10, Activation::Relu6, 1.0, 9);
+    let n = 50;
+    let x = lcg_vec(4, n * 64);
+    let labels: Vec<u16> = (0..n).map(|i| (i * 3 % 10) as u16).collect();
+    let mut ws = Workspace::new(&net, n);
+    let mut want: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+    let whole = engine::loss_and_gradients(&net, &Compute::single(), &x, &labels, &mut ws, &mut want);
+    for shards in [1, 2, 3, 7] {
+        let mut step = engine::BatchGradient::new(&net, n, shards);
+        let mut got: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![1.0; w.len()]).collect();
+        let stats = step.compute(&net, &Compute::new(2), &x, &labels, &mut got);
+        assert_eq!((stats.n, stats.correct), (whole.n, whole.correct));
+        assert!((stats.loss_sum - whole.loss_sum).abs() < 1e-6 * whole.loss_sum.abs().max(1.0));
+        for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+            assert!((g - w).abs() <= 1e-6 * (1.0 + w.abs()), "shards {shards}: {g} vs {w}");
+        }
+    }
 }

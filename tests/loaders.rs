@@ -23,7 +23,10 @@ fn idx_plain_and_gzipped_load_the_same_values() {
     assert_eq!(a.test.labels, b.test.labels);
     assert_eq!(a.train.shape, [6, 6, 1]);
     assert_eq!((a.train.len(), a.test.len()), (30, 12));
-    assert!(a.validation.is_none(), "fewer than 50,000 examples: no validation split");
+    assert!(
+        a.validation.is_none(),
+        "fewer than 50,000 examples: no validation split"
+    );
     // Raw pixel values scaled to [0,1], in file order: compare with the bytes themselves.
     let bytes = std::fs::read(plain.join("train-images-idx3-ubyte")).unwrap();
     for (k, v) in a.train.inputs.iter().enumerate().take(100) {
@@ -63,13 +66,18 @@ fn split_keeps_first_50000_for_training_and_the_rest_for_validation() {
     let v = s.validation.unwrap();
     assert_eq!(v.len(), 7);
     let bytes = flate2_read(&tmp.path().join("train-labels-idx1-ubyte.gz"));
-    assert_eq!(v.labels, bytes[8 + TRAIN_SIZE..].iter().map(|&l| l as u16).collect::<Vec<_>>());
+    assert_eq!(
+        v.labels,
+        bytes[8 + TRAIN_SIZE..].iter().map(|&l| l as u16).collect::<Vec<_>>()
+    );
 }
 
 fn flate2_read(p: &Path) -> Vec<u8> {
     use std::io::Read;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap()).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -89,7 +97,10 @@ fn random_labels_are_seeded_and_uniform() {
     // 5000 draws over 10 classes: each count is 500 ± ~21 (1 s.d.); allow 5 s.d.
     assert!(counts.iter().all(|&k| (395..=605).contains(&k)), "{counts:?}");
     let kept = a.labels.iter().zip(&s.train.labels).filter(|(x, y)| x == y).count();
-    assert!(kept < 700, "random labels should agree with the true ones only ~10% of the time");
+    assert!(
+        kept < 700,
+        "random labels should agree with the true ones only ~10% of the time"
+    );
 }
 
 /// One CIFAR record: label byte(s) then R, G, B planes of 32×32, with pixel value
@@ -118,7 +129,10 @@ fn cifar10_is_centre_cropped_in_hwc_order() {
     }
     std::fs::write(dir.join("test_batch.bin"), cifar_record(&[3], 7)).unwrap();
     // Accepts the parent directory of the unpacked archive as well.
-    let s = DataSource::parse(&format!("cifar10:{}", tmp.path().display())).unwrap().load_raw().unwrap();
+    let s = DataSource::parse(&format!("cifar10:{}", tmp.path().display()))
+        .unwrap()
+        .load_raw()
+        .unwrap();
     assert_eq!(s.train.shape, [24, 24, 3]);
     assert_eq!(s.train.len(), 10);
     assert_eq!(s.train.labels, vec![1, 9, 2, 9, 3, 9, 4, 9, 5, 9]);
@@ -155,10 +169,17 @@ fn damaged(damage: impl FnOnce(&Path)) -> String {
     err_of(DataSource::Mnist(tmp.path().into()))
 }
 
+/// A way to break a fixture directory.
+type Damage = Box<dyn FnOnce(&Path)>;
+
 #[test]
 fn malformed_idx_files_are_rejected_with_the_file_named() {
-    let cases: Vec<(&str, Box<dyn FnOnce(&Path)>, &str)> = vec![
-        ("missing", Box::new(|d| std::fs::remove_file(d.join("t10k-images-idx3-ubyte")).unwrap()), "missing IDX file"),
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "missing",
+            Box::new(|d| std::fs::remove_file(d.join("t10k-images-idx3-ubyte")).unwrap()),
+            "missing IDX file",
+        ),
         (
             "truncated",
             Box::new(|d| {
@@ -178,8 +199,16 @@ fn malformed_idx_files_are_rejected_with_the_file_named() {
             }),
             "trailing bytes",
         ),
-        ("bad magic", Box::new(|d| std::fs::write(d.join("train-labels-idx1-ubyte"), b"PK\x03\x04junk").unwrap()), "not an IDX file"),
-        ("empty", Box::new(|d| std::fs::write(d.join("train-labels-idx1-ubyte"), b"").unwrap()), "truncated"),
+        (
+            "bad magic",
+            Box::new(|d| std::fs::write(d.join("train-labels-idx1-ubyte"), b"PK\x03\x04junk").unwrap()),
+            "not an IDX file",
+        ),
+        (
+            "empty",
+            Box::new(|d| std::fs::write(d.join("train-labels-idx1-ubyte"), b"").unwrap()),
+            "truncated",
+        ),
         (
             "wrong element type",
             Box::new(|d| {
@@ -190,20 +219,39 @@ fn malformed_idx_files_are_rejected_with_the_file_named() {
             }),
             "element type",
         ),
-        ("labels as images", Box::new(|d| {
-            std::fs::copy(d.join("train-labels-idx1-ubyte"), d.join("train-images-idx3-ubyte")).unwrap();
-        }), "expected 3 IDX dimensions"),
-        ("count mismatch", Box::new(|d| std::fs::write(d.join("t10k-labels-idx1-ubyte"), idx_bytes(&[3], &[1, 2, 3])).unwrap()), "3 labels but"),
-        ("label out of range", Box::new(|d| std::fs::write(d.join("t10k-labels-idx1-ubyte"), idx_bytes(&[4], &[1, 2, 10, 3])).unwrap()), "label 10 at index 2"),
-        ("corrupt gzip", Box::new(|d| {
-            std::fs::remove_file(d.join("train-labels-idx1-ubyte")).unwrap();
-            std::fs::write(d.join("train-labels-idx1-ubyte.gz"), [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
-        }), "corrupt gzip"),
+        (
+            "labels as images",
+            Box::new(|d| {
+                std::fs::copy(d.join("train-labels-idx1-ubyte"), d.join("train-images-idx3-ubyte")).unwrap();
+            }),
+            "expected 3 IDX dimensions",
+        ),
+        (
+            "count mismatch",
+            Box::new(|d| std::fs::write(d.join("t10k-labels-idx1-ubyte"), idx_bytes(&[3], &[1, 2, 3])).unwrap()),
+            "3 labels but",
+        ),
+        (
+            "label out of range",
+            Box::new(|d| std::fs::write(d.join("t10k-labels-idx1-ubyte"), idx_bytes(&[4], &[1, 2, 10, 3])).unwrap()),
+            "label 10 at index 2",
+        ),
+        (
+            "corrupt gzip",
+            Box::new(|d| {
+                std::fs::remove_file(d.join("train-labels-idx1-ubyte")).unwrap();
+                std::fs::write(d.join("train-labels-idx1-ubyte.gz"), [0x1f, 0x8b, 8, 0, 1, 2, 3]).unwrap();
+            }),
+            "corrupt gzip",
+        ),
     ];
     for (name, damage, want) in cases {
         let msg = damaged(damage);
         assert!(msg.contains(want), "{name}: message '{msg}' should say '{want}'");
-        assert!(msg.contains("idx") || msg.contains("ubyte"), "{name}: message '{msg}' should name the file");
+        assert!(
+            msg.contains("idx") || msg.contains("ubyte"),
+            "{name}: message '{msg}' should name the file"
+        );
     }
 }
 
@@ -230,7 +278,10 @@ fn malformed_cifar_files_are_rejected_with_the_file_named() {
 #[test]
 fn dataset_names_parse_or_explain() {
     assert_eq!(DataSource::parse("mnist:/x").unwrap(), DataSource::Mnist("/x".into()));
-    assert_eq!(DataSource::parse("cifar100:/y").unwrap(), DataSource::Cifar100("/y".into()));
+    assert_eq!(
+        DataSource::parse("cifar100:/y").unwrap(),
+        DataSource::Cifar100("/y".into())
+    );
     let e = DataSource::parse("imagenet:/z").unwrap_err().to_string();
     assert!(e.contains("unknown dataset 'imagenet:/z'"), "{e}");
     let e = err_of(DataSource::parse("mnist:/nonexistent/dir").unwrap());

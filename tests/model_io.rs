@@ -48,7 +48,10 @@ fn save_then_load_gives_identical_logits() {
         let x = lcg_vec(1, 6 * 24);
         let (mut w1, mut w2) = (Workspace::new(&net, 6), Workspace::new(&back, 6));
         let c = Compute::single();
-        assert_eq!(engine::forward(&net, &c, &x, 6, &mut w1), engine::forward(&back, &c, &x, 6, &mut w2));
+        assert_eq!(
+            engine::forward(&net, &c, &x, 6, &mut w1),
+            engine::forward(&back, &c, &x, 6, &mut w2)
+        );
     }
 }
 
@@ -58,7 +61,10 @@ fn a_torch_layout_file_loads_and_gives_the_reference_logits() {
     let w0: Vec<f32> = lcg_vec(7, 12);
     let w1: Vec<f32> = lcg_vec(8, 6);
     let bytes = handwritten(
-        &[("layers.0.weight", "F32", vec![3, 4], f32_bytes(&w0)), ("layers.1.weight", "F32", vec![2, 3], f32_bytes(&w1))],
+        &[
+            ("layers.0.weight", "F32", vec![3, 4], f32_bytes(&w0)),
+            ("layers.1.weight", "F32", vec![2, 3], f32_bytes(&w1)),
+        ],
         r#"{"activation":"hard_tanh","input_shape":"2,2,1"}"#,
     );
     let net = Mlp::from_safetensors(&bytes).unwrap();
@@ -69,7 +75,12 @@ fn a_torch_layout_file_loads_and_gives_the_reference_logits() {
     let got = engine::forward(&net, &Compute::single(), &x, 1, &mut ws).to_vec();
     // By hand: h = hardtanh(W0 x), logits = W1 h.
     let h: Vec<f64> = (0..3)
-        .map(|i| (0..4).map(|j| w0[i * 4 + j] as f64 * x[j] as f64).sum::<f64>().clamp(-1.0, 1.0))
+        .map(|i| {
+            (0..4)
+                .map(|j| w0[i * 4 + j] as f64 * x[j] as f64)
+                .sum::<f64>()
+                .clamp(-1.0, 1.0)
+        })
         .collect();
     for (k, g) in got.iter().enumerate() {
         let want: f64 = (0..3).map(|i| w1[k * 3 + i] as f64 * h[i]).sum();
@@ -82,13 +93,49 @@ fn malformed_networks_are_rejected_with_reasons() {
     let w = f32_bytes(&[0.0; 8]);
     let meta = r#"{"activation":"relu","input_shape":"2,2,1"}"#;
     let cases = [
-        (handwritten(&[("layers.0.weight", "F32", vec![2, 4], w.clone())], r#"{"input_shape":"2,2,1"}"#), "no 'activation'"),
-        (handwritten(&[("layers.0.weight", "F32", vec![2, 4], w.clone())], r#"{"activation":"gelu","input_shape":"2,2,1"}"#), "unknown activation"),
-        (handwritten(&[("layers.0.weight", "F32", vec![2, 4], w.clone())], r#"{"activation":"relu","input_shape":"4"}"#), "exactly three"),
-        (handwritten(&[("layers.0.weight", "F64", vec![1, 4], w.clone())], meta), "expected F32"),
-        (handwritten(&[("layers.0.weight", "F32", vec![4, 2], w.clone())], meta), "2 input features"),
-        (handwritten(&[("layers.0.weight", "F32", vec![2, 4], w.clone()), ("layers.0.bias", "F32", vec![2], f32_bytes(&[0.0; 2]))], meta), "bias-free"),
-        (handwritten(&[("layers.1.weight", "F32", vec![2, 4], w.clone())], meta), "missing tensor 'layers.0.weight'"),
+        (
+            handwritten(
+                &[("layers.0.weight", "F32", vec![2, 4], w.clone())],
+                r#"{"input_shape":"2,2,1"}"#,
+            ),
+            "no 'activation'",
+        ),
+        (
+            handwritten(
+                &[("layers.0.weight", "F32", vec![2, 4], w.clone())],
+                r#"{"activation":"gelu","input_shape":"2,2,1"}"#,
+            ),
+            "unknown activation",
+        ),
+        (
+            handwritten(
+                &[("layers.0.weight", "F32", vec![2, 4], w.clone())],
+                r#"{"activation":"relu","input_shape":"4"}"#,
+            ),
+            "exactly three",
+        ),
+        (
+            handwritten(&[("layers.0.weight", "F64", vec![1, 4], w.clone())], meta),
+            "expected F32",
+        ),
+        (
+            handwritten(&[("layers.0.weight", "F32", vec![4, 2], w.clone())], meta),
+            "2 input features",
+        ),
+        (
+            handwritten(
+                &[
+                    ("layers.0.weight", "F32", vec![2, 4], w.clone()),
+                    ("layers.0.bias", "F32", vec![2], f32_bytes(&[0.0; 2])),
+                ],
+                meta,
+            ),
+            "bias-free",
+        ),
+        (
+            handwritten(&[("layers.1.weight", "F32", vec![2, 4], w.clone())], meta),
+            "missing tensor 'layers.0.weight'",
+        ),
         (b"not a safetensors file at all".to_vec(), "not a safetensors file"),
     ];
     for (bytes, want) in cases {

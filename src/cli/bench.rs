@@ -4,7 +4,8 @@
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use occam::compute::{Compute, MatRef};
-use occam::net::{Activation, Mlp, Workspace, engine};
+use occam::net::engine::BatchGradient;
+use occam::net::{Activation, Mlp};
 use occam::train;
 use serde_json::json;
 use std::time::Instant;
@@ -23,6 +24,9 @@ pub struct BenchArgs {
     /// Fewer, shorter repetitions.
     #[arg(long)]
     quick: bool,
+    /// Batch shards for the train step (default: Occam's automatic choice).
+    #[arg(long)]
+    shards: Option<usize>,
 }
 
 /// Median of `reps` repetitions, each running `inner` calls of `f` and lasting at least
@@ -78,7 +82,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     if matches!(args.workload, Workload::Train | Workload::All) {
         for (w, depth) in [(100, 3), (500, 3), (1000, 5), (2000, 3)] {
-            rows.push(bench_train_step(&compute, w, depth, reps, min_rep));
+            rows.push(bench_train_step(&compute, w, depth, reps, min_rep, args.shards));
         }
     }
     for r in &rows {
@@ -107,7 +111,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
 
 /// One SGD-momentum step (lr 0.005) on a fixed batch of 256 normalized Gaussian inputs with
 /// random labels, d = 784, 10 classes, ReLU, exactly as `peers.py --workload train`.
-fn bench_train_step(compute: &Compute, width: usize, depth: usize, reps: usize, min_rep: f64) -> serde_json::Value {
+fn bench_train_step(
+    compute: &Compute,
+    width: usize,
+    depth: usize,
+    reps: usize,
+    min_rep: f64,
+    shards: Option<usize>,
+) -> serde_json::Value {
     use rand::RngExt;
     let batch = 256;
     let mut net = Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240601);
@@ -117,14 +128,15 @@ fn bench_train_step(compute: &Compute, width: usize, depth: usize, reps: usize, 
         .collect();
     x.chunks_exact_mut(784).for_each(occam::data::normalize_row);
     let labels: Vec<u16> = (0..batch).map(|_| rng.random_range(0..10)).collect();
-    let mut ws = Workspace::new(&net, batch);
+    let shards = shards.unwrap_or_else(|| BatchGradient::auto_shards(&net, batch, compute.threads()));
+    let mut step = BatchGradient::new(&net, batch, shards);
     let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
     let mut opt = train::Momentum::new(&net.weights);
     let mut losses = Vec::new();
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (med, min, max) = time_it(
         || {
-            let s = engine::loss_and_gradients(&net, compute, &x, &labels, &mut ws, &mut grads);
+            let s = step.compute(&net, compute, &x, &labels, &mut grads);
             if losses.len() < 11 {
                 losses.push(s.loss_sum / batch as f64);
             }
@@ -138,7 +150,7 @@ fn bench_train_step(compute: &Compute, width: usize, depth: usize, reps: usize, 
     let p: usize = net.param_count();
     let p1 = net.weights[0].len();
     let flops = 2.0 * batch as f64 * (3 * p - p1) as f64;
-    json!({"type": "measurement", "framework": "occam", "workload": "train", "config": {"w": width, "depth": depth},
+    json!({"type": "measurement", "framework": "occam", "workload": "train", "config": {"w": width, "depth": depth, "shards": shards},
         "threads": compute.threads(), "median_s": med, "min_s": min, "max_s": max,
         "unit_value": flops / med / 1e9, "unit": "GFLOP/s", "steps_per_s": 1.0 / med, "cpu_per_wall": cpu_per_wall,
         "result": {"loss_step0": losses.first(), "loss_step10": losses.get(10)}})

@@ -119,6 +119,94 @@ pub fn loss_and_gradients(
     stats
 }
 
+/// Mean loss gradients of a batch, computed either by one pass whose products use every
+/// thread, or by splitting the batch into `shards` row blocks processed in parallel on one
+/// thread each and combined as `Σ_i (n_i/n)·grad_i` in shard order. Splitting wins for
+/// small widths, where one product is too small to share (see `docs/PERFORMANCE.md`).
+/// The shard count is part of the arithmetic: the same shard count gives the same bits.
+pub struct BatchGradient {
+    shards: Vec<(Workspace, Vec<Vec<f32>>)>,
+    whole: Workspace,
+}
+
+impl BatchGradient {
+    pub fn new(net: &Mlp, batch: usize, shards: usize) -> Self {
+        let shards = shards.clamp(1, batch.max(1));
+        let per = batch.div_ceil(shards);
+        BatchGradient {
+            shards: if shards > 1 {
+                (0..shards)
+                    .map(|_| {
+                        (
+                            Workspace::new(net, per),
+                            net.weights.iter().map(|w| vec![0.0; w.len()]).collect(),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            whole: Workspace::new(net, if shards > 1 { 0 } else { batch }),
+        }
+    }
+
+    /// The shard count a network and batch should use on `threads` threads: one shard per
+    /// thread when a layer's product is too small to split well inside the GEMM.
+    pub fn auto_shards(net: &Mlp, batch: usize, threads: usize) -> usize {
+        let widest_hidden = net.hidden_dims().iter().copied().max().unwrap_or(net.classes());
+        if threads > 1 && widest_hidden < 256 && batch >= 32 * threads {
+            threads
+        } else {
+            1
+        }
+    }
+
+    /// Like [`loss_and_gradients`], for a batch of `labels.len()` examples.
+    pub fn compute(
+        &mut self,
+        net: &Mlp,
+        compute: &Compute,
+        x: &[f32],
+        labels: &[u16],
+        grads: &mut [Vec<f32>],
+    ) -> BatchStats {
+        if self.shards.is_empty() {
+            return loss_and_gradients(net, compute, x, labels, &mut self.whole, grads);
+        }
+        let n = labels.len();
+        let d = net.input_dim();
+        let per = n.div_ceil(self.shards.len());
+        let single = Compute::single();
+        let stats: Vec<BatchStats> = {
+            use rayon::prelude::*;
+            self.shards
+                .par_iter_mut()
+                .enumerate()
+                .map(|(i, (ws, g))| {
+                    let (lo, hi) = ((i * per).min(n), ((i + 1) * per).min(n));
+                    if lo == hi {
+                        g.iter_mut().for_each(|v| v.fill(0.0));
+                        return BatchStats::default();
+                    }
+                    loss_and_gradients(net, &single, &x[lo * d..hi * d], &labels[lo..hi], ws, g)
+                })
+                .collect()
+        };
+        for (l, out) in grads.iter_mut().enumerate() {
+            out.fill(0.0);
+            for ((_, g), st) in self.shards.iter().zip(&stats) {
+                let weight = st.n as f32 / n as f32;
+                out.iter_mut().zip(&g[l]).for_each(|(o, v)| *o += weight * v);
+            }
+        }
+        stats.iter().fold(BatchStats::default(), |a, b| BatchStats {
+            loss_sum: a.loss_sum + b.loss_sum,
+            correct: a.correct + b.correct,
+            n: a.n + b.n,
+        })
+    }
+}
+
 /// Back-propagates the output gradient held in the workspace (`n × classes`, from
 /// [`loss_and_gradients`]) to every weight: `dW_l = G_lᵀ · a_{l−1}`,
 /// `G_{l−1} = (G_l · W_l) ∘ φ'(z_{l−1})`.

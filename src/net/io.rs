@@ -27,7 +27,7 @@ impl Mlp {
             serde_json::json!({"activation": self.activation.name(), "input_shape": format!("{h},{w},{c}"), "format": "occam-mlp-v1"}),
         );
         let mut text = serde_json::Value::Object(header).to_string();
-        while text.len() % 8 != 0 {
+        while !text.len().is_multiple_of(8) {
             text.push(' ');
         }
         let mut out = Vec::with_capacity(8 + text.len() + offset);

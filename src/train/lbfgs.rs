@@ -16,6 +16,9 @@ use std::sync::Mutex;
 const MEMORY: usize = 10;
 const CHUNK: usize = 1000;
 
+/// (parameters, cost, gradient) of the last objective evaluation.
+type Evaluated = (Vec<f32>, f32, Vec<f32>);
+
 /// The full-batch objective over flattened weights. Cost and gradient come from one
 /// pass; the last evaluation is cached because argmin asks for them separately.
 struct FullBatch<'a> {
@@ -23,7 +26,7 @@ struct FullBatch<'a> {
     data: &'a Dataset,
     compute: &'a Compute,
     bar: &'a ProgressBar,
-    cache: Mutex<Option<(Vec<f32>, f32, Vec<f32>)>>,
+    cache: Mutex<Option<Evaluated>>,
     /// Lowest finite cost seen and its parameters, kept in case the solver aborts.
     best: &'a Mutex<Option<(f32, Vec<f32>)>>,
     evaluations: &'a Mutex<usize>,

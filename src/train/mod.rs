@@ -11,8 +11,9 @@ pub use optim::{Adam, AdamParams, Momentum, MomentumParams, Optimizer, Optimizer
 
 use crate::compute::Compute;
 use crate::data::{Dataset, Splits};
+use crate::net::Mlp;
+use crate::net::engine::BatchGradient;
 use crate::net::engine::{self, Evaluation};
-use crate::net::{Mlp, Workspace};
 use crate::rng::{Stream, rng_for};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
@@ -152,7 +153,8 @@ fn train_minibatch(
     let d = data.dim();
     let mut optimizer = optim::build(config.optimizer, &net.weights).expect("step-wise optimizer");
     let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
-    let mut ws = Workspace::new(&net, batch);
+    let shards = BatchGradient::auto_shards(&net, batch, compute.threads());
+    let mut gradient = BatchGradient::new(&net, batch, shards);
     let mut shuffle_rng = rng_for(config.seed, Stream::Shuffle);
     let mut augment_rng = rng_for(config.seed, Stream::Augment);
     let mut order: Vec<usize> = (0..n).collect();
@@ -189,7 +191,7 @@ fn train_minibatch(
             config.augment.apply(data.shape, &x, &mut x_aug, &mut augment_rng);
             &x_aug
         };
-        let stats = engine::loss_and_gradients(&net, compute, input, &labels, &mut ws, &mut grads);
+        let stats = gradient.compute(&net, compute, input, &labels, &mut grads);
         if !stats.loss_sum.is_finite() {
             status = Status::Diverged;
             break;

@@ -23,7 +23,9 @@ pub fn forward64(net: &Mlp, weights: &[Vec<f64>], x: &[f64]) -> (Vec<f64>, Vec<V
     let mut pres = Vec::new();
     for (l, w) in weights.iter().enumerate() {
         let (out, inp) = (net.dims[l + 1], net.dims[l]);
-        let z: Vec<f64> = (0..out).map(|i| (0..inp).map(|j| w[i * inp + j] * a[j]).sum()).collect();
+        let z: Vec<f64> = (0..out)
+            .map(|i| (0..inp).map(|j| w[i * inp + j] * a[j]).sum())
+            .collect();
         if l + 1 < weights.len() {
             a = z.iter().map(|&v| phi64(net.activation, v)).collect();
             pres.push(z);
@@ -35,7 +37,10 @@ pub fn forward64(net: &Mlp, weights: &[Vec<f64>], x: &[f64]) -> (Vec<f64>, Vec<V
 }
 
 pub fn weights64(net: &Mlp) -> Vec<Vec<f64>> {
-    net.weights.iter().map(|w| w.iter().map(|&v| v as f64).collect()).collect()
+    net.weights
+        .iter()
+        .map(|w| w.iter().map(|&v| v as f64).collect())
+        .collect()
 }
 
 /// Mean cross-entropy over a batch, float64.
@@ -107,7 +112,10 @@ pub fn write_mnist_like(dir: &Path, n_train: usize, n_test: usize, side: usize, 
     for (k, (prefix, count)) in [("train", n[0]), ("t10k", n[1])].into_iter().enumerate() {
         let (pixels, labels) = make(count as usize, k as u64 + 1);
         let files = [
-            (format!("{prefix}-images-idx3-ubyte"), idx_bytes(&[count, s, s], &pixels)),
+            (
+                format!("{prefix}-images-idx3-ubyte"),
+                idx_bytes(&[count, s, s], &pixels),
+            ),
             (format!("{prefix}-labels-idx1-ubyte"), idx_bytes(&[count], &labels)),
         ];
         for (name, bytes) in files {
