@@ -5,6 +5,7 @@
 pub mod compute;
 pub mod data;
 pub mod error;
+pub mod measure;
 pub mod net;
 pub mod rng;
 pub mod train;

@@ -22,3 +22,12 @@ pub fn rng_for(seed: u64, stream: Stream) -> ChaCha8Rng {
     rng.set_stream(stream as u64);
     rng
 }
+
+/// A generator for item `index` of a purpose (the i-th trajectory, the i-th trial, …):
+/// its own ChaCha8 stream, so items never share or overlap random numbers.
+pub fn rng_for_item(seed: u64, stream: Stream, index: u64) -> ChaCha8Rng {
+    assert!(index < 1 << 48, "item index too large");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(((stream as u64) << 48) | index);
+    rng
+}

@@ -7,12 +7,14 @@ use occam::compute::{Compute, MatRef};
 use occam::net::engine::BatchGradient;
 use occam::net::{Activation, Mlp};
 use occam::train;
+use rand::RngExt;
 use serde_json::json;
 use std::time::Instant;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
 pub enum Workload {
     Train,
+    Jacobian,
     Matmul,
     All,
 }
@@ -85,6 +87,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
             rows.push(bench_train_step(&compute, w, depth, reps, min_rep, args.shards));
         }
     }
+    if matches!(args.workload, Workload::Jacobian | Workload::All) {
+        let points = if args.quick { 500 } else { 2000 };
+        for (w, depth) in [(200, 5), (1000, 3), (200, 20)] {
+            rows.push(bench_jacobian(&compute, w, depth, points, reps, min_rep));
+        }
+    }
     for r in &rows {
         println!("{r}");
     }
@@ -109,6 +117,45 @@ pub fn run(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// `points` normalized Gaussian inputs (d = 784), as `peers.py` draws them.
+fn gaussian_inputs(points: usize, seed: u64) -> Vec<f32> {
+    let mut rng = occam::rng::rng_for(seed, occam::rng::Stream::Sweep);
+    let mut x: Vec<f32> = (0..points * 784)
+        .map(|_| rng.sample(rand_distr::StandardNormal))
+        .collect();
+    x.chunks_exact_mut(784).for_each(occam::data::normalize_row);
+    x
+}
+
+/// Softmax-Jacobian Frobenius norms of `points` inputs, ReLU, 10 classes, as
+/// `peers.py --workload jacobian`.
+fn bench_jacobian(
+    compute: &Compute,
+    width: usize,
+    depth: usize,
+    points: usize,
+    reps: usize,
+    min_rep: f64,
+) -> serde_json::Value {
+    let net = Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240602);
+    let x = gaussian_inputs(points, 2);
+    let mut mean = 0.0;
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    let (med, min, max) = time_it(
+        || {
+            let r = occam::measure::jacobian_norms(&net, compute, &x, None);
+            mean = r.iter().map(|p| p.jacobian_norm).sum::<f64>() / points as f64;
+        },
+        reps.min(5),
+        min_rep,
+    );
+    let cpu_per_wall = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64();
+    json!({"type": "measurement", "framework": "occam", "workload": "jacobian", "config": {"w": width, "depth": depth, "n": points},
+        "threads": compute.threads(), "median_s": med, "min_s": min, "max_s": max,
+        "unit_value": points as f64 / med, "unit": "points/s", "cpu_per_wall": cpu_per_wall,
+        "result": {"mean_jac_fro": mean}})
+}
+
 /// One SGD-momentum step (lr 0.005) on a fixed batch of 256 normalized Gaussian inputs with
 /// random labels, d = 784, 10 classes, ReLU, exactly as `peers.py --workload train`.
 fn bench_train_step(
@@ -119,7 +166,6 @@ fn bench_train_step(
     min_rep: f64,
     shards: Option<usize>,
 ) -> serde_json::Value {
-    use rand::RngExt;
     let batch = 256;
     let mut net = Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240601);
     let mut rng = occam::rng::rng_for(1, occam::rng::Stream::Sweep);

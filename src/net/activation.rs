@@ -90,6 +90,22 @@ impl Activation {
         self.breakpoints().iter().filter(|&&b| z > b).count() as u8
     }
 
+    /// φ on the linear piece with region code `code`, as `φ(z) = slope·z + offset`
+    /// (piecewise-linear φ only).
+    pub fn linear_piece(self, code: u8) -> (f32, f32) {
+        match (self, code) {
+            (Activation::Relu, 0) | (Activation::Relu6, 0) | (Activation::HardSigmoid, 0) => (0.0, 0.0),
+            (Activation::Relu, _) | (Activation::Relu6, 1) => (1.0, 0.0),
+            (Activation::Relu6, _) => (0.0, 6.0),
+            (Activation::HardTanh, 0) => (0.0, -1.0),
+            (Activation::HardTanh, 1) => (1.0, 0.0),
+            (Activation::HardTanh, _) => (0.0, 1.0),
+            (Activation::HardSigmoid, 1) => (1.0, 0.5),
+            (Activation::HardSigmoid, _) => (0.0, 1.0),
+            (Activation::Tanh, _) => panic!("tanh is not piecewise linear"),
+        }
+    }
+
     /// Whether φ is piecewise linear, so transitions can be counted exactly.
     pub fn is_piecewise_linear(self) -> bool {
         self != Activation::Tanh
@@ -156,6 +172,17 @@ mod tests {
                     act.derivative(mid, act.apply(mid)),
                     act.derivative_from_output(act.apply(mid))
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn linear_pieces_reproduce_phi() {
+        for act in Activation::ALL.into_iter().filter(|a| a.is_piecewise_linear()) {
+            for i in -800..=800 {
+                let z = i as f32 * 0.01;
+                let (slope, offset) = act.linear_piece(act.code(z));
+                assert!((slope * z + offset - act.apply(z)).abs() < 1e-6, "{act} at {z}");
             }
         }
     }

@@ -1,0 +1,267 @@
+//! Closed trajectories through input space (SPEC §4): the horizontal-translation loop of
+//! an image, random zero-centred ellipses, and ellipses through three data points.
+
+use crate::data::Dataset;
+use crate::rng::{Stream, rng_for_item};
+use rand::RngExt;
+use rand_distr::StandardNormal;
+use std::f64::consts::TAU;
+
+/// One smooth piece of a trajectory, affine in its basis functions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// `z(t) = start + t·(end − start)`, t ∈ [0, 1].
+    Segment { start: Vec<f32>, end: Vec<f32> },
+    /// `z(θ) = center + a·cos θ + b·sin θ`, θ ∈ [0, 2π).
+    Ellipse { center: Vec<f32>, a: Vec<f32>, b: Vec<f32> },
+}
+
+impl Piece {
+    /// The parameter range of the piece.
+    pub fn span(&self) -> f64 {
+        match self {
+            Piece::Segment { .. } => 1.0,
+            Piece::Ellipse { .. } => TAU,
+        }
+    }
+    /// Coefficient vectors of the basis: segment (1, t), ellipse (1, cos θ, sin θ).
+    pub fn coefficients(&self) -> Vec<Vec<f32>> {
+        match self {
+            Piece::Segment { start, end } => vec![start.clone(), end.iter().zip(start).map(|(e, s)| e - s).collect()],
+            Piece::Ellipse { center, a, b } => vec![center.clone(), a.clone(), b.clone()],
+        }
+    }
+    /// The basis functions' values at parameter `s`.
+    pub fn basis(&self, s: f64) -> Vec<f64> {
+        match self {
+            Piece::Segment { .. } => vec![1.0, s],
+            Piece::Ellipse { .. } => vec![1.0, s.cos(), s.sin()],
+        }
+    }
+    /// The point at parameter `s`.
+    pub fn point(&self, s: f64) -> Vec<f32> {
+        let basis = self.basis(s);
+        let coef = self.coefficients();
+        (0..coef[0].len())
+            .map(|j| coef.iter().zip(&basis).map(|(c, b)| c[j] as f64 * b).sum::<f64>() as f32)
+            .collect()
+    }
+}
+
+/// A closed path, made of pieces traversed in order; position ∈ [0, 1) runs along it with
+/// each piece taking an equal share. `anchors` are positions of the data points it passes
+/// through (empty for random ellipses).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectory {
+    pub pieces: Vec<Piece>,
+    pub anchors: Vec<f64>,
+}
+
+impl Trajectory {
+    /// The position in [0, 1) of parameter `s` on piece `k`.
+    pub fn position(&self, k: usize, s: f64) -> f64 {
+        (k as f64 + s / self.pieces[k].span()) / self.pieces.len() as f64
+    }
+    /// The point at `position` ∈ [0, 1).
+    pub fn point_at(&self, position: f64) -> Vec<f32> {
+        let scaled = position.rem_euclid(1.0) * self.pieces.len() as f64;
+        let k = (scaled.floor() as usize).min(self.pieces.len() - 1);
+        let piece = &self.pieces[k];
+        piece.point((scaled - k as f64) * piece.span())
+    }
+}
+
+/// Which family of trajectories to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrajectoryKind {
+    /// The image shifted horizontally by s ∈ [0, W) pixels with wrap-around.
+    Translate,
+    /// `a cos θ + b sin θ` with a, b ~ N(0, I).
+    RandomEllipse,
+    /// Through three training points of one class.
+    SameClassEllipse,
+    /// Through three training points of three different classes.
+    DifferentClassEllipse,
+}
+
+impl TrajectoryKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrajectoryKind::Translate => "translate",
+            TrajectoryKind::RandomEllipse => "random-ellipse",
+            TrajectoryKind::SameClassEllipse => "same-class-ellipse",
+            TrajectoryKind::DifferentClassEllipse => "different-class-ellipse",
+        }
+    }
+}
+
+/// The closed translation loop of an `[h, w, c]` image: W vertices (shift 0 … W−1 pixels
+/// to the right, wrapping around) joined by straight segments, the last back to the first.
+pub fn translation(image: &[f32], shape: [usize; 3]) -> Trajectory {
+    let [h, w, c] = shape;
+    let shifted = |s: usize| -> Vec<f32> {
+        let mut out = vec![0.0; image.len()];
+        for y in 0..h {
+            for x in 0..w {
+                let src = (y * w + (x + w - s) % w) * c;
+                out[(y * w + x) * c..(y * w + x + 1) * c].copy_from_slice(&image[src..src + c]);
+            }
+        }
+        out
+    };
+    let vertices: Vec<Vec<f32>> = (0..w).map(shifted).collect();
+    let pieces = (0..w)
+        .map(|s| Piece::Segment {
+            start: vertices[s].clone(),
+            end: vertices[(s + 1) % w].clone(),
+        })
+        .collect();
+    Trajectory {
+        pieces,
+        anchors: vec![0.0],
+    }
+}
+
+/// A zero-centred ellipse with a, b ~ N(0, I_d), drawn from `(seed, index)`.
+pub fn random_ellipse(dim: usize, seed: u64, index: u64) -> Trajectory {
+    let mut rng = rng_for_item(seed, Stream::Trajectory, 2 * index);
+    let mut draw = || {
+        (0..dim)
+            .map(|_| rng.sample::<f64, _>(StandardNormal) as f32)
+            .collect::<Vec<f32>>()
+    };
+    let (a, b) = (draw(), draw());
+    Trajectory {
+        pieces: vec![Piece::Ellipse {
+            center: vec![0.0; dim],
+            a,
+            b,
+        }],
+        anchors: vec![],
+    }
+}
+
+/// Angles of the equilateral triangle's vertices on the unit circle.
+pub const TRIANGLE_ANGLES: [f64; 3] = [TAU / 4.0, TAU / 4.0 + TAU / 3.0, TAU / 4.0 + 2.0 * TAU / 3.0];
+
+/// The affine plane `A(u) = c + M u` with `A(p_i) = x_i`, where p_i are the vertices of an
+/// equilateral triangle of circumradius `radius` centred at the origin. Returns (c, m₁, m₂)
+/// (M's columns). Since Σp_i = 0 and c is the centroid, two vertices determine M.
+pub fn plane_through(x: [&[f32]; 3], radius: f64) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let d = x[0].len();
+    let c: Vec<f64> = (0..d)
+        .map(|j| (x[0][j] as f64 + x[1][j] as f64 + x[2][j] as f64) / 3.0)
+        .collect();
+    let p: Vec<(f64, f64)> = TRIANGLE_ANGLES
+        .iter()
+        .map(|t| (radius * t.cos(), radius * t.sin()))
+        .collect();
+    // Solve M [p0 p1] = [x0 − c, x1 − c] with the 2×2 inverse.
+    let det = p[0].0 * p[1].1 - p[1].0 * p[0].1;
+    let inv = [[p[1].1 / det, -p[1].0 / det], [-p[0].1 / det, p[0].0 / det]];
+    let mut m1 = vec![0.0f32; d];
+    let mut m2 = vec![0.0f32; d];
+    for j in 0..d {
+        let (r0, r1) = (x[0][j] as f64 - c[j], x[1][j] as f64 - c[j]);
+        m1[j] = (r0 * inv[0][0] + r1 * inv[1][0]) as f32;
+        m2[j] = (r0 * inv[0][1] + r1 * inv[1][1]) as f32;
+    }
+    (c.iter().map(|&v| v as f32).collect(), m1, m2)
+}
+
+/// The ellipse through three data points: the image of the triangle's circumcircle.
+/// Anchor positions are where it passes through x₁, x₂, x₃.
+pub fn data_ellipse(x: [&[f32]; 3]) -> Trajectory {
+    let (center, a, b) = plane_through(x, 1.0);
+    Trajectory {
+        pieces: vec![Piece::Ellipse { center, a, b }],
+        anchors: TRIANGLE_ANGLES.iter().map(|t| t / TAU).collect(),
+    }
+}
+
+/// Picks three training points for the `index`-th data ellipse, seeded: one class for
+/// all three, or three different classes. Returns their indices in `data`.
+pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> [usize; 3] {
+    let mut rng = rng_for_item(seed, Stream::Trajectory, 2 * index + 1);
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.classes];
+    for (i, &l) in data.labels.iter().enumerate() {
+        by_class[l as usize].push(i);
+    }
+    let usable: Vec<usize> = (0..data.classes)
+        .filter(|&c| by_class[c].len() >= if same_class { 3 } else { 1 })
+        .collect();
+    assert!(
+        if same_class {
+            !usable.is_empty()
+        } else {
+            usable.len() >= 3
+        },
+        "not enough examples to pick a triplet"
+    );
+    let pick_from = |rng: &mut rand_chacha::ChaCha8Rng, class: usize, taken: &[usize]| loop {
+        let i = by_class[class][rng.random_range(0..by_class[class].len())];
+        if !taken.contains(&i) {
+            return i;
+        }
+    };
+    if same_class {
+        let c = usable[rng.random_range(0..usable.len())];
+        let a = pick_from(&mut rng, c, &[]);
+        let b = pick_from(&mut rng, c, &[a]);
+        let d = pick_from(&mut rng, c, &[a, b]);
+        [a, b, d]
+    } else {
+        let mut classes = Vec::new();
+        while classes.len() < 3 {
+            let c = usable[rng.random_range(0..usable.len())];
+            if !classes.contains(&c) {
+                classes.push(c);
+            }
+        }
+        [
+            pick_from(&mut rng, classes[0], &[]),
+            pick_from(&mut rng, classes[1], &[]),
+            pick_from(&mut rng, classes[2], &[]),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_ellipse_passes_through_its_three_points() {
+        let x0 = [1.0f32, 0.0, 2.0, -1.0];
+        let x1 = [0.0f32, 3.0, 1.0, 1.0];
+        let x2 = [-2.0f32, 1.0, 0.5, 4.0];
+        let t = data_ellipse([&x0, &x1, &x2]);
+        for (anchor, want) in t.anchors.iter().zip([x0, x1, x2]) {
+            let got = t.point_at(*anchor);
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-5, "{got:?} vs {want:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn translation_loop_is_closed_and_shifts_by_one_pixel_per_piece() {
+        let img: Vec<f32> = (0..2 * 3).map(|i| i as f32).collect();
+        let t = translation(&img, [2, 3, 1]);
+        assert_eq!(t.pieces.len(), 3);
+        assert_eq!(t.point_at(0.0), img);
+        assert_eq!(t.point_at(1.0 / 3.0), vec![2.0, 0.0, 1.0, 5.0, 3.0, 4.0]);
+        let Piece::Segment { end, .. } = &t.pieces[2] else {
+            panic!()
+        };
+        assert_eq!(end, &img, "the last segment returns to the start");
+    }
+
+    #[test]
+    fn random_ellipses_are_seeded_per_index() {
+        assert_eq!(random_ellipse(5, 1, 3), random_ellipse(5, 1, 3));
+        assert_ne!(random_ellipse(5, 1, 3), random_ellipse(5, 1, 4));
+        assert_ne!(random_ellipse(5, 2, 3), random_ellipse(5, 1, 3));
+    }
+}

@@ -1,0 +1,139 @@
+//! Jacobian norms against float64 central finite differences and against the closed
+//! form J = (diag σ − σσᵀ)·∂f/∂x, for every activation and several depths.
+
+mod common;
+
+use common::*;
+use occam::compute::Compute;
+use occam::measure::jacobian_norms;
+use occam::net::{Activation, Mlp};
+
+fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// Float64 central differences of `f` (R^d → R^n) at x: the n × d Jacobian.
+fn fd_jacobian(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64], n: usize) -> Vec<Vec<f64>> {
+    let eps = 1e-6;
+    let mut jac = vec![vec![0.0; x.len()]; n];
+    for j in 0..x.len() {
+        let (mut p, mut m) = (x.to_vec(), x.to_vec());
+        p[j] += eps;
+        m[j] -= eps;
+        let (fp, fm) = (f(&p), f(&m));
+        for i in 0..n {
+            jac[i][j] = (fp[i] - fm[i]) / (2.0 * eps);
+        }
+    }
+    jac
+}
+
+fn fro(m: &[Vec<f64>]) -> f64 {
+    m.iter().flatten().map(|v| v * v).sum::<f64>().sqrt()
+}
+
+/// Distance of the nearest hidden pre-activation to a breakpoint at x.
+fn margin(net: &Mlp, x: &[f64]) -> f64 {
+    let (_, pres) = forward64(net, &weights64(net), x);
+    pres.iter()
+        .flatten()
+        .flat_map(|z| net.activation.breakpoints().iter().map(move |&b| (z - b as f64).abs()))
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn check(net: &Mlp, points: usize, seed: u64) -> usize {
+    let d = net.input_dim();
+    let n = net.classes();
+    let x = lcg_vec(seed, points * d);
+    let labels: Vec<u16> = (0..points).map(|i| (i % n) as u16).collect();
+    let got = jacobian_norms(net, &Compute::new(2), &x, Some(&labels));
+    let w = weights64(net);
+    let mut checked = 0;
+    for p in 0..points {
+        let xp: Vec<f64> = x[p * d..(p + 1) * d].iter().map(|&v| v as f64).collect();
+        if net.activation.is_piecewise_linear() && margin(net, &xp) < 1e-4 {
+            continue; // a kink within the finite-difference stencil
+        }
+        checked += 1;
+        let logit_jac = fd_jacobian(|v| forward64(net, &w, v).0, &xp, n);
+        let soft_jac = fd_jacobian(|v| softmax(&forward64(net, &w, v).0), &xp, n);
+        // Closed form from the logit Jacobian.
+        let sigma = softmax(&forward64(net, &w, &xp).0);
+        let closed: Vec<Vec<f64>> = (0..n)
+            .map(|i| {
+                (0..d)
+                    .map(|j| {
+                        (0..n)
+                            .map(|k| ((i == k) as u8 as f64 * sigma[i] - sigma[i] * sigma[k]) * logit_jac[k][j])
+                            .sum()
+                    })
+                    .collect()
+            })
+            .collect();
+        let y = labels[p] as usize;
+        let row_norm = soft_jac[y].iter().map(|v| v * v).sum::<f64>().sqrt();
+        let (want_j, want_g, want_c) = (fro(&soft_jac), fro(&logit_jac), fro(&closed));
+        let g = got[p];
+        let rel = |a: f64, b: f64| (a - b).abs() / b.abs().max(1e-6);
+        assert!(
+            rel(want_c, want_j) < 1e-5,
+            "closed form vs FD disagree: {want_c} {want_j}"
+        );
+        assert!(
+            rel(g.jacobian_norm, want_j) < 1e-4,
+            "{} depth {}: ‖J‖ {} vs {want_j}",
+            net.activation,
+            net.depth(),
+            g.jacobian_norm
+        );
+        assert!(
+            rel(g.logit_jacobian_norm, want_g) < 1e-4,
+            "‖G‖ {} vs {want_g}",
+            g.logit_jacobian_norm
+        );
+        assert!(
+            rel(g.target_row_norm, row_norm) < 1e-3 || (g.target_row_norm - row_norm).abs() < 1e-7,
+            "‖J_y‖ {} vs {row_norm}",
+            g.target_row_norm
+        );
+        let z = forward64(net, &w, &xp).0;
+        let lse = z.iter().map(|v| (v - z[0]).exp()).sum::<f64>().ln() + z[0];
+        assert!((g.loss - (lse - z[y])).abs() < 1e-4 * (1.0 + g.loss.abs()));
+        assert!(
+            g.jacobian_norm <= g.logit_jacobian_norm * 0.5 + 1e-9,
+            "‖A‖₂ ≤ 1/2 bounds ‖J‖ by ‖G‖/2"
+        );
+    }
+    checked
+}
+
+#[test]
+fn norms_match_finite_differences_for_every_activation_and_depth() {
+    for act in Activation::ALL {
+        for depth in [1, 2, 3, 5] {
+            // d = 12 > w = 8 exercises the Gram-matrix path; d = 6 < w = 9 the direct one.
+            let a = check(&Mlp::random([2, 3, 2], 8, depth, 4, act, 1.3, 3), 6, 1 + depth as u64);
+            let b = check(&Mlp::random([2, 3, 1], 9, depth, 3, act, 1.3, 4), 6, 10 + depth as u64);
+            assert!(
+                a + b >= 6,
+                "{act} depth {depth}: too few points away from kinks ({a}+{b})"
+            );
+        }
+    }
+}
+
+#[test]
+fn chunking_does_not_change_the_result() {
+    // 300 points exceed one chunk (256): results must equal those computed one by one.
+    let net = Mlp::random([4, 4, 1], 20, 3, 10, Activation::Relu, 1.0, 8);
+    let x = lcg_vec(2, 300 * 16);
+    let all = jacobian_norms(&net, &Compute::single(), &x, None);
+    for p in [0, 255, 256, 299] {
+        let one = jacobian_norms(&net, &Compute::single(), &x[p * 16..(p + 1) * 16], None)[0];
+        assert!((one.jacobian_norm - all[p].jacobian_norm).abs() <= 1e-6 * one.jacobian_norm);
+        assert!(all[p].target_row_norm.is_nan() && all[p].loss.is_nan());
+    }
+}
