@@ -7,6 +7,8 @@ pub mod data;
 pub mod error;
 pub mod measure;
 pub mod net;
+pub mod plot;
+pub mod progress;
 pub mod rng;
 pub mod train;
 

@@ -15,6 +15,7 @@ use std::time::Instant;
 pub enum Workload {
     Train,
     Jacobian,
+    Transitions,
     Matmul,
     All,
 }
@@ -26,6 +27,13 @@ pub struct BenchArgs {
     /// Fewer, shorter repetitions.
     #[arg(long)]
     quick: bool,
+    /// Directory from `scripts/peers_to_safetensors.py`: count transitions on the peers'
+    /// own networks and image (otherwise Occam draws its own).
+    #[arg(long)]
+    peers_dir: Option<std::path::PathBuf>,
+    /// Also time dense sampling at these k (transitions), e.g. --sample-k 65536,1048576.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![65536])]
+    sample_k: Vec<usize>,
     /// Batch shards for the train step (default: Occam's automatic choice).
     #[arg(long)]
     shards: Option<usize>,
@@ -93,6 +101,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
             rows.push(bench_jacobian(&compute, w, depth, points, reps, min_rep));
         }
     }
+    if matches!(args.workload, Workload::Transitions | Workload::All) {
+        for (w, depth) in [(200, 5), (1000, 3)] {
+            rows.extend(bench_transitions(&compute, w, depth, &args, reps, min_rep)?);
+        }
+    }
     for r in &rows {
         println!("{r}");
     }
@@ -154,6 +167,106 @@ fn bench_jacobian(
         "threads": compute.threads(), "median_s": med, "min_s": min, "max_s": max,
         "unit_value": points as f64 / med, "unit": "points/s", "cpu_per_wall": cpu_per_wall,
         "result": {"mean_jac_fro": mean}})
+}
+
+/// A smooth 28×28 image: white noise blurred by a periodic Gaussian (σ = 2 px) and
+/// normalized, like the peers' translation image.
+fn smooth_image(seed: u64) -> Vec<f32> {
+    let mut rng = occam::rng::rng_for(seed, occam::rng::Stream::Trajectory);
+    let g: Vec<f64> = (0..784).map(|_| rng.sample(rand_distr::StandardNormal)).collect();
+    let kernel: Vec<f64> = (0..28)
+        .map(|o: i32| {
+            let o = o.min(28 - o) as f64;
+            (-o * o / 8.0).exp()
+        })
+        .collect();
+    let mut img = vec![0.0f32; 784];
+    for y in 0..28 {
+        for x in 0..28 {
+            let mut s = 0.0;
+            for v in 0..28 {
+                for u in 0..28 {
+                    s += g[v * 28 + u] * kernel[(y + 28 - v) % 28] * kernel[(x + 28 - u) % 28];
+                }
+            }
+            img[y * 28 + x] = s as f32;
+        }
+    }
+    occam::data::normalize_row(&mut img);
+    img
+}
+
+/// Transitions along the translation loop of a smooth image, ReLU, as
+/// `peers.py --workload transitions`: the exact count, and dense sampling at each k.
+fn bench_transitions(
+    compute: &Compute,
+    width: usize,
+    depth: usize,
+    args: &BenchArgs,
+    reps: usize,
+    min_rep: f64,
+) -> Result<Vec<serde_json::Value>> {
+    use occam::measure::{trajectory, transitions};
+    let (net, image) = match &args.peers_dir {
+        Some(dir) => {
+            let net = Mlp::load(&dir.join(format!("net_w{width}_d{depth}.safetensors")))?;
+            let path = dir.join("image.f32");
+            let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            (
+                net,
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect(),
+            )
+        }
+        None => (
+            Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240603),
+            smooth_image(3),
+        ),
+    };
+    let traj = trajectory::translation(&image, [28, 28, 1]);
+    let mut rows = Vec::new();
+    let mut row = |method: String, med: f64, min: f64, max: f64, cpw: f64, count: u64| {
+        rows.push(
+            json!({"type": "measurement", "framework": "occam", "workload": "transitions",
+            "config": {"w": width, "depth": depth, "method": method}, "threads": compute.threads(),
+            "median_s": med, "min_s": min, "max_s": max, "unit_value": count as f64, "unit": "crossings",
+            "cpu_per_wall": cpw, "result": {"transitions": count}}),
+        );
+    };
+    let mut count = 0;
+    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+    let (med, min, max) = time_it(
+        || count = transitions::exact_transitions(&net, compute, &traj, false).total,
+        reps,
+        min_rep,
+    );
+    row(
+        "exact".into(),
+        med,
+        min,
+        max,
+        (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64(),
+        count,
+    );
+    for &k in &args.sample_k {
+        let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+        let (med, min, max) = time_it(
+            || count = transitions::sampled_transitions(&net, compute, &traj, k, false).total,
+            if k > 1 << 18 { 1 } else { 3 },
+            0.0,
+        );
+        row(
+            format!("sampled k={k}"),
+            med,
+            min,
+            max,
+            (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64(),
+            count,
+        );
+    }
+    Ok(rows)
 }
 
 /// One SGD-momentum step (lr 0.005) on a fixed batch of 256 normalized Gaussian inputs with

@@ -2,6 +2,7 @@
 //! options to library calls; errors surface with their context and a non-zero exit.
 
 mod bench;
+mod measure;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Evaluate a saved network on a dataset's train and test splits.
     Evaluate(train::EvaluateArgs),
+    /// Sensitivity metrics of a saved network.
+    #[command(subcommand)]
+    Measure(measure::MeasureCommand),
     /// Time Occam's kernels on the peers' benchmark workloads.
     Bench(bench::BenchArgs),
 }
@@ -39,6 +43,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run_train(*args),
         Command::Evaluate(args) => train::run_evaluate(args),
         Command::Bench(args) => bench::run(args),
+        Command::Measure(cmd) => measure::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@ use clap::Args;
 use occam::compute::Compute;
 use occam::data::{Augmentation, DataSource};
 use occam::error::write_atomic;
-use occam::net::{Activation, Mlp, engine};
+use occam::net::{Activation, engine};
 use occam::train::{self, OptimizerKind, TrainConfig};
 use serde_json::json;
 use std::path::PathBuf;
@@ -176,26 +176,7 @@ pub struct EvaluateArgs {
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
-    let net = Mlp::load(&args.model)?;
-    let splits = DataSource::parse(&args.data)?.load()?;
-    if splits.train.shape != net.input_shape {
-        anyhow::bail!(
-            "{}: network expects inputs of shape {:?} but {} has {:?}",
-            args.model.display(),
-            net.input_shape,
-            args.data,
-            splits.train.shape
-        );
-    }
-    if net.classes() != splits.train.classes {
-        anyhow::bail!(
-            "{}: network has {} outputs but {} has {} classes",
-            args.model.display(),
-            net.classes(),
-            args.data,
-            splits.train.classes
-        );
-    }
+    let (net, splits) = super::measure::load_model_and_data(&args.model, &args.data)?;
     let compute = Compute::new(0);
     let train = engine::evaluate(&net, &compute, &splits.train);
     let test = engine::evaluate(&net, &compute, &splits.test);

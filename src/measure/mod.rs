@@ -7,3 +7,5 @@ pub mod trajectory;
 pub mod transitions;
 
 pub use jacobian::{PointJacobian, jacobian_norms};
+pub mod profile;
+pub mod regions;

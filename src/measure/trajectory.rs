@@ -227,6 +227,20 @@ pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> 
     }
 }
 
+/// The `index`-th trajectory of `kind`: the translation loop of `points`' example `index`,
+/// the `index`-th random ellipse, or an ellipse through three examples of `train` (seeded).
+pub fn build(kind: TrajectoryKind, points: &Dataset, train: &Dataset, index: usize, seed: u64) -> Trajectory {
+    match kind {
+        TrajectoryKind::Translate => translation(points.input(index), points.shape),
+        TrajectoryKind::RandomEllipse => random_ellipse(points.dim(), seed, index as u64),
+        TrajectoryKind::SameClassEllipse | TrajectoryKind::DifferentClassEllipse => {
+            let same = kind == TrajectoryKind::SameClassEllipse;
+            let [a, b, c] = pick_triplet(train, same, seed, index as u64);
+            data_ellipse([train.input(a), train.input(b), train.input(c)])
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use crate::net::Mlp;
 use crate::net::engine::BatchGradient;
 use crate::net::engine::{self, Evaluation};
 use crate::rng::{Stream, rng_for};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use std::time::Instant;
@@ -88,7 +88,7 @@ pub fn train(
         config.seed,
     );
     let initial = net.clone();
-    let bar = progress_bar(progress, config.steps as u64);
+    let bar = crate::progress::bar(progress, config.steps as u64, "steps");
     let run = if config.optimizer == OptimizerKind::Lbfgs {
         lbfgs::train_full_batch(net, config, &train_set, compute, &bar)
     } else {
@@ -117,19 +117,6 @@ pub(crate) struct RunState {
     pub steps: usize,
     pub epochs: usize,
     pub final_lr: f64,
-}
-
-fn progress_bar(show: bool, len: u64) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} steps  {msg}  ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 /// The learning rate after `epochs` completed epochs: `lr · factor^⌊epochs / every⌋`.

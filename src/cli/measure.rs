@@ -1,0 +1,475 @@
+//! `occam measure jacobian|transitions|profile|regions`.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use occam::compute::Compute;
+use occam::data::{DataSource, Dataset, Splits};
+use occam::error::write_atomic;
+use occam::measure::profile::{Method, profile};
+use occam::measure::regions::region_map;
+use occam::measure::trajectory::{self, TrajectoryKind};
+use occam::measure::transitions::{exact_transitions, sampled_transitions};
+use occam::measure::{PointJacobian, jacobian_norms};
+use occam::net::Mlp;
+use occam::plot::{self, LinePanel, PALETTE, RegionMaps, Series, StackedLines};
+use serde_json::json;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+#[derive(Subcommand)]
+pub enum MeasureCommand {
+    /// Jacobian norms (softmax, logit, target row), loss and prediction per point.
+    Jacobian(JacobianArgs),
+    /// Linear-region transitions along closed trajectories.
+    Transitions(TransitionsArgs),
+    /// Jacobian norm and transition density along trajectories (CSV and figure).
+    Profile(ProfileArgs),
+    /// Region boundaries in the plane of three training points (figure).
+    Regions(RegionsArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq)]
+pub enum Split {
+    Train,
+    Test,
+}
+
+#[derive(Args, Debug)]
+pub struct Common {
+    /// A network in the safetensors format (SPEC §7).
+    #[arg(long)]
+    model: PathBuf,
+    /// Dataset, as for `occam train`.
+    #[arg(long)]
+    data: String,
+    /// Which split supplies the points.
+    #[arg(long, value_enum, default_value = "test")]
+    split: Split,
+    /// Use the first N points (or N trajectories), in file order.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Loads a network and a dataset and checks that they fit each other.
+pub fn load_model_and_data(model: &Path, data: &str) -> Result<(Mlp, Splits)> {
+    let net = Mlp::load(model)?;
+    let splits = DataSource::parse(data)?.load()?;
+    if splits.train.shape != net.input_shape {
+        bail!(
+            "{}: network expects inputs of shape {:?} but {data} has {:?}",
+            model.display(),
+            net.input_shape,
+            splits.train.shape
+        );
+    }
+    if net.classes() != splits.train.classes {
+        bail!(
+            "{}: network has {} outputs but {data} has {} classes",
+            model.display(),
+            net.classes(),
+            splits.train.classes
+        );
+    }
+    Ok((net, splits))
+}
+
+impl Common {
+    fn load(&self) -> Result<(Mlp, Splits, Dataset)> {
+        let (net, splits) = load_model_and_data(&self.model, &self.data)?;
+        let points = match self.split {
+            Split::Train => &splits.train,
+            Split::Test => &splits.test,
+        };
+        let points = points.take(self.limit.unwrap_or(usize::MAX));
+        Ok((net, splits, points))
+    }
+}
+
+pub fn run(cmd: MeasureCommand) -> Result<()> {
+    match cmd {
+        MeasureCommand::Jacobian(a) => run_jacobian(a),
+        MeasureCommand::Transitions(a) => run_transitions(a),
+        MeasureCommand::Profile(a) => run_profile(a),
+        MeasureCommand::Regions(a) => run_regions(a),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct JacobianArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Write index,label,predicted,loss,jacobian_norm,logit_jacobian_norm,target_row_norm.
+    #[arg(long)]
+    per_point: Option<PathBuf>,
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 { f64::NAN } else { s / n as f64 }
+}
+
+fn run_jacobian(args: JacobianArgs) -> Result<()> {
+    let (net, _, points) = args.common.load()?;
+    let compute = Compute::new(0);
+    let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
+    let mut results: Vec<PointJacobian> = Vec::with_capacity(points.len());
+    let d = points.dim();
+    for start in (0..points.len()).step_by(1024) {
+        let end = (start + 1024).min(points.len());
+        results.extend(jacobian_norms(
+            &net,
+            &compute,
+            &points.inputs[start * d..end * d],
+            Some(&points.labels[start..end]),
+        ));
+        bar.set_position(end as u64);
+    }
+    bar.finish_and_clear();
+    if let Some(path) = &args.per_point {
+        let mut csv = String::from("index,label,predicted,loss,jacobian_norm,logit_jacobian_norm,target_row_norm\n");
+        for (i, r) in results.iter().enumerate() {
+            writeln!(
+                csv,
+                "{i},{},{},{},{},{},{}",
+                points.labels[i], r.predicted, r.loss, r.jacobian_norm, r.logit_jacobian_norm, r.target_row_norm
+            )?;
+        }
+        write_atomic(path, csv.as_bytes())?;
+    }
+    let summary = json!({
+        "model": args.common.model, "data": args.common.data, "split": format!("{:?}", args.common.split).to_lowercase(),
+        "points": results.len(),
+        "mean_jacobian_norm": mean(results.iter().map(|r| r.jacobian_norm)),
+        "mean_logit_jacobian_norm": mean(results.iter().map(|r| r.logit_jacobian_norm)),
+        "mean_target_row_norm": mean(results.iter().map(|r| r.target_row_norm)),
+        "mean_loss": mean(results.iter().map(|r| r.loss)),
+        "accuracy": mean(results.iter().zip(&points.labels).map(|(r, &l)| (r.predicted == l as usize) as u8 as f64)),
+    });
+    print_summary(&summary, args.common.json);
+    Ok(())
+}
+
+fn print_summary(summary: &serde_json::Value, as_json: bool) {
+    if as_json {
+        println!("{summary}");
+    } else {
+        for (k, v) in summary.as_object().unwrap() {
+            println!("{k:>26}: {v}");
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TrajectoryArgs {
+    /// Seed for random ellipses and the choice of training triplets.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// exact (piecewise-linear activations; the default for them) or sampled.
+    #[arg(long, value_enum)]
+    method: Option<Method>,
+    /// Samples per trajectory for --method sampled (the paper's k = 2^20).
+    #[arg(long, default_value_t = 1 << 20)]
+    points: usize,
+}
+
+impl TrajectoryArgs {
+    fn method(&self, net: &Mlp) -> Result<Method> {
+        match self.method {
+            Some(Method::Exact) if !net.activation.is_piecewise_linear() => {
+                bail!(
+                    "--method exact needs a piecewise-linear activation; {} is counted with --method sampled",
+                    net.activation
+                )
+            }
+            Some(m) => Ok(m),
+            None if net.activation.is_piecewise_linear() => Ok(Method::Exact),
+            None => Ok(Method::Sampled),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct TransitionsArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, value_enum)]
+    trajectory: TrajectoryKind,
+    #[command(flatten)]
+    traj: TrajectoryArgs,
+    /// Write index,transitions,layer_1,…,layer_{L−1}.
+    #[arg(long)]
+    per_point: Option<PathBuf>,
+}
+
+fn trajectory_count(kind: TrajectoryKind, points: &Dataset, limit: Option<usize>) -> usize {
+    match kind {
+        TrajectoryKind::Translate => points.len(),
+        _ => limit.unwrap_or(100),
+    }
+}
+
+fn run_transitions(args: TransitionsArgs) -> Result<()> {
+    let (net, splits, points) = args.common.load()?;
+    let method = args.traj.method(&net)?;
+    let compute = Compute::new(0);
+    let n = trajectory_count(args.trajectory, &points, args.common.limit);
+    let bar = occam::progress::bar(!args.common.quiet, n as u64, "trajectories");
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n {
+        let traj = trajectory::build(args.trajectory, &points, &splits.train, i, args.traj.seed);
+        let count = match method {
+            Method::Exact => exact_transitions(&net, &compute, &traj, false),
+            Method::Sampled => sampled_transitions(&net, &compute, &traj, args.traj.points, false),
+        };
+        rows.push(count);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let hidden = net.depth() - 1;
+    if let Some(path) = &args.per_point {
+        let mut csv = String::from("index,transitions");
+        (1..=hidden).for_each(|l| csv.push_str(&format!(",layer_{l}")));
+        csv.push('\n');
+        for (i, r) in rows.iter().enumerate() {
+            write!(csv, "{i},{}", r.total)?;
+            r.per_layer.iter().for_each(|c| csv.push_str(&format!(",{c}")));
+            csv.push('\n');
+        }
+        write_atomic(path, csv.as_bytes())?;
+    }
+    let per_layer: Vec<f64> = (0..hidden)
+        .map(|l| mean(rows.iter().map(|r| r.per_layer[l] as f64)))
+        .collect();
+    let summary = json!({
+        "model": args.common.model, "data": args.common.data, "trajectory": args.trajectory.name(),
+        "method": method, "samples_per_trajectory": (method == Method::Sampled).then_some(args.traj.points),
+        "points": rows.len(), "seed": args.traj.seed,
+        "mean_transitions": mean(rows.iter().map(|r| r.total as f64)),
+        "mean_transitions_per_layer": per_layer,
+    });
+    print_summary(&summary, args.common.json);
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    common: Common,
+    /// One or more trajectory kinds, comma-separated (one curve each).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = vec![TrajectoryKind::RandomEllipse, TrajectoryKind::DifferentClassEllipse, TrajectoryKind::SameClassEllipse])]
+    trajectory: Vec<TrajectoryKind>,
+    #[command(flatten)]
+    traj: TrajectoryArgs,
+    /// Bins along the loop.
+    #[arg(long, default_value_t = 256)]
+    bins: usize,
+    /// Output directory for profile.csv, profile.png and profile.svg.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn run_profile(args: ProfileArgs) -> Result<()> {
+    let (net, splits, points) = args.common.load()?;
+    let method = args.traj.method(&net)?;
+    let compute = Compute::new(0);
+    if args.bins < 2 {
+        bail!("--bins must be at least 2");
+    }
+    let counts: Vec<usize> = args
+        .trajectory
+        .iter()
+        .map(|&k| trajectory_count(k, &points, args.common.limit.or(Some(20))))
+        .collect();
+    let bar = occam::progress::bar(!args.common.quiet, counts.iter().sum::<usize>() as u64, "trajectories");
+    let mut profiles = Vec::new();
+    for (&kind, &n) in args.trajectory.iter().zip(&counts) {
+        let trajs: Vec<_> = (0..n)
+            .map(|i| trajectory::build(kind, &points, &splits.train, i, args.traj.seed))
+            .collect();
+        profiles.push((
+            kind,
+            profile(&net, &compute, &trajs, args.bins, method, args.traj.points, || {
+                bar.inc(1)
+            }),
+        ));
+    }
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let mut csv = String::from("trajectory,position,jacobian_norm,transition_density\n");
+    for (kind, p) in &profiles {
+        for b in 0..p.position.len() {
+            writeln!(
+                csv,
+                "{},{},{},{}",
+                kind.name(),
+                p.position[b],
+                p.jacobian_norm[b],
+                p.transition_density[b]
+            )?;
+        }
+    }
+    write_atomic(&args.out.join("profile.csv"), csv.as_bytes())?;
+    let series = |f: &dyn Fn(&occam::measure::profile::Profile) -> &Vec<f64>| -> Vec<Series> {
+        profiles
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, p))| Series {
+                name: format!("{} (n = {})", kind.name(), p.trajectories),
+                points: p.position.iter().copied().zip(f(p).iter().copied()).collect(),
+                color: PALETTE[i % PALETTE.len()],
+            })
+            .collect()
+    };
+    let anchors = profiles
+        .iter()
+        .find(|(_, p)| !p.anchors.is_empty())
+        .map(|(_, p)| p.anchors.clone())
+        .unwrap_or_default();
+    let title = format!(
+        "{}, depth {}, width {}, {} transitions",
+        net.activation,
+        net.depth(),
+        net.dims.get(1).copied().unwrap_or(0),
+        match method {
+            Method::Exact => "exact".to_string(),
+            Method::Sampled => format!("k = {}", args.traj.points),
+        }
+    );
+    let figure = StackedLines {
+        width: 1000,
+        panel_height: 380,
+        panels: vec![
+            LinePanel {
+                title: format!("Jacobian norm along closed trajectories ({title})"),
+                x_label: "position along the closed trajectory (anchors dashed)".into(),
+                y_label: "mean ‖J(x)‖_F".into(),
+                x_range: (0.0, 1.0),
+                series: series(&|p| &p.jacobian_norm),
+                markers: anchors.clone(),
+                log_y: false,
+            },
+            LinePanel {
+                title: "Transition density".into(),
+                x_label: "position along the closed trajectory (anchors dashed)".into(),
+                y_label: "crossings per unit position".into(),
+                x_range: (0.0, 1.0),
+                series: series(&|p| &p.transition_density),
+                markers: anchors,
+                log_y: false,
+            },
+        ],
+    };
+    let [png, svg] = plot::render(&args.out.join("profile"), &figure)?;
+    let summary = json!({
+        "model": args.common.model, "data": args.common.data, "method": method,
+        "profiles": profiles.iter().map(|(k, p)| json!({"trajectory": k.name(), "trajectories": p.trajectories, "mean_transitions": p.mean_transitions, "mean_jacobian_norm": mean(p.jacobian_norm.iter().copied())})).collect::<Vec<_>>(),
+        "csv": args.out.join("profile.csv"), "png": png, "svg": svg,
+    });
+    print_summary(&summary, args.common.json);
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct RegionsArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The same network before training (e.g. model_init.safetensors from --save-init),
+    /// drawn beside it.
+    #[arg(long)]
+    initial: Option<PathBuf>,
+    /// Hidden layer whose code is drawn, 1-based (default: the last hidden layer).
+    #[arg(long)]
+    layer: Option<usize>,
+    /// Grid points per side.
+    #[arg(long, default_value_t = 400)]
+    grid: usize,
+    /// Training points spanning the plane: three of one class or of different classes.
+    #[arg(long, value_enum, default_value = "different-class-ellipse")]
+    triplet: TrajectoryKind,
+    /// Indices of three training examples (overrides --triplet).
+    #[arg(long, value_delimiter = ',', num_args = 3)]
+    points: Option<Vec<usize>>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory for regions.png and regions.svg.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn run_regions(args: RegionsArgs) -> Result<()> {
+    let (net, splits, _) = args.common.load()?;
+    let hidden = net.depth() - 1;
+    if hidden == 0 {
+        bail!("{}: the network has no hidden layer", args.common.model.display());
+    }
+    let layer = args.layer.unwrap_or(hidden);
+    if layer == 0 || layer > hidden {
+        bail!("--layer {layer}: the network has hidden layers 1..{hidden}");
+    }
+    let idx: [usize; 3] = match &args.points {
+        Some(p) => [p[0], p[1], p[2]],
+        None => match args.triplet {
+            TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(&splits.train, true, args.seed, 0),
+            TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(&splits.train, false, args.seed, 0),
+            other => bail!(
+                "--triplet {} is not a triplet kind (same-class-ellipse or different-class-ellipse)",
+                other.name()
+            ),
+        },
+    };
+    if let Some(&bad) = idx.iter().find(|&&i| i >= splits.train.len()) {
+        bail!(
+            "--points: training example {bad} does not exist ({} examples)",
+            splits.train.len()
+        );
+    }
+    let x = [
+        splits.train.input(idx[0]),
+        splits.train.input(idx[1]),
+        splits.train.input(idx[2]),
+    ];
+    let compute = Compute::new(0);
+    let mut nets = Vec::new();
+    if let Some(init) = &args.initial {
+        let before = Mlp::load(init)?;
+        if before.dims != net.dims || before.activation != net.activation {
+            bail!(
+                "{}: not the same architecture as {}",
+                init.display(),
+                args.common.model.display()
+            );
+        }
+        nets.push(("before training", before));
+    }
+    nets.push((
+        if args.initial.is_some() {
+            "after training"
+        } else {
+            "network"
+        },
+        net,
+    ));
+    let labels: Vec<u16> = idx.iter().map(|&i| splits.train.labels[i]).collect();
+    let mut panels = Vec::new();
+    let mut counts = Vec::new();
+    for (name, n) in &nets {
+        let map = region_map(n, &compute, x, layer - 1, args.grid);
+        counts.push(json!({"network": name, "regions": map.regions, "boundary_fraction": map.boundary.iter().filter(|&&b| b).count() as f64 / map.boundary.len() as f64}));
+        panels.push((
+            format!("{name}: layer {layer} regions ({} codes)", map.regions),
+            map.side,
+            map.boundary,
+            map.anchors,
+        ));
+    }
+    let [png, svg] = plot::render(&args.out.join("regions"), &RegionMaps { panels })?;
+    let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
+    print_summary(&summary, args.common.json);
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Figures as PNG and SVG (plotters): trajectory profiles, region maps, and the charts the
+//! reports reuse. Every figure is drawn once per backend from one drawing function.
+
+use crate::error::{OccamError, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Font files tried in order (`$OCCAM_FONT` first); Debian's fonts-dejavu-core ships the first.
+const FONT_CANDIDATES: [&str; 3] = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+];
+
+/// Registers a TrueType font for text in PNGs (once per process).
+fn ensure_font() -> Result<()> {
+    static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let env = std::env::var("OCCAM_FONT").ok();
+        let path = env
+            .iter()
+            .map(String::as_str)
+            .chain(FONT_CANDIDATES)
+            .find(|p| Path::new(p).is_file())
+            .ok_or_else(|| {
+                "no font for figure text: install fonts-dejavu-core or set OCCAM_FONT to a .ttf file".to_string()
+            })?;
+        let bytes: &'static [u8] = Box::leak(
+            std::fs::read(path)
+                .map_err(|e| format!("{path}: {e}"))?
+                .into_boxed_slice(),
+        );
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| format!("{path}: not a usable TrueType font"))
+    })
+    .clone()
+    .map_err(OccamError::config)
+}
+
+/// Something that can draw itself on any plotters backend.
+pub trait Figure {
+    /// Pixel size of the figure.
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> std::result::Result<(), String>;
+}
+
+/// Writes `figure` to `<stem>.png` and `<stem>.svg` (each drawn under a temporary name and
+/// renamed into place). Returns the two paths.
+pub fn render(stem: &Path, figure: &impl Figure) -> Result<[PathBuf; 2]> {
+    ensure_font()?;
+    if let Some(dir) = stem.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
+    }
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    let tmp = |p: &Path| {
+        p.with_extension(format!(
+            "tmp{}.{}",
+            std::process::id(),
+            p.extension().unwrap().to_string_lossy()
+        ))
+    };
+    let fail = |p: &Path, e: String| OccamError::bad_file(p, format!("drawing figure: {e}"));
+    let (png_tmp, svg_tmp) = (tmp(&png), tmp(&svg));
+    {
+        let root = BitMapBackend::new(&png_tmp, figure.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&png, e.to_string()))?;
+        figure.draw(&root).map_err(|e| fail(&png, e))?;
+        root.present().map_err(|e| fail(&png, e.to_string()))?;
+    }
+    {
+        let root = SVGBackend::new(&svg_tmp, figure.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(&svg, e.to_string()))?;
+        figure.draw(&root).map_err(|e| fail(&svg, e))?;
+        root.present().map_err(|e| fail(&svg, e.to_string()))?;
+    }
+    for (t, p) in [(&png_tmp, &png), (&svg_tmp, &svg)] {
+        std::fs::rename(t, p).map_err(|e| OccamError::io(p, e))?;
+    }
+    Ok([png, svg])
+}
+
+/// A named curve or point set.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+    pub color: RGBColor,
+}
+
+/// A palette that stays distinguishable in print.
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(255, 127, 14),
+    RGBColor(23, 190, 207),
+];
+
+/// One panel of line series over x ∈ [x0, x1], with dashed vertical markers.
+#[derive(Debug, Clone)]
+pub struct LinePanel {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_range: (f64, f64),
+    pub series: Vec<Series>,
+    pub markers: Vec<f64>,
+    pub log_y: bool,
+}
+
+/// Line panels stacked vertically.
+pub struct StackedLines {
+    pub panels: Vec<LinePanel>,
+    pub width: u32,
+    pub panel_height: u32,
+}
+
+impl Figure for StackedLines {
+    fn size(&self) -> (u32, u32) {
+        (self.width, self.panel_height * self.panels.len() as u32)
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
+        for (panel, sub) in self.panels.iter().zip(area.split_evenly((self.panels.len(), 1))) {
+            draw_lines(&sub, panel)?;
+        }
+        Ok(())
+    }
+}
+
+/// Region-boundary maps side by side (see [`draw_boundaries`]).
+pub struct RegionMaps {
+    /// (title, side, boundary mask, anchors) per panel.
+    pub panels: Vec<(String, usize, Vec<bool>, Vec<(f64, f64)>)>,
+}
+
+impl Figure for RegionMaps {
+    fn size(&self) -> (u32, u32) {
+        (620 * self.panels.len() as u32, 640)
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
+        for ((title, side, mask, anchors), sub) in self.panels.iter().zip(area.split_evenly((1, self.panels.len()))) {
+            draw_boundaries(&sub, title, *side, mask, anchors)?;
+        }
+        Ok(())
+    }
+}
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Draws a [`LinePanel`] into `area`.
+pub fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &LinePanel,
+) -> std::result::Result<(), String> {
+    let ys = panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite() && (!panel.log_y || *v > 0.0));
+    let (mut lo, mut hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        (lo, hi) = (if panel.log_y { 1e-3 } else { 0.0 }, 1.0);
+    }
+    if !panel.log_y {
+        lo = lo.min(0.0);
+    }
+    let pad = if panel.log_y { 1.5 } else { 0.05 * (hi - lo).max(1e-12) };
+    let mut builder = ChartBuilder::on(area);
+    let chart = builder
+        .caption(&panel.title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70);
+    let (x0, x1) = panel.x_range;
+    macro_rules! finish {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(&panel.x_label)
+                .y_desc(&panel.y_label)
+                .label_style(("sans-serif", 14))
+                .draw()
+                .map_err(err)?;
+            for &m in &panel.markers {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![
+                            (m, lo_y(panel.log_y, lo)),
+                            (
+                                m,
+                                hi * if panel.log_y { pad } else { 1.0 } + if panel.log_y { 0.0 } else { pad },
+                            ),
+                        ],
+                        6,
+                        4,
+                        BLACK.mix(0.5).stroke_width(1),
+                    ))
+                    .map_err(err)?;
+            }
+            for s in &panel.series {
+                chart
+                    .draw_series(LineSeries::new(
+                        s.points.iter().copied().filter(|p| p.1.is_finite()),
+                        s.color.stroke_width(2),
+                    ))
+                    .map_err(err)?
+                    .label(&s.name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], s.color.stroke_width(2)));
+            }
+            if panel.series.len() > 1 {
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .label_font(("sans-serif", 14))
+                    .draw()
+                    .map_err(err)?;
+            }
+        }};
+    }
+    if panel.log_y {
+        finish!(
+            chart
+                .build_cartesian_2d(x0..x1, ((lo / pad).max(1e-300)..hi * pad).log_scale())
+                .map_err(err)?
+        );
+    } else {
+        finish!(chart.build_cartesian_2d(x0..x1, lo..hi + pad).map_err(err)?);
+    }
+    Ok(())
+}
+
+fn lo_y(log: bool, lo: f64) -> f64 {
+    if log { lo / 1.5 } else { lo }
+}
+
+/// A boolean image (row-major, `side × side`, true = boundary) drawn over [−1, 1]², with
+/// anchor points as red dots.
+pub fn draw_boundaries<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    side: usize,
+    boundary: &[bool],
+    anchors: &[(f64, f64)],
+) -> std::result::Result<(), String> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(-1.0f64..1.0, -1.0f64..1.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .label_style(("sans-serif", 12))
+        .draw()
+        .map_err(err)?;
+    let cell = 2.0 / side as f64;
+    // One rectangle per horizontal run of boundary pixels keeps the SVG small.
+    let mut runs = Vec::new();
+    for row in 0..side {
+        let mut col = 0;
+        while col < side {
+            if boundary[row * side + col] {
+                let start = col;
+                while col < side && boundary[row * side + col] {
+                    col += 1;
+                }
+                runs.push((row, start, col));
+            } else {
+                col += 1;
+            }
+        }
+    }
+    chart
+        .draw_series(runs.into_iter().map(|(row, c0, c1)| {
+            let y = 1.0 - (row + 1) as f64 * cell;
+            Rectangle::new(
+                [(-1.0 + c0 as f64 * cell, y), (-1.0 + c1 as f64 * cell, y + cell)],
+                BLACK.filled(),
+            )
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(
+            anchors
+                .iter()
+                .map(|&(x, y)| Circle::new((x, y), 6, RGBColor(214, 39, 40).filled())),
+        )
+        .map_err(err)?;
+    Ok(())
+}
