@@ -9,7 +9,10 @@ pub mod measure;
 pub mod net;
 pub mod plot;
 pub mod progress;
+pub mod report;
 pub mod rng;
+pub mod stats;
+pub mod sweep;
 pub mod train;
 
 pub use error::{OccamError, Result};

@@ -298,3 +298,137 @@ pub fn draw_boundaries<DB: DrawingBackend>(
         .map_err(err)?;
     Ok(())
 }
+
+/// A scatter plot with optional y = x diagonal and reference curves.
+#[derive(Debug, Clone)]
+pub struct Scatter {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_x: bool,
+    pub log_y: bool,
+    /// Point sets (drawn as dots).
+    pub series: Vec<Series>,
+    /// Curves (drawn as lines).
+    pub curves: Vec<Series>,
+    pub diagonal: bool,
+}
+
+/// Scatter panels side by side.
+pub struct ScatterRow {
+    pub panels: Vec<Scatter>,
+    pub panel_size: (u32, u32),
+}
+
+impl Figure for ScatterRow {
+    fn size(&self) -> (u32, u32) {
+        (self.panel_size.0 * self.panels.len() as u32, self.panel_size.1)
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
+        for (panel, sub) in self.panels.iter().zip(area.split_evenly((1, self.panels.len()))) {
+            draw_scatter(&sub, panel)?;
+        }
+        Ok(())
+    }
+}
+
+fn axis_range(values: impl Iterator<Item = f64> + Clone, log: bool) -> (f64, f64) {
+    let vals = values.filter(|v| v.is_finite() && (!log || *v > 0.0));
+    let (lo, hi) = vals.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return if log { (0.1, 10.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        let (lo, hi) = if hi / lo < 1.5 { (lo / 1.5, hi * 1.5) } else { (lo, hi) };
+        (lo / 1.2, hi * 1.2)
+    } else {
+        let pad = ((hi - lo) * 0.06).max(1e-3 * hi.abs().max(1e-3));
+        (lo - pad, hi + pad)
+    }
+}
+
+/// Draws one [`Scatter`] panel.
+pub fn draw_scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Scatter) -> std::result::Result<(), String> {
+    let pts = || s.series.iter().flat_map(|x| x.points.iter().copied());
+    let (mut x0, mut x1) = axis_range(pts().map(|p| p.0), s.log_x);
+    let (mut y0, mut y1) = axis_range(pts().map(|p| p.1), s.log_y);
+    if s.diagonal {
+        // A shared range makes y = x the true diagonal.
+        (x0, x1, y0, y1) = (x0.min(y0), x1.max(y1), x0.min(y0), x1.max(y1));
+    }
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(&s.title, ("sans-serif", 18))
+        .margin(14)
+        .x_label_area_size(45)
+        .y_label_area_size(65);
+    macro_rules! body {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc(&s.x_label)
+                .y_desc(&s.y_label)
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(err)?;
+            if s.diagonal {
+                chart
+                    .draw_series(LineSeries::new(
+                        vec![(x0, x0), (x1, x1)],
+                        BLACK.mix(0.6).stroke_width(1),
+                    ))
+                    .map_err(err)?
+                    .label("y = x")
+                    .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.6)));
+            }
+            for c in &s.curves {
+                let in_range = c
+                    .points
+                    .iter()
+                    .copied()
+                    .filter(|p| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1 && p.1.is_finite());
+                chart
+                    .draw_series(LineSeries::new(in_range, c.color.stroke_width(2)))
+                    .map_err(err)?
+                    .label(&c.name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.color.stroke_width(2)));
+            }
+            for p in &s.series {
+                let color = p.color;
+                chart
+                    .draw_series(
+                        p.points
+                            .iter()
+                            .copied()
+                            .filter(|q| {
+                                q.0.is_finite() && q.1.is_finite() && (!s.log_x || q.0 > 0.0) && (!s.log_y || q.1 > 0.0)
+                            })
+                            .map(move |q| Circle::new(q, 3, color.mix(0.7).filled())),
+                    )
+                    .map_err(err)?
+                    .label(&p.name)
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 13))
+                .draw()
+                .map_err(err)?;
+        }};
+    }
+    match (s.log_x, s.log_y) {
+        (true, true) => body!(
+            builder
+                .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+                .map_err(err)?
+        ),
+        (true, false) => body!(builder.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(err)?),
+        (false, true) => body!(builder.build_cartesian_2d(x0..x1, (y0..y1).log_scale()).map_err(err)?),
+        (false, false) => body!(builder.build_cartesian_2d(x0..x1, y0..y1).map_err(err)?),
+    }
+    Ok(())
+}

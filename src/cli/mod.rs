@@ -3,6 +3,8 @@
 
 mod bench;
 mod measure;
+mod reproduce;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,13 @@ enum Command {
     /// Sensitivity metrics of a saved network.
     #[command(subcommand)]
     Measure(measure::MeasureCommand),
+    /// Run, export, inspect and merge sweeps of many trials.
+    #[command(subcommand)]
+    Sweep(sweep::SweepCommand),
+    /// Write the HTML report (figures, statistics, the paper's findings) of a store.
+    Report(reproduce::ReportArgs),
+    /// Run every study of the paper and write the report (--quick: reduced scale).
+    Reproduce(reproduce::ReproduceArgs),
     /// Time Occam's kernels on the peers' benchmark workloads.
     Bench(bench::BenchArgs),
 }
@@ -44,6 +53,9 @@ pub fn main() -> ExitCode {
         Command::Evaluate(args) => train::run_evaluate(args),
         Command::Bench(args) => bench::run(args),
         Command::Measure(cmd) => measure::run(cmd),
+        Command::Sweep(cmd) => sweep::dispatch(cmd),
+        Command::Report(a) => reproduce::report(a),
+        Command::Reproduce(a) => reproduce::reproduce(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,5 +7,6 @@ pub mod trajectory;
 pub mod transitions;
 
 pub use jacobian::{PointJacobian, jacobian_norms};
+pub mod bounds;
 pub mod profile;
 pub mod regions;

@@ -1,0 +1,151 @@
+//! `occam report` and `occam reproduce`: from a store to a report, and the whole paper in
+//! one command (the study specs of `studies/` are built into the binary).
+
+use anyhow::{Result, bail};
+use clap::Args;
+use occam::report::write_report;
+use occam::sweep::{RunOptions, Store, SweepSpec, run_sweep};
+use serde_json::json;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// The SQLite store of one or more sweeps.
+    store: PathBuf,
+    /// Output directory for index.html, figures and report.json.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn report(args: ReportArgs) -> Result<()> {
+    let r = write_report(&args.store, &args.out)?;
+    print_findings(&r.findings);
+    println!("report: {}", args.out.join("index.html").display());
+    Ok(())
+}
+
+fn print_findings(findings: &[occam::report::Finding]) {
+    for f in findings {
+        let verdict = match f.reproduced {
+            Some(true) => "REPRODUCED",
+            Some(false) => "NOT reproduced",
+            None => "not measured",
+        };
+        println!("Finding {}: {verdict}\n  {}\n  {}", f.number, f.claim, f.evidence);
+    }
+}
+
+/// The studies, in the order they run: (file name, quick spec, paper-scale spec).
+const STUDIES: [(&str, &str, &str); 8] = [
+    (
+        "fig2-profiles",
+        include_str!("../../studies/quick/fig2-profiles.toml"),
+        include_str!("../../studies/paper/fig2-profiles.toml"),
+    ),
+    (
+        "fig3-regions",
+        include_str!("../../studies/quick/fig3-regions.toml"),
+        include_str!("../../studies/paper/fig3-regions.toml"),
+    ),
+    (
+        "fig4-random_labels",
+        include_str!("../../studies/quick/fig4-random_labels.toml"),
+        include_str!("../../studies/paper/fig4-random_labels.toml"),
+    ),
+    (
+        "fig4-no_augmentation",
+        include_str!("../../studies/quick/fig4-no_augmentation.toml"),
+        include_str!("../../studies/paper/fig4-no_augmentation.toml"),
+    ),
+    (
+        "fig4-hard_sigmoid",
+        include_str!("../../studies/quick/fig4-hard_sigmoid.toml"),
+        include_str!("../../studies/paper/fig4-hard_sigmoid.toml"),
+    ),
+    (
+        "fig4-full_batch",
+        include_str!("../../studies/quick/fig4-full_batch.toml"),
+        include_str!("../../studies/paper/fig4-full_batch.toml"),
+    ),
+    (
+        "fig5-random-sweep",
+        include_str!("../../studies/quick/fig5-random-sweep.toml"),
+        include_str!("../../studies/paper/fig5-random-sweep.toml"),
+    ),
+    (
+        "fig6-per-point",
+        include_str!("../../studies/quick/fig6-per-point.toml"),
+        include_str!("../../studies/paper/fig6-per-point.toml"),
+    ),
+];
+
+#[derive(Args, Debug)]
+pub struct ReproduceArgs {
+    /// The reduced-scale studies (Fashion-MNIST, about half an hour on 2 cores) instead of
+    /// the paper-scale ones.
+    #[arg(long)]
+    quick: bool,
+    /// Output directory: store.sqlite and report/ (default runs/reproduce[-quick]).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace every study's datasets by this one (e.g. mnist:/data/mnist).
+    #[arg(long)]
+    data: Option<String>,
+    /// Run only these studies (comma-separated names, e.g. fig2-profiles,fig6-per-point).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Trials at the same time (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    parallel: usize,
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn reproduce(args: ReproduceArgs) -> Result<()> {
+    let started = Instant::now();
+    let out = args.out.clone().unwrap_or_else(|| {
+        PathBuf::from(if args.quick {
+            "runs/reproduce-quick"
+        } else {
+            "runs/reproduce"
+        })
+    });
+    if let Some(bad) = args.only.iter().find(|o| !STUDIES.iter().any(|s| s.0 == o.as_str())) {
+        let names: Vec<&str> = STUDIES.iter().map(|s| s.0).collect();
+        bail!("unknown study '{bad}': the studies are {}", names.join(", "));
+    }
+    let mut store = Store::open(&out.join("store.sqlite"))?;
+    for (name, quick, paper) in STUDIES {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
+            continue;
+        }
+        let mut spec: SweepSpec = toml::from_str(if args.quick { quick } else { paper })
+            .map_err(|e| anyhow::anyhow!("built-in study {name}: {e}"))?;
+        if let Some(d) = &args.data {
+            spec.axes.data = vec![d.clone()];
+        }
+        let t = Instant::now();
+        if !args.quiet {
+            eprintln!("study {name}: {} trials — {}", spec.trials().len(), spec.description);
+        }
+        let opts = RunOptions {
+            parallel: args.parallel,
+            progress: !args.quiet,
+            ..Default::default()
+        };
+        let summary = run_sweep(&spec, &mut store, &opts)?;
+        println!(
+            "{}",
+            json!({"study": name, "summary": summary, "seconds": t.elapsed().as_secs_f64()})
+        );
+    }
+    let r = write_report(&out.join("store.sqlite"), &out.join("report"))?;
+    print_findings(&r.findings);
+    println!(
+        "report: {}  (total wall time {:.0} s)",
+        out.join("report/index.html").display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

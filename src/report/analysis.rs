@@ -1,0 +1,304 @@
+//! Turns stored trials into the numbers of a report: paired comparisons, rank
+//! correlations across many networks, per-point loss/Jacobian relations against the
+//! analytic ranges, and the trajectory profiles and region maps stored as artifacts.
+
+use crate::measure::bounds::{estimate_c, full_norm_range, target_row_range};
+use crate::stats::{Agreement, granulated_kendall, kendall_tau, pair_agreement, spearman};
+use crate::sweep::TrialRecord;
+use crate::sweep::spec::Factor;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Trials a report uses: finished (completed or reached 100%) with finite metrics.
+pub fn usable(r: &TrialRecord) -> bool {
+    (r.status == "completed" || r.status == "reached_100")
+        && r.train_accuracy.is_finite()
+        && r.test_accuracy.is_finite()
+}
+
+/// One metric's paired comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct PairedMetric {
+    pub metric: String,
+    pub mean_off: f64,
+    pub mean_on: f64,
+    /// Fraction of pairs where the arm with the smaller gap also has the smaller metric.
+    pub agreement: Agreement,
+    /// Fraction of pairs where the "on" arm has the larger value.
+    pub on_larger: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairedAnalysis {
+    pub sweep: String,
+    pub factor: Factor,
+    pub arms: (String, String),
+    pub pairs: usize,
+    /// (off, on) values per pair for gap, jacobian_norm, transitions, and dataset name.
+    pub values: Vec<PairValues>,
+    pub metrics: Vec<PairedMetric>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PairValues {
+    pub dataset: String,
+    pub gap: (f64, f64),
+    pub jacobian_norm: (f64, f64),
+    pub transitions: (f64, f64),
+}
+
+/// Matches the two arms of every pair of a paired sweep.
+pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
+    let factor = trials.iter().find_map(|r| r.spec.pair.as_ref().map(|p| p.factor))?;
+    let mut groups: BTreeMap<&str, [Option<&TrialRecord>; 2]> = BTreeMap::new();
+    for r in trials.iter().filter(|r| usable(r)) {
+        if let Some(p) = &r.spec.pair {
+            groups.entry(p.group.as_str()).or_default()[p.on as usize] = Some(r);
+        }
+    }
+    let values: Vec<PairValues> = groups
+        .values()
+        .filter_map(|arms| match arms {
+            [Some(off), Some(on)] => Some(PairValues {
+                dataset: off.spec.train.data.clone(),
+                gap: (off.generalization_gap(), on.generalization_gap()),
+                jacobian_norm: (off.jacobian_norm, on.jacobian_norm),
+                transitions: (off.transitions, on.transitions),
+            }),
+            _ => None,
+        })
+        .collect();
+    let metric = |name: &str, get: &dyn Fn(&PairValues) -> (f64, f64)| {
+        let v: Vec<(f64, f64)> = values
+            .iter()
+            .map(get)
+            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            .collect();
+        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len().max(1) as f64;
+        let gaps: Vec<f64> = values
+            .iter()
+            .zip(values.iter().map(get))
+            .filter(|(_, m)| m.0.is_finite() && m.1.is_finite())
+            .map(|(p, _)| p.gap.1 - p.gap.0)
+            .collect();
+        let deltas: Vec<f64> = v.iter().map(|(a, b)| b - a).collect();
+        PairedMetric {
+            metric: name.to_string(),
+            mean_off: mean(&|p| p.0),
+            mean_on: mean(&|p| p.1),
+            agreement: pair_agreement(&gaps, &deltas, 2000, 1),
+            on_larger: v.iter().filter(|(a, b)| b > a).count() as f64 / v.len().max(1) as f64,
+        }
+    };
+    let metrics = vec![
+        metric("generalization_gap", &|p| p.gap),
+        metric("jacobian_norm", &|p| p.jacobian_norm),
+        metric("transitions", &|p| p.transitions),
+    ];
+    let (a, b) = factor.arms();
+    Some(PairedAnalysis {
+        sweep: sweep.into(),
+        factor,
+        arms: (a.into(), b.into()),
+        pairs: values.len(),
+        values,
+        metrics,
+    })
+}
+
+/// Rank correlations of one metric with the generalization gap.
+#[derive(Debug, Clone, Serialize)]
+pub struct Correlation {
+    pub metric: String,
+    pub spearman: f64,
+    pub kendall: f64,
+    pub granulated_kendall: f64,
+    /// ψ per hyper-parameter axis that varies.
+    pub per_axis: Vec<(String, f64, usize)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CorrelationAnalysis {
+    pub sweep: String,
+    pub networks: usize,
+    /// Whether the analysis is restricted to networks at 100% training accuracy (the paper's filter).
+    pub filtered_to_100: bool,
+    pub correlations: Vec<Correlation>,
+    /// Spearman ρ between transitions and parameter count (the size confound).
+    pub transitions_vs_params: f64,
+    /// (dataset, depth, params, gap, jacobian, transitions) per network.
+    pub points: Vec<(String, usize, usize, f64, f64, f64)>,
+}
+
+/// The hyper-parameter axes, as text, that distinguish the trials (for granulated τ).
+fn axes_of(trials: &[&TrialRecord]) -> (Vec<String>, Vec<Vec<String>>) {
+    let fields: Vec<(&str, Box<dyn Fn(&TrialRecord) -> String>)> = vec![
+        ("data", Box::new(|r| r.spec.train.data.clone())),
+        ("width", Box::new(|r| r.spec.train.width.to_string())),
+        ("depth", Box::new(|r| r.spec.train.depth.to_string())),
+        ("activation", Box::new(|r| r.spec.train.activation.name().into())),
+        ("init_scale", Box::new(|r| r.spec.train.init_scale.to_string())),
+        ("optimizer", Box::new(|r| r.spec.train.optimizer.name().into())),
+        ("lr", Box::new(|r| r.spec.train.lr.to_string())),
+        ("batch", Box::new(|r| r.spec.train.batch.to_string())),
+        ("augment", Box::new(|r| format!("{:?}", r.spec.train.augment))),
+        ("seed", Box::new(|r| r.spec.train.seed.to_string())),
+    ];
+    let names = fields.iter().map(|f| f.0.to_string()).collect();
+    let values = fields
+        .iter()
+        .map(|(_, f)| trials.iter().map(|r| f(r)).collect())
+        .collect();
+    (names, values)
+}
+
+/// Rank correlations between gap and each metric across the networks of a sweep.
+pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationAnalysis> {
+    let finished: Vec<&TrialRecord> = trials
+        .iter()
+        .copied()
+        .filter(|r| usable(r) && r.jacobian_norm.is_finite())
+        .collect();
+    let at_100: Vec<&TrialRecord> = finished.iter().copied().filter(|r| r.train_accuracy >= 1.0).collect();
+    let filtered_to_100 = at_100.len() >= 10;
+    let nets = if filtered_to_100 { at_100 } else { finished };
+    if nets.len() < 5 {
+        return None;
+    }
+    let gap: Vec<f64> = nets.iter().map(|r| r.generalization_gap()).collect();
+    let (axis_names, axis_values) = axes_of(&nets);
+    let metric = |name: &str, get: &dyn Fn(&TrialRecord) -> f64| -> Option<Correlation> {
+        let keep: Vec<usize> = (0..nets.len()).filter(|&i| get(nets[i]).is_finite()).collect();
+        if keep.len() < 5 {
+            return None;
+        }
+        let m: Vec<f64> = keep.iter().map(|&i| get(nets[i])).collect();
+        let g: Vec<f64> = keep.iter().map(|&i| gap[i]).collect();
+        let axes: Vec<Vec<String>> = axis_values
+            .iter()
+            .map(|a| keep.iter().map(|&i| a[i].clone()).collect())
+            .collect();
+        let (psi, per) = granulated_kendall(&axes, &g, &m);
+        Some(Correlation {
+            metric: name.to_string(),
+            spearman: spearman(&m, &g),
+            kendall: kendall_tau(&m, &g),
+            granulated_kendall: psi,
+            per_axis: per.into_iter().map(|(k, v, n)| (axis_names[k].clone(), v, n)).collect(),
+        })
+    };
+    let correlations: Vec<Correlation> = [
+        metric("jacobian_norm", &|r| r.jacobian_norm),
+        metric("logit_jacobian_norm", &|r| r.logit_jacobian_norm),
+        metric("transitions", &|r| r.transitions),
+        metric("param_count", &|r| r.param_count as f64),
+        metric("test_loss", &|r| r.test_loss),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let (t, p): (Vec<f64>, Vec<f64>) = nets
+        .iter()
+        .filter(|r| r.transitions.is_finite())
+        .map(|r| (r.transitions, r.param_count as f64))
+        .unzip();
+    Some(CorrelationAnalysis {
+        sweep: sweep.into(),
+        networks: nets.len(),
+        filtered_to_100,
+        correlations,
+        transitions_vs_params: if t.len() >= 5 { spearman(&t, &p) } else { f64::NAN },
+        points: nets
+            .iter()
+            .map(|r| {
+                (
+                    r.spec.train.data.clone(),
+                    r.spec.train.depth,
+                    r.param_count,
+                    r.generalization_gap(),
+                    r.jacobian_norm,
+                    r.transitions,
+                )
+            })
+            .collect(),
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PerPointAnalysis {
+    pub sweep: String,
+    pub networks: usize,
+    pub points: usize,
+    pub classes: usize,
+    /// Median over networks of the per-network Spearman ρ(loss, ‖J‖).
+    pub median_spearman: f64,
+    /// Spearman ρ(loss, ‖J‖/C) pooled over all points.
+    pub pooled_spearman: f64,
+    /// Fraction of points with ‖J_y‖/C inside its analytic range.
+    pub target_row_within: f64,
+    /// Fraction of points with ‖J‖/C inside its analytic range.
+    pub full_norm_within: f64,
+    /// Fraction of points with ‖J_y‖/C within a factor 2 of its range (C is an estimate).
+    pub target_row_within_2x: f64,
+    /// Fraction of points with ‖J‖/C within a factor 2 of its range.
+    pub full_norm_within_2x: f64,
+    /// (loss, ‖J‖/C, ‖J_y‖/C) per point (subsampled for figures).
+    pub scaled: Vec<(f64, f64, f64)>,
+}
+
+/// Per-point loss against Jacobian norm, scaled by each network's C.
+pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option<PerPointAnalysis> {
+    let nets: Vec<&TrialRecord> = trials
+        .iter()
+        .copied()
+        .filter(|r| usable(r) && !r.points.is_empty())
+        .collect();
+    if nets.is_empty() {
+        return None;
+    }
+    let (mut all, mut rhos) = (Vec::new(), Vec::new());
+    let (mut in_row, mut in_full, mut in_row2, mut in_full2) = (0usize, 0usize, 0usize, 0usize);
+    for r in &nets {
+        let c = estimate_c(
+            &r.points.iter().map(|p| p.logit_jacobian_norm).collect::<Vec<_>>(),
+            classes,
+        );
+        let pts: Vec<_> = r
+            .points
+            .iter()
+            .filter(|p| p.loss.is_finite() && p.jacobian_norm.is_finite())
+            .collect();
+        let (l, j): (Vec<f64>, Vec<f64>) = pts.iter().map(|p| (p.loss, p.jacobian_norm)).unzip();
+        let rho = spearman(&l, &j);
+        if rho.is_finite() {
+            rhos.push(rho);
+        }
+        for p in pts {
+            let (jn, rn) = (p.jacobian_norm / c, p.target_row_norm / c);
+            let (flo, fhi) = full_norm_range(p.loss, classes);
+            let (rlo, rhi) = target_row_range(p.loss, classes);
+            in_full += (jn >= flo && jn <= fhi) as usize;
+            in_full2 += (jn >= flo / 2.0 && jn <= fhi * 2.0) as usize;
+            in_row2 += (rn >= rlo / 2.0 && rn <= rhi * 2.0) as usize;
+            in_row += (rn >= rlo && rn <= rhi) as usize;
+            all.push((p.loss, jn, rn));
+        }
+    }
+    rhos.sort_by(f64::total_cmp);
+    let n = all.len().max(1) as f64;
+    let (l, j): (Vec<f64>, Vec<f64>) = all.iter().map(|p| (p.0, p.1)).unzip();
+    let stride = (all.len() / 4000).max(1);
+    Some(PerPointAnalysis {
+        sweep: sweep.into(),
+        networks: nets.len(),
+        points: all.len(),
+        classes,
+        median_spearman: rhos.get(rhos.len() / 2).copied().unwrap_or(f64::NAN),
+        pooled_spearman: spearman(&l, &j),
+        target_row_within: in_row as f64 / n,
+        full_norm_within: in_full as f64 / n,
+        target_row_within_2x: in_row2 as f64 / n,
+        full_norm_within_2x: in_full2 as f64 / n,
+        scaled: all.into_iter().step_by(stride).collect(),
+    })
+}

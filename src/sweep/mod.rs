@@ -1,0 +1,11 @@
+//! Sweeps: specs that expand into trials, a crash-safe SQLite store, and a parallel,
+//! resumable runner.
+
+pub mod runner;
+pub mod spec;
+pub mod store;
+pub mod trial;
+
+pub use runner::{RunOptions, RunSummary, run_sweep};
+pub use spec::{SweepSpec, TrialSpec};
+pub use store::{Store, TrialRecord};

@@ -1,0 +1,498 @@
+//! Sweep specifications (TOML): hyper-parameter axes as a grid or random samples, optional
+//! paired designs (one binary factor flipped), and what to measure after training. A spec
+//! expands into a list of trials, each identified by a hash of its full configuration.
+
+use crate::data::Augmentation;
+use crate::error::{OccamError, Result};
+use crate::measure::profile::Method;
+use crate::measure::trajectory::TrajectoryKind;
+use crate::net::Activation;
+use crate::rng::{Stream, rng_for};
+use crate::train::{OptimizerKind, TrainConfig};
+use rand::RngExt;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// How the axes are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Every combination of the axes.
+    #[default]
+    Grid,
+    /// `samples` random combinations (distinct), seeded by `seed`.
+    Random,
+}
+
+/// Named augmentation settings, so an axis can list them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AugmentPreset {
+    None,
+    /// Translation by up to 4 pixels (wrap-around) and horizontal flips.
+    Standard,
+    /// Standard plus vertical flips and ±90° rotations (the paper's Figure 3 network).
+    Strong,
+}
+
+impl AugmentPreset {
+    pub fn settings(self) -> Augmentation {
+        match self {
+            AugmentPreset::None => Augmentation::default(),
+            AugmentPreset::Standard => Augmentation::standard(),
+            AugmentPreset::Strong => Augmentation {
+                vflip: true,
+                rotate90: true,
+                ..Augmentation::standard()
+            },
+        }
+    }
+}
+
+/// The hyper-parameter axes; each lists the values to combine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Axes {
+    pub data: Vec<String>,
+    pub width: Vec<usize>,
+    pub depth: Vec<usize>,
+    pub activation: Vec<Activation>,
+    pub init_scale: Vec<f64>,
+    pub optimizer: Vec<OptimizerKind>,
+    pub lr: Vec<f64>,
+    pub batch: Vec<usize>,
+    pub steps: Vec<usize>,
+    pub augment: Vec<AugmentPreset>,
+    pub random_labels: Vec<bool>,
+    pub seed: Vec<u64>,
+}
+
+impl Default for Axes {
+    fn default() -> Self {
+        let t = TrainConfig::default();
+        Axes {
+            data: vec![t.data],
+            width: vec![t.width],
+            depth: vec![t.depth],
+            activation: vec![t.activation],
+            init_scale: vec![t.init_scale],
+            optimizer: vec![t.optimizer],
+            lr: vec![t.lr],
+            batch: vec![t.batch],
+            steps: vec![t.steps],
+            augment: vec![AugmentPreset::None],
+            random_labels: vec![false],
+            seed: vec![1],
+        }
+    }
+}
+
+/// Settings shared by every trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fixed {
+    pub stop_at_100: bool,
+    pub train_size: Option<usize>,
+    pub lr_decay_epochs: usize,
+    pub lr_decay_factor: f64,
+}
+
+impl Default for Fixed {
+    fn default() -> Self {
+        let t = TrainConfig::default();
+        Fixed {
+            stop_at_100: false,
+            train_size: None,
+            lr_decay_epochs: t.lr_decay_epochs,
+            lr_decay_factor: t.lr_decay_factor,
+        }
+    }
+}
+
+/// The binary factor a paired design flips (the paper's §4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    /// true vs random labels ("on" = random).
+    RandomLabels,
+    /// with vs without augmentation ("on" = no augmentation, the arm expected to generalize worse).
+    NoAugmentation,
+    /// relu vs hard_sigmoid ("on" = hard_sigmoid).
+    HardSigmoid,
+    /// mini-batch optimizer vs full-batch L-BFGS ("on" = L-BFGS).
+    FullBatch,
+}
+
+impl Factor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Factor::RandomLabels => "random_labels",
+            Factor::NoAugmentation => "no_augmentation",
+            Factor::HardSigmoid => "hard_sigmoid",
+            Factor::FullBatch => "full_batch",
+        }
+    }
+    /// Human-readable names of the two arms (off, on).
+    pub fn arms(self) -> (&'static str, &'static str) {
+        match self {
+            Factor::RandomLabels => ("true labels", "random labels"),
+            Factor::NoAugmentation => ("augmentation", "no augmentation"),
+            Factor::HardSigmoid => ("relu", "hard_sigmoid"),
+            Factor::FullBatch => ("mini-batch", "full-batch L-BFGS"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pairing {
+    pub factor: Factor,
+    /// L-BFGS iteration cap for the full-batch arm (the paper's 2,684).
+    #[serde(default = "default_lbfgs_steps")]
+    pub lbfgs_steps: usize,
+}
+
+fn default_lbfgs_steps() -> usize {
+    2684
+}
+
+/// Transitions to count after training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionSpec {
+    pub trajectory: TrajectoryKind,
+    /// Number of trajectories (test points for `translate`).
+    pub count: usize,
+    #[serde(default = "default_method")]
+    pub method: Method,
+    /// Samples per trajectory when sampled.
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+}
+
+fn default_method() -> Method {
+    Method::Exact
+}
+fn default_samples() -> usize {
+    1 << 20
+}
+
+/// Profiles along trajectories (Figure 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    pub trajectories: Vec<TrajectoryKind>,
+    pub count: usize,
+    #[serde(default = "default_bins")]
+    pub bins: usize,
+}
+
+fn default_bins() -> usize {
+    256
+}
+
+/// Region maps before and after training (Figure 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionSpec {
+    #[serde(default = "default_grid")]
+    pub grid: usize,
+    /// Triplet kind: same-class-ellipse or different-class-ellipse.
+    #[serde(default = "default_triplet")]
+    pub triplet: TrajectoryKind,
+}
+
+fn default_grid() -> usize {
+    300
+}
+fn default_triplet() -> TrajectoryKind {
+    TrajectoryKind::DifferentClassEllipse
+}
+
+/// What to measure on each trained network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeasureSpec {
+    /// Test points for the mean Jacobian norm (0 = skip).
+    pub jacobian_points: usize,
+    /// Keep per-point Jacobian norms and losses (the §4.4 per-point study).
+    pub per_point: bool,
+    pub transitions: Option<TransitionSpec>,
+    pub profile: Option<ProfileSpec>,
+    pub regions: Option<RegionSpec>,
+}
+
+impl Default for MeasureSpec {
+    fn default() -> Self {
+        MeasureSpec {
+            jacobian_points: 1000,
+            per_point: false,
+            transitions: None,
+            profile: None,
+            regions: None,
+        }
+    }
+}
+
+/// A whole sweep, as written in its TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub mode: Mode,
+    /// Random mode: number of configurations.
+    #[serde(default)]
+    pub samples: usize,
+    /// Random mode: seed of the configuration sampler.
+    #[serde(default = "one")]
+    pub seed: u64,
+    /// Random mode: draw widths and depths with probability ∝ 1/value (the paper sampled
+    /// small networks more often).
+    #[serde(default)]
+    pub prefer_small: bool,
+    #[serde(default)]
+    pub axes: Axes,
+    #[serde(default)]
+    pub fixed: Fixed,
+    pub pair: Option<Pairing>,
+    #[serde(default)]
+    pub measure: MeasureSpec,
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// One unit of work: a training configuration, what to measure, and its place in a pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialSpec {
+    pub train: TrainConfig,
+    pub measure: MeasureSpec,
+    /// Pair identity (hash of the shared configuration) and factor, for paired designs.
+    pub pair: Option<PairSlot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairSlot {
+    pub group: String,
+    pub factor: Factor,
+    /// false = the "off" arm, true = the "on" arm (see [`Factor::arms`]).
+    pub on: bool,
+}
+
+impl TrialSpec {
+    /// A stable identifier: FNV-1a (128-bit) of the canonical JSON (sorted keys).
+    pub fn id(&self) -> String {
+        stable_hash(&canonical_json(self))
+    }
+}
+
+/// JSON with object keys sorted, so equal configurations give equal text.
+pub fn canonical_json<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v).expect("serializable").to_string()
+}
+
+/// 128-bit FNV-1a, hex: stable across platforms and versions (unlike `std::hash`).
+pub fn stable_hash(text: &str) -> String {
+    let mut h: u128 = 0x6c62272e07bb014262b821756295c58d;
+    for b in text.bytes() {
+        h ^= b as u128;
+        h = h.wrapping_mul(0x0000000001000000000000000000013B);
+    }
+    format!("{h:032x}")
+}
+
+impl SweepSpec {
+    pub fn from_toml_file(path: &Path) -> Result<SweepSpec> {
+        let text = std::fs::read_to_string(path).map_err(|e| OccamError::io(path, e))?;
+        let spec: SweepSpec =
+            toml::from_str(&text).map_err(|e| OccamError::bad_file(path, format!("invalid sweep spec: {e}")))?;
+        spec.validate().map_err(|e| OccamError::bad_file(path, e))?;
+        Ok(spec)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let a = &self.axes;
+        let empty = [
+            ("data", a.data.is_empty()),
+            ("width", a.width.is_empty()),
+            ("depth", a.depth.is_empty()),
+            ("activation", a.activation.is_empty()),
+            ("init_scale", a.init_scale.is_empty()),
+            ("optimizer", a.optimizer.is_empty()),
+            ("lr", a.lr.is_empty()),
+            ("batch", a.batch.is_empty()),
+            ("steps", a.steps.is_empty()),
+            ("augment", a.augment.is_empty()),
+            ("random_labels", a.random_labels.is_empty()),
+            ("seed", a.seed.is_empty()),
+        ];
+        if let Some((name, _)) = empty.iter().find(|(_, e)| *e) {
+            return Err(format!("axis '{name}' lists no values"));
+        }
+        if self.mode == Mode::Random && self.samples == 0 {
+            return Err("mode = \"random\" needs samples > 0".into());
+        }
+        if let Some(t) = &self.measure.transitions
+            && t.method == Method::Exact
+            && a.activation.contains(&Activation::Tanh)
+        {
+            return Err(
+                "exact transitions need piecewise-linear activations; use method = \"sampled\" with tanh".into(),
+            );
+        }
+        for cfg in self.base_configs() {
+            cfg.validate().map_err(|e| format!("axis value rejected: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Every base configuration (before pairing), in a fixed order.
+    fn base_configs(&self) -> Vec<TrainConfig> {
+        let a = &self.axes;
+        let lens = [
+            a.data.len(),
+            a.width.len(),
+            a.depth.len(),
+            a.activation.len(),
+            a.init_scale.len(),
+            a.optimizer.len(),
+            a.lr.len(),
+            a.batch.len(),
+            a.steps.len(),
+            a.augment.len(),
+            a.random_labels.len(),
+            a.seed.len(),
+        ];
+        let build = |ix: &[usize]| TrainConfig {
+            data: a.data[ix[0]].clone(),
+            width: a.width[ix[1]],
+            depth: a.depth[ix[2]],
+            activation: a.activation[ix[3]],
+            init_scale: a.init_scale[ix[4]],
+            optimizer: a.optimizer[ix[5]],
+            lr: a.lr[ix[6]],
+            batch: a.batch[ix[7]],
+            steps: a.steps[ix[8]],
+            augment: a.augment[ix[9]].settings(),
+            random_labels: a.random_labels[ix[10]],
+            seed: a.seed[ix[11]],
+            stop_at_100: self.fixed.stop_at_100,
+            train_size: self.fixed.train_size,
+            lr_decay_epochs: self.fixed.lr_decay_epochs,
+            lr_decay_factor: self.fixed.lr_decay_factor,
+        };
+        match self.mode {
+            Mode::Grid => {
+                let total: usize = lens.iter().product();
+                (0..total)
+                    .map(|mut k| {
+                        let mut ix = [0usize; 12];
+                        for (slot, &len) in ix.iter_mut().zip(&lens).rev() {
+                            *slot = k % len;
+                            k /= len;
+                        }
+                        build(&ix)
+                    })
+                    .collect()
+            }
+            Mode::Random => {
+                let mut rng = rng_for(self.seed, Stream::Sweep);
+                let weighted = |values: &[usize], rng: &mut rand_chacha::ChaCha8Rng| -> usize {
+                    if !self.prefer_small {
+                        return rng.random_range(0..values.len());
+                    }
+                    let w: Vec<f64> = values.iter().map(|&v| 1.0 / v.max(1) as f64).collect();
+                    let mut u = rng.random::<f64>() * w.iter().sum::<f64>();
+                    for (i, wi) in w.iter().enumerate() {
+                        if u < *wi {
+                            return i;
+                        }
+                        u -= wi;
+                    }
+                    values.len() - 1
+                };
+                let total: usize = lens.iter().product();
+                let want = self.samples.min(total);
+                let mut seen = std::collections::HashSet::new();
+                let mut out = Vec::new();
+                while out.len() < want {
+                    let mut ix = [0usize; 12];
+                    for (i, &len) in lens.iter().enumerate() {
+                        ix[i] = match i {
+                            1 => weighted(&a.width, &mut rng),
+                            2 => weighted(&a.depth, &mut rng),
+                            _ => rng.random_range(0..len),
+                        };
+                    }
+                    if seen.insert(ix) {
+                        out.push(build(&ix));
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Expands the spec into trials (pairs give two trials per base configuration).
+    pub fn trials(&self) -> Vec<TrialSpec> {
+        let mut out = Vec::new();
+        for base in self.base_configs() {
+            match &self.pair {
+                None => out.push(TrialSpec {
+                    train: base,
+                    measure: self.measure.clone(),
+                    pair: None,
+                }),
+                Some(p) => {
+                    let (off, on) = self.arms(&base, p);
+                    let group = stable_hash(&canonical_json(&(&off, &on)));
+                    for (cfg, is_on) in [(off, false), (on, true)] {
+                        out.push(TrialSpec {
+                            train: cfg,
+                            measure: self.measure.clone(),
+                            pair: Some(PairSlot {
+                                group: group.clone(),
+                                factor: p.factor,
+                                on: is_on,
+                            }),
+                        });
+                    }
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|t| seen.insert(t.id()));
+        out
+    }
+
+    fn arms(&self, base: &TrainConfig, p: &Pairing) -> (TrainConfig, TrainConfig) {
+        let (mut off, mut on) = (base.clone(), base.clone());
+        match p.factor {
+            Factor::RandomLabels => {
+                off.random_labels = false;
+                on.random_labels = true;
+            }
+            Factor::NoAugmentation => {
+                if off.augment.is_identity() {
+                    off.augment = Augmentation::standard();
+                }
+                on.augment = Augmentation::default();
+            }
+            Factor::HardSigmoid => {
+                off.activation = Activation::Relu;
+                on.activation = Activation::HardSigmoid;
+            }
+            Factor::FullBatch => {
+                on.optimizer = OptimizerKind::Lbfgs;
+                on.steps = p.lbfgs_steps;
+                on.augment = Augmentation::default();
+                off.augment = Augmentation::default();
+            }
+        }
+        (off, on)
+    }
+}

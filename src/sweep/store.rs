@@ -1,0 +1,417 @@
+//! The result store: one SQLite file (bundled SQLite, WAL journal). One row per finished
+//! trial with its configuration, status, metrics and timings; per-point rows and JSON
+//! artifacts (profiles, region maps) beside it. Each trial is written in one transaction,
+//! so a process killed at any moment leaves every trial either complete or absent.
+//! Shards written by separate processes (e.g. Slurm array tasks) merge with [`Store::merge_from`].
+
+use super::spec::{PairSlot, TrialSpec};
+use crate::error::{OccamError, Result};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+const SCHEMA: &str = "occam-store-v1";
+
+/// How a trial ended.
+pub const STATUSES: [&str; 4] = ["completed", "reached_100", "diverged", "failed"];
+
+/// Per-point measurements of one trial (the §4.4 study).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointRow {
+    pub index: usize,
+    pub label: u16,
+    pub predicted: usize,
+    pub loss: f64,
+    pub jacobian_norm: f64,
+    pub logit_jacobian_norm: f64,
+    pub target_row_norm: f64,
+}
+
+/// Everything stored for one trial.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialRecord {
+    pub id: String,
+    pub sweep: String,
+    pub index: usize,
+    pub spec: TrialSpec,
+    pub status: String,
+    pub reason: Option<String>,
+    pub param_count: usize,
+    pub steps: usize,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    pub train_loss: f64,
+    pub test_loss: f64,
+    pub jacobian_norm: f64,
+    pub logit_jacobian_norm: f64,
+    pub transitions: f64,
+    pub train_seconds: f64,
+    pub measure_seconds: f64,
+    pub threads: usize,
+    pub host: String,
+    pub points: Vec<PointRow>,
+    pub artifacts: Vec<(String, String)>,
+}
+
+impl TrialRecord {
+    pub fn generalization_gap(&self) -> f64 {
+        self.train_accuracy - self.test_accuracy
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> OccamError + '_ {
+    move |e| {
+        let msg = e.to_string();
+        if msg.contains("not a database") {
+            OccamError::bad_file(
+                path,
+                "not an Occam store: the file is not an SQLite database (corrupted or foreign)",
+            )
+        } else {
+            OccamError::bad_file(path, format!("store error: {msg}"))
+        }
+    }
+}
+
+impl Store {
+    /// Opens a store, creating it (and its parent directory) if it does not exist.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
+        }
+        Store::connect(path, true)
+    }
+
+    /// Opens an existing store (reports, exports); a missing file is an error.
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(OccamError::bad_file(path, "no such store"));
+        }
+        Store::connect(path, false)
+    }
+
+    fn connect(path: &Path, create: bool) -> Result<Store> {
+        let err = db_err(path);
+        let conn = Connection::open(path).map_err(&err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(&err)?;
+        // Any read fails here on a file that is not SQLite.
+        let tables: Vec<String> = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(&err)?;
+        if tables.is_empty() {
+            if !create {
+                return Err(OccamError::bad_file(path, "not an Occam store: the database is empty"));
+            }
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE occam_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                 INSERT INTO occam_meta VALUES ('schema', '{SCHEMA}');
+                 CREATE TABLE sweeps (name TEXT PRIMARY KEY, spec TEXT NOT NULL);
+                 CREATE TABLE trials (
+                    id TEXT PRIMARY KEY, sweep TEXT NOT NULL, trial_index INTEGER NOT NULL,
+                    config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+                    dataset TEXT, width INTEGER, depth INTEGER, activation TEXT, optimizer TEXT,
+                    lr REAL, batch INTEGER, steps_budget INTEGER, init_scale REAL, augment TEXT,
+                    random_labels INTEGER, seed INTEGER,
+                    param_count INTEGER, steps INTEGER,
+                    train_accuracy REAL, test_accuracy REAL, train_loss REAL, test_loss REAL,
+                    generalization_gap REAL, jacobian_norm REAL, logit_jacobian_norm REAL, transitions REAL,
+                    pair_group TEXT, pair_factor TEXT, pair_on INTEGER,
+                    train_seconds REAL, measure_seconds REAL, threads INTEGER, host TEXT,
+                    finished_at TEXT NOT NULL DEFAULT (datetime('now')));
+                 CREATE TABLE points (
+                    trial_id TEXT NOT NULL, idx INTEGER NOT NULL, label INTEGER, predicted INTEGER,
+                    loss REAL, jacobian_norm REAL, logit_jacobian_norm REAL, target_row_norm REAL,
+                    PRIMARY KEY (trial_id, idx));
+                 CREATE TABLE artifacts (trial_id TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
+                    PRIMARY KEY (trial_id, name));"
+            ))
+            .map_err(&err)?;
+        } else {
+            let schema: Option<String> = if tables.iter().any(|t| t == "occam_meta") {
+                conn.query_row("SELECT value FROM occam_meta WHERE key = 'schema'", [], |r| r.get(0))
+                    .optional()
+                    .map_err(&err)?
+            } else {
+                None
+            };
+            match schema.as_deref() {
+                Some(SCHEMA) => {}
+                Some(other) => {
+                    return Err(OccamError::bad_file(
+                        path,
+                        format!("store schema '{other}' is not {SCHEMA}"),
+                    ));
+                }
+                None => {
+                    return Err(OccamError::bad_file(
+                        path,
+                        format!(
+                            "not an Occam store: an SQLite database with tables {tables:?} but no occam_meta schema entry"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records a sweep's spec (JSON), once per name.
+    pub fn record_sweep(&self, name: &str, spec_json: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO sweeps (name, spec) VALUES (?1, ?2)",
+                params![name, spec_json],
+            )
+            .map_err(db_err(&self.path))?;
+        Ok(())
+    }
+
+    /// Ids of the stored trials, optionally leaving out failed ones.
+    pub fn finished_ids(&self, include_failed: bool) -> Result<HashSet<String>> {
+        let sql = if include_failed {
+            "SELECT id FROM trials"
+        } else {
+            "SELECT id FROM trials WHERE status != 'failed'"
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(db_err(&self.path))?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .and_then(|rows| rows.collect())
+            .map_err(db_err(&self.path))?;
+        Ok(ids)
+    }
+
+    /// Writes one trial with its points and artifacts in a single transaction, replacing
+    /// an earlier attempt of the same trial (a failed one being retried).
+    pub fn insert(&mut self, r: &TrialRecord) -> Result<()> {
+        let err = db_err(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
+        insert_in(&tx, r).map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(())
+    }
+
+    /// Every stored trial with its points and artifacts, in sweep and index order.
+    pub fn trials(&self) -> Result<Vec<TrialRecord>> {
+        let err = db_err(&self.path);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, sweep, trial_index, config, status, reason, param_count, steps, train_accuracy,
+                        test_accuracy, train_loss, test_loss, jacobian_norm, logit_jacobian_norm, transitions,
+                        train_seconds, measure_seconds, threads, host
+                 FROM trials ORDER BY sweep, trial_index, id",
+            )
+            .map_err(&err)?;
+        let f = |r: &rusqlite::Row, i: usize| r.get::<_, Option<f64>>(i).map(|v| v.unwrap_or(f64::NAN));
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(3)?,
+                    TrialRecord {
+                        id: r.get(0)?,
+                        sweep: r.get(1)?,
+                        index: r.get::<_, i64>(2)? as usize,
+                        spec: TrialSpec {
+                            train: Default::default(),
+                            measure: Default::default(),
+                            pair: None,
+                        },
+                        status: r.get(4)?,
+                        reason: r.get(5)?,
+                        param_count: r.get::<_, Option<i64>>(6)?.unwrap_or(0) as usize,
+                        steps: r.get::<_, Option<i64>>(7)?.unwrap_or(0) as usize,
+                        train_accuracy: f(r, 8)?,
+                        test_accuracy: f(r, 9)?,
+                        train_loss: f(r, 10)?,
+                        test_loss: f(r, 11)?,
+                        jacobian_norm: f(r, 12)?,
+                        logit_jacobian_norm: f(r, 13)?,
+                        transitions: f(r, 14)?,
+                        train_seconds: f(r, 15)?,
+                        measure_seconds: f(r, 16)?,
+                        threads: r.get::<_, Option<i64>>(17)?.unwrap_or(0) as usize,
+                        host: r.get::<_, Option<String>>(18)?.unwrap_or_default(),
+                        points: Vec::new(),
+                        artifacts: Vec::new(),
+                    },
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(&err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (config, mut rec) in rows {
+            rec.spec = serde_json::from_str(&config).map_err(|e| {
+                OccamError::bad_file(&self.path, format!("trial {}: unreadable configuration: {e}", rec.id))
+            })?;
+            rec.points = self.points(&rec.id)?;
+            rec.artifacts = self.artifacts(&rec.id)?;
+            out.push(rec);
+        }
+        Ok(out)
+    }
+
+    fn points(&self, id: &str) -> Result<Vec<PointRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT idx, label, predicted, loss, jacobian_norm, logit_jacobian_norm, target_row_norm
+                 FROM points WHERE trial_id = ?1 ORDER BY idx",
+            )
+            .map_err(db_err(&self.path))?;
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        stmt.query_map([id], |r| {
+            Ok(PointRow {
+                index: r.get::<_, i64>(0)? as usize,
+                label: r.get::<_, i64>(1)? as u16,
+                predicted: r.get::<_, i64>(2)? as usize,
+                loss: nan(r.get(3)?),
+                jacobian_norm: nan(r.get(4)?),
+                logit_jacobian_norm: nan(r.get(5)?),
+                target_row_norm: nan(r.get(6)?),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(db_err(&self.path))
+    }
+
+    fn artifacts(&self, id: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, body FROM artifacts WHERE trial_id = ?1 ORDER BY name")
+            .map_err(db_err(&self.path))?;
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(db_err(&self.path))
+    }
+
+    /// Copies into this store every trial of `other` that it lacks (by id), with its points
+    /// and artifacts, in one transaction. Returns (added, already present).
+    pub fn merge_from(&mut self, other: &Path) -> Result<(usize, usize)> {
+        let source = Store::open_existing(other)?;
+        let have = self.finished_ids(true)?;
+        let err = db_err(&self.path);
+        let tx = self.conn.transaction().map_err(&err)?;
+        let (mut added, mut skipped) = (0, 0);
+        for (name, spec) in source.sweeps()? {
+            tx.execute(
+                "INSERT OR IGNORE INTO sweeps (name, spec) VALUES (?1, ?2)",
+                params![name, spec],
+            )
+            .map_err(&err)?;
+        }
+        for rec in source.trials()? {
+            if have.contains(&rec.id) {
+                skipped += 1;
+            } else {
+                insert_in(&tx, &rec).map_err(&err)?;
+                added += 1;
+            }
+        }
+        tx.commit().map_err(&err)?;
+        Ok((added, skipped))
+    }
+
+    /// (name, spec JSON) of every recorded sweep.
+    pub fn sweeps(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, spec FROM sweeps ORDER BY name")
+            .map_err(db_err(&self.path))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(db_err(&self.path))
+    }
+}
+
+fn insert_in(tx: &rusqlite::Transaction, r: &TrialRecord) -> rusqlite::Result<()> {
+    let t = &r.spec.train;
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let (group, factor, on) = match &r.spec.pair {
+        Some(PairSlot { group, factor, on }) => (Some(group.clone()), Some(factor.name()), Some(*on as i64)),
+        None => (None, None, None),
+    };
+    tx.execute("DELETE FROM points WHERE trial_id = ?1", [&r.id])?;
+    tx.execute("DELETE FROM artifacts WHERE trial_id = ?1", [&r.id])?;
+    tx.execute(
+        "INSERT OR REPLACE INTO trials (id, sweep, trial_index, config, status, reason, dataset, width, depth, activation,
+            optimizer, lr, batch, steps_budget, init_scale, augment, random_labels, seed, param_count, steps,
+            train_accuracy, test_accuracy, train_loss, test_loss, generalization_gap, jacobian_norm,
+            logit_jacobian_norm, transitions, pair_group, pair_factor, pair_on, train_seconds, measure_seconds,
+            threads, host)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
+                 ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
+        params![
+            r.id,
+            r.sweep,
+            r.index as i64,
+            super::spec::canonical_json(&r.spec),
+            r.status,
+            r.reason,
+            t.data,
+            t.width as i64,
+            t.depth as i64,
+            t.activation.name(),
+            t.optimizer.name(),
+            t.lr,
+            t.batch as i64,
+            t.steps as i64,
+            t.init_scale,
+            serde_json::to_string(&t.augment).unwrap_or_default(),
+            t.random_labels as i64,
+            t.seed as i64,
+            r.param_count as i64,
+            r.steps as i64,
+            finite(r.train_accuracy),
+            finite(r.test_accuracy),
+            finite(r.train_loss),
+            finite(r.test_loss),
+            finite(r.generalization_gap()),
+            finite(r.jacobian_norm),
+            finite(r.logit_jacobian_norm),
+            finite(r.transitions),
+            group,
+            factor,
+            on,
+            finite(r.train_seconds),
+            finite(r.measure_seconds),
+            r.threads as i64,
+            r.host,
+        ],
+    )?;
+    let mut pstmt = tx.prepare_cached(
+        "INSERT INTO points (trial_id, idx, label, predicted, loss, jacobian_norm, logit_jacobian_norm, target_row_norm)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for p in &r.points {
+        pstmt.execute(params![
+            r.id,
+            p.index as i64,
+            p.label as i64,
+            p.predicted as i64,
+            finite(p.loss),
+            finite(p.jacobian_norm),
+            finite(p.logit_jacobian_norm),
+            finite(p.target_row_norm)
+        ])?;
+    }
+    let mut astmt = tx.prepare_cached("INSERT INTO artifacts (trial_id, name, body) VALUES (?1, ?2, ?3)")?;
+    for (name, body) in &r.artifacts {
+        astmt.execute(params![r.id, name, body])?;
+    }
+    Ok(())
+}
