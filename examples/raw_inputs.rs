@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let d = net.input_dim();
     anyhow::ensure!(
-        x.len() % d == 0,
+        x.len().is_multiple_of(d),
         "{}: {} values is not a whole number of {d}-long rows",
         args[2],
         x.len()

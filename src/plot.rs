@@ -131,10 +131,17 @@ impl Figure for StackedLines {
     }
 }
 
+/// One region-boundary map: a `side × side` mask (true = boundary) and anchor points.
+pub struct RegionPanel {
+    pub title: String,
+    pub side: usize,
+    pub boundary: Vec<bool>,
+    pub anchors: Vec<(f64, f64)>,
+}
+
 /// Region-boundary maps side by side (see [`draw_boundaries`]).
 pub struct RegionMaps {
-    /// (title, side, boundary mask, anchors) per panel.
-    pub panels: Vec<(String, usize, Vec<bool>, Vec<(f64, f64)>)>,
+    pub panels: Vec<RegionPanel>,
 }
 
 impl Figure for RegionMaps {
@@ -142,8 +149,8 @@ impl Figure for RegionMaps {
         (620 * self.panels.len() as u32, 640)
     }
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
-        for ((title, side, mask, anchors), sub) in self.panels.iter().zip(area.split_evenly((1, self.panels.len()))) {
-            draw_boundaries(&sub, title, *side, mask, anchors)?;
+        for (p, sub) in self.panels.iter().zip(area.split_evenly((1, self.panels.len()))) {
+            draw_boundaries(&sub, &p.title, p.side, &p.boundary, &p.anchors)?;
         }
         Ok(())
     }

@@ -198,7 +198,7 @@ fn tanh_is_counted_by_sampling_only() {
     let traj = random_ellipse(9, 1, 0);
     let s = sampled_transitions(&net, &Compute::single(), &traj, 1 << 14, false);
     assert!(
-        s.total > 0 && s.total % 2 == 0,
+        s.total > 0 && s.total.is_multiple_of(2),
         "a closed loop crosses each sign boundary an even number of times"
     );
     assert!(std::panic::catch_unwind(|| exact_transitions(&net, &Compute::single(), &traj, false)).is_err());

@@ -11,7 +11,7 @@ use occam::measure::trajectory::{self, TrajectoryKind};
 use occam::measure::transitions::{exact_transitions, sampled_transitions};
 use occam::measure::{PointJacobian, jacobian_norms};
 use occam::net::Mlp;
-use occam::plot::{self, LinePanel, PALETTE, RegionMaps, Series, StackedLines};
+use occam::plot::{self, LinePanel, PALETTE, RegionMaps, RegionPanel, Series, StackedLines};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -461,12 +461,12 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     for (name, n) in &nets {
         let map = region_map(n, &compute, x, layer - 1, args.grid);
         counts.push(json!({"network": name, "regions": map.regions, "boundary_fraction": map.boundary.iter().filter(|&&b| b).count() as f64 / map.boundary.len() as f64}));
-        panels.push((
-            format!("{name}: layer {layer} regions ({} codes)", map.regions),
-            map.side,
-            map.boundary,
-            map.anchors,
-        ));
+        panels.push(RegionPanel {
+            title: format!("{name}: layer {layer} regions ({} codes)", map.regions),
+            side: map.side,
+            boundary: map.boundary,
+            anchors: map.anchors,
+        });
     }
     let [png, svg] = plot::render(&args.out.join("regions"), &RegionMaps { panels })?;
     let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});

@@ -29,8 +29,8 @@ pub struct RunArgs {
     /// Trials at the same time (0 = one per core).
     #[arg(long, default_value_t = 0)]
     parallel: usize,
-    /// Threads inside each trial.
-    #[arg(long, default_value_t = 1)]
+    /// Threads inside each trial (0 = cores divided among the shard's trials).
+    #[arg(long, default_value_t = 0)]
     threads_per_trial: usize,
     /// Only trials with index ≡ I (mod N), written as I/N.
     #[arg(long, value_parser = parse_shard)]

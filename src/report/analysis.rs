@@ -2,7 +2,7 @@
 //! correlations across many networks, per-point loss/Jacobian relations against the
 //! analytic ranges, and the trajectory profiles and region maps stored as artifacts.
 
-use crate::measure::bounds::{estimate_c, full_norm_range, target_row_range};
+use crate::measure::bounds::{FullNormRanges, estimate_c, target_row_range};
 use crate::stats::{Agreement, granulated_kendall, kendall_tau, pair_agreement, spearman};
 use crate::sweep::TrialRecord;
 use crate::sweep::spec::Factor;
@@ -126,13 +126,26 @@ pub struct CorrelationAnalysis {
     pub correlations: Vec<Correlation>,
     /// Spearman ρ between transitions and parameter count (the size confound).
     pub transitions_vs_params: f64,
-    /// (dataset, depth, params, gap, jacobian, transitions) per network.
-    pub points: Vec<(String, usize, usize, f64, f64, f64)>,
+    pub points: Vec<NetworkPoint>,
 }
+
+/// One network of a correlation analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkPoint {
+    pub dataset: String,
+    pub depth: usize,
+    pub params: usize,
+    pub gap: f64,
+    pub jacobian_norm: f64,
+    pub transitions: f64,
+}
+
+/// A hyper-parameter's name and how to read it from a trial.
+type AxisField = (&'static str, Box<dyn Fn(&TrialRecord) -> String>);
 
 /// The hyper-parameter axes, as text, that distinguish the trials (for granulated τ).
 fn axes_of(trials: &[&TrialRecord]) -> (Vec<String>, Vec<Vec<String>>) {
-    let fields: Vec<(&str, Box<dyn Fn(&TrialRecord) -> String>)> = vec![
+    let fields: Vec<AxisField> = vec![
         ("data", Box::new(|r| r.spec.train.data.clone())),
         ("width", Box::new(|r| r.spec.train.width.to_string())),
         ("depth", Box::new(|r| r.spec.train.depth.to_string())),
@@ -210,15 +223,13 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
         transitions_vs_params: if t.len() >= 5 { spearman(&t, &p) } else { f64::NAN },
         points: nets
             .iter()
-            .map(|r| {
-                (
-                    r.spec.train.data.clone(),
-                    r.spec.train.depth,
-                    r.param_count,
-                    r.generalization_gap(),
-                    r.jacobian_norm,
-                    r.transitions,
-                )
+            .map(|r| NetworkPoint {
+                dataset: r.spec.train.data.clone(),
+                depth: r.spec.train.depth,
+                params: r.param_count,
+                gap: r.generalization_gap(),
+                jacobian_norm: r.jacobian_norm,
+                transitions: r.transitions,
             })
             .collect(),
     })
@@ -256,6 +267,7 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
     if nets.is_empty() {
         return None;
     }
+    let table = FullNormRanges::new(classes);
     let (mut all, mut rhos) = (Vec::new(), Vec::new());
     let (mut in_row, mut in_full, mut in_row2, mut in_full2) = (0usize, 0usize, 0usize, 0usize);
     for r in &nets {
@@ -275,7 +287,7 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
         }
         for p in pts {
             let (jn, rn) = (p.jacobian_norm / c, p.target_row_norm / c);
-            let (flo, fhi) = full_norm_range(p.loss, classes);
+            let (flo, fhi) = table.at(p.loss);
             let (rlo, rhi) = target_row_range(p.loss, classes);
             in_full += (jn >= flo && jn <= fhi) as usize;
             in_full2 += (jn >= flo / 2.0 && jn <= fhi * 2.0) as usize;

@@ -156,8 +156,9 @@ pub fn page(r: &Report) -> String {
     if !r.per_point.is_empty() {
         h += "<h2>Per-point sensitivity and loss (Figure 6, Appendix A.3)</h2><p>Under the assumption that the logit \
               gradients are orthogonal with equal norm C (estimated per network as the median of ‖∂f/∂x‖_F/√n), with \
-              s = e^{−loss}: ‖J_y‖/C ∈ [s(1−s)√(n/(n−1)), √2·s(1−s)], and ‖J‖_F/C lies between its maximum-entropy \
-              value and 2s(1−s). Curves: these ranges. Derivation: <code>src/measure/bounds.rs</code>.</p><table><tr><th>sweep</th><th>networks</th><th>points</th><th>median ρ(loss, ‖J‖)</th><th>pooled ρ</th><th>‖J_y‖/C in range (within 2×)</th><th>‖J‖/C in range (within 2×)</th></tr>";
+              s = e^{−loss}: ‖J_y‖/C ∈ [s(1−s)√(n/(n−1)), √2·s(1−s)], and ‖J‖_F/C = ‖diag σ − σσᵀ‖_F, whose exact \
+              range over all σ with σ_y = s is computed numerically (the paper's maximum-entropy estimate is drawn \
+              too). Curves: these ranges. Derivation: <code>src/measure/bounds.rs</code> and docs/METRICS.md.</p><table><tr><th>sweep</th><th>networks</th><th>points</th><th>median ρ(loss, ‖J‖)</th><th>pooled ρ</th><th>‖J_y‖/C in range (within 2×)</th><th>‖J‖/C in range (within 2×)</th></tr>";
         for p in &r.per_point {
             let _ = write!(
                 h,

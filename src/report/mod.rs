@@ -9,11 +9,11 @@ mod html;
 pub use findings::Finding;
 
 use crate::error::{OccamError, Result, write_atomic};
-use crate::measure::bounds::{full_norm_range, target_row_range};
-use crate::plot::{self, LinePanel, PALETTE, RegionMaps, Scatter, ScatterRow, Series, StackedLines};
+use crate::measure::bounds::{full_norm_range, max_entropy_full_norm, target_row_range};
+use crate::plot::{self, LinePanel, PALETTE, RegionMaps, RegionPanel, Scatter, ScatterRow, Series, StackedLines};
 use crate::sweep::trial::from_run_lengths;
 use crate::sweep::{Store, TrialRecord};
-use analysis::{CorrelationAnalysis, PairedAnalysis, PerPointAnalysis};
+use analysis::{CorrelationAnalysis, NetworkPoint, PairedAnalysis, PerPointAnalysis};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -166,15 +166,15 @@ fn draw_figures(report: &mut Report, out: &Path) -> Result<()> {
         })?;
     }
     for c in &report.correlations {
-        let series_by = |f: &dyn Fn(&(String, usize, usize, f64, f64, f64)) -> f64| {
+        let series_by = |f: &dyn Fn(&NetworkPoint) -> f64| {
             dataset_series(
                 &c.points
                     .iter()
-                    .map(|p| (format!("{} depth {}", p.0, p.1), f(p), p.3))
+                    .map(|p| (format!("{} depth {}", p.dataset, p.depth), f(p), p.gap))
                     .collect::<Vec<_>>(),
             )
         };
-        let sc = |title: &str, x: &str, f: &dyn Fn(&(String, usize, usize, f64, f64, f64)) -> f64| Scatter {
+        let sc = |title: &str, x: &str, f: &dyn Fn(&NetworkPoint) -> f64| Scatter {
             title: title.into(),
             x_label: x.into(),
             y_label: "generalization gap (train − test accuracy)".into(),
@@ -187,9 +187,13 @@ fn draw_figures(report: &mut Report, out: &Path) -> Result<()> {
         let row = ScatterRow {
             panel_size: (560, 500),
             panels: vec![
-                sc("gap vs Jacobian norm", "mean test ‖J‖_F (log)", &|p| p.4),
-                sc("gap vs transitions", "mean transitions per trajectory (log)", &|p| p.5),
-                sc("gap vs parameter count", "parameters (log)", &|p| p.2 as f64),
+                sc("gap vs Jacobian norm", "mean test ‖J‖_F (log)", &|p| {
+                    p.jacobian_norm
+                }),
+                sc("gap vs transitions", "mean transitions per trajectory (log)", &|p| {
+                    p.transitions
+                }),
+                sc("gap vs parameter count", "parameters (log)", &|p| p.params as f64),
             ],
         };
         emit("correlations", format!("gap-{}", file_stem(&c.sweep)), &|stem| {
@@ -221,6 +225,7 @@ fn draw_figures(report: &mut Report, out: &Path) -> Result<()> {
                     curves: vec![
                         curve("range, lower", 0, &|l| full_norm_range(l, n).0),
                         curve("range, upper", 1, &|l| full_norm_range(l, n).1),
+                        curve("maximum entropy", 2, &|l| max_entropy_full_norm(l, n)),
                     ],
                     diagonal: false,
                 },
@@ -331,18 +336,18 @@ fn draw_figures(report: &mut Report, out: &Path) -> Result<()> {
         let layer = reg["layer"].as_u64().unwrap_or(0);
         let fig = RegionMaps {
             panels: vec![
-                (
-                    format!("before training: layer {layer} ({} regions)", reg["before"]["regions"]),
+                RegionPanel {
+                    title: format!("before training: layer {layer} ({} regions)", reg["before"]["regions"]),
                     side,
-                    before,
-                    anchors.clone(),
-                ),
-                (
-                    format!("after training: layer {layer} ({} regions)", reg["after"]["regions"]),
+                    boundary: before,
+                    anchors: anchors.clone(),
+                },
+                RegionPanel {
+                    title: format!("after training: layer {layer} ({} regions)", reg["after"]["regions"]),
                     side,
-                    after,
+                    boundary: after,
                     anchors,
-                ),
+                },
             ],
         };
         emit("regions", format!("regions-{}", file_stem(sweep)), &|stem| {

@@ -18,7 +18,10 @@ use std::sync::{Arc, mpsc};
 pub struct RunOptions {
     /// Trials run at the same time (0 = one per core).
     pub parallel: usize,
-    /// Threads inside each trial.
+    /// Threads inside each trial (0 = the cores divided among the trials of this shard:
+    /// a study of one network gets every core, a sweep of many gets one each). The choice
+    /// depends only on the spec, the shard and the machine, so a resumed sweep computes
+    /// with the same thread count as an uninterrupted one.
     pub threads_per_trial: usize,
     /// Run only trials whose index ≡ i (mod n).
     pub shard: Option<(usize, usize)>,
@@ -99,8 +102,14 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
         std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
     }
     let datasets = load_datasets(&todo)?;
+    let cores = rayon::current_num_threads();
+    let threads = if opts.threads_per_trial == 0 {
+        (cores / mine.len().clamp(1, cores)).max(1)
+    } else {
+        opts.threads_per_trial
+    };
     let workers = if opts.parallel == 0 {
-        rayon::current_num_threads()
+        (cores / threads).max(1)
     } else {
         opts.parallel
     }
@@ -115,7 +124,7 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
         for _ in 0..workers {
             let tx = tx.clone();
             let (todo, datasets, next, running) = (&todo, &datasets, &next, &running);
-            let compute = Compute::new(opts.threads_per_trial.max(1));
+            let compute = Compute::new(threads);
             let keep = opts.keep_models.as_deref();
             scope.spawn(move || {
                 loop {
