@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use occam::error::write_atomic;
-use occam::sweep::{RunOptions, Store, SweepSpec, run_sweep};
+use occam::sweep::{RunOptions, Store, SweepSpec, run_sweep, slurm};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -17,6 +17,8 @@ pub enum SweepCommand {
     Status(StatusArgs),
     /// Merge shard stores into one store.
     Collect(CollectArgs),
+    /// Submit the sweep to Slurm as a job array of shards (re-submitting runs what is missing).
+    Submit(SubmitArgs),
 }
 
 #[derive(Args, Debug)]
@@ -193,8 +195,10 @@ pub struct StatusArgs {
     /// The sweep spec.
     spec: PathBuf,
     /// Stores holding its results (shards allowed).
-    #[arg(required = true)]
     stores: Vec<PathBuf>,
+    /// A Slurm submission directory: its shard stores, and the queue from squeue.
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 fn status(args: StatusArgs) -> Result<()> {
@@ -202,7 +206,14 @@ fn status(args: StatusArgs) -> Result<()> {
     let ids: std::collections::HashSet<String> = spec.trials().iter().map(|t| t.id()).collect();
     let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
     let mut seen = std::collections::HashSet::new();
-    for path in &args.stores {
+    let mut stores = args.stores.clone();
+    if let Some(dir) = &args.dir {
+        stores.extend(slurm::shard_stores(dir));
+    }
+    if stores.is_empty() && args.dir.is_none() {
+        bail!("no stores: name store files or a Slurm submission directory with --dir");
+    }
+    for path in &stores {
         if !path.exists() {
             continue;
         }
@@ -213,10 +224,103 @@ fn status(args: StatusArgs) -> Result<()> {
         }
     }
     let done: usize = by_status.values().sum();
-    println!(
-        "{}",
-        json!({"sweep": spec.name, "trials": ids.len(), "done": done, "missing": ids.len() - done, "by_status": by_status})
-    );
+    let mut out = json!({"sweep": spec.name, "trials": ids.len(), "done": done, "missing": ids.len() - done, "by_status": by_status});
+    if let Some(dir) = &args.dir {
+        let queue = slurm::queue_states(&spec);
+        let queued: Vec<String> = queue.iter().flat_map(|q| q.values().flatten().cloned()).collect();
+        // A shard that misses trials and has no task in the queue failed, was killed, or
+        // was never submitted: re-submitting runs exactly those.
+        let stalled: Vec<usize> = match last_shard_count(dir) {
+            Some(n) => slurm::incomplete_shards(&spec, dir, n)?
+                .into_iter()
+                .filter(|k| !queued.iter().any(|id| id.ends_with(&format!("_{k}"))))
+                .collect(),
+            None => Vec::new(),
+        };
+        let counts = queue.map(|q| {
+            q.into_iter()
+                .map(|(k, v)| (k, v.len()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        });
+        out["slurm"] =
+            json!({"job_name": slurm::job_name(&spec), "queue": counts, "incomplete_shards_not_queued": stalled});
+    }
+    println!("{out}");
+    Ok(())
+}
+
+/// The shard count of the latest submission recorded in a Slurm directory.
+fn last_shard_count(dir: &std::path::Path) -> Option<usize> {
+    let text = std::fs::read_to_string(dir.join("submissions.jsonl")).ok()?;
+    let last: serde_json::Value = serde_json::from_str(text.lines().last()?).ok()?;
+    last["shards"].as_u64().map(|n| n as usize)
+}
+
+#[derive(Args, Debug)]
+pub struct SubmitArgs {
+    /// The sweep spec.
+    spec: PathBuf,
+    /// Submit to Slurm (the only scheduler supported).
+    #[arg(long, required = true)]
+    slurm: bool,
+    /// Directory on the shared file system for shard stores, logs and the script
+    /// (default runs/<sweep name>-slurm).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Number of shards = array tasks.
+    #[arg(long, default_value_t = 8)]
+    shards: usize,
+    /// CPUs per task (the task runs that many trials at a time).
+    #[arg(long, default_value_t = 1)]
+    cpus: usize,
+    #[arg(long)]
+    partition: Option<String>,
+    /// At most N tasks running at once (`--array=…%N`).
+    #[arg(long)]
+    array_throttle: Option<usize>,
+    /// Time limit per task, in Slurm's format (e.g. 02:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// Memory per task, in Slurm's format (e.g. 4G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// Extra #SBATCH option (repeatable), e.g. --extra-sbatch '--account=lab'.
+    #[arg(long)]
+    extra_sbatch: Vec<String>,
+    /// Print the script instead of submitting it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+fn submit(args: SubmitArgs) -> Result<()> {
+    let spec = SweepSpec::from_toml_file(&args.spec)?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("runs/{}-slurm", spec.name)));
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    let binary = std::env::current_exe()?.canonicalize()?;
+    let opts = slurm::SlurmOptions {
+        dir,
+        shards: args.shards,
+        cpus: args.cpus,
+        partition: args.partition,
+        array_throttle: args.array_throttle,
+        time: args.time,
+        mem: args.mem,
+        extra_sbatch: args.extra_sbatch,
+        binary,
+    };
+    let (submission, script) = slurm::submit(&args.spec, &opts, args.dry_run)?;
+    if args.dry_run {
+        print!("{script}");
+    } else {
+        println!(
+            "{}",
+            json!({"sweep": spec.name, "dir": opts.dir, "submission": submission})
+        );
+    }
     Ok(())
 }
 
@@ -226,21 +330,30 @@ pub struct CollectArgs {
     #[arg(long)]
     out: PathBuf,
     /// Shard stores to merge.
-    #[arg(required = true)]
     shards: Vec<PathBuf>,
+    /// Also merge every shard store of this Slurm submission directory.
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 fn collect(args: CollectArgs) -> Result<()> {
+    let mut shards = args.shards.clone();
+    if let Some(dir) = &args.dir {
+        shards.extend(slurm::shard_stores(dir));
+    }
+    if shards.is_empty() {
+        bail!("nothing to collect: name shard stores or a Slurm directory with --dir");
+    }
     let mut store = Store::open(&args.out)?;
     let (mut added, mut skipped) = (0, 0);
-    for shard in &args.shards {
+    for shard in &shards {
         let (a, s) = store.merge_from(shard)?;
         added += a;
         skipped += s;
     }
     println!(
         "{}",
-        json!({"out": args.out, "added": added, "already_present": skipped, "shards": args.shards.len()})
+        json!({"out": args.out, "added": added, "already_present": skipped, "shards": shards.len()})
     );
     Ok(())
 }
@@ -251,5 +364,6 @@ pub fn dispatch(cmd: SweepCommand) -> Result<()> {
         SweepCommand::Export(a) => export(a),
         SweepCommand::Status(a) => status(a),
         SweepCommand::Collect(a) => collect(a),
+        SweepCommand::Submit(a) => submit(a),
     }
 }

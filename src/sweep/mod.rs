@@ -2,6 +2,7 @@
 //! resumable runner.
 
 pub mod runner;
+pub mod slurm;
 pub mod spec;
 pub mod store;
 pub mod trial;

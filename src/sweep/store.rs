@@ -108,8 +108,14 @@ impl Store {
             if !create {
                 return Err(OccamError::bad_file(path, "not an Occam store: the database is empty"));
             }
+            // WAL lets readers (status, reports) run beside the writer; shard stores on
+            // network file systems ask for DELETE through OCCAM_SQLITE_JOURNAL.
+            let journal = match std::env::var("OCCAM_SQLITE_JOURNAL").as_deref() {
+                Ok("DELETE") | Ok("delete") => "DELETE",
+                _ => "WAL",
+            };
             conn.execute_batch(&format!(
-                "PRAGMA journal_mode = WAL;
+                "PRAGMA journal_mode = {journal};
                  CREATE TABLE occam_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  INSERT INTO occam_meta VALUES ('schema', '{SCHEMA}');
                  CREATE TABLE sweeps (name TEXT PRIMARY KEY, spec TEXT NOT NULL);

@@ -1,0 +1,234 @@
+//! Scale-out on Slurm: one job array per submission, task k running shard k of the sweep
+//! with the same binary into its own shard store (SQLite files are never shared between
+//! writers, which NFS would not survive). Re-submitting runs only the shards that still
+//! miss trials; `collect` merges the shard stores.
+
+use super::runner::shard_trials;
+use super::spec::SweepSpec;
+use super::store::Store;
+use crate::error::{OccamError, Result, write_atomic};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Everything that shapes the generated sbatch script.
+#[derive(Debug, Clone)]
+pub struct SlurmOptions {
+    /// The directory (on the shared file system) for the spec copy, shard stores and logs.
+    pub dir: PathBuf,
+    pub shards: usize,
+    pub cpus: usize,
+    pub partition: Option<String>,
+    pub array_throttle: Option<usize>,
+    pub time: Option<String>,
+    pub mem: Option<String>,
+    /// Extra `#SBATCH` options, one per entry (e.g. `--account=lab`).
+    pub extra_sbatch: Vec<String>,
+    /// The `occam` binary the tasks run (this one, by default).
+    pub binary: PathBuf,
+}
+
+/// The shard store of task `k` of `n`.
+pub fn shard_store(dir: &Path, k: usize, n: usize) -> PathBuf {
+    dir.join("shards").join(format!("shard-{k:05}-of-{n:05}.sqlite"))
+}
+
+/// Every shard store present in `dir`.
+pub fn shard_stores(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir.join("shards"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The Slurm job name of a sweep.
+pub fn job_name(spec: &SweepSpec) -> String {
+    let clean: String = spec
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("occam-{clean}")
+}
+
+/// Shards (of `n`) whose store lacks at least one of their trials.
+pub fn incomplete_shards(spec: &SweepSpec, dir: &Path, n: usize) -> Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for k in 0..n {
+        let trials = shard_trials(spec, Some((k, n)));
+        if trials.is_empty() {
+            continue;
+        }
+        let path = shard_store(dir, k, n);
+        let done = if path.exists() {
+            Store::open_existing(&path)?.finished_ids(false)?
+        } else {
+            Default::default()
+        };
+        if trials.iter().any(|(_, t)| !done.contains(&t.id())) {
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// `0-3,5,7-9`: a compact Slurm array index list.
+pub fn array_list(tasks: &[usize]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < tasks.len() {
+        let mut j = i;
+        while j + 1 < tasks.len() && tasks[j + 1] == tasks[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            tasks[i].to_string()
+        } else {
+            format!("{}-{}", tasks[i], tasks[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+fn quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+}
+
+/// The sbatch script for the given array tasks. The spec is read from `dir/spec.toml`.
+pub fn sbatch_script(spec: &SweepSpec, opts: &SlurmOptions, tasks: &[usize]) -> String {
+    let n = opts.shards;
+    let mut s = String::from("#!/bin/bash\n");
+    s += &format!("#SBATCH --job-name={}\n", job_name(spec));
+    let throttle = opts.array_throttle.map(|t| format!("%{t}")).unwrap_or_default();
+    s += &format!("#SBATCH --array={}{throttle}\n", array_list(tasks));
+    s += &format!("#SBATCH --cpus-per-task={}\n#SBATCH --ntasks=1\n", opts.cpus);
+    s += &format!("#SBATCH --output={}/logs/%x-%A_%a.out\n", opts.dir.display());
+    s += "#SBATCH --requeue\n";
+    if let Some(p) = &opts.partition {
+        s += &format!("#SBATCH --partition={p}\n");
+    }
+    if let Some(t) = &opts.time {
+        s += &format!("#SBATCH --time={t}\n");
+    }
+    if let Some(m) = &opts.mem {
+        s += &format!("#SBATCH --mem={m}\n");
+    }
+    for e in &opts.extra_sbatch {
+        s += &format!("#SBATCH {e}\n");
+    }
+    s += &format!(
+        "# Sweep '{}': task k runs shard k/{n} into its own store; finished trials are skipped,\n\
+         # so a requeued or re-submitted task only completes what is missing.\n\
+         set -euo pipefail\n\
+         export OCCAM_SQLITE_JOURNAL=DELETE   # no WAL shared-memory file on network file systems\n\
+         k=\"$SLURM_ARRAY_TASK_ID\"\n\
+         store=\"$(printf '{}/shards/shard-%05d-of-%05d.sqlite' \"$k\" {n})\"\n\
+         exec {} --threads {} sweep run {} --store \"$store\" --shard \"$k/{n}\" --quiet\n",
+        spec.name,
+        opts.dir.display(),
+        quote(&opts.binary),
+        opts.cpus,
+        quote(&opts.dir.join("spec.toml")),
+    );
+    s
+}
+
+/// What a submission did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Submission {
+    pub job_id: Option<String>,
+    pub tasks: Vec<usize>,
+    pub script: PathBuf,
+}
+
+/// Prepares `dir` (spec copy, shard and log folders, the script) and, unless `dry_run`,
+/// submits the array of shards that still miss trials with `sbatch`.
+pub fn submit(spec_path: &Path, opts: &SlurmOptions, dry_run: bool) -> Result<(Submission, String)> {
+    if opts.shards == 0 || opts.cpus == 0 {
+        return Err(OccamError::config("--shards and --cpus must be at least 1"));
+    }
+    let spec = SweepSpec::from_toml_file(spec_path)?;
+    for sub in ["shards", "logs"] {
+        let d = opts.dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|e| OccamError::io(&d, e))?;
+    }
+    let text = std::fs::read(spec_path).map_err(|e| OccamError::io(spec_path, e))?;
+    let frozen = opts.dir.join("spec.toml");
+    if frozen.exists() && std::fs::read(&frozen).map_err(|e| OccamError::io(&frozen, e))? != text {
+        return Err(OccamError::bad_file(
+            &frozen,
+            format!(
+                "differs from {}: this directory belongs to another version of the sweep; use a new directory",
+                spec_path.display()
+            ),
+        ));
+    }
+    write_atomic(&frozen, &text)?;
+    let tasks = incomplete_shards(&spec, &opts.dir, opts.shards)?;
+    let script = sbatch_script(&spec, opts, &tasks);
+    let script_path = opts.dir.join("submit.sbatch");
+    write_atomic(&script_path, script.as_bytes())?;
+    let mut submission = Submission {
+        job_id: None,
+        tasks: tasks.clone(),
+        script: script_path.clone(),
+    };
+    if dry_run || tasks.is_empty() {
+        return Ok((submission, script));
+    }
+    let out = Command::new("sbatch")
+        .arg("--parsable")
+        .arg(&script_path)
+        .output()
+        .map_err(|e| OccamError::config(format!("running sbatch: {e} (is Slurm installed and SLURM_CONF set?)")))?;
+    if !out.status.success() {
+        return Err(OccamError::config(format!(
+            "sbatch {} failed: {}",
+            script_path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let id = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    submission.job_id = Some(id.clone());
+    let log = opts.dir.join("submissions.jsonl");
+    let mut previous = std::fs::read_to_string(&log).unwrap_or_default();
+    previous += &(serde_json::json!({"job_id": id, "tasks": tasks, "shards": opts.shards}).to_string() + "\n");
+    write_atomic(&log, previous.as_bytes())?;
+    Ok((submission, script))
+}
+
+/// Array tasks of a sweep's jobs in the queue, by state (PENDING, RUNNING, …), from
+/// `squeue`. `None` when squeue is not available.
+pub fn queue_states(spec: &SweepSpec) -> Option<BTreeMap<String, Vec<String>>> {
+    let out = Command::new("squeue")
+        .args(["-h", "-r", "-n", &job_name(spec), "-o", "%T %i"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut states: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some((state, id)) = line.trim().split_once(' ') {
+            states.entry(state.to_string()).or_default().push(id.to_string());
+        }
+    }
+    Some(states)
+}
