@@ -2,27 +2,9 @@
 
 mod common;
 
-use serde_json::Value;
+use common::{occam, ok_json};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn occam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_occam"))
-        .args(args)
-        .output()
-        .expect("run occam")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = occam(args);
-    assert!(
-        out.status.success(),
-        "occam {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 struct Fixture {
     _tmp: tempfile::TempDir,

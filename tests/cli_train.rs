@@ -3,26 +3,10 @@
 
 mod common;
 
+use common::{occam, ok};
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn occam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_occam"))
-        .args(args)
-        .output()
-        .expect("run occam")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = occam(args);
-    assert!(
-        out.status.success(),
-        "occam {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn metrics(dir: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap()

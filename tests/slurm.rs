@@ -4,27 +4,12 @@
 
 mod common;
 
+use common::ok;
+
 use occam::sweep::Store;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn occam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_occam"))
-        .args(args)
-        .output()
-        .expect("run occam")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = occam(args);
-    assert!(
-        out.status.success(),
-        "occam {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// True when a Slurm cluster answers; panics (the test fails) when it does not, unless
 /// OCCAM_SKIP_SLURM=1 says to skip on a machine without one.

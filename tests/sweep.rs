@@ -3,27 +3,12 @@
 
 mod common;
 
+use common::{occam, ok};
+
 use occam::sweep::{Store, SweepSpec};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn occam(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_occam"))
-        .args(args)
-        .output()
-        .expect("run occam")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = occam(args);
-    assert!(
-        out.status.success(),
-        "occam {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn fixture(dir: &Path, steps: usize, extra: &str) -> (String, String) {
     common::write_mnist_like(&dir.join("data"), 400, 80, 6, true);

@@ -40,11 +40,32 @@ impl Piece {
     }
     /// The point at parameter `s`.
     pub fn point(&self, s: f64) -> Vec<f32> {
-        let basis = self.basis(s);
-        let coef = self.coefficients();
-        (0..coef[0].len())
-            .map(|j| coef.iter().zip(&basis).map(|(c, b)| c[j] as f64 * b).sum::<f64>() as f32)
-            .collect()
+        let mut out = vec![0.0; self.dim()];
+        self.write_point(s, &mut out);
+        out
+    }
+    pub fn dim(&self) -> usize {
+        match self {
+            Piece::Segment { start, .. } => start.len(),
+            Piece::Ellipse { center, .. } => center.len(),
+        }
+    }
+    /// Writes the point at parameter `s` into `out` (no allocation: dense sampling calls
+    /// this a million times per trajectory).
+    pub fn write_point(&self, s: f64, out: &mut [f32]) {
+        match self {
+            Piece::Segment { start, end } => {
+                for ((o, &a), &b) in out.iter_mut().zip(start).zip(end) {
+                    *o = (a as f64 + s * (b as f64 - a as f64)) as f32;
+                }
+            }
+            Piece::Ellipse { center, a, b } => {
+                let (c, sn) = (s.cos(), s.sin());
+                for (((o, &m), &u), &v) in out.iter_mut().zip(center).zip(a).zip(b) {
+                    *o = (m as f64 + u as f64 * c + v as f64 * sn) as f32;
+                }
+            }
+        }
     }
 }
 
@@ -64,10 +85,16 @@ impl Trajectory {
     }
     /// The point at `position` ∈ [0, 1).
     pub fn point_at(&self, position: f64) -> Vec<f32> {
+        let mut out = vec![0.0; self.pieces[0].dim()];
+        self.write_point_at(position, &mut out);
+        out
+    }
+    /// Writes the point at `position` ∈ [0, 1) into `out`.
+    pub fn write_point_at(&self, position: f64, out: &mut [f32]) {
         let scaled = position.rem_euclid(1.0) * self.pieces.len() as f64;
         let k = (scaled.floor() as usize).min(self.pieces.len() - 1);
         let piece = &self.pieces[k];
-        piece.point((scaled - k as f64) * piece.span())
+        piece.write_point((scaled - k as f64) * piece.span(), out);
     }
 }
 

@@ -236,60 +236,48 @@ pub fn sampled_transitions(
     for start in (0..k).step_by(SAMPLE_CHUNK) {
         let m = SAMPLE_CHUNK.min(k - start);
         x[..m * d].par_chunks_mut(d).enumerate().for_each(|(j, row)| {
-            row.copy_from_slice(&traj.point_at((start + j) as f64 / k as f64));
+            traj.write_point_at((start + j) as f64 / k as f64, row);
         });
         let codes = codes_of(net, compute, &x[..m * d], m);
-        let mut compare = |a: &[u8], b: &[u8], position: f64| {
-            let mut offset = 0;
-            for (l, &w) in net.hidden_dims().iter().enumerate() {
-                let diff: u64 = a[offset..offset + w]
-                    .iter()
-                    .zip(&b[offset..offset + w])
-                    .map(|(p, q)| p.abs_diff(*q) as u64)
-                    .sum();
-                out.per_layer[l] += diff;
-                if keep_positions {
-                    out.positions.extend(std::iter::repeat_n(position, diff as usize));
-                }
-                offset += w;
-            }
-        };
         let row = |j: usize| &codes[j * code_width..(j + 1) * code_width];
         if let Some(prev) = &prev_last {
-            compare(prev, row(0), (start as f64 - 0.5) / k as f64);
+            add_code_changes(
+                &mut out,
+                net,
+                prev,
+                row(0),
+                (start as f64 - 0.5) / k as f64,
+                keep_positions,
+            );
         }
         for j in 0..m - 1 {
-            compare(row(j), row(j + 1), (start + j) as f64 / k as f64 + 0.5 / k as f64);
+            let position = (start + j) as f64 / k as f64 + 0.5 / k as f64;
+            add_code_changes(&mut out, net, row(j), row(j + 1), position, keep_positions);
         }
         if first_codes.is_none() {
             first_codes = Some(row(0).to_vec());
         }
         prev_last = Some(row(m - 1).to_vec());
     }
-    compare_closing(
-        &mut out,
-        net,
-        prev_last.as_deref().unwrap(),
-        first_codes.as_deref().unwrap(),
-        k,
-        keep_positions,
-    );
+    // Close the loop: the last sample back to the first.
+    let (last, first) = (prev_last.expect("k ≥ 2 samples"), first_codes.expect("k ≥ 2 samples"));
+    add_code_changes(&mut out, net, &last, &first, 1.0 - 0.5 / k as f64, keep_positions);
     out.total = out.per_layer.iter().sum();
     out
 }
 
-fn compare_closing(out: &mut TransitionCount, net: &Mlp, last: &[u8], first: &[u8], k: usize, keep_positions: bool) {
+/// Adds `‖c(a) − c(b)‖₁` per hidden layer to `out` (and the crossings' position).
+fn add_code_changes(out: &mut TransitionCount, net: &Mlp, a: &[u8], b: &[u8], position: f64, keep_positions: bool) {
     let mut offset = 0;
     for (l, &w) in net.hidden_dims().iter().enumerate() {
-        let diff: u64 = last[offset..offset + w]
+        let diff: u64 = a[offset..offset + w]
             .iter()
-            .zip(&first[offset..offset + w])
+            .zip(&b[offset..offset + w])
             .map(|(p, q)| p.abs_diff(*q) as u64)
             .sum();
         out.per_layer[l] += diff;
         if keep_positions {
-            out.positions
-                .extend(std::iter::repeat_n(1.0 - 0.5 / k as f64, diff as usize));
+            out.positions.extend(std::iter::repeat_n(position, diff as usize));
         }
         offset += w;
     }

@@ -34,6 +34,8 @@ pub struct PairedAnalysis {
     pub factor: Factor,
     pub arms: (String, String),
     pub pairs: usize,
+    /// Whether only pairs with both networks at 100% training accuracy are kept.
+    pub filtered_to_100: bool,
     /// (off, on) values per pair for gap, jacobian_norm, transitions, and dataset name.
     pub values: Vec<PairValues>,
     pub metrics: Vec<PairedMetric>,
@@ -56,16 +58,23 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
             groups.entry(p.group.as_str()).or_default()[p.on as usize] = Some(r);
         }
     }
-    let values: Vec<PairValues> = groups
-        .values()
-        .filter_map(|arms| match arms {
-            [Some(off), Some(on)] => Some(PairValues {
-                dataset: off.spec.train.data.clone(),
-                gap: (off.generalization_gap(), on.generalization_gap()),
-                jacobian_norm: (off.jacobian_norm, on.jacobian_norm),
-                transitions: (off.transitions, on.transitions),
-            }),
-            _ => None,
+    // The paper's filter: pairs whose two networks both fit their training set, when at
+    // least 5 such pairs exist; otherwise every complete pair.
+    let complete: Vec<[&TrialRecord; 2]> = groups.values().filter_map(|a| Some([a[0]?, a[1]?])).collect();
+    let fitted: Vec<[&TrialRecord; 2]> = complete
+        .iter()
+        .copied()
+        .filter(|[a, b]| a.train_accuracy >= 1.0 && b.train_accuracy >= 1.0)
+        .collect();
+    let filtered_to_100 = fitted.len() >= 5;
+    let chosen = if filtered_to_100 { fitted } else { complete };
+    let values: Vec<PairValues> = chosen
+        .iter()
+        .map(|[off, on]| PairValues {
+            dataset: off.spec.train.data.clone(),
+            gap: (off.generalization_gap(), on.generalization_gap()),
+            jacobian_norm: (off.jacobian_norm, on.jacobian_norm),
+            transitions: (off.transitions, on.transitions),
         })
         .collect();
     let metric = |name: &str, get: &dyn Fn(&PairValues) -> (f64, f64)| {
@@ -101,6 +110,7 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
         factor,
         arms: (a.into(), b.into()),
         pairs: values.len(),
+        filtered_to_100,
         values,
         metrics,
     })

@@ -78,11 +78,16 @@ pub fn page(r: &Report) -> String {
         for p in &r.paired {
             let _ = write!(
                 h,
-                "<h3>{} vs {} — sweep <code>{}</code>, {} pairs</h3><table><tr><th>metric</th><th>mean, {}</th><th>mean, {}</th><th>“{}” larger</th><th>agreement with gap</th></tr>",
+                "<h3>{} vs {} — sweep <code>{}</code>, {} pairs{}</h3><table><tr><th>metric</th><th>mean, {}</th><th>mean, {}</th><th>“{}” larger</th><th>agreement with gap</th></tr>",
                 esc(&p.arms.0),
                 esc(&p.arms.1),
                 esc(&p.sweep),
                 p.pairs,
+                if p.filtered_to_100 {
+                    " (both networks at 100% training accuracy)"
+                } else {
+                    " (all complete pairs: fewer than 5 with both at 100%)"
+                },
                 esc(&p.arms.0),
                 esc(&p.arms.1),
                 esc(&p.arms.1)

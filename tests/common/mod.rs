@@ -4,6 +4,33 @@
 use occam::net::{Activation, Mlp};
 use std::io::Write;
 use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the `occam` binary built for these tests.
+pub fn occam(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_occam"))
+        .args(args)
+        .output()
+        .expect("run occam")
+}
+
+/// Runs `occam` and fails the test, with its stderr, unless it succeeds.
+pub fn ok(args: &[&str]) -> Output {
+    let out = occam(args);
+    assert!(
+        out.status.success(),
+        "occam {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `occam` successfully and parses its standard output as one JSON value.
+pub fn ok_json(args: &[&str]) -> serde_json::Value {
+    let out = ok(args);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
 
 /// φ in float64, written from SPEC §1's table (not from the library's code).
 pub fn phi64(act: Activation, z: f64) -> f64 {
