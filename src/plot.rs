@@ -146,13 +146,35 @@ pub struct RegionMaps {
 
 impl Figure for RegionMaps {
     fn size(&self) -> (u32, u32) {
-        (620 * self.panels.len() as u32, 640)
+        // About one screen pixel per grid cell, so boundaries stay legible.
+        let side = self.panels.iter().map(|p| p.side).max().unwrap_or(0) as u32;
+        let panel = (side + 120).max(620);
+        (panel * self.panels.len() as u32, panel + 20)
     }
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> std::result::Result<(), String> {
         for (p, sub) in self.panels.iter().zip(area.split_evenly((1, self.panels.len()))) {
             draw_boundaries(&sub, &p.title, p.side, &p.boundary, &p.anchors)?;
         }
         Ok(())
+    }
+}
+
+/// Compact tick labels: 0.02, 1.5, 300, 2e4, 5e-4.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e4).contains(&a) {
+        let e = a.log10().floor() as i32;
+        let m = v / 10f64.powi(e);
+        if (m.round() - m).abs() < 0.05 {
+            format!("{:.0}e{e}", m)
+        } else {
+            format!("{m:.1}e{e}")
+        }
+    } else {
+        let t = format!("{v:.3}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -193,6 +215,9 @@ pub fn draw_lines<DB: DrawingBackend>(
                 .x_desc(&panel.x_label)
                 .y_desc(&panel.y_label)
                 .label_style(("sans-serif", 14))
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .light_line_style(RGBColor(235, 235, 235))
                 .draw()
                 .map_err(err)?;
             for &m in &panel.markers {
@@ -377,6 +402,9 @@ pub fn draw_scatter<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, s: &Scatt
                 .x_desc(&s.x_label)
                 .y_desc(&s.y_label)
                 .label_style(("sans-serif", 13))
+                .x_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| tick(*v))
+                .light_line_style(RGBColor(235, 235, 235))
                 .draw()
                 .map_err(err)?;
             if s.diagonal {

@@ -74,3 +74,21 @@ pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, si
         regions: distinct.len(),
     }
 }
+
+/// The fraction of boundary pixels within `radius` (plane units) of any anchor, and over
+/// the whole map: how densely region boundaries pack around the training points.
+pub fn boundary_density_near(boundary: &[bool], side: usize, anchors: &[(f64, f64)], radius: f64) -> (f64, f64) {
+    let coord = |k: usize| -1.0 + 2.0 * (k as f64 + 0.5) / side as f64;
+    let (mut near, mut near_b) = (0usize, 0usize);
+    for r in 0..side {
+        for c in 0..side {
+            let (x, y) = (coord(c), -coord(r));
+            if anchors.iter().any(|&(ax, ay)| (x - ax).hypot(y - ay) <= radius) {
+                near += 1;
+                near_b += boundary[r * side + c] as usize;
+            }
+        }
+    }
+    let all = boundary.iter().filter(|&&b| b).count() as f64 / boundary.len().max(1) as f64;
+    (near_b as f64 / near.max(1) as f64, all)
+}

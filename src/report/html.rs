@@ -70,6 +70,19 @@ pub fn page(r: &Report) -> String {
         h += "<h2>Linear regions in the plane of three training points (Figure 3)</h2><p>Black pixels: the code of the \
               last hidden layer changes there. Red: the training points.</p>";
         figures(r, "regions", &mut h);
+        h += "<table><tr><th>sweep</th><th>boundary pixels within 0.1 of the training points, before</th><th>overall, before</th><th>near, after</th><th>overall, after</th></tr>";
+        for d in &r.region_density {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{:.1}%</td><td>{:.1}%</td><td>{:.1}%</td><td>{:.1}%</td></tr>",
+                esc(&d.sweep),
+                100.0 * d.before_near,
+                100.0 * d.before_overall,
+                100.0 * d.after_near,
+                100.0 * d.after_overall
+            );
+        }
+        h += "</table>";
     }
     if !r.paired.is_empty() {
         h += "<h2>Paired studies (Figure 4)</h2><p>Each point is one pair of networks identical but for one factor. \

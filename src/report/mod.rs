@@ -10,6 +10,7 @@ pub use findings::Finding;
 
 use crate::error::{OccamError, Result, write_atomic};
 use crate::measure::bounds::{full_norm_range, max_entropy_full_norm, target_row_range};
+use crate::measure::regions::boundary_density_near;
 use crate::plot::{self, LinePanel, PALETTE, RegionMaps, RegionPanel, Scatter, ScatterRow, Series, StackedLines};
 use crate::sweep::trial::from_run_lengths;
 use crate::sweep::{Store, TrialRecord};
@@ -18,6 +19,16 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// Fraction of region-boundary pixels within 0.1 of the training points and overall.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionDensity {
+    pub sweep: String,
+    pub before_near: f64,
+    pub before_overall: f64,
+    pub after_near: f64,
+    pub after_overall: f64,
+}
 
 /// Everything a report shows.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +43,8 @@ pub struct Report {
     pub profiles: Vec<(String, Value)>,
     /// (sweep, regions artifact).
     pub regions: Vec<(String, Value)>,
+    /// Boundary density near the training points against the whole map.
+    pub region_density: Vec<RegionDensity>,
     pub findings: Vec<Finding>,
     /// Figure files (relative to the report directory) by section.
     pub figures: BTreeMap<String, Vec<String>>,
@@ -60,6 +73,7 @@ pub fn write_report(store_path: &Path, out: &Path) -> Result<Report> {
         per_point: Vec::new(),
         profiles: Vec::new(),
         regions: Vec::new(),
+        region_density: Vec::new(),
         findings: Vec::new(),
         figures: BTreeMap::new(),
     };
@@ -334,6 +348,15 @@ fn draw_figures(report: &mut Report, out: &Path) -> Result<()> {
             continue;
         }
         let layer = reg["layer"].as_u64().unwrap_or(0);
+        let (before_near, before_overall) = boundary_density_near(&before, side, &anchors, 0.1);
+        let (after_near, after_overall) = boundary_density_near(&after, side, &anchors, 0.1);
+        report.region_density.push(RegionDensity {
+            sweep: sweep.clone(),
+            before_near,
+            before_overall,
+            after_near,
+            after_overall,
+        });
         let fig = RegionMaps {
             panels: vec![
                 RegionPanel {
