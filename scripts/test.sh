@@ -13,4 +13,8 @@ cleanup() { bash scripts/slurm-local.sh stop >/dev/null 2>&1 || true; rm -rf "$S
 trap cleanup EXIT
 bash scripts/slurm-local.sh start
 
-cargo test --release --locked
+log="$SLURM_BASE/test.log"
+cargo test --release --locked 2>&1 | tee "$log"
+# One closing line for the whole suite (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
