@@ -203,3 +203,19 @@ fn tanh_is_counted_by_sampling_only() {
     );
     assert!(std::panic::catch_unwind(|| exact_transitions(&net, &Compute::single(), &traj, false)).is_err());
 }
+
+#[test]
+fn a_small_memory_budget_splits_the_walk_without_changing_the_count() {
+    use occam::measure::transitions::exact_transitions_within;
+    for act in PL {
+        let net = Mlp::random([6, 6, 1], 40, 4, 5, act, 1.5, 3);
+        for traj in [translation(&lcg_vec(9, 36), [6, 6, 1]), random_ellipse(36, 2, 1)] {
+            let whole = exact_transitions(&net, &Compute::single(), &traj, false);
+            // 2,000 floats forces many halvings of each piece.
+            let split = exact_transitions_within(&net, &Compute::single(), &traj, false, 2_000);
+            assert!(whole.total > 50);
+            let diff = whole.total.abs_diff(split.total);
+            assert!(diff <= 1, "{act}: whole {} vs split {}", whole.total, split.total);
+        }
+    }
+}

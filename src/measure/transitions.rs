@@ -38,6 +38,18 @@ const ARC_BLOCK: usize = 4096;
 
 /// Counts transitions exactly. Panics for tanh (not piecewise linear).
 pub fn exact_transitions(net: &Mlp, compute: &Compute, traj: &Trajectory, keep_positions: bool) -> TransitionCount {
+    exact_transitions_within(net, compute, traj, keep_positions, COEF_BUDGET)
+}
+
+/// [`exact_transitions`] with an explicit memory budget (floats of arc coefficients);
+/// smaller budgets split the trajectory into more independent parts.
+pub fn exact_transitions_within(
+    net: &Mlp,
+    compute: &Compute,
+    traj: &Trajectory,
+    keep_positions: bool,
+    budget: usize,
+) -> TransitionCount {
     assert!(
         net.activation.is_piecewise_linear(),
         "exact transitions need a piecewise-linear activation"
@@ -48,7 +60,7 @@ pub fn exact_transitions(net: &Mlp, compute: &Compute, traj: &Trajectory, keep_p
         ..Default::default()
     };
     for (k, piece) in traj.pieces.iter().enumerate() {
-        let crossings = walk_piece(net, compute, piece);
+        let crossings = walk_range(net, compute, piece, 0.0, piece.span(), budget);
         for (layer, s) in crossings {
             out.per_layer[layer] += 1;
             if keep_positions {
@@ -67,21 +79,51 @@ struct Arc {
     hi: f64,
 }
 
-/// Every crossing on one piece: (hidden layer, parameter value).
-fn walk_piece(net: &Mlp, compute: &Compute, piece: &Piece) -> Vec<(usize, f64)> {
+/// Floats of arc coefficients the walk may hold at once (1 GiB); past it, the parameter
+/// range is halved and each half walked on its own, so very wide networks with very many
+/// crossings still fit in memory.
+const COEF_BUDGET: usize = 1 << 28;
+
+/// Every crossing on `[lo, hi)` of one piece, halving the range while the walk would exceed
+/// `budget` floats of coefficients.
+fn walk_range(net: &Mlp, compute: &Compute, piece: &Piece, lo: f64, hi: f64, budget: usize) -> Vec<(usize, f64)> {
+    match walk_piece(net, compute, piece, lo, hi, budget) {
+        Some(c) => c,
+        None => {
+            let mid = 0.5 * (lo + hi);
+            let mut c = walk_range(net, compute, piece, lo, mid, budget);
+            c.extend(walk_range(net, compute, piece, mid, hi, budget));
+            c
+        }
+    }
+}
+
+/// Every crossing on `[lo, hi)` of one piece: (hidden layer, parameter value); `None` when
+/// the coefficients would exceed `budget` floats (unless the range is already tiny).
+fn walk_piece(
+    net: &Mlp,
+    compute: &Compute,
+    piece: &Piece,
+    lo: f64,
+    hi: f64,
+    budget: usize,
+) -> Option<Vec<(usize, f64)>> {
     let act = net.activation;
+    // Only a whole ellipse closes on itself; a part of one ends where it ends.
+    let closed = matches!(piece, Piece::Ellipse { .. }) && lo == 0.0 && hi == piece.span();
     let is_ellipse = matches!(piece, Piece::Ellipse { .. });
     let nb = piece.coefficients().len();
-    let mut arcs = vec![Arc {
-        lo: 0.0,
-        hi: piece.span(),
-    }];
+    let splittable = hi - lo > 1e-9 * piece.span();
+    let mut arcs = vec![Arc { lo, hi }];
     // coef: (arcs·nb) × width, the current layer's input as Σ_k coef_k·basis_k(s).
     let mut coef: Vec<f32> = piece.coefficients().concat();
     let mut crossings = Vec::new();
     for layer in 0..net.depth() - 1 {
         let (w_in, w_out) = (net.dims[layer], net.dims[layer + 1]);
         let rows = arcs.len() * nb;
+        if splittable && rows * w_out.max(w_in) > budget {
+            return None;
+        }
         let mut z = vec![0.0f32; rows * w_out];
         let w = MatRef::rows(&net.weights[layer], w_out, w_in);
         for start in (0..rows).step_by(ARC_BLOCK) {
@@ -106,7 +148,7 @@ fn walk_piece(net: &Mlp, compute: &Compute, piece: &Piece) -> Vec<(usize, f64)> 
             .map(|b| {
                 let (a, s) = match b {
                     b if b < n_arcs => (b, arcs[b].lo),
-                    _ if is_ellipse => (0, 0.0),
+                    _ if closed => (0, 0.0),
                     _ => (n_arcs - 1, arcs[n_arcs - 1].hi),
                 };
                 (0..w_out).map(|i| value(a, i, s)).collect()
@@ -171,7 +213,7 @@ fn walk_piece(net: &Mlp, compute: &Compute, piece: &Piece) -> Vec<(usize, f64)> 
         arcs = new_arcs;
         coef = next;
     }
-    crossings
+    Some(crossings)
 }
 
 /// Roots θ ∈ [lo, hi) of `c₀ + c₁ cos θ + c₂ sin θ = β`, pushed onto `out`. Their number
