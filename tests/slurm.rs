@@ -81,6 +81,56 @@ fn write_spec(dir: &Path, name: &str, steps: usize) -> String {
     spec.display().to_string()
 }
 
+/// `occam sweep submit … --slurm`; returns the array tasks it submitted.
+fn submit(spec: &str, dir: &Path, shards: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "sweep",
+        "submit",
+        spec,
+        "--slurm",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--shards",
+        shards,
+        "--cpus",
+        "1",
+    ];
+    args.extend_from_slice(extra);
+    let sub: serde_json::Value = serde_json::from_slice(&ok(&args).stdout).unwrap();
+    sub["submission"]["tasks"].clone()
+}
+
+/// Collects the shards of `dir`, runs the same sweep locally on one thread, and checks
+/// the two stores hold the same six trials with the same numbers.
+fn collect_and_compare_with_local(spec: &str, dir: &Path, root: &Path, tag: &str) {
+    let merged = root.join(format!("merged-{tag}.sqlite"));
+    ok(&[
+        "sweep",
+        "collect",
+        "--out",
+        merged.to_str().unwrap(),
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let local = root.join(format!("local-{tag}.sqlite"));
+    ok(&[
+        "--threads",
+        "1",
+        "sweep",
+        "run",
+        spec,
+        "--store",
+        local.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let (m, l) = (contents(&merged), contents(&local));
+    assert_eq!(m.len(), 6, "every trial exactly once");
+    assert_eq!(
+        m, l,
+        "the Slurm sweep and the local sweep must hold the same trials with the same metrics"
+    );
+}
+
 #[test]
 fn slurm_array_matches_the_local_runner_and_recovers_from_a_killed_task() {
     if !cluster_available() {
@@ -93,78 +143,19 @@ fn slurm_array_matches_the_local_runner_and_recovers_from_a_killed_task() {
     // 1. A small sweep as a 3-task array, collected, equals the local runner's store.
     let spec = write_spec(root, "slurm-equal", 80);
     let dir = root.join("equal");
-    let out = ok(&[
-        "sweep",
-        "submit",
-        &spec,
-        "--slurm",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--shards",
-        "3",
-        "--cpus",
-        "1",
-        "--array-throttle",
-        "2",
-    ]);
-    let sub: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(sub["submission"]["tasks"], serde_json::json!([0, 1, 2]));
-    wait_for_queue_to_drain("occam-slurm-equal");
-    let merged = root.join("merged.sqlite");
-    ok(&[
-        "sweep",
-        "collect",
-        "--out",
-        merged.to_str().unwrap(),
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
-    let local = root.join("local.sqlite");
-    ok(&[
-        "--threads",
-        "1",
-        "sweep",
-        "run",
-        &spec,
-        "--store",
-        local.to_str().unwrap(),
-        "--quiet",
-    ]);
-    let (m, l) = (contents(&merged), contents(&local));
-    assert_eq!(m.len(), 6);
     assert_eq!(
-        m, l,
-        "the Slurm sweep and the local sweep must hold the same trials with the same metrics"
+        submit(&spec, &dir, "3", &["--array-throttle", "2"]),
+        serde_json::json!([0, 1, 2])
     );
+    wait_for_queue_to_drain("occam-slurm-equal");
+    collect_and_compare_with_local(&spec, &dir, root, "equal");
     // Nothing is missing, so re-submitting submits nothing.
-    let out = ok(&[
-        "sweep",
-        "submit",
-        &spec,
-        "--slurm",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--shards",
-        "3",
-    ]);
-    let sub: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(sub["submission"]["tasks"], serde_json::json!([]));
+    assert_eq!(submit(&spec, &dir, "3", &[]), serde_json::json!([]));
 
     // 2. Kill one task's process half-way, re-submit, and check nothing is lost or doubled.
     let spec = write_spec(root, "slurm-kill", 6000);
     let dir = root.join("kill");
-    ok(&[
-        "sweep",
-        "submit",
-        &spec,
-        "--slurm",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--shards",
-        "2",
-        "--cpus",
-        "1",
-    ]);
+    submit(&spec, &dir, "2", &[]);
     let shard0 = dir.join("shards/shard-00000-of-00002.sqlite");
     let started = Instant::now();
     loop {
@@ -205,48 +196,13 @@ fn slurm_array_matches_the_local_runner_and_recovers_from_a_killed_task() {
         serde_json::json!([0]),
         "{status}"
     );
-    let out = ok(&[
-        "sweep",
-        "submit",
-        &spec,
-        "--slurm",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--shards",
-        "2",
-        "--cpus",
-        "1",
-    ]);
-    let sub: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        sub["submission"]["tasks"],
+        submit(&spec, &dir, "2", &[]),
         serde_json::json!([0]),
         "only the killed shard is re-submitted"
     );
     wait_for_queue_to_drain("occam-slurm-kill");
-    let merged = root.join("merged-kill.sqlite");
-    ok(&[
-        "sweep",
-        "collect",
-        "--out",
-        merged.to_str().unwrap(),
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
-    let local = root.join("local-kill.sqlite");
-    ok(&[
-        "--threads",
-        "1",
-        "sweep",
-        "run",
-        &spec,
-        "--store",
-        local.to_str().unwrap(),
-        "--quiet",
-    ]);
-    let (m, l) = (contents(&merged), contents(&local));
-    assert_eq!(m.len(), 6, "every trial exactly once");
-    assert_eq!(m, l);
+    collect_and_compare_with_local(&spec, &dir, root, "kill");
     let status: serde_json::Value =
         serde_json::from_slice(&ok(&["sweep", "status", &spec, "--dir", dir.to_str().unwrap()]).stdout).unwrap();
     assert_eq!(

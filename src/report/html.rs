@@ -30,7 +30,7 @@ pub fn page(r: &Report) -> String {
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Occam report</title><style>\
          body{font-family:system-ui,sans-serif;max-width:1700px;margin:2em auto;padding:0 1em;color:#222}\
          table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}\
-         th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}\
+         th{background:#f3f3f3;text-align:left}td:first-child,th:first-child{text-align:left}img{max-width:100%;border:1px solid #ddd}\
          .yes{color:#1a7f37;font-weight:bold}.no{color:#c62828;font-weight:bold}.na{color:#777}code{background:#f5f5f5}\
          figure{margin:1em 0}</style></head><body>",
     );
