@@ -31,11 +31,19 @@ impl Piece {
             Piece::Ellipse { center, a, b } => vec![center.clone(), a.clone(), b.clone()],
         }
     }
-    /// The basis functions' values at parameter `s`.
-    pub fn basis(&self, s: f64) -> Vec<f64> {
+    /// The basis functions' values at parameter `s`: segment (1, t, 0), ellipse
+    /// (1, cos θ, sin θ); only the first [`Self::basis_len`] entries are meaningful.
+    pub fn basis(&self, s: f64) -> [f64; 3] {
         match self {
-            Piece::Segment { .. } => vec![1.0, s],
-            Piece::Ellipse { .. } => vec![1.0, s.cos(), s.sin()],
+            Piece::Segment { .. } => [1.0, s, 0.0],
+            Piece::Ellipse { .. } => [1.0, s.cos(), s.sin()],
+        }
+    }
+    /// The number of basis functions (and coefficient vectors).
+    pub fn basis_len(&self) -> usize {
+        match self {
+            Piece::Segment { .. } => 2,
+            Piece::Ellipse { .. } => 3,
         }
     }
     /// The point at parameter `s`.

@@ -112,7 +112,7 @@ fn walk_piece(
     // Only a whole ellipse closes on itself; a part of one ends where it ends.
     let closed = matches!(piece, Piece::Ellipse { .. }) && lo == 0.0 && hi == piece.span();
     let is_ellipse = matches!(piece, Piece::Ellipse { .. });
-    let nb = piece.coefficients().len();
+    let nb = piece.basis_len();
     let splittable = hi - lo > 1e-9 * piece.span();
     let mut arcs = vec![Arc { lo, hi }];
     // coef: (arcs·nb) × width, the current layer's input as Σ_k coef_k·basis_k(s).
@@ -135,8 +135,8 @@ fn walk_piece(
                 false,
             );
         }
-        let value = |a: usize, i: usize, s: f64| -> f64 {
-            let basis = piece.basis(s);
+        // Pre-activation of neuron i on arc a, given the basis values at the point.
+        let value = |a: usize, i: usize, basis: &[f64; 3]| -> f64 {
             (0..nb).map(|k| z[(a * nb + k) * w_out + i] as f64 * basis[k]).sum()
         };
         // Each cut point's pre-activations are evaluated once, from the arc that starts
@@ -151,7 +151,8 @@ fn walk_piece(
                     _ if closed => (0, 0.0),
                     _ => (n_arcs - 1, arcs[n_arcs - 1].hi),
                 };
-                (0..w_out).map(|i| value(a, i, s)).collect()
+                let basis = piece.basis(s);
+                (0..w_out).map(|i| value(a, i, &basis)).collect()
             })
             .collect();
         let roots_per_arc: Vec<Vec<f64>> = (0..n_arcs)
@@ -201,9 +202,9 @@ fn walk_piece(
         let mut next = vec![0.0f32; new_arcs.len() * nb * w_out];
         next.par_chunks_mut(nb * w_out).enumerate().for_each(|(j, block)| {
             let a = parent[j];
-            let mid = 0.5 * (new_arcs[j].lo + new_arcs[j].hi);
+            let basis = piece.basis(0.5 * (new_arcs[j].lo + new_arcs[j].hi));
             for i in 0..w_out {
-                let (slope, offset) = act.linear_piece(act.code(value(a, i, mid) as f32));
+                let (slope, offset) = act.linear_piece(act.code(value(a, i, &basis) as f32));
                 for k in 0..nb {
                     let v = slope * z[(a * nb + k) * w_out + i];
                     block[k * w_out + i] = if k == 0 { v + offset } else { v };

@@ -56,13 +56,9 @@ pub struct RunSummary {
     pub diverged: usize,
 }
 
-/// The trials of `spec` with their indices, restricted to a shard.
-pub fn shard_trials(spec: &SweepSpec, shard: Option<(usize, usize)>) -> Vec<(usize, TrialSpec)> {
-    spec.trials()
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| shard.is_none_or(|(k, n)| i % n == k))
-        .collect()
+/// Whether trial `index` belongs to `shard` (k of n): index ≡ k (mod n).
+pub fn in_shard(index: usize, shard: Option<(usize, usize)>) -> bool {
+    shard.is_none_or(|(k, n)| index % n == k)
 }
 
 /// Loads every dataset the trials name, once.
@@ -85,8 +81,13 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
         return Err(OccamError::config(format!("shard {k}/{n}: need 0 ≤ index < count")));
     }
     store.record_sweep(&spec.name, &canonical_json(spec))?;
-    let all = spec.trials().len();
-    let mine = shard_trials(spec, opts.shard);
+    let trials = spec.trials();
+    let all = trials.len();
+    let mine: Vec<(usize, TrialSpec)> = trials
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| in_shard(*i, opts.shard))
+        .collect();
     let done = store.finished_ids(!opts.retry_failed)?;
     let todo: Vec<(usize, TrialSpec)> = mine.iter().filter(|(_, t)| !done.contains(&t.id())).cloned().collect();
     let mut summary = RunSummary {

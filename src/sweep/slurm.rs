@@ -3,7 +3,6 @@
 //! writers, which NFS would not survive). Re-submitting runs only the shards that still
 //! miss trials; `collect` merges the shard stores.
 
-use super::runner::shard_trials;
 use super::spec::SweepSpec;
 use super::store::Store;
 use crate::error::{OccamError, Result, write_atomic};
@@ -62,21 +61,22 @@ pub fn job_name(spec: &SweepSpec) -> String {
     format!("occam-{clean}")
 }
 
-/// Shards (of `n`) whose store lacks at least one of their trials.
+/// Shards (of `n`) whose store lacks at least one of their trials. The spec is expanded
+/// and hashed once; each shard store is opened once.
 pub fn incomplete_shards(spec: &SweepSpec, dir: &Path, n: usize) -> Result<Vec<usize>> {
+    let mut ids_by_shard: Vec<Vec<String>> = vec![Vec::new(); n];
+    for (i, t) in spec.trials().iter().enumerate() {
+        ids_by_shard[i % n].push(t.id());
+    }
     let mut out = Vec::new();
-    for k in 0..n {
-        let trials = shard_trials(spec, Some((k, n)));
-        if trials.is_empty() {
-            continue;
-        }
+    for (k, ids) in ids_by_shard.iter().enumerate().filter(|(_, ids)| !ids.is_empty()) {
         let path = shard_store(dir, k, n);
         let done = if path.exists() {
             Store::open_existing(&path)?.finished_ids(false)?
         } else {
             Default::default()
         };
-        if trials.iter().any(|(_, t)| !done.contains(&t.id())) {
+        if ids.iter().any(|id| !done.contains(id)) {
             out.push(k);
         }
     }
