@@ -12,9 +12,6 @@ use std::path::{Path, PathBuf};
 
 const SCHEMA: &str = "occam-store-v1";
 
-/// How a trial ended.
-pub const STATUSES: [&str; 4] = ["completed", "reached_100", "diverged", "failed"];
-
 /// Per-point measurements of one trial (the §4.4 study).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PointRow {
@@ -169,10 +166,6 @@ impl Store {
             conn,
             path: path.to_path_buf(),
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Records a sweep's spec (JSON), once per name.
