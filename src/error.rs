@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 /// so the message alone tells the user what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum OccamError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The OS error is part of the message (not a `#[source]`), so that printing the
+    /// error chain does not repeat it.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: {problem}")]
     BadFile { path: PathBuf, problem: String },
     #[error("{0}")]
@@ -19,10 +17,10 @@ pub enum OccamError {
 }
 
 impl OccamError {
-    pub fn io(path: &Path, source: std::io::Error) -> Self {
+    pub fn io(path: &Path, error: std::io::Error) -> Self {
         OccamError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
     pub fn bad_file(path: &Path, problem: impl Into<String>) -> Self {
@@ -39,9 +37,9 @@ impl OccamError {
 pub type Result<T> = std::result::Result<T, OccamError>;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed,
-/// then renamed over the target, so a crash never leaves a half-written result.
+/// then renamed over the target, so a crash never leaves a half-written result. On any
+/// failure the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     if let Some(dir) = dir {
         std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
@@ -50,9 +48,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .file_name()
         .ok_or_else(|| OccamError::bad_file(path, "not a file path"))?;
     let tmp = path.with_file_name(format!(".{}.tmp{}", file_name.to_string_lossy(), std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| OccamError::io(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| OccamError::io(&tmp, e))?;
-    f.sync_all().map_err(|e| OccamError::io(&tmp, e))?;
+    let written = write_and_rename(&tmp, path, bytes);
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn write_and_rename(tmp: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(tmp).map_err(|e| OccamError::io(tmp, e))?;
+    f.write_all(bytes).map_err(|e| OccamError::io(tmp, e))?;
+    f.sync_all().map_err(|e| OccamError::io(tmp, e))?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| OccamError::io(path, e))
+    std::fs::rename(tmp, path).map_err(|e| OccamError::io(path, e))
 }

@@ -5,6 +5,7 @@
 pub mod compute;
 pub mod data;
 pub mod error;
+pub mod limits;
 pub mod measure;
 pub mod net;
 pub mod plot;

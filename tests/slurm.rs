@@ -6,7 +6,7 @@ mod common;
 
 use common::ok;
 
-use occam::sweep::Store;
+use occam::sweep::{Store, TrialStatus};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ fn wait_for_queue_to_drain(job_name: &str) {
     }
 }
 
-fn contents(store: &Path) -> Vec<(String, String, [u64; 4])> {
+fn contents(store: &Path) -> Vec<(String, TrialStatus, [u64; 4])> {
     let mut v: Vec<_> = Store::open_existing(store)
         .unwrap()
         .trials()

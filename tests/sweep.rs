@@ -5,7 +5,7 @@ mod common;
 
 use common::{occam, ok};
 
-use occam::sweep::{Store, SweepSpec};
+use occam::sweep::{Store, SweepSpec, TrialStatus};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -29,7 +29,7 @@ fn fixture(dir: &Path, steps: usize, extra: &str) -> (String, String) {
 }
 
 /// (id, status, metrics) of every stored trial, sorted by id.
-fn contents(store: &str) -> Vec<(String, String, [u64; 5])> {
+fn contents(store: &str) -> Vec<(String, TrialStatus, [u64; 5])> {
     let mut v: Vec<_> = Store::open_existing(Path::new(store))
         .unwrap()
         .trials()
@@ -143,13 +143,13 @@ fn a_diverging_trial_is_recorded_and_the_sweep_goes_on() {
     ok(&["sweep", "run", &spec, "--store", &store, "--quiet"]);
     let trials = Store::open_existing(Path::new(&store)).unwrap().trials().unwrap();
     assert_eq!(trials.len(), 24);
-    let diverged = trials.iter().filter(|t| t.status == "diverged").count();
-    let completed = trials.iter().filter(|t| t.status == "completed").count();
+    let diverged = trials.iter().filter(|t| t.status == TrialStatus::Diverged).count();
+    let completed = trials.iter().filter(|t| t.status == TrialStatus::Completed).count();
     assert_eq!((diverged, completed), (12, 12));
     assert!(
         trials
             .iter()
-            .filter(|t| t.status == "diverged")
+            .filter(|t| t.status == TrialStatus::Diverged)
             .all(|t| t.jacobian_norm.is_nan())
     );
     let csv = tmp.path().join("t.csv");

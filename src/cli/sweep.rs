@@ -204,7 +204,7 @@ pub struct StatusArgs {
 fn status(args: StatusArgs) -> Result<()> {
     let spec = SweepSpec::from_toml_file(&args.spec)?;
     let ids: std::collections::HashSet<String> = spec.trials().iter().map(|t| t.id()).collect();
-    let mut by_status: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut by_status: std::collections::BTreeMap<occam::sweep::TrialStatus, usize> = Default::default();
     let mut seen = std::collections::HashSet::new();
     let mut stores = args.stores.clone();
     if let Some(dir) = &args.dir {

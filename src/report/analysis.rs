@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 /// Trials a report uses: finished (completed or reached 100%) with finite metrics.
 pub fn usable(r: &TrialRecord) -> bool {
-    (r.status == "completed" || r.status == "reached_100")
-        && r.train_accuracy.is_finite()
-        && r.test_accuracy.is_finite()
+    r.status.is_measured() && r.train_accuracy.is_finite() && r.test_accuracy.is_finite()
 }
 
 /// One metric's paired comparison.

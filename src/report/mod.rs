@@ -35,7 +35,7 @@ pub struct RegionDensity {
 pub struct Report {
     pub store: String,
     pub trials: usize,
-    pub by_status: BTreeMap<String, usize>,
+    pub by_status: BTreeMap<crate::sweep::TrialStatus, usize>,
     pub paired: Vec<PairedAnalysis>,
     pub correlations: Vec<CorrelationAnalysis>,
     pub per_point: Vec<PerPointAnalysis>,
@@ -62,7 +62,7 @@ pub fn write_report(store_path: &Path, out: &Path) -> Result<Report> {
     let mut by_status = BTreeMap::new();
     for r in &trials {
         by_sweep.entry(r.sweep.as_str()).or_default().push(r);
-        *by_status.entry(r.status.clone()).or_insert(0) += 1;
+        *by_status.entry(r.status).or_insert(0) += 1;
     }
     let mut report = Report {
         store: store_path.display().to_string(),

@@ -9,4 +9,4 @@ pub mod trial;
 
 pub use runner::{RunOptions, RunSummary, run_sweep};
 pub use spec::{SweepSpec, TrialSpec};
-pub use store::{Store, TrialRecord};
+pub use store::{Store, TrialRecord, TrialStatus};

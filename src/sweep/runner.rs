@@ -4,7 +4,7 @@
 //! in the store and are run again.
 
 use super::spec::{SweepSpec, TrialSpec, canonical_json};
-use super::store::{Store, TrialRecord};
+use super::store::{Store, TrialRecord, TrialStatus};
 use super::trial::run_trial;
 use crate::compute::Compute;
 use crate::data::{DataSource, Splits};
@@ -150,8 +150,8 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
                 next.store(usize::MAX / 2, Ordering::SeqCst);
             }
             summary.ran += 1;
-            summary.failed += (record.status == "failed") as usize;
-            summary.diverged += (record.status == "diverged") as usize;
+            summary.failed += (record.status == TrialStatus::Failed) as usize;
+            summary.diverged += (record.status == TrialStatus::Diverged) as usize;
             bar.inc(1);
             bar.set_message(format!(
                 "failed {}  diverged {}  running {}",

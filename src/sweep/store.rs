@@ -24,6 +24,74 @@ pub struct PointRow {
     pub target_row_norm: f64,
 }
 
+/// How a trial ended, as stored in the `status` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialStatus {
+    /// Trained for the whole step budget and measured.
+    Completed,
+    /// Stopped early at 100% training accuracy and measured.
+    #[serde(rename = "reached_100")]
+    Reached100,
+    /// The training loss became non-finite; training metrics only, no measurements.
+    Diverged,
+    /// Training finished but a measurement (Jacobian norm, transitions, profile) gave a
+    /// non-finite number; every metric of that measurement is stored as NULL.
+    NonFinite,
+    /// An error stopped the trial; `reason` says which.
+    Failed,
+}
+
+impl TrialStatus {
+    /// Every status, in the order reports list them.
+    pub const ALL: [TrialStatus; 5] = [
+        TrialStatus::Completed,
+        TrialStatus::Reached100,
+        TrialStatus::Diverged,
+        TrialStatus::NonFinite,
+        TrialStatus::Failed,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            TrialStatus::Completed => "completed",
+            TrialStatus::Reached100 => "reached_100",
+            TrialStatus::Diverged => "diverged",
+            TrialStatus::NonFinite => "non_finite",
+            TrialStatus::Failed => "failed",
+        }
+    }
+    /// Whether the network trained to the end of its run and was measured.
+    pub fn is_measured(self) -> bool {
+        matches!(self, TrialStatus::Completed | TrialStatus::Reached100)
+    }
+}
+
+impl std::fmt::Display for TrialStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for TrialStatus {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        TrialStatus::ALL
+            .into_iter()
+            .find(|t| t.name() == s)
+            .ok_or_else(|| format!("unknown trial status '{s}'"))
+    }
+}
+
+impl From<crate::train::Status> for TrialStatus {
+    fn from(s: crate::train::Status) -> Self {
+        match s {
+            crate::train::Status::Completed => TrialStatus::Completed,
+            crate::train::Status::Reached100 => TrialStatus::Reached100,
+            crate::train::Status::Diverged => TrialStatus::Diverged,
+        }
+    }
+}
+
 /// Everything stored for one trial.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrialRecord {
@@ -31,7 +99,7 @@ pub struct TrialRecord {
     pub sweep: String,
     pub index: usize,
     pub spec: TrialSpec,
-    pub status: String,
+    pub status: TrialStatus,
     pub reason: Option<String>,
     pub param_count: usize,
     pub steps: usize,
@@ -230,7 +298,12 @@ impl Store {
                             measure: Default::default(),
                             pair: None,
                         },
-                        status: r.get(4)?,
+                        status: {
+                            let text: String = r.get(4)?;
+                            text.parse().map_err(|e: String| {
+                                rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
+                            })?
+                        },
                         reason: r.get(5)?,
                         param_count: r.get::<_, Option<i64>>(6)?.unwrap_or(0) as usize,
                         steps: r.get::<_, Option<i64>>(7)?.unwrap_or(0) as usize,
@@ -359,7 +432,7 @@ fn insert_in(tx: &rusqlite::Transaction, r: &TrialRecord) -> rusqlite::Result<()
             r.sweep,
             r.index as i64,
             super::spec::canonical_json(&r.spec),
-            r.status,
+            r.status.name(),
             r.reason,
             t.data,
             t.width as i64,

@@ -3,7 +3,7 @@
 //! network is recorded with its training metrics and no sensitivity measurements.
 
 use super::spec::TrialSpec;
-use super::store::{PointRow, TrialRecord};
+use super::store::{PointRow, TrialRecord, TrialStatus};
 use crate::compute::Compute;
 use crate::data::Splits;
 use crate::measure::jacobian_norms;
@@ -31,7 +31,7 @@ pub fn run_trial(
         sweep: sweep.to_string(),
         index,
         spec: spec.clone(),
-        status: "failed".into(),
+        status: TrialStatus::Failed,
         reason: None,
         param_count: 0,
         steps: 0,
@@ -51,12 +51,7 @@ pub fn run_trial(
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
         let outcome = train::train(&spec.train, splits, compute, false).map_err(|e| e.to_string())?;
-        record.status = match outcome.status {
-            Status::Completed => "completed",
-            Status::Reached100 => "reached_100",
-            Status::Diverged => "diverged",
-        }
-        .into();
+        record.status = outcome.status.into();
         record.param_count = outcome.net.param_count();
         record.steps = outcome.steps;
         record.train_accuracy = outcome.train.accuracy;
@@ -80,11 +75,11 @@ pub fn run_trial(
     match result {
         Ok(Ok(())) => {}
         Ok(Err(reason)) => {
-            record.status = "failed".into();
+            record.status = TrialStatus::Failed;
             record.reason = Some(reason);
         }
         Err(panic) => {
-            record.status = "failed".into();
+            record.status = TrialStatus::Failed;
             let text = panic
                 .downcast_ref::<String>()
                 .cloned()
