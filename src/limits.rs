@@ -29,8 +29,16 @@ pub fn finite_in_range(what: &str, value: f64, lo: f64, hi: f64) -> Result<()> {
     in_range(what, value, lo, hi)
 }
 
-/// Bytes of memory this process may use: the smaller of the memory available now
-/// (`MemAvailable`) and the cgroup limit, if any. `None` where neither can be read.
+/// The process's address-space limit (`ulimit -v`, as schedulers set it), if any.
+fn address_space_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max address space"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Bytes of memory this process may use: the smallest of the memory available now
+/// (`MemAvailable`), the cgroup limit and the address-space limit, where set. `None`
+/// where none can be read.
 pub fn available_memory() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
     let available = meminfo.as_deref().and_then(|text| {
@@ -47,10 +55,7 @@ pub fn available_memory() -> Option<u64> {
     .iter()
     .filter_map(|p| std::fs::read_to_string(p).ok())
     .find_map(|s| s.trim().parse::<u64>().ok());
-    match (available, cgroup) {
-        (Some(a), Some(c)) => Some(a.min(c)),
-        (a, c) => a.or(c),
-    }
+    [available, cgroup, address_space_limit()].into_iter().flatten().min()
 }
 
 /// Gigabytes, for messages.

@@ -154,3 +154,10 @@ pub fn write_mnist_like(dir: &Path, n_train: usize, n_test: usize, side: usize, 
         }
     }
 }
+
+pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).unwrap();
+    out
+}
