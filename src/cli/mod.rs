@@ -13,8 +13,8 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "occam", version, about = "Sensitivity and generalization of neural networks")]
 struct Cli {
-    /// Threads to use (0 = all cores).
-    #[arg(long, global = true, default_value_t = 0)]
+    /// Threads to use (0 = all cores; at most 1024).
+    #[arg(long, global = true, default_value_t = 0, value_parser = thread_count)]
     threads: usize,
     #[command(subcommand)]
     command: Command,
@@ -38,6 +38,21 @@ enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Time Occam's kernels on the peers' benchmark workloads.
     Bench(bench::BenchArgs),
+}
+
+/// The most threads any option may ask for: far above any machine's cores, far below what
+/// would exhaust the process's thread limit.
+pub const MAX_THREADS: usize = 1024;
+
+/// Parses a thread count, 0 (all cores) to [`MAX_THREADS`].
+pub fn thread_count(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a thread count (0 = all cores, up to {MAX_THREADS})"))?;
+    if n > MAX_THREADS {
+        return Err(format!("{n} threads is out of range: valid values are 0 (all cores) to {MAX_THREADS}"));
+    }
+    Ok(n)
 }
 
 pub fn main() -> ExitCode {
