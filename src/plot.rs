@@ -62,24 +62,34 @@ pub fn render(stem: &Path, figure: &impl Figure) -> Result<[PathBuf; 2]> {
             p.extension().unwrap().to_string_lossy()
         ))
     };
-    let fail = |p: &Path, e: String| OccamError::bad_file(p, format!("drawing figure: {e}"));
     let (png_tmp, svg_tmp) = (tmp(&png), tmp(&svg));
-    {
-        let root = BitMapBackend::new(&png_tmp, figure.size()).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(&png, e.to_string()))?;
-        figure.draw(&root).map_err(|e| fail(&png, e))?;
-        root.present().map_err(|e| fail(&png, e.to_string()))?;
+    let drawn = draw_both(figure, [&png_tmp, &svg_tmp], [&png, &svg]).and_then(|()| {
+        for (t, p) in [(&png_tmp, &png), (&svg_tmp, &svg)] {
+            std::fs::rename(t, p).map_err(|e| OccamError::io(p, e))?;
+        }
+        Ok(())
+    });
+    if drawn.is_err() {
+        let _ = std::fs::remove_file(&png_tmp);
+        let _ = std::fs::remove_file(&svg_tmp);
     }
-    {
-        let root = SVGBackend::new(&svg_tmp, figure.size()).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(&svg, e.to_string()))?;
-        figure.draw(&root).map_err(|e| fail(&svg, e))?;
-        root.present().map_err(|e| fail(&svg, e.to_string()))?;
-    }
-    for (t, p) in [(&png_tmp, &png), (&svg_tmp, &svg)] {
-        std::fs::rename(t, p).map_err(|e| OccamError::io(p, e))?;
-    }
+    drawn?;
     Ok([png, svg])
+}
+
+/// Draws `figure` into the temporary PNG and SVG files `tmp`; errors name `dest`.
+fn draw_both(figure: &impl Figure, tmp: [&Path; 2], dest: [&Path; 2]) -> Result<()> {
+    let fail = |p: &Path, e: String| OccamError::bad_file(p, format!("drawing figure: {e}"));
+    {
+        let root = BitMapBackend::new(tmp[0], figure.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(dest[0], e.to_string()))?;
+        figure.draw(&root).map_err(|e| fail(dest[0], e))?;
+        root.present().map_err(|e| fail(dest[0], e.to_string()))?;
+    }
+    let root = SVGBackend::new(tmp[1], figure.size()).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| fail(dest[1], e.to_string()))?;
+    figure.draw(&root).map_err(|e| fail(dest[1], e))?;
+    root.present().map_err(|e| fail(dest[1], e.to_string()))
 }
 
 /// A named curve or point set.
