@@ -38,6 +38,11 @@ enum Command {
     Reproduce(reproduce::ReproduceArgs),
     /// Time Occam's kernels on the peers' benchmark workloads.
     Bench(bench::BenchArgs),
+    /// Print a shell completion script: `occam completions bash > /etc/bash_completion.d/occam`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The most threads any option may ask for: far above any machine's cores, far below what
@@ -50,7 +55,9 @@ pub fn thread_count(text: &str) -> Result<usize, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a thread count (0 = all cores, up to {MAX_THREADS})"))?;
     if n > MAX_THREADS {
-        return Err(format!("{n} threads is out of range: valid values are 0 (all cores) to {MAX_THREADS}"));
+        return Err(format!(
+            "{n} threads is out of range: valid values are 0 (all cores) to {MAX_THREADS}"
+        ));
     }
     Ok(n)
 }
@@ -71,6 +78,11 @@ pub fn main() -> ExitCode {
         Command::Sweep(cmd) => sweep::dispatch(cmd),
         Command::Report(a) => reproduce::report(a),
         Command::Reproduce(a) => reproduce::reproduce(a),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "occam", &mut std::io::stdout());
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
