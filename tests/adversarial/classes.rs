@@ -101,10 +101,10 @@ fn class_1_slurm_values_never_reach_a_shell() {
 fn class_2_non_finite_numbers_are_never_reported() {
     let t = tiny();
     let data = format!("fashion-mnist:{}", t.data.display());
-    let cases: [(&str, Box<dyn Fn(usize) -> f32>); 3] = [
-        ("one-nan", Box::new(|i| if i == 5 { f32::NAN } else { 0.1 })),
-        ("all-nan", Box::new(|_| f32::NAN)),
-        ("all-inf", Box::new(|_| f32::INFINITY)),
+    let cases: [(&str, fn(usize) -> f32); 3] = [
+        ("one-nan", |i| if i == 5 { f32::NAN } else { 0.1 }),
+        ("all-nan", |_| f32::NAN),
+        ("all-inf", |_| f32::INFINITY),
     ];
     for (name, f) in cases {
         let model = t.dir.path().join(format!("{name}.safetensors"));
