@@ -46,6 +46,9 @@ fn spec(dir: &Path, file: &str, name: &str, data: &Path, steps: usize, extra: &s
     path_str(&p)
 }
 
+/// A weight value for each index of a model's weights.
+type WeightPattern = fn(usize) -> f32;
+
 /// Model bytes with every f32 weight replaced by `f(index)`.
 fn with_weights(model: &Path, f: impl Fn(usize) -> f32) -> Vec<u8> {
     let mut bytes = std::fs::read(model).unwrap();
@@ -101,7 +104,7 @@ fn class_1_slurm_values_never_reach_a_shell() {
 fn class_2_non_finite_numbers_are_never_reported() {
     let t = tiny();
     let data = format!("fashion-mnist:{}", t.data.display());
-    let cases: [(&str, fn(usize) -> f32); 3] = [
+    let cases: [(&str, WeightPattern); 3] = [
         ("one-nan", |i| if i == 5 { f32::NAN } else { 0.1 }),
         ("all-nan", |_| f32::NAN),
         ("all-inf", |_| f32::INFINITY),
