@@ -1,19 +1,98 @@
-//! Progress bars for long work, on stderr (hidden when stderr is not a terminal).
+//! Progress of long work, on stderr: a live bar in a terminal, and plain dated lines at a
+//! steady interval when stderr is a file or pipe (Slurm logs, notebooks, `2> log`), so a
+//! long run is never silent.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Seconds between plain progress lines, unless `OCCAM_PROGRESS_SECONDS` says otherwise.
+pub const PLAIN_INTERVAL_S: f64 = 15.0;
 
 /// A bar over `len` units named `unit`; hidden when `show` is false.
 pub fn bar(show: bool, len: u64, unit: &str) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(len);
+    if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template(&format!(
+                "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit}  {{msg}}  ETA {{eta}}"
+            ))
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        return bar;
+    }
+    let interval = std::env::var("OCCAM_PROGRESS_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .unwrap_or(PLAIN_INTERVAL_S);
+    let lines = PlainLines {
+        every: Duration::from_secs_f64(interval),
+        last: Mutex::new(None),
+    };
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::term_like(Box::new(lines)));
     bar.set_style(
         ProgressStyle::with_template(&format!(
-            "{{elapsed_precise}} [{{bar:30}}] {{pos}}/{{len}} {unit}  {{msg}}  ETA {{eta}}"
+            "progress: {{pos}}/{{len}} {unit} ({{percent}}%), elapsed {{elapsed}}, ETA {{eta}}  {{msg}}"
         ))
-        .expect("valid template")
-        .progress_chars("=> "),
+        .expect("valid template"),
     );
     bar
+}
+
+/// A "terminal" that turns the bar's redraws into one printed line per interval.
+#[derive(Debug)]
+struct PlainLines {
+    every: Duration,
+    last: Mutex<Option<Instant>>,
+}
+
+impl PlainLines {
+    fn line(&self, text: &str) -> std::io::Result<()> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(());
+        }
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= self.every) {
+            *last = Some(Instant::now());
+            eprintln!("{text}");
+        }
+        Ok(())
+    }
+}
+
+impl TermLike for PlainLines {
+    fn width(&self) -> u16 {
+        200
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.line(s)
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.line(s)
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
