@@ -126,8 +126,8 @@ fn check_dims(path: &Path, dims: &[usize]) -> Result<()> {
 /// Pixels are scaled to [0, 1].
 fn load_pair(dir: &Path, images: &str, labels: &str, take: Take) -> Result<(Dataset, Dataset)> {
     let ipath = find(dir, images)?;
-    let lpath = find(dir, labels)?;
     let mut image_file = open_idx(&ipath, 3)?;
+    let lpath = find(dir, labels)?;
     let mut label_file = open_idx(&lpath, 1)?;
     let (count, shape) = (image_file.dims[0], [image_file.dims[1], image_file.dims[2], 1]);
     if label_file.dims[0] != count {
