@@ -300,8 +300,22 @@ use std::time::Duration;
 /// `occam train` on `dir` with a tiny network, `extra` options appended.
 fn train_args<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec![
-        "train", "--data", data, "--out", out, "--width", "8", "--depth", "2", "--steps", "3", "--batch", "10",
-        "--threads", "2", "--quiet",
+        "train",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--width",
+        "8",
+        "--depth",
+        "2",
+        "--steps",
+        "3",
+        "--batch",
+        "10",
+        "--threads",
+        "2",
+        "--quiet",
     ];
     a.extend_from_slice(extra);
     a
@@ -343,7 +357,12 @@ fn gz_idx_declaring_more_images_than_it_holds_fails_fast_naming_both_sizes() {
     let run = occam_bounded(&args, Duration::from_secs(20), Some(1 << 20));
     assert_clean_failure(
         &run,
-        &["train-images-idx3-ubyte.gz", "truncated", "declares 156800016 bytes", "holds only 784016"],
+        &[
+            "train-images-idx3-ubyte.gz",
+            "truncated",
+            "declares 156800016 bytes",
+            "holds only 784016",
+        ],
     );
     assert!(run.elapsed < Duration::from_secs(10), "took {:?}", run.elapsed);
 }
@@ -377,7 +396,11 @@ fn train_size_on_a_huge_sparse_plain_file_reads_only_the_first_examples() {
     let images = std::fs::File::create(dir.join("train-images-idx3-ubyte")).unwrap();
     (&images).write_all(&idx_bytes(&[n, 28, 28], &[])).unwrap();
     images.set_len(16 + n as u64 * 784).unwrap();
-    std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_bytes(&[n], &vec![3u8; n as usize])).unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[n], &vec![3u8; n as usize]),
+    )
+    .unwrap();
     let data = format!("mnist:{}", dir.display());
     let out = tmp.path().join("out");
     let args = train_args(&data, out.to_str().unwrap(), &["--train-size", "100"]);
@@ -386,7 +409,10 @@ fn train_size_on_a_huge_sparse_plain_file_reads_only_the_first_examples() {
     // The rest of the file is still checked for its declared length.
     images.set_len(16 + n as u64 * 784 - 1).unwrap();
     let run = occam_bounded(&args, Duration::from_secs(30), Some(1 << 20));
-    assert_clean_failure(&run, &["train-images-idx3-ubyte", "truncated", "declares 1568000016 bytes"]);
+    assert_clean_failure(
+        &run,
+        &["train-images-idx3-ubyte", "truncated", "declares 1568000016 bytes"],
+    );
 }
 
 #[test]
@@ -398,8 +424,18 @@ fn load_with_decodes_at_most_n_training_examples_and_no_validation() {
     assert_eq!((some.train.len(), some.test.len()), (7, 5));
     assert_eq!(some.train.inputs, all.train.take(7).inputs);
     assert!(some.validation.is_none());
-    assert_eq!(DataSource::Mnist(tmp.path().into()).load_with(None).unwrap().train.len(), 40);
-    let e = DataSource::Mnist(tmp.path().into()).load_with(Some(0)).unwrap_err().to_string();
+    assert_eq!(
+        DataSource::Mnist(tmp.path().into())
+            .load_with(None)
+            .unwrap()
+            .train
+            .len(),
+        40
+    );
+    let e = DataSource::Mnist(tmp.path().into())
+        .load_with(Some(0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("at least 1"), "{e}");
 }
 
@@ -429,7 +465,11 @@ fn insane_idx_dimensions_are_refused_naming_the_file() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("zero images", idx_bytes(&[0, 4, 4], &[]), "holds no examples"),
         ("zero rows", idx_bytes(&[10, 0, 4], &[]), "side 0 is out of range"),
-        ("huge side", idx_bytes(&[1, 5000, 1], &[0; 5000]), "side 5000 is out of range"),
+        (
+            "huge side",
+            idx_bytes(&[1, 5000, 1], &[0; 5000]),
+            "side 5000 is out of range",
+        ),
         (
             "huge declared size",
             idx_bytes(&[4, 4096, 4096], &[0; 64]),
@@ -440,10 +480,17 @@ fn insane_idx_dimensions_are_refused_naming_the_file() {
         for gz in [false, true] {
             let tmp = tempfile::tempdir().unwrap();
             write_mnist_like(tmp.path(), 10, 4, 4, gz);
-            let file = if gz { "t10k-images-idx3-ubyte.gz" } else { "t10k-images-idx3-ubyte" };
+            let file = if gz {
+                "t10k-images-idx3-ubyte.gz"
+            } else {
+                "t10k-images-idx3-ubyte"
+            };
             std::fs::write(tmp.path().join(file), if gz { gzip(&bytes) } else { bytes.clone() }).unwrap();
             let e = err_of(DataSource::Mnist(tmp.path().into()));
-            assert!(e.contains(file) && e.contains(want), "{name} (gz {gz}): '{e}' should say '{want}'");
+            assert!(
+                e.contains(file) && e.contains(want),
+                "{name} (gz {gz}): '{e}' should say '{want}'"
+            );
         }
     }
     // Empty label file: no examples either.
@@ -463,7 +510,8 @@ fn gz_stream_longer_than_declared_is_refused_with_both_sizes() {
     std::fs::write(tmp.path().join("t10k-labels-idx1-ubyte.gz"), gzip(&bytes)).unwrap();
     let e = err_of(DataSource::Mnist(tmp.path().into()));
     assert!(
-        e.contains("t10k-labels-idx1-ubyte.gz: 5 trailing bytes") && e.contains("declares 12 bytes")
+        e.contains("t10k-labels-idx1-ubyte.gz: 5 trailing bytes")
+            && e.contains("declares 12 bytes")
             && e.contains("decompressed stream holds 17"),
         "{e}"
     );
@@ -525,7 +573,11 @@ fn wrong_kinds_of_path_for_idx_files_are_named_without_hanging() {
             kind.make(&dir.join(victim));
             let data = format!("mnist:{}", dir.display());
             let out = tmp.path().join("out");
-            let run = occam_bounded(&train_args(&data, out.to_str().unwrap(), &[]), Duration::from_secs(20), None);
+            let run = occam_bounded(
+                &train_args(&data, out.to_str().unwrap(), &[]),
+                Duration::from_secs(20),
+                None,
+            );
             let e = assert_clean_failure(&run, &[victim, kind.message()]);
             assert!(!e.contains("missing IDX file"), "{kind:?}: {e}");
         }
@@ -542,7 +594,10 @@ fn wrong_kinds_of_path_for_cifar_files_are_named() {
         }
         kind.make(&d.join("test_batch.bin"));
         let e = err_of(DataSource::Cifar10(d.into()));
-        assert!(e.contains("test_batch.bin") && e.contains(kind.message()), "{kind:?}: {e}");
+        assert!(
+            e.contains("test_batch.bin") && e.contains(kind.message()),
+            "{kind:?}: {e}"
+        );
     }
 }
 
@@ -580,7 +635,10 @@ fn gzipped_cifar_loads_like_plain_and_a_partial_record_is_refused() {
     assert_eq!((s.train.labels.clone(), s.test.labels.clone()), (vec![77], vec![42]));
     std::fs::write(tmp.path().join("train.bin"), gzip(&train[..5000])).unwrap();
     let e = err_of(DataSource::Cifar100(tmp.path().into()));
-    assert!(e.contains("train.bin: 5000 bytes (decompressed) is not a whole number"), "{e}");
+    assert!(
+        e.contains("train.bin: 5000 bytes (decompressed) is not a whole number"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -594,7 +652,10 @@ fn cifar10_train_size_skips_later_batch_files_but_checks_their_length() {
     let s = DataSource::Cifar10(d.into()).load_with(Some(2)).unwrap();
     assert_eq!(s.train.labels, vec![1, 2]);
     std::fs::write(d.join("data_batch_5.bin"), &cifar_record(&[5], 0)[..100]).unwrap();
-    let e = DataSource::Cifar10(d.into()).load_with(Some(2)).unwrap_err().to_string();
+    let e = DataSource::Cifar10(d.into())
+        .load_with(Some(2))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("data_batch_5.bin: 100 bytes"), "{e}");
 }
 
@@ -610,10 +671,14 @@ fn mutated_dataset_files_never_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     write_mnist_like(d, 6, 3, 3, false);
-    let originals: Vec<(String, Vec<u8>)> = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"]
-        .iter()
-        .map(|f| (f.to_string(), std::fs::read(d.join(f)).unwrap()))
-        .collect();
+    let originals: Vec<(String, Vec<u8>)> = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), std::fs::read(d.join(f)).unwrap()))
+    .collect();
     for round in 0..300 {
         let (name, original) = &originals[round % originals.len()];
         let mut bytes = original.clone();

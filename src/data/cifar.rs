@@ -115,7 +115,10 @@ fn decode_record(path: &Path, variant: Variant, index: usize, rec: &[u8], out: &
     if label >= variant.classes() {
         return Err(OccamError::bad_file(
             path,
-            format!("record {index}: label {label} is not a class 0..{}", variant.classes() - 1),
+            format!(
+                "record {index}: label {label} is not a class 0..{}",
+                variant.classes() - 1
+            ),
         ));
     }
     out.labels.push(label as u16);

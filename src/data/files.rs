@@ -343,10 +343,14 @@ mod tests {
         std::os::unix::fs::symlink(dir.join("gone"), &dangling).unwrap();
         let e = regular_file_size(&dangling, "an IDX file").unwrap_err().to_string();
         assert!(e.contains("dangling symlink to") && e.contains("gone"), "{e}");
-        let e = regular_file_size(&dir.join("nothing"), "an IDX file").unwrap_err().to_string();
+        let e = regular_file_size(&dir.join("nothing"), "an IDX file")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no such file"), "{e}");
         std::fs::write(dir.join("f"), b"x").unwrap();
-        let e = require_directory(&dir.join("f"), "a dataset directory").unwrap_err().to_string();
+        let e = require_directory(&dir.join("f"), "a dataset directory")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is a regular file, expected a dataset directory"), "{e}");
     }
 }

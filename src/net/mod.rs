@@ -70,8 +70,8 @@ impl Mlp {
                 )));
             }
         }
-        let d = checked_input_dim(input_shape)
-            .map_err(|problem| OccamError::config(format!("a network's {problem}")))?;
+        let d =
+            checked_input_dim(input_shape).map_err(|problem| OccamError::config(format!("a network's {problem}")))?;
         let estimate = 4.0 * estimated_weight_count(d, width, depth, classes);
         check_memory(
             &format!("a network of width {width} and depth {depth} on {d} inputs"),
