@@ -285,56 +285,30 @@ fn dataset_names_parse_or_explain() {
     let e = DataSource::parse("imagenet:/z").unwrap_err().to_string();
     assert!(e.contains("unknown dataset 'imagenet:/z'"), "{e}");
     let e = err_of(DataSource::parse("mnist:/nonexistent/dir").unwrap());
-    assert!(e.contains("/nonexistent/dir"), "{e}");
+    assert!(
+        e.contains("/nonexistent/dir: no such directory, expected a dataset directory"),
+        "{e}"
+    );
+    let e = DataSource::parse("mnist:").unwrap_err().to_string();
+    assert!(e.contains("'mnist:' names no directory"), "{e}");
 }
 
 // ---- Hardening: sizes, kinds of path, empty files, reading only what is needed ----
 
-#[path = "support/child.rs"]
-mod child;
+#[path = "support/hostile.rs"]
+mod hostile;
 
-use child::{assert_clean_failure, occam_bounded};
+use hostile::{WrongKind, assert_clean_failure, occam_bounded, write_gz_zeros};
 use std::io::Write as _;
 use std::time::Duration;
 
-/// `occam train` on `dir` with a tiny network, `extra` options appended.
+/// `occam train` on `data` with a tiny network, `extra` options appended.
 fn train_args<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut a = vec![
-        "train",
-        "--data",
-        data,
-        "--out",
-        out,
-        "--width",
-        "8",
-        "--depth",
-        "2",
-        "--steps",
-        "3",
-        "--batch",
-        "10",
-        "--threads",
-        "2",
-        "--quiet",
-    ];
+    let tiny = "--width 8 --depth 2 --steps 3 --batch 10 --threads 2 --quiet";
+    let mut a = vec!["train", "--data", data, "--out", out];
+    a.extend(tiny.split(' '));
     a.extend_from_slice(extra);
     a
-}
-
-/// Writes a gzipped IDX file of `count` zero records of `record` bytes, streaming, so that
-/// a large declared size costs the test little memory.
-fn write_gz_zeros(path: &Path, dims: &[u32], records: usize, record: usize) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
-    gz.write_all(&idx_bytes(dims, &[])).unwrap();
-    let chunk = vec![0u8; record * 1000];
-    let mut left = records;
-    while left > 0 {
-        let n = left.min(1000);
-        gz.write_all(&chunk[..n * record]).unwrap();
-        left -= n;
-    }
-    gz.finish().unwrap().flush().unwrap();
 }
 
 #[test]
@@ -515,51 +489,6 @@ fn gz_stream_longer_than_declared_is_refused_with_both_sizes() {
             && e.contains("decompressed stream holds 17"),
         "{e}"
     );
-}
-
-/// A wrong kind of thing where a regular file should be.
-#[derive(Debug, Clone, Copy)]
-enum WrongKind {
-    Directory,
-    Fifo,
-    SymlinkLoop,
-    DanglingSymlink,
-}
-
-impl WrongKind {
-    const ALL: [WrongKind; 4] = [
-        WrongKind::Directory,
-        WrongKind::Fifo,
-        WrongKind::SymlinkLoop,
-        WrongKind::DanglingSymlink,
-    ];
-
-    /// Puts this kind of thing at `path` (which must not exist).
-    fn make(self, path: &Path) {
-        match self {
-            WrongKind::Directory => std::fs::create_dir(path).unwrap(),
-            WrongKind::Fifo => {
-                let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
-                assert!(status.success(), "mkfifo");
-            }
-            WrongKind::SymlinkLoop => {
-                let other = path.with_extension("loop");
-                std::os::unix::fs::symlink(&other, path).unwrap();
-                std::os::unix::fs::symlink(path, &other).unwrap();
-            }
-            WrongKind::DanglingSymlink => std::os::unix::fs::symlink("/nonexistent/occam-target", path).unwrap(),
-        }
-    }
-
-    /// What the error must say.
-    fn message(self) -> &'static str {
-        match self {
-            WrongKind::Directory => "is a directory, expected",
-            WrongKind::Fifo => "is a FIFO, not a regular file",
-            WrongKind::SymlinkLoop => "symlink loop",
-            WrongKind::DanglingSymlink => "dangling symlink to /nonexistent/occam-target",
-        }
-    }
 }
 
 #[test]

@@ -151,10 +151,10 @@ fn malformed_networks_are_rejected_with_reasons() {
 
 // ---- Hardening: non-finite weights, zero widths, kinds of path, sizes a user can type ----
 
-#[path = "support/child.rs"]
-mod child;
+#[path = "support/hostile.rs"]
+mod hostile;
 
-use child::{assert_clean_failure, occam_bounded};
+use hostile::{WrongKind, assert_clean_failure, occam_bounded};
 use std::path::Path;
 use std::time::Duration;
 
@@ -172,7 +172,7 @@ fn two_layer(w0: &[f32], w1: &[f32]) -> Vec<u8> {
 }
 
 /// `occam evaluate --model MODEL` on a small dataset, with a time limit.
-fn evaluate(model: &Path) -> child::Run {
+fn evaluate(model: &Path) -> hostile::Run {
     let tmp = tempfile::tempdir().unwrap();
     write_mnist_like(tmp.path(), 10, 4, 2, false);
     let data = format!("mnist:{}", tmp.path().display());
@@ -297,29 +297,17 @@ fn a_missing_model_file_is_one_line_naming_the_path_with_the_reason_once() {
 
 #[test]
 fn a_model_path_of_the_wrong_kind_is_named_without_hanging() {
-    let kinds: [(&str, &str); 4] = [
-        ("directory", "is a directory, expected a safetensors model file"),
-        ("fifo", "is a FIFO, not a regular file"),
-        ("loop", "symlink loop"),
-        ("dangling", "dangling symlink to /nonexistent/model"),
-    ];
-    for (kind, want) in kinds {
+    for kind in WrongKind::ALL {
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("m.safetensors");
-        match kind {
-            "directory" => std::fs::create_dir(&p).unwrap(),
-            "fifo" => assert!(std::process::Command::new("mkfifo").arg(&p).status().unwrap().success()),
-            "loop" => {
-                let q = tmp.path().join("q");
-                std::os::unix::fs::symlink(&q, &p).unwrap();
-                std::os::unix::fs::symlink(&p, &q).unwrap();
-            }
-            _ => std::os::unix::fs::symlink("/nonexistent/model", &p).unwrap(),
-        }
-        assert_clean_failure(&evaluate(&p), &["m.safetensors", want]);
+        kind.make(&p);
+        assert_clean_failure(&evaluate(&p), &["m.safetensors", kind.message()]);
         let e = Mlp::load(&p).unwrap_err().to_string();
-        assert!(e.contains(want), "{kind}: {e}");
+        assert!(e.contains(kind.message()), "{kind:?}: {e}");
     }
+    let tmp = tempfile::tempdir().unwrap();
+    let e = Mlp::load(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("is a directory, expected a safetensors model file"), "{e}");
 }
 
 #[test]

@@ -35,6 +35,11 @@ fn kind_name(t: FileType) -> &'static str {
 /// The type of what `path` points to, following symlinks; a dangling symlink or a
 /// symlink loop is an error that says so. `Ok(None)`: nothing exists at `path`.
 pub(crate) fn resolved_type(path: &Path) -> Result<Option<FileType>> {
+    if path.as_os_str().is_empty() {
+        return Err(OccamError::config(
+            "an empty path was given where a file or directory should be named",
+        ));
+    }
     let link = match std::fs::symlink_metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -82,7 +87,10 @@ pub(crate) fn regular_file_size(path: &Path, expected: &str) -> Result<u64> {
 /// Checks that `path` is a directory (after symlinks); `what` names it in messages.
 pub(crate) fn require_directory(path: &Path, what: &str) -> Result<()> {
     match resolved_type(path)? {
-        None => Err(OccamError::bad_file(path, format!("{what} does not exist"))),
+        None => Err(OccamError::bad_file(
+            path,
+            format!("no such directory, expected {what}"),
+        )),
         Some(t) if t.is_dir() => Ok(()),
         Some(t) => Err(OccamError::bad_file(
             path,

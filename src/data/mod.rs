@@ -112,6 +112,11 @@ impl DataSource {
     /// `/usr/share/datasets/fashion-mnist`) or `<name>:DIR`.
     pub fn parse(spec: &str) -> Result<DataSource> {
         let (kind, dir) = match spec.split_once(':') {
+            Some((k, "")) => {
+                return Err(OccamError::config(format!(
+                    "dataset '{spec}' names no directory after ':': write {k}:DIR"
+                )));
+            }
             Some((k, d)) => (k, Some(PathBuf::from(d))),
             None => (spec, None),
         };

@@ -1,10 +1,12 @@
-//! Running the `occam` binary as a hostile user would: with a time limit (a FIFO or an
-//! endless read must fail the test, not hang it), optionally a virtual-memory limit, and
-//! checks that a failure is a clean one.
+//! Hostile-input helpers: running the `occam` binary with a time limit (a FIFO or an
+//! endless read must fail the test, not hang it) and optionally a virtual-memory limit,
+//! checking that a failure is a clean one, wrong kinds of path, and large gzipped IDX
+//! files written without holding them in memory.
 #![allow(dead_code)]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -86,4 +88,65 @@ pub fn assert_clean_failure(run: &Run, wanted: &[&str]) -> String {
         assert!(e.contains(w), "stderr should contain '{w}': {e}");
     }
     e.clone()
+}
+
+/// A wrong kind of thing where a regular file should be.
+#[derive(Debug, Clone, Copy)]
+pub enum WrongKind {
+    Directory,
+    Fifo,
+    SymlinkLoop,
+    DanglingSymlink,
+}
+
+impl WrongKind {
+    pub const ALL: [WrongKind; 4] = [
+        WrongKind::Directory,
+        WrongKind::Fifo,
+        WrongKind::SymlinkLoop,
+        WrongKind::DanglingSymlink,
+    ];
+
+    /// Puts this kind of thing at `path` (which must not exist).
+    pub fn make(self, path: &Path) {
+        match self {
+            WrongKind::Directory => std::fs::create_dir(path).unwrap(),
+            WrongKind::Fifo => {
+                let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+                assert!(status.success(), "mkfifo");
+            }
+            WrongKind::SymlinkLoop => {
+                let other = path.with_extension("loop");
+                std::os::unix::fs::symlink(&other, path).unwrap();
+                std::os::unix::fs::symlink(path, &other).unwrap();
+            }
+            WrongKind::DanglingSymlink => std::os::unix::fs::symlink("/nonexistent/occam-target", path).unwrap(),
+        }
+    }
+
+    /// What the error must say.
+    pub fn message(self) -> &'static str {
+        match self {
+            WrongKind::Directory => "is a directory, expected",
+            WrongKind::Fifo => "is a FIFO, not a regular file",
+            WrongKind::SymlinkLoop => "symlink loop",
+            WrongKind::DanglingSymlink => "dangling symlink to /nonexistent/occam-target",
+        }
+    }
+}
+
+/// Writes a gzipped IDX file of `count` zero records of `record` bytes, streaming, so that
+/// a large declared size costs the test little memory.
+pub fn write_gz_zeros(path: &Path, dims: &[u32], records: usize, record: usize) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
+    gz.write_all(&super::common::idx_bytes(dims, &[])).unwrap();
+    let chunk = vec![0u8; record * 1000];
+    let mut left = records;
+    while left > 0 {
+        let n = left.min(1000);
+        gz.write_all(&chunk[..n * record]).unwrap();
+        left -= n;
+    }
+    gz.finish().unwrap().flush().unwrap();
 }
