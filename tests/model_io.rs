@@ -1,4 +1,4 @@
-//! The safetensors interchange format (SPEC §7): round trips, a file written byte by byte
+//! The safetensors interchange format: round trips, a file written byte by byte
 //! the way PyTorch's `safetensors.torch.save_file` lays it out, and malformed files.
 
 mod common;

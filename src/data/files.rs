@@ -34,7 +34,7 @@ fn kind_name(t: FileType) -> &'static str {
 
 /// The type of what `path` points to, following symlinks; a dangling symlink or a
 /// symlink loop is an error that says so. `Ok(None)`: nothing exists at `path`.
-pub(crate) fn resolved_type(path: &Path) -> Result<Option<FileType>> {
+fn resolved_type(path: &Path) -> Result<Option<FileType>> {
     if path.as_os_str().is_empty() {
         return Err(OccamError::config(
             "an empty path was given where a file or directory should be named",
@@ -335,6 +335,25 @@ pub(crate) fn read_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn take_counts_records_across_files() {
+        // 7 training examples wanted, validation from 10 on; files of 5 records each.
+        let take = Take {
+            first: 7,
+            tail_from: Some(10),
+        };
+        assert_eq!(take.counts(0, 5), (5, 0));
+        assert_eq!(take.counts(5, 5), (2, 0));
+        assert_eq!(take.needed(5, 5), 2);
+        assert_eq!(take.counts(10, 5), (0, 5));
+        assert_eq!(take.needed(10, 5), 5);
+        assert_eq!(
+            (take.part(6), take.part(8), take.part(12)),
+            (Some(Part::First), None, Some(Part::Tail))
+        );
+        assert_eq!(Take::ALL.counts(3, usize::MAX), (usize::MAX - 3, 0));
+    }
 
     #[test]
     fn kinds_of_path_are_named() {
