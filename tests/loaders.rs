@@ -285,5 +285,350 @@ fn dataset_names_parse_or_explain() {
     let e = DataSource::parse("imagenet:/z").unwrap_err().to_string();
     assert!(e.contains("unknown dataset 'imagenet:/z'"), "{e}");
     let e = err_of(DataSource::parse("mnist:/nonexistent/dir").unwrap());
-    assert!(e.contains("/nonexistent/dir"), "{e}");
+    assert!(
+        e.contains("/nonexistent/dir: no such directory, expected a dataset directory"),
+        "{e}"
+    );
+    let e = DataSource::parse("mnist:").unwrap_err().to_string();
+    assert!(e.contains("'mnist:' names no directory"), "{e}");
+}
+
+// ---- Hardening: sizes, kinds of path, empty files, reading only what is needed ----
+
+#[path = "support/hostile.rs"]
+mod hostile;
+
+use hostile::{WrongKind, assert_clean_failure, occam_bounded, write_gz_zeros};
+use std::io::Write as _;
+use std::time::Duration;
+
+/// `occam train` on `data` with a tiny network, `extra` options appended.
+fn train_args<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let tiny = "--width 8 --depth 2 --steps 3 --batch 10 --threads 2 --quiet";
+    let mut a = vec!["train", "--data", data, "--out", out];
+    a.extend(tiny.split(' '));
+    a.extend_from_slice(extra);
+    a
+}
+
+#[test]
+fn gz_idx_declaring_more_images_than_it_holds_fails_fast_naming_both_sizes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    write_mnist_like(&dir, 10, 4, 28, true);
+    // Labels for 200,000 images, but the images stream holds only 1,000 of them.
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte.gz"),
+        gzip(&idx_bytes(&[200_000], &vec![1u8; 200_000])),
+    )
+    .unwrap();
+    write_gz_zeros(&dir.join("train-images-idx3-ubyte.gz"), &[200_000, 28, 28], 1000, 784);
+    let data = format!("mnist:{}", dir.display());
+    let out = tmp.path().join("out");
+    let args = train_args(&data, out.to_str().unwrap(), &["--train-size", "100"]);
+    // 1 GiB of address space: far less than the 627 MB of f32 plus the raw bytes that
+    // decoding 200,000 declared images would take.
+    let run = occam_bounded(&args, Duration::from_secs(20), Some(1 << 20));
+    assert_clean_failure(
+        &run,
+        &[
+            "train-images-idx3-ubyte.gz",
+            "truncated",
+            "declares 156800016 bytes",
+            "holds only 784016",
+        ],
+    );
+    assert!(run.elapsed < Duration::from_secs(10), "took {:?}", run.elapsed);
+}
+
+#[test]
+fn train_size_decodes_only_what_it_needs_from_a_large_gz_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    write_mnist_like(&dir, 10, 4, 28, true);
+    // 400,000 real (all-zero) images: 314 MB decompressed, 1.25 GB as f32.
+    let n = 400_000;
+    write_gz_zeros(&dir.join("train-images-idx3-ubyte.gz"), &[n as u32, 28, 28], n, 784);
+    write_gz_zeros(&dir.join("train-labels-idx1-ubyte.gz"), &[n as u32], n, 1);
+    let data = format!("mnist:{}", dir.display());
+    let out = tmp.path().join("out");
+    let args = train_args(&data, out.to_str().unwrap(), &["--train-size", "100"]);
+    // Under 1 GiB of address space: reading the whole file into memory cannot succeed.
+    let run = occam_bounded(&args, Duration::from_secs(60), Some(1 << 20));
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let metrics: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(metrics["train_examples"], 100);
+}
+
+#[test]
+fn train_size_on_a_huge_sparse_plain_file_reads_only_the_first_examples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    write_mnist_like(&dir, 10, 4, 28, false);
+    // 2,000,000 declared images (1.57 GB, a sparse file holding no disk blocks).
+    let n = 2_000_000u32;
+    let images = std::fs::File::create(dir.join("train-images-idx3-ubyte")).unwrap();
+    (&images).write_all(&idx_bytes(&[n, 28, 28], &[])).unwrap();
+    images.set_len(16 + n as u64 * 784).unwrap();
+    std::fs::write(
+        dir.join("train-labels-idx1-ubyte"),
+        idx_bytes(&[n], &vec![3u8; n as usize]),
+    )
+    .unwrap();
+    let data = format!("mnist:{}", dir.display());
+    let out = tmp.path().join("out");
+    let args = train_args(&data, out.to_str().unwrap(), &["--train-size", "100"]);
+    let run = occam_bounded(&args, Duration::from_secs(30), Some(1 << 20));
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    // The rest of the file is still checked for its declared length.
+    images.set_len(16 + n as u64 * 784 - 1).unwrap();
+    let run = occam_bounded(&args, Duration::from_secs(30), Some(1 << 20));
+    assert_clean_failure(
+        &run,
+        &["train-images-idx3-ubyte", "truncated", "declares 1568000016 bytes"],
+    );
+}
+
+#[test]
+fn load_with_decodes_at_most_n_training_examples_and_no_validation() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_mnist_like(tmp.path(), 40, 5, 4, true);
+    let all = DataSource::Mnist(tmp.path().into()).load().unwrap();
+    let some = DataSource::Mnist(tmp.path().into()).load_with(Some(7)).unwrap();
+    assert_eq!((some.train.len(), some.test.len()), (7, 5));
+    assert_eq!(some.train.inputs, all.train.take(7).inputs);
+    assert!(some.validation.is_none());
+    assert_eq!(
+        DataSource::Mnist(tmp.path().into())
+            .load_with(None)
+            .unwrap()
+            .train
+            .len(),
+        40
+    );
+    let e = DataSource::Mnist(tmp.path().into())
+        .load_with(Some(0))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at least 1"), "{e}");
+}
+
+#[test]
+fn declared_sizes_beyond_memory_are_refused_before_allocating() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_mnist_like(tmp.path(), 10, 4, 4, false);
+    // 60,000 images of 4096×4096: a 1 TB sparse file whose f32 decoding needs 4 PB.
+    let images = std::fs::File::create(tmp.path().join("train-images-idx3-ubyte")).unwrap();
+    (&images).write_all(&idx_bytes(&[60_000, 4096, 4096], &[])).unwrap();
+    images.set_len(16 + 60_000 * 4096 * 4096).unwrap();
+    std::fs::write(
+        tmp.path().join("train-labels-idx1-ubyte"),
+        idx_bytes(&[60_000], &vec![0u8; 60_000]),
+    )
+    .unwrap();
+    let e = err_of(DataSource::Mnist(tmp.path().into()));
+    assert!(
+        e.contains("train-images-idx3-ubyte: 60000 of its 60000 images of 4096×4096 needs")
+            && e.contains("this machine has"),
+        "{e}"
+    );
+}
+
+#[test]
+fn insane_idx_dimensions_are_refused_naming_the_file() {
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("zero images", idx_bytes(&[0, 4, 4], &[]), "holds no examples"),
+        ("zero rows", idx_bytes(&[10, 0, 4], &[]), "side 0 is out of range"),
+        (
+            "huge side",
+            idx_bytes(&[1, 5000, 1], &[0; 5000]),
+            "side 5000 is out of range",
+        ),
+        (
+            "huge declared size",
+            idx_bytes(&[4, 4096, 4096], &[0; 64]),
+            "truncated: the header (dimensions [4, 4096, 4096]) declares 67108880 bytes",
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        for gz in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            write_mnist_like(tmp.path(), 10, 4, 4, gz);
+            let file = if gz {
+                "t10k-images-idx3-ubyte.gz"
+            } else {
+                "t10k-images-idx3-ubyte"
+            };
+            std::fs::write(tmp.path().join(file), if gz { gzip(&bytes) } else { bytes.clone() }).unwrap();
+            let e = err_of(DataSource::Mnist(tmp.path().into()));
+            assert!(
+                e.contains(file) && e.contains(want),
+                "{name} (gz {gz}): '{e}' should say '{want}'"
+            );
+        }
+    }
+    // Empty label file: no examples either.
+    let tmp = tempfile::tempdir().unwrap();
+    write_mnist_like(tmp.path(), 10, 4, 4, false);
+    std::fs::write(tmp.path().join("t10k-labels-idx1-ubyte"), idx_bytes(&[0], &[])).unwrap();
+    std::fs::write(tmp.path().join("t10k-images-idx3-ubyte"), idx_bytes(&[0, 4, 4], &[])).unwrap();
+    assert!(err_of(DataSource::Mnist(tmp.path().into())).contains("t10k-images-idx3-ubyte: holds no examples"));
+}
+
+#[test]
+fn gz_stream_longer_than_declared_is_refused_with_both_sizes() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_mnist_like(tmp.path(), 10, 4, 4, true);
+    let mut bytes = idx_bytes(&[4], &[1, 2, 3, 4]);
+    bytes.extend_from_slice(&[0; 5]);
+    std::fs::write(tmp.path().join("t10k-labels-idx1-ubyte.gz"), gzip(&bytes)).unwrap();
+    let e = err_of(DataSource::Mnist(tmp.path().into()));
+    assert!(
+        e.contains("t10k-labels-idx1-ubyte.gz: 5 trailing bytes")
+            && e.contains("declares 12 bytes")
+            && e.contains("decompressed stream holds 17"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_kinds_of_path_for_idx_files_are_named_without_hanging() {
+    for victim in ["t10k-images-idx3-ubyte", "train-labels-idx1-ubyte"] {
+        for kind in WrongKind::ALL {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("data");
+            write_mnist_like(&dir, 10, 4, 4, false);
+            std::fs::remove_file(dir.join(victim)).unwrap();
+            kind.make(&dir.join(victim));
+            let data = format!("mnist:{}", dir.display());
+            let out = tmp.path().join("out");
+            let run = occam_bounded(
+                &train_args(&data, out.to_str().unwrap(), &[]),
+                Duration::from_secs(20),
+                None,
+            );
+            let e = assert_clean_failure(&run, &[victim, kind.message()]);
+            assert!(!e.contains("missing IDX file"), "{kind:?}: {e}");
+        }
+    }
+}
+
+#[test]
+fn wrong_kinds_of_path_for_cifar_files_are_named() {
+    for kind in WrongKind::ALL {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        for i in 1..=5 {
+            std::fs::write(d.join(format!("data_batch_{i}.bin")), cifar_record(&[1], 0)).unwrap();
+        }
+        kind.make(&d.join("test_batch.bin"));
+        let e = err_of(DataSource::Cifar10(d.into()));
+        assert!(
+            e.contains("test_batch.bin") && e.contains(kind.message()),
+            "{kind:?}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_dataset_directory_that_is_a_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("not-a-dir");
+    std::fs::write(&f, b"x").unwrap();
+    for source in [DataSource::Mnist(f.clone()), DataSource::Cifar100(f.clone())] {
+        let e = err_of(source);
+        assert!(e.contains("not-a-dir: is a regular file, expected a"), "{e}");
+    }
+}
+
+#[test]
+fn empty_cifar_files_hold_no_examples() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("train.bin"), cifar_record(&[1, 2], 0)).unwrap();
+    std::fs::write(tmp.path().join("test.bin"), b"").unwrap();
+    let e = err_of(DataSource::Cifar100(tmp.path().into()));
+    assert!(e.contains("test.bin: holds no examples"), "{e}");
+    std::fs::write(tmp.path().join("test.bin"), gzip(b"")).unwrap();
+    let e = err_of(DataSource::Cifar100(tmp.path().into()));
+    assert!(e.contains("test.bin: holds no examples"), "{e}");
+}
+
+#[test]
+fn gzipped_cifar_loads_like_plain_and_a_partial_record_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut train = cifar_record(&[3, 77], 0);
+    train.extend(cifar_record(&[19, 99], 1));
+    std::fs::write(tmp.path().join("train.bin"), gzip(&train)).unwrap();
+    std::fs::write(tmp.path().join("test.bin"), gzip(&cifar_record(&[0, 42], 2))).unwrap();
+    let s = DataSource::Cifar100(tmp.path().into()).load_with(Some(1)).unwrap();
+    assert_eq!((s.train.labels.clone(), s.test.labels.clone()), (vec![77], vec![42]));
+    std::fs::write(tmp.path().join("train.bin"), gzip(&train[..5000])).unwrap();
+    let e = err_of(DataSource::Cifar100(tmp.path().into()));
+    assert!(
+        e.contains("train.bin: 5000 bytes (decompressed) is not a whole number"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cifar10_train_size_skips_later_batch_files_but_checks_their_length() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    for i in 1..=5 {
+        std::fs::write(d.join(format!("data_batch_{i}.bin")), cifar_record(&[i as u8], 0)).unwrap();
+    }
+    std::fs::write(d.join("test_batch.bin"), cifar_record(&[3], 7)).unwrap();
+    let s = DataSource::Cifar10(d.into()).load_with(Some(2)).unwrap();
+    assert_eq!(s.train.labels, vec![1, 2]);
+    std::fs::write(d.join("data_batch_5.bin"), &cifar_record(&[5], 0)[..100]).unwrap();
+    let e = DataSource::Cifar10(d.into())
+        .load_with(Some(2))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("data_batch_5.bin: 100 bytes"), "{e}");
+}
+
+/// Seeded mutation fuzzing of the IDX and CIFAR readers: every mutant loads or fails with
+/// an error naming a file; none panics.
+#[test]
+fn mutated_dataset_files_never_panic() {
+    let mut seed = 0x5eed_u64;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    write_mnist_like(d, 6, 3, 3, false);
+    let originals: Vec<(String, Vec<u8>)> = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), std::fs::read(d.join(f)).unwrap()))
+    .collect();
+    for round in 0..300 {
+        let (name, original) = &originals[round % originals.len()];
+        let mut bytes = original.clone();
+        match next() % 4 {
+            0 => bytes.truncate(next() % (bytes.len() + 1)),
+            1 => {
+                let i = next() % bytes.len().min(16);
+                bytes[i] = next() as u8;
+            }
+            2 => {
+                let i = next() % bytes.len();
+                bytes[i] ^= 1 << (next() % 8);
+            }
+            _ => bytes.extend((0..next() % 9).map(|_| next() as u8)),
+        }
+        let gz = next() % 2 == 0;
+        std::fs::write(d.join(name), if gz { gzip(&bytes) } else { bytes }).unwrap();
+        if let Err(e) = DataSource::Mnist(d.into()).load() {
+            let e = e.to_string();
+            assert!(e.contains("ubyte"), "round {round}: {e}");
+        }
+        std::fs::write(d.join(name), original).unwrap();
+    }
 }

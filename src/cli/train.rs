@@ -133,7 +133,7 @@ impl TrainArgs {
 pub fn run_train(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
     let source = DataSource::parse(&config.data)?;
-    let splits = source.load()?;
+    let splits = source.load_with(config.train_size)?;
     let compute = Compute::new(0);
     let outcome = train::train(&config, &splits, &compute, !args.quiet)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;

@@ -1,4 +1,4 @@
-//! Data augmentation (SPEC §2): random wrap-around translation, flips and ±90° rotations,
+//! Data augmentation: random wrap-around translation, flips and ±90° rotations,
 //! drawn afresh for every example of every batch.
 
 use rand::RngExt;

@@ -1,18 +1,27 @@
-//! The IDX file format of MNIST and Fashion-MNIST (plain or gzipped).
+//! The IDX file format of MNIST and Fashion-MNIST (plain or gzipped), read as a stream:
+//! the header first, its dimensions checked for sanity and against the file's real
+//! length, then only the examples asked for are decoded.
 
-use super::{Dataset, read_maybe_gz};
+use super::Dataset;
+use super::files::{DataStream, Layout, Part, Take, exists, read_records, require_directory};
 use crate::error::{OccamError, Result};
+use crate::limits::check_memory;
 use std::path::{Path, PathBuf};
 
 const MNIST_CLASSES: usize = 10;
 
-/// Finds `stem` or `stem.gz` in `dir`.
+/// Largest image height or width accepted in an IDX header (MNIST's is 28).
+pub const MAX_IMAGE_SIDE: usize = 4096;
+
+/// Finds `stem` or `stem.gz` in `dir`. A path that exists but is not a regular file is
+/// returned too, so that opening it reports what it is.
 fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
-    for name in [stem.to_string(), format!("{stem}.gz")] {
-        let p = dir.join(&name);
-        if p.is_file() {
-            return Ok(p);
-        }
+    let candidates = [dir.join(stem), dir.join(format!("{stem}.gz"))];
+    if let Some(p) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(p.clone());
+    }
+    if let Some(p) = candidates.iter().find(|p| exists(p)) {
+        return Ok(p.clone());
     }
     Err(OccamError::bad_file(
         &dir.join(stem),
@@ -20,107 +29,170 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
     ))
 }
 
-/// Parses an IDX file of unsigned bytes: returns its dimensions and payload.
-pub(crate) fn parse_idx(path: &Path, bytes: &[u8], want_dims: usize) -> Result<(Vec<usize>, Vec<u8>)> {
-    if bytes.len() < 4 {
+/// An IDX file opened and its header read and checked.
+struct IdxFile {
+    stream: DataStream,
+    dims: Vec<usize>,
+    layout: Layout,
+}
+
+/// Reads the header of an IDX file of unsigned bytes with `want_dims` dimensions (1 for
+/// labels, 3 for images), checks every dimension and, for a plain file, that the file's
+/// size is exactly what the dimensions declare.
+fn open_idx(path: &Path, want_dims: usize) -> Result<IdxFile> {
+    let mut stream = DataStream::open(path, "an IDX file")?;
+    let mut magic = [0u8; 4];
+    let got = stream.read_up_to(&mut magic)?;
+    if got < 4 {
         return Err(OccamError::bad_file(
             path,
-            format!("truncated: {} bytes, no IDX header", bytes.len()),
+            format!("truncated: {got} bytes, no IDX header"),
         ));
     }
-    if bytes[0] != 0 || bytes[1] != 0 {
+    if magic[0] != 0 || magic[1] != 0 {
         return Err(OccamError::bad_file(
             path,
             format!(
                 "not an IDX file: magic number {:02x}{:02x}{:02x}{:02x} does not start with 0000",
-                bytes[0], bytes[1], bytes[2], bytes[3]
+                magic[0], magic[1], magic[2], magic[3]
             ),
         ));
     }
-    if bytes[2] != 0x08 {
+    if magic[2] != 0x08 {
         return Err(OccamError::bad_file(
             path,
-            format!("IDX element type 0x{:02x} is not unsigned byte (0x08)", bytes[2]),
+            format!("IDX element type 0x{:02x} is not unsigned byte (0x08)", magic[2]),
         ));
     }
-    let ndims = bytes[3] as usize;
+    let ndims = magic[3] as usize;
     if ndims != want_dims {
         return Err(OccamError::bad_file(
             path,
             format!("expected {want_dims} IDX dimensions, found {ndims}"),
         ));
     }
-    let header = 4 + 4 * ndims;
-    if bytes.len() < header {
+    let header_len = 4 + 4 * ndims;
+    let mut raw = vec![0u8; 4 * ndims];
+    let got = stream.read_up_to(&mut raw)?;
+    if got < raw.len() {
         return Err(OccamError::bad_file(
             path,
-            format!("truncated IDX header: {} bytes, need {header}", bytes.len()),
+            format!("truncated IDX header: {} bytes, need {header_len}", 4 + got),
         ));
     }
-    let dims: Vec<usize> = (0..ndims)
-        .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
+    let dims: Vec<usize> = raw
+        .chunks_exact(4)
+        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .collect();
-    let payload: usize = dims.iter().product();
-    let have = bytes.len() - header;
-    if have < payload {
+    check_dims(path, &dims)?;
+    let layout = Layout {
+        header_len: header_len as u64,
+        record_len: dims[1..].iter().product(),
+        count: dims[0],
+        describe: format!("the header (dimensions {dims:?})"),
+    };
+    let declared = layout
+        .total()
+        .ok_or_else(|| OccamError::bad_file(path, format!("dimensions {dims:?} are too large")))?;
+    if let Some(real) = stream.plain_len()
+        && real != declared
+    {
+        return Err(stream.length_mismatch(declared, real, &layout.describe));
+    }
+    Ok(IdxFile { stream, dims, layout })
+}
+
+/// Every dimension at least 1; image sides at most [`MAX_IMAGE_SIDE`].
+fn check_dims(path: &Path, dims: &[usize]) -> Result<()> {
+    if dims[0] == 0 {
         return Err(OccamError::bad_file(
             path,
-            format!("truncated: dimensions {dims:?} need {payload} data bytes, file has {have}"),
+            "holds no examples (its header declares a count of 0)",
         ));
     }
-    if have > payload {
+    if let Some(&side) = dims[1..].iter().find(|&&s| s == 0 || s > MAX_IMAGE_SIDE) {
         return Err(OccamError::bad_file(
             path,
             format!(
-                "{} trailing bytes after the {payload} data bytes of dimensions {dims:?}",
-                have - payload
+                "image dimensions {:?}: side {side} is out of range, valid sides are 1 to {MAX_IMAGE_SIDE}",
+                &dims[1..]
             ),
         ));
     }
-    Ok((dims, bytes[header..].to_vec()))
+    Ok(())
 }
 
-/// Loads one images/labels pair; pixels are scaled to [0, 1].
-fn load_pair(dir: &Path, images: &str, labels: &str) -> Result<Dataset> {
+/// The examples of one images/labels pair that `take` selects: (first part, tail part).
+/// Pixels are scaled to [0, 1].
+fn load_pair(dir: &Path, images: &str, labels: &str, take: Take) -> Result<(Dataset, Dataset)> {
     let ipath = find(dir, images)?;
+    let mut image_file = open_idx(&ipath, 3)?;
     let lpath = find(dir, labels)?;
-    let (idims, pixels) = parse_idx(&ipath, &read_maybe_gz(&ipath)?, 3)?;
-    let (ldims, labels) = parse_idx(&lpath, &read_maybe_gz(&lpath)?, 1)?;
-    if idims[0] != ldims[0] {
+    let mut label_file = open_idx(&lpath, 1)?;
+    let (count, shape) = (image_file.dims[0], [image_file.dims[1], image_file.dims[2], 1]);
+    if label_file.dims[0] != count {
         return Err(OccamError::bad_file(
             &lpath,
-            format!("{} labels but {} holds {} images", ldims[0], ipath.display(), idims[0]),
+            format!(
+                "{} labels but {} holds {count} images",
+                label_file.dims[0],
+                ipath.display()
+            ),
         ));
     }
-    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l as usize >= MNIST_CLASSES) {
-        return Err(OccamError::bad_file(
-            &lpath,
-            format!("label {l} at index {i} is not a class 0..9"),
-        ));
-    }
-    Ok(Dataset {
-        inputs: pixels.iter().map(|&p| p as f32 / 255.0).collect(),
-        labels: labels.iter().map(|&l| l as u16).collect(),
-        shape: [idims[1], idims[2], 1],
+    let dim = image_file.layout.record_len;
+    let (n_first, n_tail) = take.counts(0, count);
+    check_memory(
+        &format!(
+            "{}: {} of its {count} images of {}×{}",
+            ipath.display(),
+            n_first + n_tail,
+            shape[0],
+            shape[1]
+        ),
+        (n_first + n_tail) as f64 * (dim as f64 * 4.0 + 2.0),
+    )?;
+    let empty = |n: usize| Dataset {
+        inputs: Vec::with_capacity(n * dim),
+        labels: Vec::with_capacity(n),
+        shape,
         classes: MNIST_CLASSES,
-    })
+    };
+    let (mut first, mut tail) = (empty(n_first), empty(n_tail));
+    read_records(&mut label_file.stream, &label_file.layout, 0, take, |i, part, rec| {
+        let l = rec[0];
+        if l as usize >= MNIST_CLASSES {
+            return Err(OccamError::bad_file(
+                &lpath,
+                format!("label {l} at index {i} is not a class 0..9"),
+            ));
+        }
+        let set = if part == Part::First { &mut first } else { &mut tail };
+        set.labels.push(l as u16);
+        Ok(())
+    })?;
+    read_records(&mut image_file.stream, &image_file.layout, 0, take, |_, part, rec| {
+        let set = if part == Part::First { &mut first } else { &mut tail };
+        set.inputs.extend(rec.iter().map(|&p| p as f32 / 255.0));
+        Ok(())
+    })?;
+    Ok((first, tail))
 }
 
-/// Loads (training file, test file) of an MNIST-like directory.
-pub(super) fn load_mnist_like(dir: &Path) -> Result<(Dataset, Dataset)> {
-    if !dir.is_dir() {
-        return Err(OccamError::bad_file(dir, "dataset directory does not exist"));
-    }
-    let train = load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-    let test = load_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
-    if train.shape != test.shape {
+/// Loads an MNIST-like directory: the training file's examples `train` selects (first
+/// part: training split, tail: validation split) and the whole test file.
+pub(super) fn load_mnist_like(dir: &Path, train: Take) -> Result<(Dataset, Dataset, Dataset)> {
+    require_directory(dir, "a dataset directory")?;
+    let (train_set, validation) = load_pair(dir, "train-images-idx3-ubyte", "train-labels-idx1-ubyte", train)?;
+    let (test, _) = load_pair(dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", Take::ALL)?;
+    if train_set.shape != test.shape {
         return Err(OccamError::bad_file(
             dir,
             format!(
                 "train images are {:?} but test images are {:?}",
-                train.shape, test.shape
+                train_set.shape, test.shape
             ),
         ));
     }
-    Ok((train, test))
+    Ok((train_set, validation, test))
 }

@@ -1,11 +1,14 @@
-//! Datasets: naming a dataset on the command line, loading it, the paper's splits,
-//! per-example normalization, random labels and augmentation (SPEC §2).
+//! Datasets: naming a dataset on the command line, loading it (only the examples asked
+//! for, every file checked against its declared size), the paper's splits, per-example
+//! normalization, random labels and augmentation.
 
 mod augment;
 mod cifar;
+pub(crate) mod files;
 mod idx;
 
 pub use augment::Augmentation;
+pub use idx::MAX_IMAGE_SIDE;
 
 use crate::error::{OccamError, Result};
 use crate::rng::{Stream, rng_for};
@@ -17,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub const TRAIN_SIZE: usize = 50_000;
 
 /// A set of examples: `inputs` is row-major `[len × dim]`, each row one image flattened
-/// in height, width, channel order (SPEC §7).
+/// in height, width, channel order.
 #[derive(Debug, Clone)]
 pub struct Dataset {
     pub inputs: Vec<f32>,
@@ -51,17 +54,6 @@ impl Dataset {
             classes: self.classes,
         }
     }
-    /// Examples `range`, in order.
-    fn slice(&self, range: std::ops::Range<usize>) -> Dataset {
-        let d = self.dim();
-        Dataset {
-            inputs: self.inputs[range.start * d..range.end * d].to_vec(),
-            labels: self.labels[range].to_vec(),
-            shape: self.shape,
-            classes: self.classes,
-        }
-    }
-
     /// Normalizes every example to zero mean and unit (population) variance over its `dim`
     /// entries, so it lies on the sphere of radius √dim. A constant example (zero variance)
     /// is only centred, which leaves it at the origin rather than producing NaNs.
@@ -93,8 +85,8 @@ pub fn normalize_row(row: &mut [f32]) {
     }
 }
 
-/// The splits of SPEC §2: `train` = the first 50,000 training examples, `validation` =
-/// the rest of the training file (MNIST-like sets only), `test` = the test file.
+/// The paper's splits: `train` = the first 50,000 training examples, `validation` = the
+/// rest of the training file (MNIST-like sets only), `test` = the test file.
 #[derive(Debug, Clone)]
 pub struct Splits {
     pub name: String,
@@ -120,6 +112,11 @@ impl DataSource {
     /// `/usr/share/datasets/fashion-mnist`) or `<name>:DIR`.
     pub fn parse(spec: &str) -> Result<DataSource> {
         let (kind, dir) = match spec.split_once(':') {
+            Some((k, "")) => {
+                return Err(OccamError::config(format!(
+                    "dataset '{spec}' names no directory after ':': write {k}:DIR"
+                )));
+            }
             Some((k, d)) => (k, Some(PathBuf::from(d))),
             None => (spec, None),
         };
@@ -145,32 +142,65 @@ impl DataSource {
         }
     }
 
-    /// Loads the raw pixels (scaled to [0,1]) and splits them; inputs are not yet normalized.
+    /// Loads every example, validation split included, as raw pixels scaled to [0, 1]
+    /// (not yet normalized).
     pub fn load_raw(&self) -> Result<Splits> {
-        let (train_full, test) = match self {
-            DataSource::Mnist(dir) | DataSource::FashionMnist(dir) => idx::load_mnist_like(dir)?,
-            DataSource::Cifar10(dir) => cifar::load(dir, cifar::Variant::Cifar10)?,
-            DataSource::Cifar100(dir) => cifar::load(dir, cifar::Variant::Cifar100)?,
+        self.load_selected(TRAIN_SIZE, true)
+    }
+
+    /// Loads, splits and normalizes per example every example, validation split included.
+    pub fn load(&self) -> Result<Splits> {
+        let mut splits = self.load_raw()?;
+        normalize_splits(&mut splits);
+        Ok(splits)
+    }
+
+    /// What training and measurement use: at most `max_train` training examples (all
+    /// 50,000 with `None`) and the test file, normalized per example. The validation split
+    /// is not decoded. The rest of the training file is checked for its declared length
+    /// (a plain file by its size; a gzipped one by decompressing it into nothing) but is
+    /// never held in memory.
+    pub fn load_with(&self, max_train: Option<usize>) -> Result<Splits> {
+        let train = match max_train {
+            Some(0) => {
+                return Err(OccamError::config(
+                    "a training set of 0 examples was asked for: the training-set size must be at least 1",
+                ));
+            }
+            Some(n) => n.min(TRAIN_SIZE),
+            None => TRAIN_SIZE,
         };
-        let n_train = train_full.len().min(TRAIN_SIZE);
-        let validation = (train_full.len() > n_train).then(|| train_full.slice(n_train..train_full.len()));
+        let mut splits = self.load_selected(train, false)?;
+        normalize_splits(&mut splits);
+        Ok(splits)
+    }
+
+    /// Decodes the first `train` (≤ [`TRAIN_SIZE`]) training examples, with `validation`
+    /// those after the first [`TRAIN_SIZE`], and the whole test file.
+    fn load_selected(&self, train: usize, validation: bool) -> Result<Splits> {
+        let take = files::Take {
+            first: train.min(TRAIN_SIZE),
+            tail_from: validation.then_some(TRAIN_SIZE),
+        };
+        let (train, validation, test) = match self {
+            DataSource::Mnist(dir) | DataSource::FashionMnist(dir) => idx::load_mnist_like(dir, take)?,
+            DataSource::Cifar10(dir) => cifar::load(dir, cifar::Variant::Cifar10, take)?,
+            DataSource::Cifar100(dir) => cifar::load(dir, cifar::Variant::Cifar100, take)?,
+        };
         Ok(Splits {
             name: self.name().to_string(),
-            train: train_full.slice(0..n_train),
-            validation,
+            train,
+            validation: (!validation.is_empty()).then_some(validation),
             test,
         })
     }
+}
 
-    /// Loads, splits and normalizes per example: what training and measurement use.
-    pub fn load(&self) -> Result<Splits> {
-        let mut splits = self.load_raw()?;
-        splits.train.normalize_per_example();
-        splits.test.normalize_per_example();
-        if let Some(v) = splits.validation.as_mut() {
-            v.normalize_per_example();
-        }
-        Ok(splits)
+fn normalize_splits(splits: &mut Splits) {
+    splits.train.normalize_per_example();
+    splits.test.normalize_per_example();
+    if let Some(v) = splits.validation.as_mut() {
+        v.normalize_per_example();
     }
 }
 
@@ -203,19 +233,4 @@ fn default_dir(kind: &str) -> Result<PathBuf> {
             String::new()
         }
     )))
-}
-
-/// Reads a whole file, transparently gunzipping it when it starts with the gzip magic.
-pub(crate) fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let bytes = std::fs::read(path).map_err(|e| OccamError::io(path, e))?;
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_end(&mut out)
-            .map_err(|e| OccamError::bad_file(path, format!("corrupt gzip stream: {e}")))?;
-        Ok(out)
-    } else {
-        Ok(bytes)
-    }
 }

@@ -1,8 +1,12 @@
-//! Saving and loading networks as safetensors (SPEC §7): `layers.{i}.weight`, f32,
-//! `[out_features, in_features]`, with `activation` and `input_shape` metadata.
+//! Saving and loading networks as safetensors: `layers.{i}.weight`, f32,
+//! `[out_features, in_features]`, with `activation` and `input_shape` metadata. Loading
+//! refuses anything that is not a network Occam can compute with: a path that is not a
+//! regular file, malformed bytes, a zero-width layer or input shape, and non-finite weights.
 
-use super::{Activation, Mlp};
+use super::{Activation, Mlp, checked_input_dim};
+use crate::data::files::regular_file_size;
 use crate::error::{OccamError, Result, write_atomic};
+use crate::limits::check_memory;
 use safetensors::{Dtype, SafeTensors};
 use std::path::Path;
 
@@ -46,10 +50,18 @@ impl Mlp {
 
     /// Reads a network, checking every tensor and the metadata; errors name `path`.
     pub fn load(path: &Path) -> Result<Mlp> {
+        let size = regular_file_size(path, "a safetensors model file")?;
+        // The file's bytes and the decoded weights are held at the same time.
+        check_memory(
+            &format!("loading the model {} ({size} bytes)", path.display()),
+            2.0 * size as f64,
+        )?;
         let bytes = std::fs::read(path).map_err(|e| OccamError::io(path, e))?;
         Mlp::from_safetensors(&bytes).map_err(|problem| OccamError::bad_file(path, problem))
     }
 
+    /// Parses safetensors bytes into a network. Never panics: any malformed input is an
+    /// error saying what is wrong (the caller adds the file name).
     pub fn from_safetensors(bytes: &[u8]) -> std::result::Result<Mlp, String> {
         let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
         let tensors = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
@@ -82,7 +94,8 @@ impl Mlp {
                 "unexpected tensor '{extra}': Occam networks are bias-free and hold only layers.{{i}}.weight"
             ));
         }
-        let mut dims = vec![input_shape.iter().product::<usize>()];
+        let input_dim = checked_input_dim(input_shape)?;
+        let mut dims = vec![input_dim];
         let mut weights = Vec::with_capacity(depth);
         for i in 0..depth {
             let name = format!("layers.{i}.weight");
@@ -109,13 +122,19 @@ impl Mlp {
                     }
                 ));
             }
+            if out == 0 {
+                return Err(format!(
+                    "tensor '{name}' has shape [0, {inp}]: a layer of width 0 computes nothing; every layer needs at least 1 output"
+                ));
+            }
+            let values: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            check_finite(&name, &values, inp)?;
             dims.push(out);
-            weights.push(
-                t.data()
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                    .collect(),
-            );
+            weights.push(values);
         }
         Ok(Mlp {
             activation,
@@ -124,4 +143,22 @@ impl Mlp {
             weights,
         })
     }
+}
+
+/// Refuses a tensor holding NaN or ±inf: names the tensor, the first bad entry as (row,
+/// column) of the `[out_features, in_features]` matrix, its value, and how many are bad.
+fn check_finite(name: &str, values: &[f32], in_features: usize) -> std::result::Result<(), String> {
+    let Some(first) = values.iter().position(|v| !v.is_finite()) else {
+        return Ok(());
+    };
+    let bad = values.iter().filter(|v| !v.is_finite()).count();
+    Err(format!(
+        "tensor '{name}' holds {bad} non-finite weight{} of {}; the first is {} at row {}, column {}: \
+         a network with NaN or infinite weights gives no meaningful numbers",
+        if bad == 1 { "" } else { "s" },
+        values.len(),
+        values[first],
+        first / in_features,
+        first % in_features
+    ))
 }

@@ -66,7 +66,12 @@ fn load_datasets(trials: &[(usize, TrialSpec)]) -> Result<HashMap<String, Arc<Sp
     let mut out = HashMap::new();
     for (_, t) in trials {
         if !out.contains_key(&t.train.data) {
-            let splits = DataSource::parse(&t.train.data)?.load()?;
+            // Only as many training examples as the largest trial on this dataset uses.
+            let sizes = trials.iter().filter(|(_, u)| u.train.data == t.train.data);
+            let max_train = sizes
+                .map(|(_, u)| u.train.train_size)
+                .try_fold(0, |m, n| n.map(|n| n.max(m)));
+            let splits = DataSource::parse(&t.train.data)?.load_with(max_train)?;
             out.insert(t.train.data.clone(), Arc::new(splits));
         }
     }

@@ -78,7 +78,8 @@ pub fn train(
     config.validate()?;
     let started = Instant::now();
     let train_set = training_set(config, splits);
-    let net = Mlp::random(
+    check_training_memory(config, &train_set)?;
+    let net = Mlp::try_random(
         train_set.shape,
         config.width,
         config.depth,
@@ -86,7 +87,7 @@ pub fn train(
         config.activation,
         config.init_scale,
         config.seed,
-    );
+    )?;
     let initial = net.clone();
     let bar = crate::progress::bar(progress, config.steps as u64, "steps");
     let run = if config.optimizer == OptimizerKind::Lbfgs {
@@ -207,4 +208,32 @@ fn train_minibatch(
         epochs,
         final_lr: decayed_lr(config, epochs),
     }
+}
+
+/// Stops a run whose estimated memory (weights, optimizer state, gradients and one batch
+/// of activations) exceeds what this machine has, before anything is allocated.
+fn check_training_memory(config: &TrainConfig, train_set: &Dataset) -> crate::error::Result<()> {
+    // Weight-shaped buffers of optimizer state; L-BFGS keeps 10 (s, y) pairs and about
+    // ten more copies of the parameters and gradient, and evaluates 1,000 examples at once.
+    let (slots, batch) = match config.optimizer {
+        OptimizerKind::Sgd => (0, config.batch),
+        OptimizerKind::Momentum | OptimizerKind::Rmsprop => (1, config.batch),
+        OptimizerKind::Adam => (2, config.batch),
+        OptimizerKind::Lbfgs => (30, 1000),
+    };
+    let bytes = crate::net::estimated_training_bytes(
+        train_set.dim(),
+        config.width,
+        config.depth,
+        train_set.classes,
+        batch.min(train_set.len()),
+        slots,
+    );
+    crate::limits::check_memory(
+        &format!(
+            "training a network of width {} and depth {} with batch {}",
+            config.width, config.depth, config.batch
+        ),
+        bytes,
+    )
 }
