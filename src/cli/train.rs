@@ -1,6 +1,7 @@
-//! `occam train` and `occam evaluate`.
+//! `occam train` and `occam evaluate`: options checked against their ranges (named by
+//! option or `--config` key), and no empty split or non-finite loss reported as a number.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use occam::compute::Compute;
 use occam::data::{Augmentation, DataSource};
@@ -32,12 +33,12 @@ pub struct TrainArgs {
     #[arg(long)]
     activation: Option<Activation>,
     /// Init-std multiplier s: weights ~ N(0, s²·v/fan_in).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     init_scale: Option<f64>,
     /// sgd, momentum, adam, rmsprop or lbfgs (full batch).
     #[arg(long)]
     optimizer: Option<OptimizerKind>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
     #[arg(long)]
     batch: Option<usize>,
@@ -47,7 +48,7 @@ pub struct TrainArgs {
     /// Multiply the learning rate by --lr-decay-factor every this many epochs.
     #[arg(long)]
     lr_decay_epochs: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     lr_decay_factor: Option<f64>,
     /// Stop once every training example is classified correctly.
     #[arg(long)]
@@ -125,8 +126,30 @@ impl TrainArgs {
         c.augment.hflip |= self.hflip;
         c.augment.vflip |= self.vflip;
         c.augment.rotate90 |= self.rotate90;
-        c.validate()?;
+        c.validate_named(&|field| self.source_of(field))?;
         Ok(c)
+    }
+
+    /// Where a setting's value came from, for messages: its command-line option when it
+    /// was given there, else its key in the `--config` file.
+    fn source_of(&self, field: &str) -> String {
+        let on_command_line = match field {
+            "width" => self.width.is_some(),
+            "depth" => self.depth.is_some(),
+            "init_scale" => self.init_scale.is_some(),
+            "lr" => self.lr.is_some(),
+            "batch" => self.batch.is_some(),
+            "steps" => self.steps.is_some(),
+            "lr_decay_epochs" => self.lr_decay_epochs.is_some(),
+            "lr_decay_factor" => self.lr_decay_factor.is_some(),
+            "train_size" => self.train_size.is_some(),
+            "augment.translate" => self.translate.is_some() || self.augment,
+            _ => false,
+        };
+        match &self.config {
+            Some(path) if !on_command_line => format!("{}: {field}", path.display()),
+            _ => format!("--{}", field.trim_start_matches("augment.").replace('_', "-")),
+        }
     }
 }
 
@@ -167,7 +190,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// A network in the safetensors format (SPEC §7).
+    /// A network in the safetensors format (see docs/DESIGN.md).
     #[arg(long)]
     model: PathBuf,
     /// Dataset, as for `occam train`.
@@ -178,8 +201,23 @@ pub struct EvaluateArgs {
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let (net, splits) = super::measure::load_model_and_data(&args.model, &args.data)?;
     let compute = Compute::new(0);
-    let train = engine::evaluate(&net, &compute, &splits.train);
-    let test = engine::evaluate(&net, &compute, &splits.test);
+    let mut evaluations = Vec::new();
+    for (split, set) in [("train", &splits.train), ("test", &splits.test)] {
+        if set.is_empty() {
+            bail!("{}: the {split} split has no examples to evaluate", args.data);
+        }
+        let e = engine::evaluate(&net, &compute, set);
+        if let Some(i) = e.first_non_finite {
+            bail!(
+                "{}: non-finite result on the {split} split of {}: at point {i}, the loss is not a finite number \
+                 (the network's arithmetic overflowed: its weights or inputs are too large)",
+                args.model.display(),
+                args.data
+            );
+        }
+        evaluations.push(e);
+    }
+    let (train, test) = (evaluations[0], evaluations[1]);
     let out = json!({
         "model": args.model,
         "data": args.data,
