@@ -112,7 +112,7 @@ impl Common {
     /// The error for a non-finite result: the model, the split and where it happened.
     fn non_finite(&self, what: &str, bad: NonFinite) -> anyhow::Error {
         anyhow::anyhow!(
-            "{}: non-finite result on the {} split of {} ({what}): {bad}",
+            "{}: non-finite result on the {} split of {}, {what}: {bad}",
             self.model.display(),
             self.split_name(),
             self.data
@@ -157,7 +157,8 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
             &points.inputs[start * d..end * d],
             Some(&points.labels[start..end]),
         );
-        check_jacobians(&chunk, start, true).map_err(|bad| args.common.non_finite("Jacobian norms", bad))?;
+        check_jacobians(&chunk, start, true)
+            .map_err(|bad| args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad))?;
         results.extend(chunk);
         bar.set_position(end as u64);
     }

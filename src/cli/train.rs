@@ -207,9 +207,9 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
             bail!("{}: the {split} split has no examples to evaluate", args.data);
         }
         let e = engine::evaluate(&net, &compute, set);
-        if let Some(i) = e.first_non_finite {
+        if let Some((i, loss)) = e.first_non_finite {
             bail!(
-                "{}: non-finite result on the {split} split of {}: at point {i}, the loss is not a finite number \
+                "{}: non-finite result on the {split} split of {}, at point {i}: the loss is {loss} \
                  (the network's arithmetic overflowed: its weights or inputs are too large)",
                 args.model.display(),
                 args.data

@@ -30,8 +30,9 @@ impl std::fmt::Display for Quantity {
     }
 }
 
-/// Where a measurement first became non-finite: the index of the point (or trajectory)
-/// within the measured set, the quantity and its value.
+/// Where a measurement first became non-finite: the index of the point (or trajectory,
+/// or grid pixel) within the measured set, the quantity and its value. It displays as
+/// the quantity and value; callers say where.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NonFinite {
     pub point: usize,
@@ -43,8 +44,8 @@ impl std::fmt::Display for NonFinite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "at point {}, {} is {} (the network's arithmetic overflowed: its weights or inputs are too large)",
-            self.point, self.quantity, self.value
+            "{} is {} (the network's arithmetic overflowed: its weights or inputs are too large)",
+            self.quantity, self.value
         )
     }
 }

@@ -249,9 +249,9 @@ pub struct Evaluation {
     pub loss: f64,
     pub correct: usize,
     pub n: usize,
-    /// The first example whose loss is NaN or infinite, if any.
+    /// The first example whose loss is NaN or infinite, if any, and that loss.
     #[serde(skip)]
-    pub first_non_finite: Option<usize>,
+    pub first_non_finite: Option<(usize, f64)>,
 }
 
 /// Evaluates `net` on every example of `data`, in chunks that fit a modest workspace.
@@ -269,7 +269,7 @@ pub fn evaluate(net: &Mlp, compute: &Compute, data: &Dataset) -> Evaluation {
             let label = data.labels[start + i] as usize;
             let (loss, predicted) = softmax_cross_entropy(&logits[i * classes..(i + 1) * classes], label, &mut probs);
             if !loss.is_finite() && first_non_finite.is_none() {
-                first_non_finite = Some(start + i);
+                first_non_finite = Some((start + i, loss));
             }
             loss_sum += loss;
             correct += (predicted == label) as usize;

@@ -131,7 +131,10 @@ fn measure(
                 Method::Sampled => sampled_transitions(&outcome.net, compute, &traj, t.samples, false),
             };
             if let Some(bad) = counted.non_finite {
-                findings.push(format!("transitions: trajectory {i}: {}", bad.at(i)));
+                findings.push(format!(
+                    "transitions along {} trajectory {i}: {bad}",
+                    t.trajectory.name()
+                ));
                 total = u64::MAX;
                 break;
             }
@@ -180,7 +183,7 @@ fn measure_jacobian(
     let d = test.dim();
     let jac = jacobian_norms(net, compute, &test.inputs[..n * d], Some(&test.labels[..n]));
     if let Err(bad) = check_jacobians(&jac, 0, true) {
-        return Some(format!("Jacobian norms: test {bad}"));
+        return Some(format!("Jacobian at test point {}: {bad}", bad.point));
     }
     record.jacobian_norm = jac.iter().map(|p| p.jacobian_norm).sum::<f64>() / n as f64;
     record.logit_jacobian_norm = jac.iter().map(|p| p.logit_jacobian_norm).sum::<f64>() / n as f64;
@@ -222,8 +225,9 @@ fn measure_profiles(
         let prof = profile(net, compute, trajectories, p.bins, method, 1 << 16, || {}).map_err(|e| e.to_string())?;
         if let Some(bad) = prof.non_finite {
             return Ok(Some(format!(
-                "profile along {} trajectories: trajectory {bad}",
-                kind.name()
+                "profile along {} trajectory {}: {bad}",
+                kind.name(),
+                bad.point
             )));
         }
         curves.push(
@@ -261,7 +265,7 @@ fn measure_regions(
     for (name, n) in [("before training", &outcome.initial), ("after training", net)] {
         let map = region_map(n, compute, x, layer, r.grid).map_err(|e| e.to_string())?;
         if let Some(bad) = map.non_finite {
-            return Ok(Some(format!("region map {name}: grid {bad}")));
+            return Ok(Some(format!("region map {name}, grid pixel {}: {bad}", bad.point)));
         }
         maps.push(json!({"regions": map.regions, "boundary": run_lengths(&map.boundary)}));
     }
