@@ -40,7 +40,7 @@ pub enum Split {
 
 #[derive(Args, Debug)]
 pub struct Common {
-    /// A network in the safetensors format (see docs/DESIGN.md).
+    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
     #[arg(long)]
     model: PathBuf,
     /// Dataset, as for `occam train`.

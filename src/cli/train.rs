@@ -190,7 +190,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// A network in the safetensors format (see docs/DESIGN.md).
+    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
     #[arg(long)]
     model: PathBuf,
     /// Dataset, as for `occam train`.
