@@ -361,3 +361,47 @@ fn a_sweep_trial_whose_jacobian_overflows_is_stored_non_finite_with_null_metrics
     assert_eq!(row["status"], "non_finite");
     assert!(row["jacobian_norm"].is_null(), "{row}");
 }
+
+#[test]
+fn training_on_an_empty_split_is_an_error_not_an_accuracy_of_zero() {
+    use occam::compute::Compute;
+    use occam::data::{Dataset, Splits};
+    let set = |n: usize| Dataset {
+        inputs: common::lcg_vec(5, n * 4),
+        labels: (0..n).map(|i| (i % 2) as u16).collect(),
+        shape: [2, 2, 1],
+        classes: 2,
+    };
+    let config = occam::train::TrainConfig {
+        width: 4,
+        depth: 2,
+        steps: 3,
+        batch: 2,
+        ..Default::default()
+    };
+    for (train, test, empty) in [(set(0), set(4), "training"), (set(4), set(0), "test")] {
+        let splits = Splits {
+            name: "tiny".into(),
+            train,
+            validation: None,
+            test,
+        };
+        let e = occam::train::train(&config, &splits, &Compute::single(), false)
+            .err()
+            .unwrap_or_else(|| panic!("training with an empty {empty} split succeeded"))
+            .to_string();
+        assert!(e.contains(&format!("the {empty} split has no examples")), "{e}");
+    }
+}
+
+#[test]
+fn bench_refuses_sample_counts_that_cannot_form_a_loop() {
+    for k in ["0", "1"] {
+        let out = occam(&["bench", "transitions", "--quick", "--sample-k", k]);
+        refused(&out, &[&format!("--sample-k = {k}"), "2 to 1073741824"]);
+    }
+    refused(
+        &occam(&["bench", "train", "--quick", "--shards", "0"]),
+        &["--shards = 0"],
+    );
+}

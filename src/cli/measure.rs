@@ -8,7 +8,7 @@ use occam::compute::Compute;
 use occam::data::{DataSource, Dataset, Splits};
 use occam::error::write_atomic;
 use occam::measure::finite::{NonFinite, check_jacobians};
-use occam::measure::profile::{Method, Trajectories, profile};
+use occam::measure::profile::{Method, Profile, Trajectories, profile};
 use occam::measure::ranges;
 use occam::measure::regions::region_map;
 use occam::measure::trajectory::{self, TrajectoryKind};
@@ -358,56 +358,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         }
     }
     write_atomic(&args.out.join("profile.csv"), csv.as_bytes())?;
-    let series = |f: &dyn Fn(&occam::measure::profile::Profile) -> &Vec<f64>| -> Vec<Series> {
-        profiles
-            .iter()
-            .enumerate()
-            .map(|(i, (kind, p))| Series {
-                name: format!("{} (n = {})", kind.name(), p.trajectories),
-                points: p.position.iter().copied().zip(f(p).iter().copied()).collect(),
-                color: PALETTE[i % PALETTE.len()],
-            })
-            .collect()
-    };
-    let anchors = profiles
-        .iter()
-        .find(|(_, p)| !p.anchors.is_empty())
-        .map(|(_, p)| p.anchors.clone())
-        .unwrap_or_default();
-    let title = format!(
-        "{}, depth {}, width {}, {} transitions",
-        net.activation,
-        net.depth(),
-        net.dims.get(1).copied().unwrap_or(0),
-        match method {
-            Method::Exact => "exact".to_string(),
-            Method::Sampled => format!("k = {}", args.traj.points),
-        }
-    );
-    let figure = StackedLines {
-        width: 1000,
-        panel_height: 380,
-        panels: vec![
-            LinePanel {
-                title: format!("Jacobian norm along closed trajectories ({title})"),
-                x_label: "position along the closed trajectory (anchors dashed)".into(),
-                y_label: "mean ‖J(x)‖_F".into(),
-                x_range: (0.0, 1.0),
-                series: series(&|p| &p.jacobian_norm),
-                markers: anchors.clone(),
-                log_y: false,
-            },
-            LinePanel {
-                title: "Transition density".into(),
-                x_label: "position along the closed trajectory (anchors dashed)".into(),
-                y_label: "crossings per unit position".into(),
-                x_range: (0.0, 1.0),
-                series: series(&|p| &p.transition_density),
-                markers: anchors,
-                log_y: false,
-            },
-        ],
-    };
+    let figure = profile_figure(&profiles, &net, method, args.traj.points);
     let [png, svg] = plot::render(&args.out.join("profile"), &figure)?;
     let summary = json!({
         "model": args.common.model, "data": args.common.data, "method": method,
@@ -457,34 +408,8 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         bail!("--layer {layer}: the network has hidden layers 1..{hidden}");
     }
     occam::measure::regions::check_grid("--grid", args.grid, &net)?;
-    let idx: [usize; 3] = match &args.points {
-        Some(p) => [p[0], p[1], p[2]],
-        None => match args.triplet {
-            TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(&splits.train, true, args.seed, 0)?,
-            TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(&splits.train, false, args.seed, 0)?,
-            other => bail!(
-                "--triplet {} is not a triplet kind (same-class-ellipse or different-class-ellipse)",
-                other.name()
-            ),
-        },
-    };
-    if let Some(&bad) = idx.iter().find(|&&i| i >= splits.train.len()) {
-        bail!(
-            "--points: training example {bad} does not exist ({} examples)",
-            splits.train.len()
-        );
-    }
-    if idx[0] == idx[1] || idx[1] == idx[2] || idx[0] == idx[2] {
-        bail!(
-            "--points {} {} {}: the three training examples must be different",
-            idx[0],
-            idx[1],
-            idx[2]
-        );
-    }
+    let idx = region_points(&args, &splits.train)?;
     let x = idx.map(|i| splits.train.input(i));
-    trajectory::check_spans_plane(x)
-        .map_err(|why| anyhow::anyhow!("--points {} {} {}: {why}", idx[0], idx[1], idx[2]))?;
     let compute = Compute::new(0);
     let mut nets = Vec::new();
     if let Some(init) = &args.initial {
@@ -528,4 +453,97 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
     print_summary(&summary, args.common.json);
     Ok(())
+}
+
+/// The three training examples spanning the plane: `--points`, or a triplet picked by
+/// `--triplet` and `--seed`; checked to exist, to differ and to span a plane.
+fn region_points(args: &RegionsArgs, train: &Dataset) -> Result<[usize; 3]> {
+    let idx: [usize; 3] = match &args.points {
+        Some(p) => [p[0], p[1], p[2]],
+        None => match args.triplet {
+            TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(train, true, args.seed, 0)?,
+            TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(train, false, args.seed, 0)?,
+            other => bail!(
+                "--triplet {} is not a triplet kind (same-class-ellipse or different-class-ellipse)",
+                other.name()
+            ),
+        },
+    };
+    if let Some(&bad) = idx.iter().find(|&&i| i >= train.len()) {
+        bail!(
+            "--points: training example {bad} does not exist ({} examples)",
+            train.len()
+        );
+    }
+    let what = if args.points.is_some() {
+        "--points"
+    } else {
+        "training examples picked by --triplet"
+    };
+    if idx[0] == idx[1] || idx[1] == idx[2] || idx[0] == idx[2] {
+        bail!(
+            "{what} {} {} {}: the three training examples must be different",
+            idx[0],
+            idx[1],
+            idx[2]
+        );
+    }
+    let x = idx.map(|i| train.input(i));
+    trajectory::check_spans_plane(x)
+        .map_err(|why| anyhow::anyhow!("{what} {} {} {}: {why}", idx[0], idx[1], idx[2]))?;
+    Ok(idx)
+}
+
+/// The two stacked panels of a profile: Jacobian norm and transition density.
+fn profile_figure(profiles: &[(TrajectoryKind, Profile)], net: &Mlp, method: Method, k: usize) -> StackedLines {
+    let series = |f: &dyn Fn(&Profile) -> &Vec<f64>| -> Vec<Series> {
+        profiles
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, p))| Series {
+                name: format!("{} (n = {})", kind.name(), p.trajectories),
+                points: p.position.iter().copied().zip(f(p).iter().copied()).collect(),
+                color: PALETTE[i % PALETTE.len()],
+            })
+            .collect()
+    };
+    let anchors = profiles
+        .iter()
+        .find(|(_, p)| !p.anchors.is_empty())
+        .map(|(_, p)| p.anchors.clone())
+        .unwrap_or_default();
+    let title = format!(
+        "{}, depth {}, width {}, {} transitions",
+        net.activation,
+        net.depth(),
+        net.dims.get(1).copied().unwrap_or(0),
+        match method {
+            Method::Exact => "exact".to_string(),
+            Method::Sampled => format!("k = {}", k),
+        }
+    );
+    StackedLines {
+        width: 1000,
+        panel_height: 380,
+        panels: vec![
+            LinePanel {
+                title: format!("Jacobian norm along closed trajectories ({title})"),
+                x_label: "position along the closed trajectory (anchors dashed)".into(),
+                y_label: "mean ‖J(x)‖_F".into(),
+                x_range: (0.0, 1.0),
+                series: series(&|p| &p.jacobian_norm),
+                markers: anchors.clone(),
+                log_y: false,
+            },
+            LinePanel {
+                title: "Transition density".into(),
+                x_label: "position along the closed trajectory (anchors dashed)".into(),
+                y_label: "crossings per unit position".into(),
+                x_range: (0.0, 1.0),
+                series: series(&|p| &p.transition_density),
+                markers: anchors,
+                log_y: false,
+            },
+        ],
+    }
 }

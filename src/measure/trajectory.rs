@@ -356,6 +356,20 @@ mod tests {
     }
 
     #[test]
+    fn a_triplet_that_cannot_be_picked_is_an_error() {
+        let data = Dataset {
+            inputs: vec![0.0, 1.0, 2.0, 3.0],
+            labels: vec![0, 1, 1, 0],
+            shape: [1, 1, 1],
+            classes: 2,
+        };
+        let e = pick_triplet(&data, false, 1, 0).unwrap_err().to_string();
+        assert!(e.contains("fewer than three classes"), "{e}");
+        let e = pick_triplet(&data, true, 1, 0).unwrap_err().to_string();
+        assert!(e.contains("no class with three examples"), "{e}");
+    }
+
+    #[test]
     fn random_ellipses_are_seeded_per_index() {
         assert_eq!(random_ellipse(5, 1, 3), random_ellipse(5, 1, 3));
         assert_ne!(random_ellipse(5, 1, 3), random_ellipse(5, 1, 4));
