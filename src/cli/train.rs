@@ -24,30 +24,34 @@ pub struct TrainArgs {
     /// Dataset: fashion-mnist, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, cifar100:DIR.
     #[arg(long)]
     data: Option<String>,
+    /// Hidden-layer width: 1 to 2^20.
     #[arg(long)]
     width: Option<usize>,
-    /// Number of weight matrices (2 = one hidden layer).
+    /// Number of weight matrices (2 = one hidden layer): 1 to 1000.
     #[arg(long)]
     depth: Option<usize>,
     /// relu, relu6, hard_tanh, hard_sigmoid or tanh.
     #[arg(long)]
     activation: Option<Activation>,
-    /// Init-std multiplier s: weights ~ N(0, s²·v/fan_in).
+    /// Init-std multiplier s: weights ~ N(0, s²·v/fan_in); finite, greater than 0.
     #[arg(long, allow_negative_numbers = true)]
     init_scale: Option<f64>,
     /// sgd, momentum, adam, rmsprop or lbfgs (full batch).
     #[arg(long)]
     optimizer: Option<OptimizerKind>,
+    /// Learning rate: finite, greater than 0.
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
+    /// Batch size: 1 to 2^20.
     #[arg(long)]
     batch: Option<usize>,
-    /// Step budget (L-BFGS: iteration cap).
+    /// Step budget (L-BFGS: iteration cap): 1 to 10^9.
     #[arg(long)]
     steps: Option<usize>,
     /// Multiply the learning rate by --lr-decay-factor every this many epochs.
     #[arg(long)]
     lr_decay_epochs: Option<usize>,
+    /// Learning-rate decay factor: greater than 0 and at most 1.
     #[arg(long, allow_negative_numbers = true)]
     lr_decay_factor: Option<f64>,
     /// Stop once every training example is classified correctly.
@@ -56,7 +60,7 @@ pub struct TrainArgs {
     /// Train on uniformly random labels (seeded).
     #[arg(long)]
     random_labels: bool,
-    /// Random translation by up to N pixels, with wrap-around.
+    /// Random translation by up to N pixels, with wrap-around: 0 to the image side.
     #[arg(long)]
     translate: Option<usize>,
     /// Random horizontal flips.
