@@ -224,7 +224,7 @@ fn bad_input_fails_cleanly_naming_the_culprit() {
         ),
         (
             vec!["--data".into(), data.clone(), "--depth".into(), "0".into()],
-            "depth must be at least 1".into(),
+            "--depth = 0 is out of range: valid values are 1 to 1000".into(),
         ),
         (
             vec!["--data".into(), data.clone(), "--activation".into(), "swish".into()],

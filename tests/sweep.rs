@@ -181,7 +181,7 @@ fn malformed_specs_are_rejected_naming_the_file_and_the_problem() {
         ("name = \"x\"\n[axes]\nactivation = [\"swish\"]\n", "swish"),
         ("name = \"x\"\nmode = \"random\"\n", "samples > 0"),
         ("[axes]\nwidth = [3]\n", "missing field `name`"),
-        ("name = \"x\"\n[axes]\ndepth = [0]\n", "depth must be at least 1"),
+        ("name = \"x\"\n[axes]\ndepth = [0]\n", "axes.depth = 0 is out of range"),
         (
             "name = \"x\"\n[axes]\nactivation = [\"tanh\"]\n[measure.transitions]\ntrajectory = \"translate\"\ncount = 2\n",
             "piecewise-linear",

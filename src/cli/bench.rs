@@ -31,10 +31,10 @@ pub struct BenchArgs {
     /// own networks and image (otherwise Occam draws its own).
     #[arg(long)]
     peers_dir: Option<std::path::PathBuf>,
-    /// Also time dense sampling at these k (transitions), e.g. --sample-k 65536,1048576.
+    /// Also time dense sampling at these k (transitions, 2 to 2^30), e.g. --sample-k 65536,1048576.
     #[arg(long, value_delimiter = ',', default_values_t = vec![65536])]
     sample_k: Vec<usize>,
-    /// Batch shards for the train step (default: Occam's automatic choice).
+    /// Batch shards for the train step, 1 to 4096 (default: Occam's automatic choice).
     #[arg(long)]
     shards: Option<usize>,
 }
@@ -68,6 +68,12 @@ fn cpu_seconds() -> f64 {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
+    for &k in &args.sample_k {
+        occam::measure::ranges::samples("--sample-k", k)?;
+    }
+    if let Some(shards) = args.shards {
+        occam::limits::in_range("--shards", shards, 1, 4096)?;
+    }
     let compute = Compute::new(0);
     let (reps, min_rep) = if args.quick { (3, 0.1) } else { (7, 0.25) };
     let threads = compute.threads();

@@ -1,11 +1,15 @@
-//! `occam measure jacobian|transitions|profile|regions`.
+//! `occam measure jacobian|transitions|profile|regions`: options checked against their
+//! ranges (docs/METRICS.md) before any work, and any non-finite result reported as an
+//! error naming the model and the point, never as a number.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use occam::compute::Compute;
 use occam::data::{DataSource, Dataset, Splits};
 use occam::error::write_atomic;
-use occam::measure::profile::{Method, profile};
+use occam::measure::finite::{NonFinite, check_jacobians};
+use occam::measure::profile::{Method, Profile, Trajectories, profile};
+use occam::measure::ranges;
 use occam::measure::regions::region_map;
 use occam::measure::trajectory::{self, TrajectoryKind};
 use occam::measure::transitions::{exact_transitions, sampled_transitions};
@@ -36,7 +40,7 @@ pub enum Split {
 
 #[derive(Args, Debug)]
 pub struct Common {
-    /// A network in the safetensors format (SPEC §7).
+    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
     #[arg(long)]
     model: PathBuf,
     /// Dataset, as for `occam train`.
@@ -45,7 +49,7 @@ pub struct Common {
     /// Which split supplies the points.
     #[arg(long, value_enum, default_value = "test")]
     split: Split,
-    /// Use the first N points (or N trajectories), in file order.
+    /// Use the first N points (or N trajectories), in file order: 1 to 1,000,000.
     #[arg(long)]
     limit: Option<usize>,
     /// Print one JSON object instead of text.
@@ -81,13 +85,38 @@ pub fn load_model_and_data(model: &Path, data: &str) -> Result<(Mlp, Splits)> {
 
 impl Common {
     fn load(&self) -> Result<(Mlp, Splits, Dataset)> {
+        if let Some(limit) = self.limit {
+            ranges::count("--limit", limit)?;
+        }
         let (net, splits) = load_model_and_data(&self.model, &self.data)?;
         let points = match self.split {
             Split::Train => &splits.train,
             Split::Test => &splits.test,
         };
+        if points.is_empty() {
+            bail!(
+                "{}: the {} split has no examples to measure",
+                self.data,
+                self.split_name()
+            );
+        }
         let points = points.take(self.limit.unwrap_or(usize::MAX));
         Ok((net, splits, points))
+    }
+    fn split_name(&self) -> &'static str {
+        match self.split {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+    /// The error for a non-finite result: the model, the split and where it happened.
+    fn non_finite(&self, what: &str, bad: NonFinite) -> anyhow::Error {
+        anyhow::anyhow!(
+            "{}: non-finite result on the {} split of {}, {what}: {bad}",
+            self.model.display(),
+            self.split_name(),
+            self.data
+        )
     }
 }
 
@@ -122,12 +151,15 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
     let d = points.dim();
     for start in (0..points.len()).step_by(1024) {
         let end = (start + 1024).min(points.len());
-        results.extend(jacobian_norms(
+        let chunk = jacobian_norms(
             &net,
             &compute,
             &points.inputs[start * d..end * d],
             Some(&points.labels[start..end]),
-        ));
+        );
+        check_jacobians(&chunk, start, true)
+            .map_err(|bad| args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad))?;
+        results.extend(chunk);
         bar.set_position(end as u64);
     }
     bar.finish_and_clear();
@@ -143,7 +175,7 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
         write_atomic(path, csv.as_bytes())?;
     }
     let summary = json!({
-        "model": args.common.model, "data": args.common.data, "split": format!("{:?}", args.common.split).to_lowercase(),
+        "model": args.common.model, "data": args.common.data, "split": args.common.split_name(),
         "points": results.len(),
         "mean_jacobian_norm": mean(results.iter().map(|r| r.jacobian_norm)),
         "mean_logit_jacobian_norm": mean(results.iter().map(|r| r.logit_jacobian_norm)),
@@ -173,13 +205,15 @@ pub struct TrajectoryArgs {
     /// exact (piecewise-linear activations; the default for them) or sampled.
     #[arg(long, value_enum)]
     method: Option<Method>,
-    /// Samples per trajectory for --method sampled (the paper's k = 2^20).
+    /// Samples per trajectory for --method sampled (the paper's k = 2^20): 2 to 2^30.
     #[arg(long, default_value_t = 1 << 20)]
     points: usize,
 }
 
 impl TrajectoryArgs {
+    /// The counting method, after checking `--points`.
     fn method(&self, net: &Mlp) -> Result<Method> {
+        ranges::samples("--points", self.points)?;
         match self.method {
             Some(Method::Exact) if !net.activation.is_piecewise_linear() => {
                 bail!(
@@ -222,11 +256,15 @@ fn run_transitions(args: TransitionsArgs) -> Result<()> {
     let bar = occam::progress::bar(!args.common.quiet, n as u64, "trajectories");
     let mut rows = Vec::with_capacity(n);
     for i in 0..n {
-        let traj = trajectory::build(args.trajectory, &points, &splits.train, i, args.traj.seed);
+        let traj = trajectory::build(args.trajectory, &points, &splits.train, i, args.traj.seed)?;
         let count = match method {
             Method::Exact => exact_transitions(&net, &compute, &traj, false),
             Method::Sampled => sampled_transitions(&net, &compute, &traj, args.traj.points, false),
         };
+        if let Some(bad) = count.non_finite {
+            let what = format!("transitions along {} trajectory {i}", args.trajectory.name());
+            return Err(args.common.non_finite(&what, bad.at(i)));
+        }
         rows.push(count);
         bar.inc(1);
     }
@@ -266,7 +304,7 @@ pub struct ProfileArgs {
     trajectory: Vec<TrajectoryKind>,
     #[command(flatten)]
     traj: TrajectoryArgs,
-    /// Bins along the loop.
+    /// Bins along the loop: 2 to 4096.
     #[arg(long, default_value_t = 256)]
     bins: usize,
     /// Output directory for profile.csv, profile.png and profile.svg.
@@ -275,12 +313,10 @@ pub struct ProfileArgs {
 }
 
 fn run_profile(args: ProfileArgs) -> Result<()> {
+    ranges::bins("--bins", args.bins)?;
     let (net, splits, points) = args.common.load()?;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
-    if args.bins < 2 {
-        bail!("--bins must be at least 2");
-    }
     let counts: Vec<usize> = args
         .trajectory
         .iter()
@@ -288,16 +324,23 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         .collect();
     let bar = occam::progress::bar(!args.common.quiet, counts.iter().sum::<usize>() as u64, "trajectories");
     let mut profiles = Vec::new();
-    for (&kind, &n) in args.trajectory.iter().zip(&counts) {
-        let trajs: Vec<_> = (0..n)
-            .map(|i| trajectory::build(kind, &points, &splits.train, i, args.traj.seed))
-            .collect();
-        profiles.push((
-            kind,
-            profile(&net, &compute, &trajs, args.bins, method, args.traj.points, || {
-                bar.inc(1)
-            }),
-        ));
+    for (&kind, &count) in args.trajectory.iter().zip(&counts) {
+        let build = |i: usize| trajectory::build(kind, &points, &splits.train, i, args.traj.seed);
+        let trajectories = Trajectories { count, build: &build };
+        let p = profile(
+            &net,
+            &compute,
+            trajectories,
+            args.bins,
+            method,
+            args.traj.points,
+            || bar.inc(1),
+        )?;
+        if let Some(bad) = p.non_finite {
+            let what = format!("profile along {} trajectory {}", kind.name(), bad.point);
+            return Err(args.common.non_finite(&what, bad));
+        }
+        profiles.push((kind, p));
     }
     bar.finish_and_clear();
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -315,56 +358,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         }
     }
     write_atomic(&args.out.join("profile.csv"), csv.as_bytes())?;
-    let series = |f: &dyn Fn(&occam::measure::profile::Profile) -> &Vec<f64>| -> Vec<Series> {
-        profiles
-            .iter()
-            .enumerate()
-            .map(|(i, (kind, p))| Series {
-                name: format!("{} (n = {})", kind.name(), p.trajectories),
-                points: p.position.iter().copied().zip(f(p).iter().copied()).collect(),
-                color: PALETTE[i % PALETTE.len()],
-            })
-            .collect()
-    };
-    let anchors = profiles
-        .iter()
-        .find(|(_, p)| !p.anchors.is_empty())
-        .map(|(_, p)| p.anchors.clone())
-        .unwrap_or_default();
-    let title = format!(
-        "{}, depth {}, width {}, {} transitions",
-        net.activation,
-        net.depth(),
-        net.dims.get(1).copied().unwrap_or(0),
-        match method {
-            Method::Exact => "exact".to_string(),
-            Method::Sampled => format!("k = {}", args.traj.points),
-        }
-    );
-    let figure = StackedLines {
-        width: 1000,
-        panel_height: 380,
-        panels: vec![
-            LinePanel {
-                title: format!("Jacobian norm along closed trajectories ({title})"),
-                x_label: "position along the closed trajectory (anchors dashed)".into(),
-                y_label: "mean ‖J(x)‖_F".into(),
-                x_range: (0.0, 1.0),
-                series: series(&|p| &p.jacobian_norm),
-                markers: anchors.clone(),
-                log_y: false,
-            },
-            LinePanel {
-                title: "Transition density".into(),
-                x_label: "position along the closed trajectory (anchors dashed)".into(),
-                y_label: "crossings per unit position".into(),
-                x_range: (0.0, 1.0),
-                series: series(&|p| &p.transition_density),
-                markers: anchors,
-                log_y: false,
-            },
-        ],
-    };
+    let figure = profile_figure(&profiles, &net, method, args.traj.points);
     let [png, svg] = plot::render(&args.out.join("profile"), &figure)?;
     let summary = json!({
         "model": args.common.model, "data": args.common.data, "method": method,
@@ -386,13 +380,13 @@ pub struct RegionsArgs {
     /// Hidden layer whose code is drawn, 1-based (default: the last hidden layer).
     #[arg(long)]
     layer: Option<usize>,
-    /// Grid points per side.
+    /// Grid points per side: 2 to 4096.
     #[arg(long, default_value_t = 400)]
     grid: usize,
     /// Training points spanning the plane: three of one class or of different classes.
     #[arg(long, value_enum, default_value = "different-class-ellipse")]
     triplet: TrajectoryKind,
-    /// Indices of three training examples (overrides --triplet).
+    /// Indices of three different training examples spanning a plane (overrides --triplet).
     #[arg(long, value_delimiter = ',', num_args = 3)]
     points: Option<Vec<usize>>,
     #[arg(long, default_value_t = 1)]
@@ -403,6 +397,7 @@ pub struct RegionsArgs {
 }
 
 fn run_regions(args: RegionsArgs) -> Result<()> {
+    ranges::grid("--grid", args.grid)?;
     let (net, splits, _) = args.common.load()?;
     let hidden = net.depth() - 1;
     if hidden == 0 {
@@ -412,28 +407,9 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     if layer == 0 || layer > hidden {
         bail!("--layer {layer}: the network has hidden layers 1..{hidden}");
     }
-    let idx: [usize; 3] = match &args.points {
-        Some(p) => [p[0], p[1], p[2]],
-        None => match args.triplet {
-            TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(&splits.train, true, args.seed, 0),
-            TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(&splits.train, false, args.seed, 0),
-            other => bail!(
-                "--triplet {} is not a triplet kind (same-class-ellipse or different-class-ellipse)",
-                other.name()
-            ),
-        },
-    };
-    if let Some(&bad) = idx.iter().find(|&&i| i >= splits.train.len()) {
-        bail!(
-            "--points: training example {bad} does not exist ({} examples)",
-            splits.train.len()
-        );
-    }
-    let x = [
-        splits.train.input(idx[0]),
-        splits.train.input(idx[1]),
-        splits.train.input(idx[2]),
-    ];
+    occam::measure::regions::check_grid("--grid", args.grid, &net)?;
+    let idx = region_points(&args, &splits.train)?;
+    let x = idx.map(|i| splits.train.input(i));
     let compute = Compute::new(0);
     let mut nets = Vec::new();
     if let Some(init) = &args.initial {
@@ -459,7 +435,12 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     let mut panels = Vec::new();
     let mut counts = Vec::new();
     for (name, n) in &nets {
-        let map = region_map(n, &compute, x, layer - 1, args.grid);
+        let map = region_map(n, &compute, x, layer - 1, args.grid)?;
+        if let Some(bad) = map.non_finite {
+            return Err(args
+                .common
+                .non_finite(&format!("region map {name}, grid pixel {}", bad.point), bad));
+        }
         counts.push(json!({"network": name, "regions": map.regions, "boundary_fraction": map.boundary.iter().filter(|&&b| b).count() as f64 / map.boundary.len() as f64}));
         panels.push(RegionPanel {
             title: format!("{name}: layer {layer} regions ({} codes)", map.regions),
@@ -472,4 +453,97 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
     print_summary(&summary, args.common.json);
     Ok(())
+}
+
+/// The three training examples spanning the plane: `--points`, or a triplet picked by
+/// `--triplet` and `--seed`; checked to exist, to differ and to span a plane.
+fn region_points(args: &RegionsArgs, train: &Dataset) -> Result<[usize; 3]> {
+    let idx: [usize; 3] = match &args.points {
+        Some(p) => [p[0], p[1], p[2]],
+        None => match args.triplet {
+            TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(train, true, args.seed, 0)?,
+            TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(train, false, args.seed, 0)?,
+            other => bail!(
+                "--triplet {} is not a triplet kind (same-class-ellipse or different-class-ellipse)",
+                other.name()
+            ),
+        },
+    };
+    if let Some(&bad) = idx.iter().find(|&&i| i >= train.len()) {
+        bail!(
+            "--points: training example {bad} does not exist ({} examples)",
+            train.len()
+        );
+    }
+    let what = if args.points.is_some() {
+        "--points"
+    } else {
+        "training examples picked by --triplet"
+    };
+    if idx[0] == idx[1] || idx[1] == idx[2] || idx[0] == idx[2] {
+        bail!(
+            "{what} {} {} {}: the three training examples must be different",
+            idx[0],
+            idx[1],
+            idx[2]
+        );
+    }
+    let x = idx.map(|i| train.input(i));
+    trajectory::check_spans_plane(x)
+        .map_err(|why| anyhow::anyhow!("{what} {} {} {}: {why}", idx[0], idx[1], idx[2]))?;
+    Ok(idx)
+}
+
+/// The two stacked panels of a profile: Jacobian norm and transition density.
+fn profile_figure(profiles: &[(TrajectoryKind, Profile)], net: &Mlp, method: Method, k: usize) -> StackedLines {
+    let series = |f: &dyn Fn(&Profile) -> &Vec<f64>| -> Vec<Series> {
+        profiles
+            .iter()
+            .enumerate()
+            .map(|(i, (kind, p))| Series {
+                name: format!("{} (n = {})", kind.name(), p.trajectories),
+                points: p.position.iter().copied().zip(f(p).iter().copied()).collect(),
+                color: PALETTE[i % PALETTE.len()],
+            })
+            .collect()
+    };
+    let anchors = profiles
+        .iter()
+        .find(|(_, p)| !p.anchors.is_empty())
+        .map(|(_, p)| p.anchors.clone())
+        .unwrap_or_default();
+    let title = format!(
+        "{}, depth {}, width {}, {} transitions",
+        net.activation,
+        net.depth(),
+        net.dims.get(1).copied().unwrap_or(0),
+        match method {
+            Method::Exact => "exact".to_string(),
+            Method::Sampled => format!("k = {}", k),
+        }
+    );
+    StackedLines {
+        width: 1000,
+        panel_height: 380,
+        panels: vec![
+            LinePanel {
+                title: format!("Jacobian norm along closed trajectories ({title})"),
+                x_label: "position along the closed trajectory (anchors dashed)".into(),
+                y_label: "mean ‖J(x)‖_F".into(),
+                x_range: (0.0, 1.0),
+                series: series(&|p| &p.jacobian_norm),
+                markers: anchors.clone(),
+                log_y: false,
+            },
+            LinePanel {
+                title: "Transition density".into(),
+                x_label: "position along the closed trajectory (anchors dashed)".into(),
+                y_label: "crossings per unit position".into(),
+                x_range: (0.0, 1.0),
+                series: series(&|p| &p.transition_density),
+                markers: anchors,
+                log_y: false,
+            },
+        ],
+    }
 }

@@ -1,6 +1,7 @@
-//! `occam train` and `occam evaluate`.
+//! `occam train` and `occam evaluate`: options checked against their ranges (named by
+//! option or `--config` key), and no empty split or non-finite loss reported as a number.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use occam::compute::Compute;
 use occam::data::{Augmentation, DataSource};
@@ -23,31 +24,35 @@ pub struct TrainArgs {
     /// Dataset: fashion-mnist, mnist:DIR, fashion-mnist:DIR, cifar10:DIR, cifar100:DIR.
     #[arg(long)]
     data: Option<String>,
+    /// Hidden-layer width: 1 to 2^20.
     #[arg(long)]
     width: Option<usize>,
-    /// Number of weight matrices (2 = one hidden layer).
+    /// Number of weight matrices (2 = one hidden layer): 1 to 1000.
     #[arg(long)]
     depth: Option<usize>,
     /// relu, relu6, hard_tanh, hard_sigmoid or tanh.
     #[arg(long)]
     activation: Option<Activation>,
-    /// Init-std multiplier s: weights ~ N(0, s²·v/fan_in).
-    #[arg(long)]
+    /// Init-std multiplier s: weights ~ N(0, s²·v/fan_in); finite, greater than 0.
+    #[arg(long, allow_negative_numbers = true)]
     init_scale: Option<f64>,
     /// sgd, momentum, adam, rmsprop or lbfgs (full batch).
     #[arg(long)]
     optimizer: Option<OptimizerKind>,
-    #[arg(long)]
+    /// Learning rate: finite, greater than 0.
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
+    /// Batch size: 1 to 2^20.
     #[arg(long)]
     batch: Option<usize>,
-    /// Step budget (L-BFGS: iteration cap).
+    /// Step budget (L-BFGS: iteration cap): 1 to 10^9.
     #[arg(long)]
     steps: Option<usize>,
     /// Multiply the learning rate by --lr-decay-factor every this many epochs.
     #[arg(long)]
     lr_decay_epochs: Option<usize>,
-    #[arg(long)]
+    /// Learning-rate decay factor: greater than 0 and at most 1.
+    #[arg(long, allow_negative_numbers = true)]
     lr_decay_factor: Option<f64>,
     /// Stop once every training example is classified correctly.
     #[arg(long)]
@@ -55,7 +60,7 @@ pub struct TrainArgs {
     /// Train on uniformly random labels (seeded).
     #[arg(long)]
     random_labels: bool,
-    /// Random translation by up to N pixels, with wrap-around.
+    /// Random translation by up to N pixels, with wrap-around: 0 to the image side.
     #[arg(long)]
     translate: Option<usize>,
     /// Random horizontal flips.
@@ -125,8 +130,30 @@ impl TrainArgs {
         c.augment.hflip |= self.hflip;
         c.augment.vflip |= self.vflip;
         c.augment.rotate90 |= self.rotate90;
-        c.validate()?;
+        c.validate_named(&|field| self.source_of(field))?;
         Ok(c)
+    }
+
+    /// Where a setting's value came from, for messages: its command-line option when it
+    /// was given there, else its key in the `--config` file.
+    fn source_of(&self, field: &str) -> String {
+        let on_command_line = match field {
+            "width" => self.width.is_some(),
+            "depth" => self.depth.is_some(),
+            "init_scale" => self.init_scale.is_some(),
+            "lr" => self.lr.is_some(),
+            "batch" => self.batch.is_some(),
+            "steps" => self.steps.is_some(),
+            "lr_decay_epochs" => self.lr_decay_epochs.is_some(),
+            "lr_decay_factor" => self.lr_decay_factor.is_some(),
+            "train_size" => self.train_size.is_some(),
+            "augment.translate" => self.translate.is_some() || self.augment,
+            _ => false,
+        };
+        match &self.config {
+            Some(path) if !on_command_line => format!("{}: {field}", path.display()),
+            _ => format!("--{}", field.trim_start_matches("augment.").replace('_', "-")),
+        }
     }
 }
 
@@ -167,7 +194,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// A network in the safetensors format (SPEC §7).
+    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
     #[arg(long)]
     model: PathBuf,
     /// Dataset, as for `occam train`.
@@ -178,8 +205,23 @@ pub struct EvaluateArgs {
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let (net, splits) = super::measure::load_model_and_data(&args.model, &args.data)?;
     let compute = Compute::new(0);
-    let train = engine::evaluate(&net, &compute, &splits.train);
-    let test = engine::evaluate(&net, &compute, &splits.test);
+    let mut evaluations = Vec::new();
+    for (split, set) in [("train", &splits.train), ("test", &splits.test)] {
+        if set.is_empty() {
+            bail!("{}: the {split} split has no examples to evaluate", args.data);
+        }
+        let e = engine::evaluate(&net, &compute, set);
+        if let Some((i, loss)) = e.first_non_finite {
+            bail!(
+                "{}: non-finite result on the {split} split of {}, at point {i}: the loss is {loss} \
+                 (the network's arithmetic overflowed: its weights or inputs are too large)",
+                args.model.display(),
+                args.data
+            );
+        }
+        evaluations.push(e);
+    }
+    let (train, test) = (evaluations[0], evaluations[1]);
     let out = json!({
         "model": args.model,
         "data": args.data,

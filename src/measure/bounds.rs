@@ -1,5 +1,5 @@
-//! The analytic relation between a point's cross-entropy and its Jacobian norms (SPEC §6,
-//! the paper's A.3), as exact curves under its assumption.
+//! The analytic relation between a point's cross-entropy and its Jacobian norms (the
+//! paper's appendix A.3), as exact curves under its assumption.
 //!
 //! With `g_i = ∂f_i/∂x`, `J = A G`, `A = diag σ − σσᵀ`. **Assume** the rows g_i are
 //! orthogonal with equal norms C (`G Gᵀ = C² I`). Then, writing `s = σ_y = e^{−l}`:

@@ -1,4 +1,4 @@
-//! Input-Jacobian norms (SPEC §4): per point, ‖J‖_F of the softmax Jacobian
+//! Input-Jacobian norms: per point, ‖J‖_F of the softmax Jacobian
 //! `J = ∂σ/∂xᵀ = (diag σ − σσᵀ)·G`, ‖G‖_F of the logit Jacobian `G = ∂f/∂xᵀ`, and the
 //! target-class row ‖J_y‖, with the point's loss and prediction.
 //!
@@ -31,7 +31,8 @@ pub struct PointJacobian {
 const SCRATCH_FLOATS: usize = 1 << 24;
 const MAX_CHUNK: usize = 256;
 
-/// Computes [`PointJacobian`] for each of the `x.len() / d` row-major inputs.
+/// Computes [`PointJacobian`] for each of the `x.len() / d` row-major inputs. Overflow
+/// shows as NaN or infinite values (see [`super::finite::check_jacobians`]), never as 0.
 pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[u16]>) -> Vec<PointJacobian> {
     let d = net.input_dim();
     let n_points = x.len() / d;
@@ -106,7 +107,13 @@ pub fn norms_from_gram(k: &[f64], sigma: &[f64], label: Option<usize>) -> (f64, 
     let row = |i: usize| (0..n).map(|j| a(i, j) * t[j * n + i]).sum::<f64>();
     let j2: f64 = (0..n).map(row).sum();
     let g2: f64 = (0..n).map(|i| k[i * n + i]).sum();
-    (j2.max(0.0), g2, label.map(|y| row(y).max(0.0)))
+    (zero_if_negative(j2), g2, label.map(|y| zero_if_negative(row(y))))
+}
+
+/// Clears the tiny negative values rounding can leave in a sum of squares. NaN passes
+/// through (unlike `f64::max`, which would turn it into 0.0 and hide an overflow).
+fn zero_if_negative(v: f64) -> f64 {
+    if v < 0.0 { 0.0 } else { v }
 }
 
 /// How `K_b` is formed from `H_b`: through the Gram matrix of W₁ (when d > w₁) or through
@@ -246,4 +253,22 @@ fn dot64(a: &[f32], b: &[f32]) -> f64 {
         total += s;
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nan_in_the_gram_matrix_stays_nan() {
+        // A saturated softmax (A = 0) times an overflowed Gram entry: 0 · inf = NaN.
+        let k = [f64::INFINITY, 0.0, 0.0, 1.0];
+        let (j2, g2, row) = norms_from_gram(&k, &[1.0, 0.0], Some(0));
+        assert!(
+            j2.is_nan() && g2.is_infinite() && row.unwrap().is_nan(),
+            "{j2} {g2} {row:?}"
+        );
+        let (j2, _, _) = norms_from_gram(&[1.0, 0.0, 0.0, 1.0], &[0.5, 0.5], None);
+        assert!(j2 > 0.0);
+    }
 }

@@ -1,6 +1,7 @@
-//! Sensitivity metrics (SPEC §4): input-Jacobian norms, linear-region transitions along
-//! closed trajectories (exact for piecewise-linear φ, sampled for any φ), trajectory
-//! profiles and 2-D region maps.
+//! Sensitivity metrics: input-Jacobian norms, linear-region transitions along closed
+//! trajectories (exact for piecewise-linear φ, sampled for any φ), trajectory profiles,
+//! 2-D region maps, the valid ranges of their settings, and the detection of non-finite
+//! arithmetic, which is reported as such and never as a number.
 
 pub mod jacobian;
 pub mod trajectory;
@@ -8,5 +9,40 @@ pub mod transitions;
 
 pub use jacobian::{PointJacobian, jacobian_norms};
 pub mod bounds;
+pub mod finite;
 pub mod profile;
 pub mod regions;
+
+/// The valid range of every measurement setting, shared by `occam measure` and sweep
+/// specs (docs/METRICS.md lists them). Each check names the setting as `what`.
+pub mod ranges {
+    use crate::error::Result;
+    use crate::limits::in_range;
+
+    /// Most points or trajectories one measurement may use.
+    pub const MAX_COUNT: usize = 1_000_000;
+    /// Fewest and most samples per trajectory for sampled transitions (the paper: 2^20).
+    pub const MIN_SAMPLES: usize = 2;
+    pub const MAX_SAMPLES: usize = 1 << 30;
+    /// Fewest and most bins of a profile, and grid points per side of a region map.
+    pub const MIN_BINS: usize = 2;
+    pub const MAX_BINS: usize = 4096;
+    pub const MIN_GRID: usize = 2;
+    pub const MAX_GRID: usize = 4096;
+
+    /// Points or trajectories: at least 1 (zero points would average to nothing).
+    pub fn count(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 1, MAX_COUNT)
+    }
+    pub fn samples(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, MIN_SAMPLES, MAX_SAMPLES)
+    }
+    pub fn bins(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, MIN_BINS, MAX_BINS)
+    }
+    /// Grid points per side of a region map (the memory check is
+    /// `regions::check_grid`, which knows the network).
+    pub fn grid(what: &str, side: usize) -> Result<()> {
+        in_range(what, side, MIN_GRID, MAX_GRID)
+    }
+}

@@ -1,10 +1,13 @@
 //! Profiles along trajectories (the paper's Figure 2): the Jacobian norm and the
 //! transition density as functions of position on the loop, averaged over trajectories.
+//! Trajectories are built one at a time, so their number does not bound memory.
 
+use super::finite::{NonFinite, check_jacobians};
 use super::jacobian::jacobian_norms;
 use super::trajectory::Trajectory;
 use super::transitions::{exact_transitions, sampled_transitions};
 use crate::compute::Compute;
+use crate::error::{OccamError, Result};
 use crate::net::Mlp;
 
 /// How transitions are counted.
@@ -32,45 +35,81 @@ pub struct Profile {
     pub anchors: Vec<f64>,
     /// Mean transitions per trajectory.
     pub mean_transitions: f64,
+    /// Set when a trajectory met non-finite arithmetic (`point` = its index); the profile
+    /// then stops there and must not be reported.
+    pub non_finite: Option<NonFinite>,
 }
 
-/// Profiles `trajectories` of one kind on `bins` bins, counting transitions by `method`
+/// Where a profile's trajectories come from: how many, and the `i`-th of them.
+pub struct Trajectories<'a> {
+    pub count: usize,
+    pub build: &'a dyn Fn(usize) -> Result<Trajectory>,
+}
+
+/// Profiles the trajectories of one kind on `bins` bins, counting transitions by `method`
 /// (`k` samples when sampled); `on_each` is called after each trajectory (progress).
 pub fn profile(
     net: &Mlp,
     compute: &Compute,
-    trajectories: &[Trajectory],
+    trajectories: Trajectories,
     bins: usize,
     method: Method,
     k: usize,
     mut on_each: impl FnMut(),
-) -> Profile {
+) -> Result<Profile> {
+    super::ranges::count("profile trajectories", trajectories.count)?;
+    super::ranges::bins("profile bins", bins)?;
+    if method == Method::Sampled {
+        super::ranges::samples("samples per trajectory", k)?;
+    }
     let position: Vec<f64> = (0..bins).map(|b| (b as f64 + 0.5) / bins as f64).collect();
     let mut jac = vec![0.0f64; bins];
     let mut density = vec![0.0f64; bins];
     let mut total = 0u64;
-    for traj in trajectories {
+    let mut anchors = Vec::new();
+    let mut non_finite = None;
+    for i in 0..trajectories.count {
+        let traj = (trajectories.build)(i)?;
+        if i == 0 {
+            anchors = traj.anchors.clone();
+        }
         let x: Vec<f32> = position.iter().flat_map(|&p| traj.point_at(p)).collect();
-        for (j, pj) in jac.iter_mut().zip(jacobian_norms(net, compute, &x, None)) {
+        let points = jacobian_norms(net, compute, &x, None);
+        if let Err(bad) = check_jacobians(&points, 0, false) {
+            non_finite = Some(bad.at(i));
+            break;
+        }
+        for (j, pj) in jac.iter_mut().zip(points) {
             *j += pj.jacobian_norm;
         }
         let count = match method {
-            Method::Exact => exact_transitions(net, compute, traj, true),
-            Method::Sampled => sampled_transitions(net, compute, traj, k, true),
+            Method::Exact if !net.activation.is_piecewise_linear() => {
+                return Err(OccamError::config(format!(
+                    "exact transitions need a piecewise-linear activation, not {}",
+                    net.activation
+                )));
+            }
+            Method::Exact => exact_transitions(net, compute, &traj, true),
+            Method::Sampled => sampled_transitions(net, compute, &traj, k, true),
         };
+        if let Some(bad) = count.non_finite {
+            non_finite = Some(bad.at(i));
+            break;
+        }
         total += count.total;
         for p in count.positions {
             density[((p * bins as f64) as usize).min(bins - 1)] += bins as f64;
         }
         on_each();
     }
-    let n = trajectories.len().max(1) as f64;
-    Profile {
+    let n = trajectories.count as f64;
+    Ok(Profile {
         position,
         jacobian_norm: jac.iter().map(|v| v / n).collect(),
         transition_density: density.iter().map(|v| v / n).collect(),
-        trajectories: trajectories.len(),
-        anchors: trajectories.first().map(|t| t.anchors.clone()).unwrap_or_default(),
+        trajectories: trajectories.count,
+        anchors,
         mean_transitions: total as f64 / n,
-    }
+        non_finite,
+    })
 }

@@ -1,11 +1,13 @@
 //! 2-D region maps (the paper's Figure 3): the plane through three training points, with
 //! the triangle's vertices at distance 0.8 from the centre, sampled on a grid over
 //! [−1, 1]²; a pixel is a boundary where a chosen layer's code differs from the pixel to
-//! its right or below.
+//! its right or below. The grid side, the layer and the plane are checked first.
 
-use super::trajectory::{TRIANGLE_ANGLES, plane_through};
+use super::finite::NonFinite;
+use super::trajectory::{TRIANGLE_ANGLES, check_spans_plane, plane_through};
 use super::transitions::codes_of;
 use crate::compute::Compute;
+use crate::error::{OccamError, Result};
 use crate::net::Mlp;
 
 /// Radius at which the three anchor points sit in the [−1, 1]² square.
@@ -22,20 +24,44 @@ pub struct RegionMap {
     pub layer: usize,
     /// Number of distinct codes seen on the grid.
     pub regions: usize,
+    /// Set when a pre-activation at a grid pixel was NaN or infinite (its `point` is the
+    /// pixel's row-major index); the map is then incomplete and must not be reported.
+    pub non_finite: Option<NonFinite>,
 }
 
-/// Maps the regions of hidden layer `layer` (0-based) on the plane through `x`.
-pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, side: usize) -> RegionMap {
-    assert!(layer + 1 < net.depth(), "layer {layer} is not a hidden layer");
-    assert!(side >= 2);
+/// Checks a grid side against its range (`what` names it) and the memory a map of `net`
+/// needs: the boundary mask and the distinct-code set grow as side², one row of codes and
+/// pre-activations as side.
+pub fn check_grid(what: &str, side: usize, net: &Mlp) -> Result<()> {
+    super::ranges::grid(what, side)?;
+    let code_width: f64 = net.hidden_dims().iter().sum::<usize>() as f64;
+    let widest = net.dims.iter().copied().max().unwrap_or(0) as f64;
+    let pixels = side as f64 * side as f64;
+    let bytes = pixels * 25.0 + side as f64 * (code_width + 8.0 * widest) * 2.0;
+    crate::limits::check_memory(&format!("a region map with {what} = {side}"), bytes)
+}
+
+/// Maps the regions of hidden layer `layer` (0-based) on the plane through `x`, on a
+/// `side × side` grid. Errors: `layer` not a hidden layer, `side` out of range (or the map
+/// too large for memory), or points that span no plane.
+pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, side: usize) -> Result<RegionMap> {
+    if layer + 1 >= net.depth() {
+        return Err(OccamError::config(format!(
+            "layer {} is not a hidden layer: the network has hidden layers 1 to {}",
+            layer + 1,
+            net.depth() - 1
+        )));
+    }
+    check_grid("grid", side, net)?;
+    check_spans_plane(x).map_err(OccamError::config)?;
     let (c, m1, m2) = plane_through(x, ANCHOR_RADIUS);
     let d = net.input_dim();
     let code_width: usize = net.hidden_dims().iter().sum();
     let offset: usize = net.hidden_dims()[..layer].iter().sum();
     let width = net.hidden_dims()[layer];
     let coord = |k: usize| -1.0 + 2.0 * (k as f64 + 0.5) / side as f64;
-    let mut rows: Vec<Vec<u8>> = Vec::with_capacity(side);
-    for r in 0..side {
+    // The chosen layer's codes along grid row r (row 0 at the top, y = +1).
+    let row_codes = |r: usize| -> std::result::Result<Vec<u8>, NonFinite> {
         let y = -coord(r);
         let mut pts = vec![0.0f32; side * d];
         for (col, p) in pts.chunks_exact_mut(d).enumerate() {
@@ -44,34 +70,69 @@ pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, si
                 p[j] = (c[j] as f64 + m1[j] as f64 * xv + m2[j] as f64 * y) as f32;
             }
         }
-        let codes = codes_of(net, compute, &pts, side);
-        rows.push(
-            codes
-                .chunks_exact(code_width)
-                .flat_map(|row| row[offset..offset + width].to_vec())
-                .collect(),
-        );
-    }
+        let codes = codes_of(net, compute, &pts, side).map_err(|bad| bad.at(r * side + bad.point))?;
+        Ok(codes
+            .chunks_exact(code_width)
+            .flat_map(|row| row[offset..offset + width].to_vec())
+            .collect())
+    };
     let mut boundary = vec![false; side * side];
     let mut distinct = std::collections::HashSet::new();
+    let mut previous: Option<Vec<u8>> = None;
     for r in 0..side {
+        let row = match row_codes(r) {
+            Ok(row) => row,
+            Err(bad) => return Ok(RegionMap::unfinished(side, layer, bad)),
+        };
+        let code = |col: usize| &row[col * width..(col + 1) * width];
         for col in 0..side {
-            let here = &rows[r][col * width..(col + 1) * width];
-            distinct.insert(here.to_vec());
-            let right = col + 1 < side && here != &rows[r][(col + 1) * width..(col + 2) * width];
-            let below = r + 1 < side && here != &rows[r + 1][col * width..(col + 1) * width];
-            boundary[r * side + col] = right || below;
+            distinct.insert(code_hash(code(col)));
+            boundary[r * side + col] = col + 1 < side && code(col) != code(col + 1);
+            if let Some(above) = &previous
+                && &above[col * width..(col + 1) * width] != code(col)
+            {
+                boundary[(r - 1) * side + col] = true;
+            }
         }
+        previous = Some(row);
     }
-    RegionMap {
+    Ok(RegionMap {
         side,
         boundary,
-        anchors: TRIANGLE_ANGLES
-            .iter()
-            .map(|t| (ANCHOR_RADIUS * t.cos(), ANCHOR_RADIUS * t.sin()))
-            .collect(),
+        anchors: anchors(),
         layer,
         regions: distinct.len(),
+        non_finite: None,
+    })
+}
+
+/// A 64-bit hash of a region code: distinct codes are counted by hash, so the set stays
+/// at 8 bytes per pixel whatever the layer's width.
+fn code_hash(code: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    code.hash(&mut h);
+    h.finish()
+}
+
+fn anchors() -> Vec<(f64, f64)> {
+    TRIANGLE_ANGLES
+        .iter()
+        .map(|t| (ANCHOR_RADIUS * t.cos(), ANCHOR_RADIUS * t.sin()))
+        .collect()
+}
+
+impl RegionMap {
+    /// A map abandoned at a non-finite pre-activation: no boundaries, no regions.
+    fn unfinished(side: usize, layer: usize, bad: NonFinite) -> RegionMap {
+        RegionMap {
+            side,
+            boundary: Vec::new(),
+            anchors: anchors(),
+            layer,
+            regions: 0,
+            non_finite: Some(bad),
+        }
     }
 }
 

@@ -1,7 +1,9 @@
-//! Closed trajectories through input space (SPEC §4): the horizontal-translation loop of
-//! an image, random zero-centred ellipses, and ellipses through three data points.
+//! Closed trajectories through input space: the horizontal-translation loop of an image,
+//! random zero-centred ellipses, and ellipses through three data points (which must span
+//! a plane).
 
 use crate::data::Dataset;
+use crate::error::{OccamError, Result};
 use crate::rng::{Stream, rng_for_item};
 use rand::RngExt;
 use rand_distr::StandardNormal;
@@ -205,6 +207,24 @@ pub fn plane_through(x: [&[f32]; 3], radius: f64) -> (Vec<f32>, Vec<f32>, Vec<f3
     (c.iter().map(|&v| v as f32).collect(), m1, m2)
 }
 
+/// Fails unless the three points span a plane: no two identical and not all on one line
+/// (the plane through them, and the ellipse, would be degenerate).
+pub fn check_spans_plane(x: [&[f32]; 3]) -> std::result::Result<(), String> {
+    let diff = |a: &[f32], b: &[f32]| -> Vec<f64> { a.iter().zip(b).map(|(p, q)| *p as f64 - *q as f64).collect() };
+    let (u, v) = (diff(x[1], x[0]), diff(x[2], x[0]));
+    let dot = |a: &[f64], b: &[f64]| -> f64 { a.iter().zip(b).map(|(p, q)| p * q).sum() };
+    let (uu, vv, uv) = (dot(&u, &u), dot(&v, &v), dot(&u, &v));
+    let w = diff(x[2], x[1]);
+    if uu == 0.0 || vv == 0.0 || dot(&w, &w) == 0.0 {
+        return Err("two of the three points are identical, so they span no plane".into());
+    }
+    // Gram determinant relative to its scale: 0 when u and v are parallel.
+    if uu * vv - uv * uv <= 1e-9 * uu * vv {
+        return Err("the three points lie on one line, so they span no plane".into());
+    }
+    Ok(())
+}
+
 /// The ellipse through three data points: the image of the triangle's circumcircle.
 /// Anchor positions are where it passes through x₁, x₂, x₃.
 pub fn data_ellipse(x: [&[f32]; 3]) -> Trajectory {
@@ -216,8 +236,9 @@ pub fn data_ellipse(x: [&[f32]; 3]) -> Trajectory {
 }
 
 /// Picks three training points for the `index`-th data ellipse, seeded: one class for
-/// all three, or three different classes. Returns their indices in `data`.
-pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> [usize; 3] {
+/// all three, or three different classes. Returns their indices in `data`; an error when
+/// `data` has no class with three examples (same class) or fewer than three classes.
+pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> Result<[usize; 3]> {
     let mut rng = rng_for_item(seed, Stream::Trajectory, 2 * index + 1);
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); data.classes];
     for (i, &l) in data.labels.iter().enumerate() {
@@ -226,14 +247,27 @@ pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> 
     let usable: Vec<usize> = (0..data.classes)
         .filter(|&c| by_class[c].len() >= if same_class { 3 } else { 1 })
         .collect();
-    assert!(
-        if same_class {
-            !usable.is_empty()
-        } else {
-            usable.len() >= 3
-        },
-        "not enough examples to pick a triplet"
-    );
+    let enough = if same_class {
+        !usable.is_empty()
+    } else {
+        usable.len() >= 3
+    };
+    if !enough {
+        return Err(OccamError::config(format!(
+            "the training split ({} examples) has {}, so no triplet of {} can be picked",
+            data.len(),
+            if same_class {
+                "no class with three examples"
+            } else {
+                "examples of fewer than three classes"
+            },
+            if same_class {
+                "one class"
+            } else {
+                "three different classes"
+            }
+        )));
+    }
     let pick_from = |rng: &mut rand_chacha::ChaCha8Rng, class: usize, taken: &[usize]| loop {
         let i = by_class[class][rng.random_range(0..by_class[class].len())];
         if !taken.contains(&i) {
@@ -245,7 +279,7 @@ pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> 
         let a = pick_from(&mut rng, c, &[]);
         let b = pick_from(&mut rng, c, &[a]);
         let d = pick_from(&mut rng, c, &[a, b]);
-        [a, b, d]
+        Ok([a, b, d])
     } else {
         let mut classes = Vec::new();
         while classes.len() < 3 {
@@ -254,26 +288,27 @@ pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> 
                 classes.push(c);
             }
         }
-        [
+        Ok([
             pick_from(&mut rng, classes[0], &[]),
             pick_from(&mut rng, classes[1], &[]),
             pick_from(&mut rng, classes[2], &[]),
-        ]
+        ])
     }
 }
 
 /// The `index`-th trajectory of `kind`: the translation loop of `points`' example `index`,
 /// the `index`-th random ellipse, or an ellipse through three examples of `train` (seeded).
-pub fn build(kind: TrajectoryKind, points: &Dataset, train: &Dataset, index: usize, seed: u64) -> Trajectory {
-    match kind {
+/// Callers keep `index < points.len()` for `translate`.
+pub fn build(kind: TrajectoryKind, points: &Dataset, train: &Dataset, index: usize, seed: u64) -> Result<Trajectory> {
+    Ok(match kind {
         TrajectoryKind::Translate => translation(points.input(index), points.shape),
         TrajectoryKind::RandomEllipse => random_ellipse(points.dim(), seed, index as u64),
         TrajectoryKind::SameClassEllipse | TrajectoryKind::DifferentClassEllipse => {
             let same = kind == TrajectoryKind::SameClassEllipse;
-            let [a, b, c] = pick_triplet(train, same, seed, index as u64);
+            let [a, b, c] = pick_triplet(train, same, seed, index as u64)?;
             data_ellipse([train.input(a), train.input(b), train.input(c)])
         }
-    }
+    })
 }
 
 #[cfg(test)]
@@ -305,6 +340,33 @@ mod tests {
             panic!()
         };
         assert_eq!(end, &img, "the last segment returns to the start");
+    }
+
+    #[test]
+    fn degenerate_planes_are_refused() {
+        let (a, b) = ([1.0f32, 0.0, 0.0], [0.0f32, 1.0, 0.0]);
+        assert!(check_spans_plane([&a, &b, &[0.0, 0.0, 1.0]]).is_ok());
+        assert!(check_spans_plane([&a, &a, &b]).unwrap_err().contains("identical"));
+        assert!(check_spans_plane([&a, &b, &a]).unwrap_err().contains("identical"));
+        assert!(
+            check_spans_plane([&a, &b, &[2.0, -1.0, 0.0]])
+                .unwrap_err()
+                .contains("one line")
+        );
+    }
+
+    #[test]
+    fn a_triplet_that_cannot_be_picked_is_an_error() {
+        let data = Dataset {
+            inputs: vec![0.0, 1.0, 2.0, 3.0],
+            labels: vec![0, 1, 1, 0],
+            shape: [1, 1, 1],
+            classes: 2,
+        };
+        let e = pick_triplet(&data, false, 1, 0).unwrap_err().to_string();
+        assert!(e.contains("fewer than three classes"), "{e}");
+        let e = pick_triplet(&data, true, 1, 0).unwrap_err().to_string();
+        assert!(e.contains("no class with three examples"), "{e}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Linear-region transitions along closed trajectories (SPEC §4): `t(x)` = the number of
-//! times any hidden neuron crosses one of its breakpoints.
+//! Linear-region transitions along closed trajectories: `t(x)` = the number of times any
+//! hidden neuron crosses one of its breakpoints. A non-finite pre-activation (overflow)
+//! stops the count and is reported in [`TransitionCount::non_finite`].
 //!
 //! **Exact** (piecewise-linear φ): on each piece of a trajectory the input is affine in a
 //! basis — (1, t) for a segment, (1, cos θ, sin θ) for an ellipse — and inside a linear
@@ -18,6 +19,7 @@
 //! sides of shared cut points, so they are consistent across cuts; for ellipse arcs the
 //! number of roots is made to agree with the side change between the arc's ends.
 
+use super::finite::{NonFinite, Quantity};
 use super::trajectory::{Piece, Trajectory};
 use crate::compute::{Compute, MatRef};
 use crate::net::Mlp;
@@ -31,6 +33,18 @@ pub struct TransitionCount {
     pub per_layer: Vec<u64>,
     /// Position in [0, 1) of every crossing (when asked for), unsorted.
     pub positions: Vec<f64>,
+    /// Set when a pre-activation along the trajectory was NaN or infinite: the counts are
+    /// then meaningless and must not be reported (the point index is 0; callers set it).
+    pub non_finite: Option<NonFinite>,
+}
+
+/// The first NaN or infinite value of hidden layer `layer`'s (0-based) pre-activations.
+fn first_non_finite(z: &[f32], layer: usize) -> Option<NonFinite> {
+    z.iter().find(|v| !v.is_finite()).map(|&v| NonFinite {
+        point: 0,
+        quantity: Quantity::PreActivation { layer: layer + 1 },
+        value: v as f64,
+    })
 }
 
 /// Rows of coefficients processed per GEMM in the exact walk.
@@ -60,7 +74,13 @@ pub fn exact_transitions_within(
         ..Default::default()
     };
     for (k, piece) in traj.pieces.iter().enumerate() {
-        let crossings = walk_range(net, compute, piece, 0.0, piece.span(), budget);
+        let crossings = match walk_range(net, compute, piece, 0.0, piece.span(), budget) {
+            Ok(c) => c,
+            Err(bad) => {
+                out.non_finite = Some(bad);
+                return out;
+            }
+        };
         for (layer, s) in crossings {
             out.per_layer[layer] += 1;
             if keep_positions {
@@ -86,20 +106,28 @@ const COEF_BUDGET: usize = 1 << 28;
 
 /// Every crossing on `[lo, hi)` of one piece, halving the range while the walk would exceed
 /// `budget` floats of coefficients.
-fn walk_range(net: &Mlp, compute: &Compute, piece: &Piece, lo: f64, hi: f64, budget: usize) -> Vec<(usize, f64)> {
-    match walk_piece(net, compute, piece, lo, hi, budget) {
-        Some(c) => c,
+fn walk_range(
+    net: &Mlp,
+    compute: &Compute,
+    piece: &Piece,
+    lo: f64,
+    hi: f64,
+    budget: usize,
+) -> Result<Vec<(usize, f64)>, NonFinite> {
+    match walk_piece(net, compute, piece, lo, hi, budget)? {
+        Some(c) => Ok(c),
         None => {
             let mid = 0.5 * (lo + hi);
-            let mut c = walk_range(net, compute, piece, lo, mid, budget);
-            c.extend(walk_range(net, compute, piece, mid, hi, budget));
-            c
+            let mut c = walk_range(net, compute, piece, lo, mid, budget)?;
+            c.extend(walk_range(net, compute, piece, mid, hi, budget)?);
+            Ok(c)
         }
     }
 }
 
 /// Every crossing on `[lo, hi)` of one piece: (hidden layer, parameter value); `None` when
-/// the coefficients would exceed `budget` floats (unless the range is already tiny).
+/// the coefficients would exceed `budget` floats (unless the range is already tiny); an
+/// error when a pre-activation coefficient is NaN or infinite.
 fn walk_piece(
     net: &Mlp,
     compute: &Compute,
@@ -107,7 +135,7 @@ fn walk_piece(
     lo: f64,
     hi: f64,
     budget: usize,
-) -> Option<Vec<(usize, f64)>> {
+) -> Result<Option<Vec<(usize, f64)>>, NonFinite> {
     let act = net.activation;
     // Only a whole ellipse closes on itself; a part of one ends where it ends.
     let closed = matches!(piece, Piece::Ellipse { .. }) && lo == 0.0 && hi == piece.span();
@@ -122,7 +150,7 @@ fn walk_piece(
         let (w_in, w_out) = (net.dims[layer], net.dims[layer + 1]);
         let rows = arcs.len() * nb;
         if splittable && rows * w_out.max(w_in) > budget {
-            return None;
+            return Ok(None);
         }
         let mut z = vec![0.0f32; rows * w_out];
         let w = MatRef::rows(&net.weights[layer], w_out, w_in);
@@ -134,6 +162,9 @@ fn walk_piece(
                 w.t(),
                 false,
             );
+        }
+        if let Some(bad) = first_non_finite(&z, layer) {
+            return Err(bad);
         }
         // Pre-activation of neuron i on arc a, given the basis values at the point.
         let value = |a: usize, i: usize, basis: &[f64; 3]| -> f64 {
@@ -214,7 +245,7 @@ fn walk_piece(
         arcs = new_arcs;
         coef = next;
     }
-    Some(crossings)
+    Ok(Some(crossings))
 }
 
 /// Roots θ ∈ [lo, hi) of `c₀ + c₁ cos θ + c₂ sin θ = β`, pushed onto `out`. Their number
@@ -257,7 +288,8 @@ fn ellipse_roots(c: &[f64], beta: f64, lo: f64, hi: f64, changes: bool, out: &mu
 const SAMPLE_CHUNK: usize = 2048;
 
 /// Counts transitions by sampling codes at `k` equidistant positions j/k around the
-/// loop (for every activation; for tanh the code is the sign).
+/// loop (for every activation; for tanh the code is the sign). `k` must be at least 2
+/// (callers check it against [`super::ranges::samples`]).
 pub fn sampled_transitions(
     net: &Mlp,
     compute: &Compute,
@@ -281,7 +313,13 @@ pub fn sampled_transitions(
         x[..m * d].par_chunks_mut(d).enumerate().for_each(|(j, row)| {
             traj.write_point_at((start + j) as f64 / k as f64, row);
         });
-        let codes = codes_of(net, compute, &x[..m * d], m);
+        let codes = match codes_of(net, compute, &x[..m * d], m) {
+            Ok(c) => c,
+            Err(bad) => {
+                out.non_finite = Some(bad);
+                return out;
+            }
+        };
         let row = |j: usize| &codes[j * code_width..(j + 1) * code_width];
         if let Some(prev) = &prev_last {
             add_code_changes(
@@ -327,8 +365,9 @@ fn add_code_changes(out: &mut TransitionCount, net: &Mlp, a: &[u8], b: &[u8], po
 }
 
 /// The region code of every hidden neuron for `m` inputs: `m × Σ hidden widths` bytes,
-/// layer after layer, computed from the pre-activations.
-pub fn codes_of(net: &Mlp, compute: &Compute, x: &[f32], m: usize) -> Vec<u8> {
+/// layer after layer, computed from the pre-activations; an error naming the input (its
+/// index among the `m`) whose pre-activation was NaN or infinite.
+pub fn codes_of(net: &Mlp, compute: &Compute, x: &[f32], m: usize) -> Result<Vec<u8>, NonFinite> {
     let act = net.activation;
     let code_width: usize = net.hidden_dims().iter().sum();
     let mut codes = vec![0u8; m * code_width];
@@ -343,6 +382,10 @@ pub fn codes_of(net: &Mlp, compute: &Compute, x: &[f32], m: usize) -> Vec<u8> {
             MatRef::rows(&net.weights[l], w_out, w_in).t(),
             false,
         );
+        if let Some(bad) = first_non_finite(&z, l) {
+            let at = z.iter().position(|v| !v.is_finite()).unwrap_or(0) / w_out;
+            return Err(bad.at(at));
+        }
         for (j, row) in z.chunks_exact_mut(w_out).enumerate() {
             let dst = &mut codes[j * code_width + offset..j * code_width + offset + w_out];
             for (c, v) in dst.iter_mut().zip(row.iter_mut()) {
@@ -353,5 +396,5 @@ pub fn codes_of(net: &Mlp, compute: &Compute, x: &[f32], m: usize) -> Vec<u8> {
         offset += w_out;
         h = z;
     }
-    codes
+    Ok(codes)
 }

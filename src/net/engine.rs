@@ -1,5 +1,7 @@
 //! The MLP arithmetic: batched forward pass, softmax cross-entropy, and backward pass to
 //! the weight gradients, all through [`Compute::matmul`] plus fused elementwise loops.
+//! A NaN pre-activation (overflow, `inf − inf`) is carried through φ to the logits, so
+//! overflow shows in the loss and in measurements instead of being clamped away.
 
 use super::Mlp;
 use crate::compute::{Compute, MatRef};
@@ -48,10 +50,17 @@ pub fn forward<'w>(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &'w mu
         compute.matmul(out, MatRef::rows(input, n, net.dims[l]), w.t(), false);
         if l + 1 < depth {
             let act = net.activation;
-            out.iter_mut().for_each(|v| *v = act.apply(*v));
+            out.iter_mut().for_each(|v| *v = apply_keeping_nan(act, *v));
         }
     }
     &ws.acts[depth - 1][..n * net.classes()]
+}
+
+/// φ(z), except that NaN stays NaN (φ's clamps, e.g. `relu(NaN) = 0`, would hide it).
+/// ±inf goes through φ: it is the rounded limit of a large finite value.
+#[inline(always)]
+pub fn apply_keeping_nan(act: crate::net::Activation, z: f32) -> f32 {
+    if z.is_nan() { z } else { act.apply(z) }
 }
 
 /// Mean softmax cross-entropy over a batch, and its statistics.
@@ -234,10 +243,15 @@ fn backward(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &mut Workspac
 /// Accuracy and mean loss over a whole dataset.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Evaluation {
+    /// NaN for an empty dataset (never 0.0).
     pub accuracy: f64,
+    /// NaN for an empty dataset; NaN or infinite when any example's loss is.
     pub loss: f64,
     pub correct: usize,
     pub n: usize,
+    /// The first example whose loss is NaN or infinite, if any, and that loss.
+    #[serde(skip)]
+    pub first_non_finite: Option<(usize, f64)>,
 }
 
 /// Evaluates `net` on every example of `data`, in chunks that fit a modest workspace.
@@ -247,22 +261,58 @@ pub fn evaluate(net: &Mlp, compute: &Compute, data: &Dataset) -> Evaluation {
     let classes = net.classes();
     let mut ws = Workspace::new(net, CHUNK.min(data.len().max(1)));
     let mut probs = vec![0.0f32; classes];
-    let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+    let (mut loss_sum, mut correct, mut first_non_finite) = (0.0f64, 0usize, None);
     for start in (0..data.len()).step_by(CHUNK) {
         let n = CHUNK.min(data.len() - start);
         let logits = forward(net, compute, &data.inputs[start * d..(start + n) * d], n, &mut ws);
         for i in 0..n {
             let label = data.labels[start + i] as usize;
             let (loss, predicted) = softmax_cross_entropy(&logits[i * classes..(i + 1) * classes], label, &mut probs);
+            if !loss.is_finite() && first_non_finite.is_none() {
+                first_non_finite = Some((start + i, loss));
+            }
             loss_sum += loss;
             correct += (predicted == label) as usize;
         }
     }
-    let n = data.len().max(1) as f64;
+    let n = if data.is_empty() { f64::NAN } else { data.len() as f64 };
     Evaluation {
         accuracy: correct as f64 / n,
         loss: loss_sum / n,
         correct,
         n: data.len(),
+        first_non_finite,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Activation;
+
+    #[test]
+    fn a_nan_pre_activation_reaches_the_logits_and_the_loss() {
+        let mut net = Mlp::random([1, 2, 1], 3, 2, 2, Activation::Relu, 1.0, 1);
+        net.weights[0][0] = f32::NAN;
+        let x = [1.0f32, 1.0];
+        let mut ws = Workspace::new(&net, 1);
+        let logits = forward(&net, &Compute::single(), &x, 1, &mut ws).to_vec();
+        assert!(
+            logits.iter().any(|v| v.is_nan()),
+            "relu(NaN) must not become 0: {logits:?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_dataset_evaluates_to_nan_not_zero() {
+        let net = Mlp::random([1, 2, 1], 3, 2, 2, Activation::Relu, 1.0, 1);
+        let empty = Dataset {
+            inputs: vec![],
+            labels: vec![],
+            shape: [1, 2, 1],
+            classes: 2,
+        };
+        let e = evaluate(&net, &Compute::single(), &empty);
+        assert!(e.accuracy.is_nan() && e.loss.is_nan() && e.n == 0, "{e:?}");
     }
 }

@@ -1,6 +1,9 @@
 //! Sweep specifications (TOML): hyper-parameter axes as a grid or random samples, optional
 //! paired designs (one binary factor flipped), and what to measure after training. A spec
 //! expands into a list of trials, each identified by a hash of its full configuration.
+//! A spec is validated completely when it is read — its name, every axis value, the fixed
+//! and measurement settings, and the number of trials it expands to — so that nothing it
+//! says can fail a trial after training has started.
 
 use crate::data::Augmentation;
 use crate::error::{OccamError, Result};
@@ -12,6 +15,9 @@ use crate::train::{OptimizerKind, TrainConfig};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+
+mod validate;
+pub use validate::MAX_TRIALS;
 
 /// How the axes are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -306,67 +312,57 @@ pub fn stable_hash(text: &str) -> String {
 }
 
 impl SweepSpec {
+    /// Reads and validates a spec file (see [`SweepSpec::validate`]).
     pub fn from_toml_file(path: &Path) -> Result<SweepSpec> {
         let text = std::fs::read_to_string(path).map_err(|e| OccamError::io(path, e))?;
         let spec: SweepSpec =
             toml::from_str(&text).map_err(|e| OccamError::bad_file(path, format!("invalid sweep spec: {e}")))?;
-        spec.validate().map_err(|e| OccamError::bad_file(path, e))?;
+        spec.validate(&path.display().to_string())?;
         Ok(spec)
     }
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    /// The number of values on each axis, by name.
+    fn axis_lengths(&self) -> [(&'static str, usize); 12] {
         let a = &self.axes;
-        let empty = [
-            ("data", a.data.is_empty()),
-            ("width", a.width.is_empty()),
-            ("depth", a.depth.is_empty()),
-            ("activation", a.activation.is_empty()),
-            ("init_scale", a.init_scale.is_empty()),
-            ("optimizer", a.optimizer.is_empty()),
-            ("lr", a.lr.is_empty()),
-            ("batch", a.batch.is_empty()),
-            ("steps", a.steps.is_empty()),
-            ("augment", a.augment.is_empty()),
-            ("random_labels", a.random_labels.is_empty()),
-            ("seed", a.seed.is_empty()),
-        ];
-        if let Some((name, _)) = empty.iter().find(|(_, e)| *e) {
-            return Err(format!("axis '{name}' lists no values"));
-        }
-        if self.mode == Mode::Random && self.samples == 0 {
-            return Err("mode = \"random\" needs samples > 0".into());
-        }
-        if let Some(t) = &self.measure.transitions
-            && t.method == Method::Exact
-            && a.activation.contains(&Activation::Tanh)
-        {
-            return Err(
-                "exact transitions need piecewise-linear activations; use method = \"sampled\" with tanh".into(),
-            );
-        }
-        for cfg in self.base_configs() {
-            cfg.validate().map_err(|e| format!("axis value rejected: {e}"))?;
-        }
-        Ok(())
+        [
+            ("data", a.data.len()),
+            ("width", a.width.len()),
+            ("depth", a.depth.len()),
+            ("activation", a.activation.len()),
+            ("init_scale", a.init_scale.len()),
+            ("optimizer", a.optimizer.len()),
+            ("lr", a.lr.len()),
+            ("batch", a.batch.len()),
+            ("steps", a.steps.len()),
+            ("augment", a.augment.len()),
+            ("random_labels", a.random_labels.len()),
+            ("seed", a.seed.len()),
+        ]
+    }
+
+    /// Combinations of the axes; `None` when the count overflows.
+    fn combinations(&self) -> Option<usize> {
+        self.axis_lengths()
+            .iter()
+            .try_fold(1usize, |n, (_, len)| n.checked_mul(*len))
+    }
+
+    /// The number of trials the spec expands to, at most (pairs that coincide are merged
+    /// on expansion); `None` when it overflows.
+    pub fn trial_count(&self) -> Option<usize> {
+        let combos = self.combinations()?;
+        let base = match self.mode {
+            Mode::Grid => combos,
+            Mode::Random => self.samples.min(combos),
+        };
+        base.checked_mul(if self.pair.is_some() { 2 } else { 1 })
     }
 
     /// Every base configuration (before pairing), in a fixed order.
     fn base_configs(&self) -> Vec<TrainConfig> {
         let a = &self.axes;
-        let lens = [
-            a.data.len(),
-            a.width.len(),
-            a.depth.len(),
-            a.activation.len(),
-            a.init_scale.len(),
-            a.optimizer.len(),
-            a.lr.len(),
-            a.batch.len(),
-            a.steps.len(),
-            a.augment.len(),
-            a.random_labels.len(),
-            a.seed.len(),
-        ];
+        let lens = self.axis_lengths().map(|(_, len)| len);
+        let total = self.combinations().unwrap_or(usize::MAX);
         let build = |ix: &[usize]| TrainConfig {
             data: a.data[ix[0]].clone(),
             width: a.width[ix[1]],
@@ -386,19 +382,16 @@ impl SweepSpec {
             lr_decay_factor: self.fixed.lr_decay_factor,
         };
         match self.mode {
-            Mode::Grid => {
-                let total: usize = lens.iter().product();
-                (0..total)
-                    .map(|mut k| {
-                        let mut ix = [0usize; 12];
-                        for (slot, &len) in ix.iter_mut().zip(&lens).rev() {
-                            *slot = k % len;
-                            k /= len;
-                        }
-                        build(&ix)
-                    })
-                    .collect()
-            }
+            Mode::Grid => (0..total)
+                .map(|mut k| {
+                    let mut ix = [0usize; 12];
+                    for (slot, &len) in ix.iter_mut().zip(&lens).rev() {
+                        *slot = k % len;
+                        k /= len;
+                    }
+                    build(&ix)
+                })
+                .collect(),
             Mode::Random => {
                 let mut rng = rng_for(self.seed, Stream::Sweep);
                 let weighted = |values: &[usize], rng: &mut rand_chacha::ChaCha8Rng| -> usize {
@@ -415,7 +408,6 @@ impl SweepSpec {
                     }
                     values.len() - 1
                 };
-                let total: usize = lens.iter().product();
                 let want = self.samples.min(total);
                 let mut seen = std::collections::HashSet::new();
                 let mut out = Vec::new();

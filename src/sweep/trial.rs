@@ -1,16 +1,20 @@
 //! Running one trial: train, then measure what the spec asks for, into a [`TrialRecord`].
-//! Errors and panics inside a trial become a `failed` record with the reason; a diverged
-//! network is recorded with its training metrics and no sensitivity measurements.
+//! Errors inside a trial become a `failed` record with the reason; a diverged network is
+//! recorded with its training metrics and no sensitivity measurements; a measurement that
+//! meets non-finite arithmetic makes the trial `non_finite`, its metrics NULL and the
+//! reason saying what overflowed. Specs are validated before any trial runs, so a panic
+//! caught here ("internal error") is a bug, kept only as a last resort.
 
-use super::spec::TrialSpec;
+use super::spec::{MeasureSpec, TrialSpec};
 use super::store::{PointRow, TrialRecord, TrialStatus};
 use crate::compute::Compute;
 use crate::data::Splits;
+use crate::measure::finite::check_jacobians;
 use crate::measure::jacobian_norms;
-use crate::measure::profile::{Method, profile};
+use crate::measure::profile::{Method, Trajectories, profile};
 use crate::measure::regions::region_map;
 use crate::measure::trajectory::{self, TrajectoryKind};
-use crate::measure::transitions::{exact_transitions, sampled_transitions};
+use crate::measure::transitions::{TransitionCount, exact_transitions, sampled_transitions};
 use crate::net::Mlp;
 use crate::train::{self, Status, TrainOutcome};
 use serde_json::json;
@@ -67,8 +71,12 @@ pub fn run_trial(
         }
         if outcome.status != Status::Diverged {
             let started = Instant::now();
-            measure(spec, splits, compute, &outcome, &mut record);
+            let findings = measure(spec, splits, compute, &outcome, &mut record)?;
             record.measure_seconds = started.elapsed().as_secs_f64();
+            if !findings.is_empty() {
+                record.status = TrialStatus::NonFinite;
+                record.reason = Some(findings.join("; "));
+            }
         }
         Ok(())
     }));
@@ -96,114 +104,186 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-fn measure(spec: &TrialSpec, splits: &Splits, compute: &Compute, outcome: &TrainOutcome, record: &mut TrialRecord) {
+/// Runs every measurement the spec asks for; returns what came out non-finite (those
+/// metrics stay NaN, stored as NULL). An `Err` is a failure of the trial.
+fn measure(
+    spec: &TrialSpec,
+    splits: &Splits,
+    compute: &Compute,
+    outcome: &TrainOutcome,
+    record: &mut TrialRecord,
+) -> Result<Vec<String>, String> {
     let m = &spec.measure;
-    let net = &outcome.net;
-    let test = &splits.test;
+    let seed = spec.train.seed;
+    let mut findings = Vec::new();
     if m.jacobian_points > 0 {
-        let n = m.jacobian_points.min(test.len());
-        let d = test.dim();
-        let jac = jacobian_norms(net, compute, &test.inputs[..n * d], Some(&test.labels[..n]));
-        record.jacobian_norm = jac.iter().map(|p| p.jacobian_norm).sum::<f64>() / n as f64;
-        record.logit_jacobian_norm = jac.iter().map(|p| p.logit_jacobian_norm).sum::<f64>() / n as f64;
-        if m.per_point {
-            record.points = jac
-                .iter()
-                .enumerate()
-                .map(|(i, p)| PointRow {
-                    index: i,
-                    label: test.labels[i],
-                    predicted: p.predicted,
-                    loss: p.loss,
-                    jacobian_norm: p.jacobian_norm,
-                    logit_jacobian_norm: p.logit_jacobian_norm,
-                    target_row_norm: p.target_row_norm,
-                })
-                .collect();
-        }
+        findings.extend(measure_jacobian(m, &outcome.net, compute, &splits.test, record));
     }
-    let method_for = |method: Method| {
-        if net.activation.is_piecewise_linear() {
-            method
-        } else {
-            Method::Sampled
-        }
-    };
     if let Some(t) = &m.transitions {
-        let count = if t.trajectory == TrajectoryKind::Translate {
-            t.count.min(test.len())
-        } else {
-            t.count
-        };
-        let method = method_for(t.method);
-        let total: u64 = (0..count)
-            .map(|i| {
-                let traj = trajectory::build(t.trajectory, test, &splits.train, i, spec.train.seed);
-                match method {
-                    Method::Exact => exact_transitions(net, compute, &traj, false).total,
-                    Method::Sampled => sampled_transitions(net, compute, &traj, t.samples, false).total,
-                }
-            })
-            .sum();
-        record.transitions = total as f64 / count.max(1) as f64;
+        let method = method_for(&outcome.net, t.method);
+        let count = trajectory_count(t.trajectory, t.count, &splits.test);
+        let mut total = 0u64;
+        for i in 0..count {
+            let traj =
+                trajectory::build(t.trajectory, &splits.test, &splits.train, i, seed).map_err(|e| e.to_string())?;
+            let counted: TransitionCount = match method {
+                Method::Exact => exact_transitions(&outcome.net, compute, &traj, false),
+                Method::Sampled => sampled_transitions(&outcome.net, compute, &traj, t.samples, false),
+            };
+            if let Some(bad) = counted.non_finite {
+                findings.push(format!(
+                    "transitions along {} trajectory {i}: {bad}",
+                    t.trajectory.name()
+                ));
+                total = u64::MAX;
+                break;
+            }
+            total += counted.total;
+        }
+        if total != u64::MAX {
+            record.transitions = total as f64 / count as f64;
+        }
     }
     if let Some(p) = &m.profile {
-        let method = method_for(Method::Exact);
-        let mut curves = Vec::new();
-        for &kind in &p.trajectories {
-            let count = if kind == TrajectoryKind::Translate {
-                p.count.min(test.len())
-            } else {
-                p.count
-            };
-            let trajs: Vec<_> = (0..count)
-                .map(|i| trajectory::build(kind, test, &splits.train, i, spec.train.seed))
-                .collect();
-            let prof = profile(net, compute, &trajs, p.bins, method, 1 << 16, || {});
-            curves.push(
-                json!({"trajectory": kind.name(), "trajectories": prof.trajectories, "position": prof.position,
-                "jacobian_norm": prof.jacobian_norm, "transition_density": prof.transition_density,
-                "anchors": prof.anchors, "mean_transitions": prof.mean_transitions}),
-            );
-        }
-        record.artifacts.push((
-            "profile".into(),
-            json!({"method": method, "curves": curves}).to_string(),
-        ));
+        findings.extend(measure_profiles(p, &outcome.net, compute, splits, seed, record)?);
     }
     if let Some(r) = &m.regions {
-        let same = r.triplet == TrajectoryKind::SameClassEllipse;
-        let idx = trajectory::pick_triplet(&splits.train, same, spec.train.seed, 0);
-        let x = [
-            splits.train.input(idx[0]),
-            splits.train.input(idx[1]),
-            splits.train.input(idx[2]),
-        ];
-        let layer = net.depth().saturating_sub(2);
-        if net.depth() >= 2 {
-            let maps: Vec<_> = [&outcome.initial, net]
-                .iter()
-                .map(|n: &&Mlp| {
-                    let map = region_map(n, compute, x, layer, r.grid);
-                    json!({"regions": map.regions, "boundary": run_lengths(&map.boundary)})
-                })
-                .collect();
-            let anchors: Vec<[f64; 2]> = crate::measure::trajectory::TRIANGLE_ANGLES
-                .iter()
-                .map(|t| {
-                    [
-                        crate::measure::regions::ANCHOR_RADIUS * t.cos(),
-                        crate::measure::regions::ANCHOR_RADIUS * t.sin(),
-                    ]
-                })
-                .collect();
-            record.artifacts.push((
-                "regions".into(),
-                json!({"grid": r.grid, "layer": layer + 1, "training_points": idx, "anchors": anchors, "before": maps[0], "after": maps[1]})
-                    .to_string(),
-            ));
-        }
+        findings.extend(measure_regions(r, outcome, compute, splits, seed, record)?);
     }
+    Ok(findings)
+}
+
+/// Exact counting where the activation allows it, sampled otherwise.
+fn method_for(net: &Mlp, method: Method) -> Method {
+    if net.activation.is_piecewise_linear() {
+        method
+    } else {
+        Method::Sampled
+    }
+}
+
+/// Trajectories to use: `translate` has one per test point, so at most that many.
+fn trajectory_count(kind: TrajectoryKind, count: usize, test: &crate::data::Dataset) -> usize {
+    if kind == TrajectoryKind::Translate {
+        count.min(test.len())
+    } else {
+        count
+    }
+}
+
+/// The mean Jacobian norms over the first test points (and per-point rows if asked).
+fn measure_jacobian(
+    m: &MeasureSpec,
+    net: &Mlp,
+    compute: &Compute,
+    test: &crate::data::Dataset,
+    record: &mut TrialRecord,
+) -> Option<String> {
+    let n = m.jacobian_points.min(test.len());
+    let d = test.dim();
+    let jac = jacobian_norms(net, compute, &test.inputs[..n * d], Some(&test.labels[..n]));
+    if let Err(bad) = check_jacobians(&jac, 0, true) {
+        return Some(format!("Jacobian at test point {}: {bad}", bad.point));
+    }
+    record.jacobian_norm = jac.iter().map(|p| p.jacobian_norm).sum::<f64>() / n as f64;
+    record.logit_jacobian_norm = jac.iter().map(|p| p.logit_jacobian_norm).sum::<f64>() / n as f64;
+    if m.per_point {
+        record.points = jac
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PointRow {
+                index: i,
+                label: test.labels[i],
+                predicted: p.predicted,
+                loss: p.loss,
+                jacobian_norm: p.jacobian_norm,
+                logit_jacobian_norm: p.logit_jacobian_norm,
+                target_row_norm: p.target_row_norm,
+            })
+            .collect();
+    }
+    None
+}
+
+/// One profile curve per trajectory kind, stored as the `profile` artifact.
+fn measure_profiles(
+    p: &super::spec::ProfileSpec,
+    net: &Mlp,
+    compute: &Compute,
+    splits: &Splits,
+    seed: u64,
+    record: &mut TrialRecord,
+) -> Result<Option<String>, String> {
+    let method = method_for(net, Method::Exact);
+    let mut curves = Vec::new();
+    for &kind in &p.trajectories {
+        let build = |i: usize| trajectory::build(kind, &splits.test, &splits.train, i, seed);
+        let trajectories = Trajectories {
+            count: trajectory_count(kind, p.count, &splits.test),
+            build: &build,
+        };
+        let prof = profile(net, compute, trajectories, p.bins, method, 1 << 16, || {}).map_err(|e| e.to_string())?;
+        if let Some(bad) = prof.non_finite {
+            return Ok(Some(format!(
+                "profile along {} trajectory {}: {bad}",
+                kind.name(),
+                bad.point
+            )));
+        }
+        curves.push(
+            json!({"trajectory": kind.name(), "trajectories": prof.trajectories, "position": prof.position,
+            "jacobian_norm": prof.jacobian_norm, "transition_density": prof.transition_density,
+            "anchors": prof.anchors, "mean_transitions": prof.mean_transitions}),
+        );
+    }
+    record.artifacts.push((
+        "profile".into(),
+        json!({"method": method, "curves": curves}).to_string(),
+    ));
+    Ok(None)
+}
+
+/// Region maps of the last hidden layer before and after training (networks with a
+/// hidden layer only), stored as the `regions` artifact.
+fn measure_regions(
+    r: &super::spec::RegionSpec,
+    outcome: &TrainOutcome,
+    compute: &Compute,
+    splits: &Splits,
+    seed: u64,
+    record: &mut TrialRecord,
+) -> Result<Option<String>, String> {
+    let net = &outcome.net;
+    if net.depth() < 2 {
+        return Ok(None);
+    }
+    let same = r.triplet == TrajectoryKind::SameClassEllipse;
+    let idx = trajectory::pick_triplet(&splits.train, same, seed, 0).map_err(|e| e.to_string())?;
+    let x = idx.map(|i| splits.train.input(i));
+    let layer = net.depth() - 2;
+    let mut maps = Vec::new();
+    for (name, n) in [("before training", &outcome.initial), ("after training", net)] {
+        let map = region_map(n, compute, x, layer, r.grid).map_err(|e| e.to_string())?;
+        if let Some(bad) = map.non_finite {
+            return Ok(Some(format!("region map {name}, grid pixel {}: {bad}", bad.point)));
+        }
+        maps.push(json!({"regions": map.regions, "boundary": run_lengths(&map.boundary)}));
+    }
+    let anchors: Vec<[f64; 2]> = crate::measure::trajectory::TRIANGLE_ANGLES
+        .iter()
+        .map(|t| {
+            [
+                crate::measure::regions::ANCHOR_RADIUS * t.cos(),
+                crate::measure::regions::ANCHOR_RADIUS * t.sin(),
+            ]
+        })
+        .collect();
+    record.artifacts.push((
+        "regions".into(),
+        json!({"grid": r.grid, "layer": layer + 1, "training_points": idx, "anchors": anchors, "before": maps[0], "after": maps[1]})
+            .to_string(),
+    ));
+    Ok(None)
 }
 
 /// A boolean mask as alternating run lengths, starting with a run of `false`.

@@ -67,30 +67,243 @@ impl TrainConfig {
         toml::from_str(&text).map_err(|e| OccamError::bad_file(path, format!("invalid training config: {e}")))
     }
 
-    /// Rejects values that cannot describe a run.
+    /// Rejects values that cannot describe a run, naming each setting by its field name
+    /// (as in a `--config` TOML file).
     pub fn validate(&self) -> Result<()> {
-        let bad = |m: String| Err(OccamError::config(m));
-        if self.width == 0 {
-            return bad("width must be at least 1".into());
-        }
-        if self.depth == 0 {
-            return bad("depth must be at least 1 (depth = number of weight matrices)".into());
-        }
-        if self.batch == 0 {
-            return bad("batch must be at least 1".into());
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad(format!("learning rate must be positive, got {}", self.lr));
-        }
-        if !(self.init_scale.is_finite() && self.init_scale > 0.0) {
-            return bad(format!("init_scale must be positive, got {}", self.init_scale));
-        }
-        if self.lr_decay_epochs == 0 {
-            return bad("lr_decay_epochs must be at least 1".into());
-        }
-        if self.train_size == Some(0) {
-            return bad("train_size must be at least 1".into());
+        self.validate_named(&|field| field.to_string())
+    }
+
+    /// Like [`Self::validate`], naming each setting as `key(field)` says: the CLI names
+    /// its options (`--lr-decay-factor`), a sweep spec its keys (`spec.toml: axes.lr`).
+    pub fn validate_named(&self, key: &dyn Fn(&str) -> String) -> Result<()> {
+        ranges::width(&key("width"), self.width)?;
+        ranges::depth(&key("depth"), self.depth)?;
+        ranges::batch(&key("batch"), self.batch)?;
+        ranges::steps(&key("steps"), self.steps)?;
+        ranges::lr(&key("lr"), self.lr)?;
+        ranges::init_scale(&key("init_scale"), self.init_scale)?;
+        ranges::lr_decay_epochs(&key("lr_decay_epochs"), self.lr_decay_epochs)?;
+        ranges::lr_decay_factor(&key("lr_decay_factor"), self.lr_decay_factor)?;
+        ranges::translate(&key("augment.translate"), self.augment.translate)?;
+        if let Some(n) = self.train_size {
+            ranges::train_size(&key("train_size"), n)?;
         }
         Ok(())
+    }
+}
+
+/// The valid range of every numeric training setting, shared by `occam train`, `--config`
+/// files and sweep specs (README, "Training options", lists them). Each check names the
+/// setting as `what`, the value and the range.
+pub mod ranges {
+    use crate::error::{OccamError, Result};
+    use crate::limits::in_range;
+
+    /// Widest hidden layer: 2^20 units (memory is checked separately when the network is built).
+    pub const MAX_WIDTH: usize = 1 << 20;
+    /// Deepest network: 1,000 weight matrices.
+    pub const MAX_DEPTH: usize = 1000;
+    /// Largest batch: 2^20 examples (a batch larger than the training set uses all of it).
+    pub const MAX_BATCH: usize = 1 << 20;
+    /// Largest step budget: 10^9 steps (the paper's longest runs use 2^19).
+    pub const MAX_STEPS: usize = 1_000_000_000;
+    /// Largest decay period and training-set size: 10^9.
+    pub const MAX_COUNT: usize = 1_000_000_000;
+    /// Largest translation, in pixels, before the image size is known (then: the image side).
+    pub const MAX_TRANSLATE: usize = 1024;
+
+    pub fn width(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 1, MAX_WIDTH)
+    }
+    pub fn depth(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 1, MAX_DEPTH)
+    }
+    pub fn batch(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 1, MAX_BATCH)
+    }
+    /// At least one step: a run that takes no step is not training.
+    pub fn steps(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 1, MAX_STEPS)
+    }
+    pub fn lr_decay_epochs(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 1, MAX_COUNT)
+    }
+    pub fn train_size(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 1, MAX_COUNT)
+    }
+    pub fn translate(what: &str, v: usize) -> Result<()> {
+        in_range(what, v, 0, MAX_TRANSLATE)
+    }
+    /// A finite learning rate greater than 0.
+    pub fn lr(what: &str, v: f64) -> Result<()> {
+        positive_finite(what, v)
+    }
+    /// A finite init-std multiplier greater than 0.
+    pub fn init_scale(what: &str, v: f64) -> Result<()> {
+        positive_finite(what, v)
+    }
+    /// The decay factor must shrink the rate or keep it: finite, greater than 0, at most 1
+    /// (a negative factor would turn descent into ascent, 0 would stop training).
+    pub fn lr_decay_factor(what: &str, v: f64) -> Result<()> {
+        if v.is_finite() && v > 0.0 && v <= 1.0 {
+            return Ok(());
+        }
+        Err(OccamError::config(format!(
+            "{what} = {v} is out of range: valid values are finite numbers greater than 0 and at most 1"
+        )))
+    }
+
+    fn positive_finite(what: &str, v: f64) -> Result<()> {
+        if v.is_finite() && v > 0.0 {
+            return Ok(());
+        }
+        Err(OccamError::config(format!(
+            "{what} = {v} is out of range: valid values are finite numbers greater than 0"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_range_names_the_setting_and_the_value() {
+        let bad = [
+            (
+                "width",
+                TrainConfig {
+                    width: 0,
+                    ..Default::default()
+                },
+                "0",
+            ),
+            (
+                "width",
+                TrainConfig {
+                    width: 1 << 62,
+                    ..Default::default()
+                },
+                "4611686018427387904",
+            ),
+            (
+                "depth",
+                TrainConfig {
+                    depth: 1001,
+                    ..Default::default()
+                },
+                "1001",
+            ),
+            (
+                "batch",
+                TrainConfig {
+                    batch: 0,
+                    ..Default::default()
+                },
+                "0",
+            ),
+            (
+                "steps",
+                TrainConfig {
+                    steps: 0,
+                    ..Default::default()
+                },
+                "0",
+            ),
+            (
+                "lr",
+                TrainConfig {
+                    lr: f64::NAN,
+                    ..Default::default()
+                },
+                "NaN",
+            ),
+            (
+                "init_scale",
+                TrainConfig {
+                    init_scale: -1.0,
+                    ..Default::default()
+                },
+                "-1",
+            ),
+            (
+                "lr_decay_factor",
+                TrainConfig {
+                    lr_decay_factor: -1.0,
+                    ..Default::default()
+                },
+                "-1",
+            ),
+            (
+                "lr_decay_factor",
+                TrainConfig {
+                    lr_decay_factor: f64::NAN,
+                    ..Default::default()
+                },
+                "NaN",
+            ),
+            (
+                "lr_decay_factor",
+                TrainConfig {
+                    lr_decay_factor: f64::INFINITY,
+                    ..Default::default()
+                },
+                "inf",
+            ),
+            (
+                "lr_decay_factor",
+                TrainConfig {
+                    lr_decay_factor: 0.0,
+                    ..Default::default()
+                },
+                "0",
+            ),
+            (
+                "lr_decay_factor",
+                TrainConfig {
+                    lr_decay_factor: 1.5,
+                    ..Default::default()
+                },
+                "1.5",
+            ),
+            (
+                "lr_decay_epochs",
+                TrainConfig {
+                    lr_decay_epochs: 0,
+                    ..Default::default()
+                },
+                "0",
+            ),
+            (
+                "train_size",
+                TrainConfig {
+                    train_size: Some(0),
+                    ..Default::default()
+                },
+                "0",
+            ),
+        ];
+        for (field, config, value) in bad {
+            let e = config.validate_named(&|f| format!("--{f}")).unwrap_err().to_string();
+            assert!(e.contains(&format!("--{field} = {value} ")), "{field}: {e}");
+            assert!(e.contains("valid values"), "{field}: {e}");
+        }
+        let mut c = TrainConfig::default();
+        c.augment.translate = 5000;
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("augment.translate = 5000")
+        );
+        assert!(
+            TrainConfig {
+                lr_decay_factor: 1.0,
+                ..Default::default()
+            }
+            .validate()
+            .is_ok()
+        );
+        assert!(TrainConfig::default().validate().is_ok());
     }
 }

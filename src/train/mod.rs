@@ -1,12 +1,12 @@
-//! Training (SPEC §3): mini-batch loop with per-epoch shuffling, augmentation, learning
-//! rate decay, early stop at 100% training accuracy, divergence as a result, and the
-//! final evaluation on the whole train and test sets.
+//! Training: mini-batch loop with per-epoch shuffling, augmentation, learning rate decay,
+//! early stop at 100% training accuracy, divergence as a result, and the final evaluation
+//! on the whole train and test sets. Settings are checked against their ranges first.
 
 mod config;
 mod lbfgs;
 mod optim;
 
-pub use config::TrainConfig;
+pub use config::{TrainConfig, ranges};
 pub use optim::{Adam, AdamParams, Momentum, MomentumParams, Optimizer, OptimizerKind, RmsProp, RmsPropParams, Sgd};
 
 use crate::compute::Compute;
@@ -78,6 +78,7 @@ pub fn train(
     config.validate()?;
     let started = Instant::now();
     let train_set = training_set(config, splits);
+    check_fits_data(config, &train_set, splits)?;
     check_training_memory(config, &train_set)?;
     let net = Mlp::try_random(
         train_set.shape,
@@ -110,6 +111,31 @@ pub fn train(
         test: test_eval,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Refuses what only the loaded data can rule out: an empty training or test split (its
+/// accuracy would read 0.0) and a translation wider than the image.
+fn check_fits_data(config: &TrainConfig, train_set: &Dataset, splits: &Splits) -> crate::error::Result<()> {
+    use crate::error::OccamError;
+    for (split, set) in [("training", train_set), ("test", &splits.test)] {
+        if set.is_empty() {
+            return Err(OccamError::config(format!(
+                "{}: the {split} split has no examples; training and evaluation need at least one",
+                config.data
+            )));
+        }
+    }
+    let [h, w, _] = train_set.shape;
+    let translate = config.augment.translate;
+    if translate > h.min(w) {
+        return Err(OccamError::config(format!(
+            "translate = {translate} (--translate, or augment.translate in a config) is out of range: \
+             valid values are 0 to {}, the side of the images of {}",
+            h.min(w),
+            config.data
+        )));
+    }
+    Ok(())
 }
 
 pub(crate) struct RunState {
