@@ -75,6 +75,28 @@ fn run(args: RunArgs) -> Result<()> {
         "{}",
         json!({"sweep": spec.name, "store": args.store, "summary": summary})
     );
+    report_results(&spec.name, &args.store, &summary)
+}
+
+/// Prints the diverged and non-finite counts (results, not errors) and fails when any
+/// trial of the sweep failed, saying where the reasons are.
+pub fn report_results(sweep: &str, store: &std::path::Path, summary: &occam::sweep::RunSummary) -> Result<()> {
+    if summary.diverged + summary.non_finite > 0 {
+        eprintln!(
+            "sweep '{sweep}': {} diverged and {} non-finite trial(s) recorded as results",
+            summary.diverged, summary.non_finite
+        );
+    }
+    let failed = summary.failed_in_store();
+    if failed > 0 {
+        bail!(
+            "sweep '{sweep}': {failed} trial(s) failed ({} in this run, {} earlier); the reasons are in the \
+             `reason` field of `occam sweep export {} --jsonl FILE`, and `occam sweep run … --retry-failed` runs them again",
+            summary.failed,
+            summary.previously_failed,
+            store.display()
+        );
+    }
     Ok(())
 }
 
