@@ -126,12 +126,13 @@ fn hostile_directory_values_run_nothing_under_bash_and_reach_the_binary_intact()
         .find(|l| l.starts_with("--output="))
         .unwrap();
     let literal = dir.to_str().unwrap().replace('%', "%%");
-    assert_eq!(
-        sbatch_argument(output),
-        format!("--output={literal}/logs/%x-%A_%a.out")
-    );
+    assert_eq!(sbatch_argument(output), format!("--output={literal}/logs/%x-%A_%a.out"));
     // Each #SBATCH line is one line: no value added a line of its own.
-    assert_eq!(script.lines().filter(|l| l.starts_with("#SBATCH")).count(), 10, "{script}");
+    assert_eq!(
+        script.lines().filter(|l| l.starts_with("#SBATCH")).count(),
+        10,
+        "{script}"
+    );
 }
 
 fn write_spec(dir: &Path, text: &str) -> String {
@@ -186,9 +187,13 @@ fn control_characters_are_refused_for_every_option() {
     }
     // The binary path and the sweep name (job and file names) through the library.
     let spec_value: SweepSpec = toml::from_str(SPEC).unwrap();
-    let err = sbatch_script(&spec_value, &options(dir.clone(), PathBuf::from("/bin/occam\ntouch PWNED")), &[0])
-        .unwrap_err()
-        .to_string();
+    let err = sbatch_script(
+        &spec_value,
+        &options(dir.clone(), PathBuf::from("/bin/occam\ntouch PWNED")),
+        &[0],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("binary") && err.contains("\\n"), "{err}");
     let mut named = spec_value.clone();
     named.name = "t\ntouch PWNED".into();
@@ -237,7 +242,11 @@ fn a_dry_run_writes_nothing() {
     let out = submit_in(tmp.path(), &[&spec, "--slurm", "--dry-run"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!tmp.path().join("runs").exists(), "--dry-run created runs/");
-    let entries: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let entries: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(entries, ["spec.toml"]);
 }
 
@@ -259,7 +268,10 @@ fn extra_sbatch_takes_values_starting_with_a_dash_as_the_readme_shows() {
         "--dry-run",
     ]);
     let script = String::from_utf8_lossy(&out.stdout);
-    assert!(script.contains("\n#SBATCH --account=lab\n#SBATCH --qos=low\n"), "{script}");
+    assert!(
+        script.contains("\n#SBATCH --account=lab\n#SBATCH --qos=low\n"),
+        "{script}"
+    );
 }
 
 #[test]
@@ -275,7 +287,11 @@ fn a_spec_name_cannot_lead_files_out_of_the_runs_folder() {
         assert!(err.contains("name"), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let written: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    let written: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(written.len(), 2, "only spec.toml and work/: {written:?}");
     assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
 }

@@ -76,12 +76,17 @@ fn a_bit_flipped_store_is_refused_and_left_untouched() {
     let spec = write_spec(tmp.path(), "spec.toml", 30, 3);
     let store = tmp.path().join("store.sqlite");
     ok(&["sweep", "run", &spec, "--store", text(&store), "--quiet"]);
-    assert!(!tmp.path().join("store.sqlite-wal").exists(), "the WAL is checkpointed on close");
+    assert!(
+        !tmp.path().join("store.sqlite-wal").exists(),
+        "the WAL is checkpointed on close"
+    );
     // Flip bits in the header of the trials table's root page.
     let (root, page_size): (i64, i64) = {
         let c = rusqlite::Connection::open(&store).unwrap();
         let root = c
-            .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'trials'", [], |r| r.get(0))
+            .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'trials'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         (root, c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap())
     };
@@ -94,7 +99,10 @@ fn a_bit_flipped_store_is_refused_and_left_untouched() {
     let s = text(&store);
     let out = occam(&["sweep", "run", &spec, "--store", s, "--quiet"]);
     assert_refused(&out, &[s, "damaged", "not modified", ".recover"]);
-    assert!(std::fs::read(&store).unwrap() == bytes, "a refused store must be left byte for byte");
+    assert!(
+        std::fs::read(&store).unwrap() == bytes,
+        "a refused store must be left byte for byte"
+    );
     let csv = tmp.path().join("t.csv");
     let report = tmp.path().join("report");
     let merged = tmp.path().join("merged.sqlite");
@@ -114,7 +122,12 @@ fn a_bit_flipped_store_is_refused_and_left_untouched() {
 /// permission bits do not stop writes).
 fn occam_as_nobody(args: &[&str]) -> Output {
     Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_occam")])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_occam"),
+        ])
         .args(args)
         .output()
         .expect("setpriv")
@@ -163,7 +176,11 @@ fn a_store_in_a_read_only_directory_can_be_exported_statused_reported_and_collec
     assert_eq!(status["done"], 6);
     // Nothing was written into the read-only directory.
     assert_eq!(std::fs::read(&store).unwrap(), before);
-    let names: Vec<_> = std::fs::read_dir(&ro).unwrap().flatten().map(|e| e.file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(&ro)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert_eq!(names, ["store.sqlite"]);
     chmod(&ro, 0o755);
 }
@@ -171,7 +188,16 @@ fn a_store_in_a_read_only_directory_can_be_exported_statused_reported_and_collec
 /// Starts `sweep run` without waiting for it.
 fn spawn_run(spec: &str, store: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_occam"))
-        .args(["sweep", "run", spec, "--store", text(store), "--parallel", "1", "--quiet"])
+        .args([
+            "sweep",
+            "run",
+            spec,
+            "--store",
+            text(store),
+            "--parallel",
+            "1",
+            "--quiet",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -207,10 +233,32 @@ fn two_runners_on_one_store_split_the_trials_and_match_a_single_runner() {
     assert_eq!(trial_count(&store), 8);
     // An existing store with one trial done.
     let existing = tmp.path().join("existing.sqlite");
-    ok(&["sweep", "run", &spec, "--store", text(&existing), "--shard", "0/8", "--quiet"]);
-    assert_eq!(two_runners(&spec, &existing), 7, "every missing trial trained exactly once");
+    ok(&[
+        "sweep",
+        "run",
+        &spec,
+        "--store",
+        text(&existing),
+        "--shard",
+        "0/8",
+        "--quiet",
+    ]);
+    assert_eq!(
+        two_runners(&spec, &existing),
+        7,
+        "every missing trial trained exactly once"
+    );
     let single = tmp.path().join("single.sqlite");
-    ok(&["sweep", "run", &spec, "--store", text(&single), "--parallel", "1", "--quiet"]);
+    ok(&[
+        "sweep",
+        "run",
+        &spec,
+        "--store",
+        text(&single),
+        "--parallel",
+        "1",
+        "--quiet",
+    ]);
     assert_eq!(contents(&store), contents(&single), "bit-identical to one runner");
     assert_eq!(contents(&existing), contents(&single));
     let claims: i64 = rusqlite::Connection::open(&store)
@@ -258,7 +306,16 @@ fn a_failed_trial_makes_sweep_run_exit_non_zero_after_storing_everything() {
     let blocker: PathBuf = models.join(format!("{first}.safetensors"));
     std::fs::create_dir_all(&blocker).unwrap();
     let run = |extra: &[&str]| {
-        let mut args = vec!["sweep", "run", &spec, "--store", text(&store), "--keep-models", text(&models), "--quiet"];
+        let mut args = vec![
+            "sweep",
+            "run",
+            &spec,
+            "--store",
+            text(&store),
+            "--keep-models",
+            text(&models),
+            "--quiet",
+        ];
         args.extend_from_slice(extra);
         occam(&args)
     };
@@ -307,8 +364,14 @@ fn failed_exports_and_reports_leave_no_temporary_files() {
     let file_target = tmp.path().join("report-file");
     std::fs::write(&file_target, "x").unwrap();
     for (args, names) in [
-        (vec!["sweep", "export", s, "--csv", text(&dir_target)], text(&dir_target)),
-        (vec!["sweep", "export", s, "--jsonl", text(&dir_target)], text(&dir_target)),
+        (
+            vec!["sweep", "export", s, "--csv", text(&dir_target)],
+            text(&dir_target),
+        ),
+        (
+            vec!["sweep", "export", s, "--jsonl", text(&dir_target)],
+            text(&dir_target),
+        ),
         (vec!["report", s, "--out", text(&file_target)], text(&file_target)),
     ] {
         assert_refused(&occam(&args), &[names]);

@@ -124,7 +124,10 @@ pub fn check_options(spec: &SweepSpec, opts: &SlurmOptions) -> Result<()> {
     checks::sweep_name(&spec.name)?;
     checks::counts(opts.shards, opts.cpus, opts.array_throttle)?;
     checks::dir(path_text("--dir", &opts.dir)?)?;
-    checks::no_control("the occam binary path", path_text("the occam binary path", &opts.binary)?)?;
+    checks::no_control(
+        "the occam binary path",
+        path_text("the occam binary path", &opts.binary)?,
+    )?;
     if let Some(p) = &opts.partition {
         checks::partition(p)?;
     }

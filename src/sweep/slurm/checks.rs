@@ -62,7 +62,10 @@ pub fn time(value: &str) -> Result<()> {
     no_control("--time", value)?;
     let numbers = |s: &str, most: usize| {
         let parts: Vec<&str> = s.split(':').collect();
-        parts.len() <= most && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        parts.len() <= most
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
     };
     let valid = match value.split_once('-') {
         _ if value.eq_ignore_ascii_case("unlimited") || value.eq_ignore_ascii_case("infinite") => true,

@@ -92,10 +92,7 @@ impl Store {
             .optional()
             .map_err(&err)?;
         if let Some((label, host, pid, age)) = holder {
-            let other = Owner {
-                host,
-                pid: pid as u32,
-            };
+            let other = Owner { host, pid: pid as u32 };
             if other != *owner && other.may_be_alive(age) {
                 return Ok(ClaimOutcome::HeldBy(label));
             }

@@ -76,7 +76,11 @@ fn spec_mismatch(
              (differs in: {}). {action}: give the spec a new `name`, or use a new store.",
             recorded.0,
             offered.0,
-            if differs.is_empty() { "formatting only".to_string() } else { differs.join(", ") },
+            if differs.is_empty() {
+                "formatting only".to_string()
+            } else {
+                differs.join(", ")
+            },
         ),
     )
 }
@@ -95,7 +99,11 @@ pub(super) fn differences(a: &str, b: &str) -> Vec<String> {
                     let null = serde_json::Value::Null;
                     let (va, vb) = (x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null));
                     if va != vb {
-                        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                        let path = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
                         walk(&path, va, vb, depth + 1, out);
                     }
                 }
