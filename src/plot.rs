@@ -62,24 +62,35 @@ pub fn render(stem: &Path, figure: &impl Figure) -> Result<[PathBuf; 2]> {
             p.extension().unwrap().to_string_lossy()
         ))
     };
-    let fail = |p: &Path, e: String| OccamError::bad_file(p, format!("drawing figure: {e}"));
     let (png_tmp, svg_tmp) = (tmp(&png), tmp(&svg));
+    let drawn = draw_and_rename(figure, (&png_tmp, &png), (&svg_tmp, &svg));
+    if drawn.is_err() {
+        // No temporary file outlives a failure.
+        let _ = std::fs::remove_file(&png_tmp);
+        let _ = std::fs::remove_file(&svg_tmp);
+    }
+    drawn.map(|()| [png, svg])
+}
+
+/// Draws `figure` into the two temporary files (PNG, SVG) and renames each over its target.
+fn draw_and_rename(figure: &impl Figure, (png_tmp, png): (&Path, &Path), (svg_tmp, svg): (&Path, &Path)) -> Result<()> {
+    let fail = |p: &Path, e: String| OccamError::bad_file(p, format!("drawing figure: {e}"));
     {
-        let root = BitMapBackend::new(&png_tmp, figure.size()).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(&png, e.to_string()))?;
-        figure.draw(&root).map_err(|e| fail(&png, e))?;
-        root.present().map_err(|e| fail(&png, e.to_string()))?;
+        let root = BitMapBackend::new(png_tmp, figure.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(png, e.to_string()))?;
+        figure.draw(&root).map_err(|e| fail(png, e))?;
+        root.present().map_err(|e| fail(png, e.to_string()))?;
     }
     {
-        let root = SVGBackend::new(&svg_tmp, figure.size()).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| fail(&svg, e.to_string()))?;
-        figure.draw(&root).map_err(|e| fail(&svg, e))?;
-        root.present().map_err(|e| fail(&svg, e.to_string()))?;
+        let root = SVGBackend::new(svg_tmp, figure.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| fail(svg, e.to_string()))?;
+        figure.draw(&root).map_err(|e| fail(svg, e))?;
+        root.present().map_err(|e| fail(svg, e.to_string()))?;
     }
-    for (t, p) in [(&png_tmp, &png), (&svg_tmp, &svg)] {
+    for (t, p) in [(png_tmp, png), (svg_tmp, svg)] {
         std::fs::rename(t, p).map_err(|e| OccamError::io(p, e))?;
     }
-    Ok([png, svg])
+    Ok(())
 }
 
 /// A named curve or point set.

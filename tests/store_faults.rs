@@ -354,25 +354,25 @@ fn temporary_files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn failed_exports_and_reports_leave_no_temporary_files() {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = write_spec(tmp.path(), "spec.toml", 30, 1);
+    let spec = write_spec(tmp.path(), "spec.toml", 30, 3);
     let store = tmp.path().join("store.sqlite");
     let s = text(&store);
     ok(&["sweep", "run", &spec, "--store", s, "--quiet"]);
-    // The export target is a directory; the report target is a file.
+    // The export target is a directory; the report target is a file; a report figure's
+    // target is a directory (its PNG and SVG are drawn before the rename fails).
     let dir_target = tmp.path().join("exports");
     std::fs::create_dir(&dir_target).unwrap();
     let file_target = tmp.path().join("report-file");
     std::fs::write(&file_target, "x").unwrap();
+    let report = tmp.path().join("report");
+    let figure = report.join("gap-faults.png");
+    std::fs::create_dir_all(&figure).unwrap();
+    let export = |flag| vec!["sweep", "export", s, flag, text(&dir_target)];
     for (args, names) in [
-        (
-            vec!["sweep", "export", s, "--csv", text(&dir_target)],
-            text(&dir_target),
-        ),
-        (
-            vec!["sweep", "export", s, "--jsonl", text(&dir_target)],
-            text(&dir_target),
-        ),
+        (export("--csv"), text(&dir_target)),
+        (export("--jsonl"), text(&dir_target)),
         (vec!["report", s, "--out", text(&file_target)], text(&file_target)),
+        (vec!["report", s, "--out", text(&report)], text(&figure)),
     ] {
         assert_refused(&occam(&args), &[names]);
         assert_eq!(temporary_files(tmp.path()), Vec::<PathBuf>::new(), "{args:?}");

@@ -49,6 +49,15 @@ pub(super) fn open_read_only(path: &Path) -> Result<Connection> {
             let conn = Connection::open_with_flags(immutable_uri(path), flags).map_err(&err)?;
             Ok(conn)
         }
+        Err(e) if cannot_open_wal(&e) => Err(OccamError::bad_file(
+            path,
+            format!(
+                "cannot be read without writing ({e}): its write-ahead log {}-wal holds trials not yet in the \
+                 store file, and SQLite cannot create its shared-memory file here. Let the running sweep finish, \
+                 or run `occam sweep run` on it (or copy the store with its -wal file) where the directory is writable",
+                path.display()
+            ),
+        )),
         Err(e) => Err(err(e)),
     }
 }
