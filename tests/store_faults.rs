@@ -379,3 +379,59 @@ fn failed_exports_and_reports_leave_no_temporary_files() {
     }
     assert_eq!(std::fs::read_to_string(&file_target).unwrap(), "x");
 }
+
+#[test]
+fn claims_of_dead_or_silent_runners_are_taken_over_and_live_ones_respected() {
+    use occam::sweep::store::{ClaimOutcome, Owner};
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("claims.sqlite");
+    let mut store = Store::open(&path).unwrap();
+    let me = Owner::this_process();
+    // A process of this host that has exited (its pid is gone).
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let dead = Owner {
+        host: me.host.clone(),
+        pid: dead_pid,
+    };
+    let elsewhere = Owner {
+        host: "another-host".into(),
+        pid: 1,
+    };
+    assert_eq!(store.claim("a", &dead, false).unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        store.claim("a", &me, false).unwrap(),
+        ClaimOutcome::Claimed,
+        "a dead process's claim is taken over at once"
+    );
+    assert_eq!(store.claim("b", &elsewhere, false).unwrap(), ClaimOutcome::Claimed);
+    assert_eq!(
+        store.claim("b", &me, false).unwrap(),
+        ClaimOutcome::HeldBy("another-host:1".into()),
+        "a claim from another host with a fresh heartbeat is respected"
+    );
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE claims SET heartbeat = datetime('now', '-11 minutes') WHERE trial_id = 'b'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(
+        store.claim("b", &me, false).unwrap(),
+        ClaimOutcome::Claimed,
+        "a claim whose heartbeat is older than the timeout is taken over"
+    );
+    // This process's own claim, seen by another live owner of this host (the test runner's parent).
+    let parent = Owner {
+        host: me.host.clone(),
+        pid: std::os::unix::process::parent_id(),
+    };
+    assert_eq!(
+        store.claim("a", &parent, false).unwrap(),
+        ClaimOutcome::HeldBy(me.label())
+    );
+    store.release_claims(&me).unwrap();
+    assert_eq!(store.claim("a", &parent, false).unwrap(), ClaimOutcome::Claimed);
+}
