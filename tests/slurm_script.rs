@@ -15,7 +15,7 @@ const SPEC: &str = "name = \"t\"\n[axes]\ndata = [\"fashion-mnist\"]\nwidth = [8
                     [fixed]\ntrain_size = 200\n[measure]\njacobian_points = 20\n";
 
 /// A directory name holding every shell and format metacharacter the issue lists.
-const HOSTILE: &str = "x'$(touch PWNED1)'`touch PWNED2` %d %s %05d a\"b c\\n $HOME ;touch PWNED3";
+const HOSTILE: &str = "x'$(touch PWNED1)'`touch PWNED2` %d %s %05d a\"b c#d $HOME ;touch PWNED3";
 
 fn options(dir: PathBuf, binary: PathBuf) -> SlurmOptions {
     SlurmOptions {
@@ -215,13 +215,17 @@ fn malformed_slurm_values_are_refused_naming_the_option() {
         ("--extra-sbatch", "account=lab", "start with '-'"),
         ("--shards", "0", "1 to 1000000"),
         ("--dir", "/tmp/hetjob-x", "hetjob"),
+        ("--dir", "/tmp/a\\b", "backslash"),
     ] {
         let mut args = vec![spec.as_str(), "--slurm", "--dry-run", option, value];
         if option != "--dir" {
             args.extend(["--dir", d.to_str().unwrap()]);
         }
         let out = submit_in(tmp.path(), &args);
-        assert_refused(&out, &[option, value, says]);
+        // Values are shown escaped where escaping changes them.
+        let shown = format!("{value:?}");
+        let shown = if value.contains('\\') { shown.as_str() } else { value };
+        assert_refused(&out, &[option, shown, says]);
     }
     assert!(!d.exists());
 }

@@ -143,10 +143,11 @@ pub fn check_options(spec: &SweepSpec, opts: &SlurmOptions) -> Result<()> {
     Ok(())
 }
 
-/// A value for an `#SBATCH` line in sbatch's own quoting (double quotes, backslash
-/// escapes), as a file name pattern with `%` kept literal (`%%`).
+/// A value for an `#SBATCH` line in sbatch's own quoting (double quotes, `\"` for a quote),
+/// as a file name pattern with `%` kept literal (`%%`). The value holds no backslash
+/// (refused by the checks: Slurm would drop it and stop expanding the pattern).
 fn sbatch_file_pattern(literal: &str, pattern: &str) -> String {
-    let escaped = literal.replace('\\', "\\\\").replace('"', "\\\"").replace('%', "%%");
+    let escaped = literal.replace('"', "\\\"").replace('%', "%%");
     format!("\"{escaped}{pattern}\"")
 }
 

@@ -30,9 +30,16 @@ pub fn sweep_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// `--dir`: no control characters, and not a word sbatch blanks out of its lines.
+/// `--dir`: no control characters, no backslash (Slurm drops it from file names and then
+/// stops expanding `%` patterns), and not a word sbatch blanks out of its lines.
 pub fn dir(value: &str) -> Result<()> {
     no_control("--dir", value)?;
+    if value.contains('\\') {
+        return Err(OccamError::config(format!(
+            "--dir {value:?} contains a backslash, which Slurm drops from log file names: choose a \
+             directory without one"
+        )));
+    }
     let lower = value.to_ascii_lowercase();
     if lower.contains("packjob") || lower.contains("hetjob") {
         return Err(OccamError::config(format!(
