@@ -435,3 +435,30 @@ fn claims_of_dead_or_silent_runners_are_taken_over_and_live_ones_respected() {
     store.release_claims(&me).unwrap();
     assert_eq!(store.claim("a", &parent, false).unwrap(), ClaimOutcome::Claimed);
 }
+
+#[test]
+fn a_store_from_before_fingerprints_and_claims_is_migrated_and_protected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_a = write_spec(tmp.path(), "a.toml", 30, 1);
+    let spec_b = write_spec(tmp.path(), "b.toml", 40, 1);
+    let store = tmp.path().join("old.sqlite");
+    let s = text(&store);
+    ok(&["sweep", "run", &spec_a, "--store", s, "--quiet"]);
+    // Make it look like a store written before this version.
+    rusqlite::Connection::open(&store)
+        .unwrap()
+        .execute_batch("ALTER TABLE sweeps DROP COLUMN fingerprint; DROP TABLE claims;")
+        .unwrap();
+    let out = ok(&["sweep", "run", &spec_a, "--store", s, "--quiet"]);
+    assert_eq!(summary(&out)["already_done"], 2, "the old store resumes");
+    let recorded: String = rusqlite::Connection::open(&store)
+        .unwrap()
+        .query_row("SELECT fingerprint FROM sweeps WHERE name = 'faults'", [], |r| r.get(0))
+        .unwrap();
+    let spec = SweepSpec::from_toml_file(Path::new(&spec_a)).unwrap();
+    assert_eq!(recorded, stable_hash(&canonical_json(&spec)));
+    assert_refused(
+        &occam(&["sweep", "run", &spec_b, "--store", s, "--quiet"]),
+        &[s, &recorded, "axes.steps"],
+    );
+}
