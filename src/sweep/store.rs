@@ -3,6 +3,8 @@
 //! artifacts (profiles, region maps) beside it. Each trial is written in one transaction,
 //! so a process killed at any moment leaves every trial either complete or absent.
 //! Shards written by separate processes (e.g. Slurm array tasks) merge with [`Store::merge_from`].
+//! Writers first check the file read-only (schema, integrity); readers never write; each
+//! sweep name stands for one spec (its fingerprint); runners sharing a store claim trials.
 
 mod checks;
 mod claims;
