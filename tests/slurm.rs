@@ -1,6 +1,7 @@
 //! Sweeps as Slurm job arrays on a real single-node cluster (started by scripts/test.sh
 //! through scripts/slurm-local.sh): results equal the local runner's, and a task killed
-//! half-way is completed by re-submitting, with nothing duplicated or lost.
+//! half-way is completed by re-submitting, with nothing duplicated or lost, and a
+//! directory full of shell and Slurm metacharacters is taken literally.
 
 mod common;
 
@@ -209,4 +210,17 @@ fn slurm_array_matches_the_local_runner_and_recovers_from_a_killed_task() {
         (status["done"].as_u64(), status["missing"].as_u64()),
         (Some(6), Some(0))
     );
+
+    // 3. A directory full of shell and Slurm metacharacters: sbatch and bash take it
+    // literally (logs and shard stores land in it), and nothing in it runs.
+    let spec = write_spec(root, "slurm-hostile", 40);
+    let dir = root.join("a b'c\"d%x$(touch PWNED)`touch PWNED` #e %%z %A");
+    assert_eq!(submit(&spec, &dir, "2", &[]), serde_json::json!([0, 1]));
+    wait_for_queue_to_drain("occam-slurm-hostile");
+    let logs = std::fs::read_dir(dir.join("logs")).unwrap().count();
+    assert_eq!(logs, 2, "each task's log in the literal directory");
+    let status: serde_json::Value =
+        serde_json::from_slice(&ok(&["sweep", "status", &spec, "--dir", dir.to_str().unwrap()]).stdout).unwrap();
+    assert_eq!(status["done"].as_u64(), Some(6), "{status}");
+    assert!(!root.join("PWNED").exists() && !Path::new("PWNED").exists());
 }

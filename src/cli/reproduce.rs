@@ -115,7 +115,10 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         let names: Vec<&str> = STUDIES.iter().map(|s| s.0).collect();
         bail!("unknown study '{bad}': the studies are {}", names.join(", "));
     }
-    let mut store = Store::open(&out.join("store.sqlite"))?;
+    let store_path = out.join("store.sqlite");
+    let mut store = Store::open(&store_path)?;
+    // Studies with failed trials: reported after every study ran and the report is written.
+    let mut failures = Vec::new();
     for (name, quick, paper) in STUDIES {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
             continue;
@@ -139,6 +142,9 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
             "{}",
             json!({"study": name, "summary": summary, "seconds": t.elapsed().as_secs_f64()})
         );
+        if let Err(e) = super::sweep::report_results(&spec.name, &store_path, &summary) {
+            failures.push(e.to_string());
+        }
     }
     let r = write_report(&out.join("store.sqlite"), &out.join("report"))?;
     print_findings(&r.findings);
@@ -147,5 +153,8 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         out.join("report/index.html").display(),
         started.elapsed().as_secs_f64()
     );
+    if !failures.is_empty() {
+        bail!("{}", failures.join("\n"));
+    }
     Ok(())
 }

@@ -75,6 +75,28 @@ fn run(args: RunArgs) -> Result<()> {
         "{}",
         json!({"sweep": spec.name, "store": args.store, "summary": summary})
     );
+    report_results(&spec.name, &args.store, &summary)
+}
+
+/// Prints the diverged and non-finite counts (results, not errors) and fails when any
+/// trial of the sweep failed, saying where the reasons are.
+pub fn report_results(sweep: &str, store: &std::path::Path, summary: &occam::sweep::RunSummary) -> Result<()> {
+    if summary.diverged + summary.non_finite > 0 {
+        eprintln!(
+            "sweep '{sweep}': {} diverged and {} non-finite trial(s) recorded as results",
+            summary.diverged, summary.non_finite
+        );
+    }
+    let failed = summary.failed_in_store();
+    if failed > 0 {
+        bail!(
+            "sweep '{sweep}': {failed} trial(s) failed ({} in this run, {} earlier); the reasons are in the \
+             `reason` field of `occam sweep export {} --jsonl FILE`, and `occam sweep run … --retry-failed` runs them again",
+            summary.failed,
+            summary.previously_failed,
+            store.display()
+        );
+    }
     Ok(())
 }
 
@@ -285,23 +307,24 @@ pub struct SubmitArgs {
     #[arg(long)]
     mem: Option<String>,
     /// Extra #SBATCH option (repeatable), e.g. --extra-sbatch '--account=lab'.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     extra_sbatch: Vec<String>,
-    /// Print the script instead of submitting it.
+    /// Print the script instead of submitting it; writes nothing.
     #[arg(long)]
     dry_run: bool,
 }
 
 fn submit(args: SubmitArgs) -> Result<()> {
     let spec = SweepSpec::from_toml_file(&args.spec)?;
+    // The default directory is made of the name: check it before joining it into a path.
+    slurm::check_sweep_name(&spec.name)?;
     let dir = args
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("runs/{}-slurm", spec.name)));
-    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
-    let dir = dir.canonicalize()?;
+    let dir = std::path::absolute(&dir).map_err(|e| anyhow::anyhow!("--dir {}: {e}", dir.display()))?;
     let binary = std::env::current_exe()?.canonicalize()?;
-    let opts = slurm::SlurmOptions {
+    let mut opts = slurm::SlurmOptions {
         dir,
         shards: args.shards,
         cpus: args.cpus,
@@ -312,6 +335,12 @@ fn submit(args: SubmitArgs) -> Result<()> {
         extra_sbatch: args.extra_sbatch,
         binary,
     };
+    slurm::check_options(&spec, &opts)?;
+    if !args.dry_run {
+        // Tasks run on other nodes: name the directory without symbolic links.
+        std::fs::create_dir_all(&opts.dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", opts.dir.display()))?;
+        opts.dir = opts.dir.canonicalize()?;
+    }
     let (submission, script) = slurm::submit(&args.spec, &opts, args.dry_run)?;
     if args.dry_run {
         print!("{script}");

@@ -4,15 +4,16 @@
 //! in the store and are run again.
 
 use super::spec::{SweepSpec, TrialSpec, canonical_json};
-use super::store::{Store, TrialRecord, TrialStatus};
+use super::store::{ClaimOutcome, HEARTBEAT_EVERY, Owner, Store, TrialRecord, TrialStatus};
 use super::trial::run_trial;
 use crate::compute::Compute;
 use crate::data::{DataSource, Splits};
 use crate::error::{OccamError, Result};
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -45,15 +46,42 @@ impl Default for RunOptions {
     }
 }
 
-/// What a run did.
+/// What a run did. `already_done + ran + done_by_others = in_this_shard`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct RunSummary {
     pub trials_in_spec: usize,
     pub in_this_shard: usize,
+    /// Stored before this run started (failed ones included unless retried).
     pub already_done: usize,
+    /// Trained by this run.
     pub ran: usize,
+    /// Trained (or being trained) by another runner on the same store during this run.
+    pub done_by_others: usize,
+    /// Of `ran`: trials that stopped with an error (the reason is stored).
     pub failed: usize,
+    /// Of `ran`: networks whose training loss became non-finite (a result).
     pub diverged: usize,
+    /// Of `ran`: trials whose measurement gave non-finite numbers (a result; metrics NULL).
+    pub non_finite: usize,
+    /// Of `already_done`: failed trials stored by an earlier run and not retried.
+    pub previously_failed: usize,
+}
+
+impl RunSummary {
+    /// Failed trials of this shard in the store after the run: this run's and earlier ones.
+    pub fn failed_in_store(&self) -> usize {
+        self.failed + self.previously_failed
+    }
+
+    fn count(&mut self, status: TrialStatus) {
+        self.ran += 1;
+        match status {
+            TrialStatus::Failed => self.failed += 1,
+            TrialStatus::Diverged => self.diverged += 1,
+            TrialStatus::NonFinite => self.non_finite += 1,
+            TrialStatus::Completed | TrialStatus::Reached100 => {}
+        }
+    }
 }
 
 /// Whether trial `index` belongs to `shard` (k of n): index ≡ k (mod n).
@@ -62,43 +90,76 @@ pub fn in_shard(index: usize, shard: Option<(usize, usize)>) -> bool {
 }
 
 /// Loads every dataset the trials name, once.
-fn load_datasets(trials: &[(usize, TrialSpec)]) -> Result<HashMap<String, Arc<Splits>>> {
+fn load_datasets(trials: &[Todo]) -> Result<HashMap<String, Arc<Splits>>> {
     let mut out = HashMap::new();
-    for (_, t) in trials {
-        if !out.contains_key(&t.train.data) {
+    for t in trials {
+        if !out.contains_key(&t.spec.train.data) {
             // Only as many training examples as the largest trial on this dataset uses.
-            let sizes = trials.iter().filter(|(_, u)| u.train.data == t.train.data);
+            let sizes = trials.iter().filter(|u| u.spec.train.data == t.spec.train.data);
             let max_train = sizes
-                .map(|(_, u)| u.train.train_size)
+                .map(|u| u.spec.train.train_size)
                 .try_fold(0, |m, n| n.map(|n| n.max(m)));
-            let splits = DataSource::parse(&t.train.data)?.load_with(max_train)?;
-            out.insert(t.train.data.clone(), Arc::new(splits));
+            let splits = DataSource::parse(&t.spec.train.data)?.load_with(max_train)?;
+            out.insert(t.spec.train.data.clone(), Arc::new(splits));
         }
     }
     Ok(out)
 }
 
-/// Runs the sweep into `store`.
+/// A trial this run may have to train.
+#[derive(Clone)]
+struct Todo {
+    index: usize,
+    id: String,
+    spec: TrialSpec,
+}
+
+/// What a worker hands the writer.
+enum Outcome {
+    Trained(Box<TrialRecord>),
+    /// Another runner stored or holds the trial.
+    Elsewhere,
+    /// The store refused a claim.
+    Error(crate::error::OccamError),
+}
+
+/// Runs the sweep into `store`. Other runners may work on the same store at the same
+/// time: each trial is claimed before it is trained, so none is trained twice.
 pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Result<RunSummary> {
     if let Some((k, n)) = opts.shard
         && (n == 0 || k >= n)
     {
         return Err(OccamError::config(format!("shard {k}/{n}: need 0 ≤ index < count")));
     }
+    // Refuses a different spec recorded under this name before any trial runs.
     store.record_sweep(&spec.name, &canonical_json(spec))?;
     let trials = spec.trials();
     let all = trials.len();
-    let mine: Vec<(usize, TrialSpec)> = trials
+    let mine: Vec<Todo> = trials
         .into_iter()
         .enumerate()
         .filter(|(i, _)| in_shard(*i, opts.shard))
+        .map(|(index, spec)| Todo {
+            index,
+            id: spec.id(),
+            spec,
+        })
         .collect();
-    let done = store.finished_ids(!opts.retry_failed)?;
-    let todo: Vec<(usize, TrialSpec)> = mine.iter().filter(|(_, t)| !done.contains(&t.id())).cloned().collect();
+    let stored = store.finished_ids(true)?;
+    let succeeded = store.finished_ids(false)?;
+    let done = if opts.retry_failed { &succeeded } else { &stored };
+    let todo: Vec<Todo> = mine.iter().filter(|t| !done.contains(&t.id)).cloned().collect();
     let mut summary = RunSummary {
         trials_in_spec: all,
         in_this_shard: mine.len(),
         already_done: mine.len() - todo.len(),
+        previously_failed: if opts.retry_failed {
+            0
+        } else {
+            mine.iter()
+                .filter(|t| stored.contains(&t.id) && !succeeded.contains(&t.id))
+                .count()
+        },
         ..Default::default()
     };
     if todo.is_empty() {
@@ -120,55 +181,128 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
         opts.parallel
     }
     .clamp(1, todo.len());
-    let bar = crate::progress::bar(opts.progress, todo.len() as u64, "trials");
-    let next = AtomicUsize::new(0);
-    let running = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<TrialRecord>();
-    let sweep_name = spec.name.as_str();
-    let mut write_error = None;
+    let owner = Owner::this_process();
+    let shared = Shared {
+        store: Mutex::new(store),
+        owner: &owner,
+        todo: &todo,
+        datasets: &datasets,
+        next: AtomicUsize::new(0),
+        running: AtomicUsize::new(0),
+        stopped: AtomicBool::new(false),
+        retry_failed: opts.retry_failed,
+        sweep_name: &spec.name,
+    };
+    let result = drive(&shared, &mut summary, workers, threads, opts);
+    let store = shared.store.into_inner().unwrap_or_else(|p| p.into_inner());
+    // Claims of trials never finished (a write error stopped the run) are given back.
+    let released = store.release_claims(&owner);
+    result?;
+    released?;
+    Ok(summary)
+}
+
+/// What the workers, the writer and the heartbeat share.
+struct Shared<'a> {
+    store: Mutex<&'a mut Store>,
+    owner: &'a Owner,
+    todo: &'a [Todo],
+    datasets: &'a HashMap<String, Arc<Splits>>,
+    next: AtomicUsize,
+    running: AtomicUsize,
+    stopped: AtomicBool,
+    retry_failed: bool,
+    sweep_name: &'a str,
+}
+
+impl<'a> Shared<'a> {
+    fn store(&self) -> std::sync::MutexGuard<'_, &'a mut Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One worker: claims the next trial nobody holds, trains it, hands the record over.
+    fn work(&self, threads: usize, keep: Option<&std::path::Path>, tx: mpsc::Sender<Outcome>) {
+        let compute = Compute::new(threads);
+        while !self.stopped.load(Ordering::SeqCst) {
+            let k = self.next.fetch_add(1, Ordering::SeqCst);
+            let Some(t) = self.todo.get(k) else { break };
+            let claim = self.store().claim(&t.id, self.owner, self.retry_failed);
+            let outcome = match claim {
+                Ok(ClaimOutcome::Claimed) => {
+                    self.running.fetch_add(1, Ordering::SeqCst);
+                    let data = &self.datasets[&t.spec.train.data];
+                    let record = run_trial(self.sweep_name, t.index, &t.spec, data, &compute, keep);
+                    self.running.fetch_sub(1, Ordering::SeqCst);
+                    Outcome::Trained(Box::new(record))
+                }
+                Ok(ClaimOutcome::Finished | ClaimOutcome::HeldBy(_)) => Outcome::Elsewhere,
+                Err(e) => Outcome::Error(e),
+            };
+            if tx.send(outcome).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Refreshes this runner's claims every [`HEARTBEAT_EVERY`] until the run ends.
+    fn heartbeat(&self, done: &AtomicBool) {
+        let tick = Duration::from_millis(100);
+        let mut waited = Duration::ZERO;
+        while !done.load(Ordering::SeqCst) {
+            std::thread::sleep(tick);
+            waited += tick;
+            if waited >= HEARTBEAT_EVERY {
+                waited = Duration::ZERO;
+                // A failed refresh only shortens how long the claims count as fresh.
+                let _ = self.store().heartbeat(self.owner);
+            }
+        }
+    }
+}
+
+/// Runs the workers and writes each record as it arrives; the first error stops the
+/// handing out of work (workers finish their current trial) and is returned.
+fn drive(shared: &Shared, summary: &mut RunSummary, workers: usize, threads: usize, opts: &RunOptions) -> Result<()> {
+    let bar = crate::progress::bar(opts.progress, shared.todo.len() as u64, "trials");
+    let (tx, rx) = mpsc::channel::<Outcome>();
+    let done = AtomicBool::new(false);
+    let mut first_error = None;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (todo, datasets, next, running) = (&todo, &datasets, &next, &running);
-            let compute = Compute::new(threads);
             let keep = opts.keep_models.as_deref();
-            scope.spawn(move || {
-                loop {
-                    let k = next.fetch_add(1, Ordering::SeqCst);
-                    let Some((index, trial)) = todo.get(k) else { break };
-                    running.fetch_add(1, Ordering::SeqCst);
-                    let record = run_trial(sweep_name, *index, trial, &datasets[&trial.train.data], &compute, keep);
-                    running.fetch_sub(1, Ordering::SeqCst);
-                    if tx.send(record).is_err() {
-                        break;
-                    }
-                }
-            });
+            scope.spawn(move || shared.work(threads, keep, tx));
         }
         drop(tx);
-        for record in rx {
-            if write_error.is_none()
-                && let Err(e) = store.insert(&record)
-            {
-                write_error = Some(e);
-                // Stop handing out work; workers finish their current trial.
-                next.store(usize::MAX / 2, Ordering::SeqCst);
+        scope.spawn(|| shared.heartbeat(&done));
+        for outcome in rx {
+            let written = match outcome {
+                Outcome::Trained(record) => {
+                    summary.count(record.status);
+                    shared.store().insert(&record)
+                }
+                Outcome::Elsewhere => {
+                    summary.done_by_others += 1;
+                    Ok(())
+                }
+                Outcome::Error(e) => Err(e),
+            };
+            if let Err(e) = written {
+                shared.stopped.store(true, Ordering::SeqCst);
+                first_error.get_or_insert(e);
             }
-            summary.ran += 1;
-            summary.failed += (record.status == TrialStatus::Failed) as usize;
-            summary.diverged += (record.status == TrialStatus::Diverged) as usize;
             bar.inc(1);
             bar.set_message(format!(
-                "failed {}  diverged {}  running {}",
+                "failed {}  diverged {}  non-finite {}  elsewhere {}  running {}",
                 summary.failed,
                 summary.diverged,
-                running.load(Ordering::SeqCst)
+                summary.non_finite,
+                summary.done_by_others,
+                shared.running.load(Ordering::SeqCst)
             ));
         }
+        done.store(true, Ordering::SeqCst);
     });
     bar.finish_and_clear();
-    match write_error {
-        Some(e) => Err(e),
-        None => Ok(summary),
-    }
+    first_error.map_or(Ok(()), Err)
 }

@@ -1,7 +1,13 @@
 //! Scale-out on Slurm: one job array per submission, task k running shard k of the sweep
 //! with the same binary into its own shard store (SQLite files are never shared between
 //! writers, which NFS would not survive). Re-submitting runs only the shards that still
-//! miss trials; `collect` merges the shard stores.
+//! miss trials; `collect` merges the shard stores. Every user value that reaches the
+//! script is checked first (see [`checks`]) and quoted for the reader it meets: the shell,
+//! or sbatch's own `#SBATCH` parser.
+
+mod checks;
+
+pub use checks::sweep_name as check_sweep_name;
 
 use super::spec::SweepSpec;
 use super::store::Store;
@@ -102,19 +108,62 @@ pub fn array_list(tasks: &[usize]) -> String {
     parts.join(",")
 }
 
-fn quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', "'\\''"))
+/// Single-quotes a value for the shell: nothing inside is expanded.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+/// A path as UTF-8 text, or an error naming the option.
+fn path_text<'a>(option: &str, p: &'a Path) -> Result<&'a str> {
+    p.to_str()
+        .ok_or_else(|| OccamError::config(format!("{option} {p:?} is not valid UTF-8: give a UTF-8 path")))
+}
+
+/// Checks every value of `opts` (and the sweep name) that goes into the script.
+pub fn check_options(spec: &SweepSpec, opts: &SlurmOptions) -> Result<()> {
+    checks::sweep_name(&spec.name)?;
+    checks::counts(opts.shards, opts.cpus, opts.array_throttle)?;
+    checks::dir(path_text("--dir", &opts.dir)?)?;
+    checks::no_control(
+        "the occam binary path",
+        path_text("the occam binary path", &opts.binary)?,
+    )?;
+    if let Some(p) = &opts.partition {
+        checks::partition(p)?;
+    }
+    if let Some(t) = &opts.time {
+        checks::time(t)?;
+    }
+    if let Some(m) = &opts.mem {
+        checks::mem(m)?;
+    }
+    for e in &opts.extra_sbatch {
+        checks::extra_sbatch(e)?;
+    }
+    Ok(())
+}
+
+/// A value for an `#SBATCH` line in sbatch's own quoting (double quotes, `\"` for a quote),
+/// as a file name pattern with `%` kept literal (`%%`). The value holds no backslash
+/// (refused by the checks: Slurm would drop it and stop expanding the pattern).
+fn sbatch_file_pattern(literal: &str, pattern: &str) -> String {
+    let escaped = literal.replace('"', "\\\"").replace('%', "%%");
+    format!("\"{escaped}{pattern}\"")
 }
 
 /// The sbatch script for the given array tasks. The spec is read from `dir/spec.toml`.
-pub fn sbatch_script(spec: &SweepSpec, opts: &SlurmOptions, tasks: &[usize]) -> String {
+/// Fails, naming the option, on a value that cannot go into a script safely.
+pub fn sbatch_script(spec: &SweepSpec, opts: &SlurmOptions, tasks: &[usize]) -> Result<String> {
+    check_options(spec, opts)?;
     let n = opts.shards;
+    let dir = path_text("--dir", &opts.dir)?;
+    let binary = path_text("the occam binary path", &opts.binary)?;
     let mut s = String::from("#!/bin/bash\n");
     s += &format!("#SBATCH --job-name={}\n", job_name(spec));
     let throttle = opts.array_throttle.map(|t| format!("%{t}")).unwrap_or_default();
     s += &format!("#SBATCH --array={}{throttle}\n", array_list(tasks));
     s += &format!("#SBATCH --cpus-per-task={}\n#SBATCH --ntasks=1\n", opts.cpus);
-    s += &format!("#SBATCH --output={}/logs/%x-%A_%a.out\n", opts.dir.display());
+    s += &format!("#SBATCH --output={}\n", sbatch_file_pattern(dir, "/logs/%x-%A_%a.out"));
     s += "#SBATCH --requeue\n";
     if let Some(p) = &opts.partition {
         s += &format!("#SBATCH --partition={p}\n");
@@ -129,20 +178,20 @@ pub fn sbatch_script(spec: &SweepSpec, opts: &SlurmOptions, tasks: &[usize]) -> 
         s += &format!("#SBATCH {e}\n");
     }
     s += &format!(
-        "# Sweep '{}': task k runs shard k/{n} into its own store; finished trials are skipped,\n\
+        "# Sweep {}: task k runs shard k/{n} into its own store; finished trials are skipped,\n\
          # so a requeued or re-submitted task only completes what is missing.\n\
          set -euo pipefail\n\
          export OCCAM_SQLITE_JOURNAL=DELETE   # no WAL shared-memory file on network file systems\n\
          k=\"$SLURM_ARRAY_TASK_ID\"\n\
-         store=\"$(printf '{}/shards/shard-%05d-of-%05d.sqlite' \"$k\" {n})\"\n\
+         store=\"$(printf '%s/shards/shard-%05d-of-%05d.sqlite' {} \"$k\" {n})\"\n\
          exec {} --threads {} sweep run {} --store \"$store\" --shard \"$k/{n}\" --quiet\n",
         spec.name,
-        opts.dir.display(),
-        quote(&opts.binary),
+        quote(dir),
+        quote(binary),
         opts.cpus,
-        quote(&opts.dir.join("spec.toml")),
+        quote(path_text("--dir", &opts.dir.join("spec.toml"))?),
     );
-    s
+    Ok(s)
 }
 
 /// What a submission did.
@@ -154,16 +203,11 @@ pub struct Submission {
 }
 
 /// Prepares `dir` (spec copy, shard and log folders, the script) and, unless `dry_run`,
-/// submits the array of shards that still miss trials with `sbatch`.
+/// submits the array of shards that still miss trials with `sbatch`. Every option is
+/// checked before anything is written; a dry run writes nothing at all.
 pub fn submit(spec_path: &Path, opts: &SlurmOptions, dry_run: bool) -> Result<(Submission, String)> {
-    if opts.shards == 0 || opts.cpus == 0 {
-        return Err(OccamError::config("--shards and --cpus must be at least 1"));
-    }
     let spec = SweepSpec::from_toml_file(spec_path)?;
-    for sub in ["shards", "logs"] {
-        let d = opts.dir.join(sub);
-        std::fs::create_dir_all(&d).map_err(|e| OccamError::io(&d, e))?;
-    }
+    check_options(&spec, opts)?;
     let text = std::fs::read(spec_path).map_err(|e| OccamError::io(spec_path, e))?;
     let frozen = opts.dir.join("spec.toml");
     if frozen.exists() && std::fs::read(&frozen).map_err(|e| OccamError::io(&frozen, e))? != text {
@@ -175,17 +219,24 @@ pub fn submit(spec_path: &Path, opts: &SlurmOptions, dry_run: bool) -> Result<(S
             ),
         ));
     }
-    write_atomic(&frozen, &text)?;
     let tasks = incomplete_shards(&spec, &opts.dir, opts.shards)?;
-    let script = sbatch_script(&spec, opts, &tasks);
+    let script = sbatch_script(&spec, opts, &tasks)?;
     let script_path = opts.dir.join("submit.sbatch");
-    write_atomic(&script_path, script.as_bytes())?;
     let mut submission = Submission {
         job_id: None,
         tasks: tasks.clone(),
         script: script_path.clone(),
     };
-    if dry_run || tasks.is_empty() {
+    if dry_run {
+        return Ok((submission, script));
+    }
+    for sub in ["shards", "logs"] {
+        let d = opts.dir.join(sub);
+        std::fs::create_dir_all(&d).map_err(|e| OccamError::io(&d, e))?;
+    }
+    write_atomic(&frozen, &text)?;
+    write_atomic(&script_path, script.as_bytes())?;
+    if tasks.is_empty() {
         return Ok((submission, script));
     }
     let out = Command::new("sbatch")

@@ -3,14 +3,28 @@
 //! artifacts (profiles, region maps) beside it. Each trial is written in one transaction,
 //! so a process killed at any moment leaves every trial either complete or absent.
 //! Shards written by separate processes (e.g. Slurm array tasks) merge with [`Store::merge_from`].
+//! Writers first check the file read-only (schema, integrity); readers never write; each
+//! sweep name stands for one spec (its fingerprint); runners sharing a store claim trials.
+
+mod checks;
+mod claims;
+mod fingerprint;
+mod schema;
+
+pub use claims::{ClaimOutcome, HEARTBEAT_EVERY, Owner, STALE_AFTER};
+
+use fingerprint::record_sweep_in;
+use schema::{check_schema, create_schema, table_names};
 
 use super::spec::{PairSlot, TrialSpec};
 use crate::error::{OccamError, Result};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-const SCHEMA: &str = "occam-store-v1";
+/// How long a statement waits for another process's lock on the store.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Per-point measurements of one trial (the §4.4 study).
 #[derive(Debug, Clone, PartialEq)]
@@ -124,11 +138,6 @@ impl TrialRecord {
     }
 }
 
-pub struct Store {
-    conn: Connection,
-    path: PathBuf,
-}
-
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> OccamError + '_ {
     move |e| {
         let msg = e.to_string();
@@ -137,113 +146,78 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> OccamError + '_ {
                 path,
                 "not an Occam store: the file is not an SQLite database (corrupted or foreign)",
             )
+        } else if msg.contains("malformed") {
+            checks::damaged(path, &msg)
         } else {
             OccamError::bad_file(path, format!("store error: {msg}"))
         }
     }
 }
 
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
 impl Store {
-    /// Opens a store, creating it (and its parent directory) if it does not exist.
+    /// Opens a store for writing, creating it (and its parent directory) if it does not
+    /// exist. An existing file is first checked through a read-only connection (an Occam
+    /// store of this schema, passing SQLite's quick integrity check), so a foreign or
+    /// damaged file is refused without a single byte written to it.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
         }
-        Store::connect(path, true)
-    }
-
-    /// Opens an existing store (reports, exports); a missing file is an error.
-    pub fn open_existing(path: &Path) -> Result<Store> {
-        if !path.is_file() {
-            return Err(OccamError::bad_file(path, "no such store"));
+        if path.metadata().is_ok_and(|m| m.len() > 0) {
+            drop(Store::open_existing(path)?);
         }
-        Store::connect(path, false)
-    }
-
-    fn connect(path: &Path, create: bool) -> Result<Store> {
         let err = db_err(path);
         let conn = Connection::open(path).map_err(&err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(&err)?;
-        // Any read fails here on a file that is not SQLite.
-        let tables: Vec<String> = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(&err)?;
-        if tables.is_empty() {
-            if !create {
-                return Err(OccamError::bad_file(path, "not an Occam store: the database is empty"));
-            }
-            // WAL lets readers (status, reports) run beside the writer; shard stores on
-            // network file systems ask for DELETE through OCCAM_SQLITE_JOURNAL.
-            let journal = match std::env::var("OCCAM_SQLITE_JOURNAL").as_deref() {
-                Ok("DELETE") | Ok("delete") => "DELETE",
-                _ => "WAL",
-            };
-            conn.execute_batch(&format!(
-                "PRAGMA journal_mode = {journal};
-                 CREATE TABLE occam_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 INSERT INTO occam_meta VALUES ('schema', '{SCHEMA}');
-                 CREATE TABLE sweeps (name TEXT PRIMARY KEY, spec TEXT NOT NULL);
-                 CREATE TABLE trials (
-                    id TEXT PRIMARY KEY, sweep TEXT NOT NULL, trial_index INTEGER NOT NULL,
-                    config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
-                    dataset TEXT, width INTEGER, depth INTEGER, activation TEXT, optimizer TEXT,
-                    lr REAL, batch INTEGER, steps_budget INTEGER, init_scale REAL, augment TEXT,
-                    random_labels INTEGER, seed INTEGER,
-                    param_count INTEGER, steps INTEGER,
-                    train_accuracy REAL, test_accuracy REAL, train_loss REAL, test_loss REAL,
-                    generalization_gap REAL, jacobian_norm REAL, logit_jacobian_norm REAL, transitions REAL,
-                    pair_group TEXT, pair_factor TEXT, pair_on INTEGER,
-                    train_seconds REAL, measure_seconds REAL, threads INTEGER, host TEXT,
-                    finished_at TEXT NOT NULL DEFAULT (datetime('now')));
-                 CREATE TABLE points (
-                    trial_id TEXT NOT NULL, idx INTEGER NOT NULL, label INTEGER, predicted INTEGER,
-                    loss REAL, jacobian_norm REAL, logit_jacobian_norm REAL, target_row_norm REAL,
-                    PRIMARY KEY (trial_id, idx));
-                 CREATE TABLE artifacts (trial_id TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
-                    PRIMARY KEY (trial_id, name));"
-            ))
-            .map_err(&err)?;
-        } else {
-            let schema: Option<String> = if tables.iter().any(|t| t == "occam_meta") {
-                conn.query_row("SELECT value FROM occam_meta WHERE key = 'schema'", [], |r| r.get(0))
-                    .optional()
-                    .map_err(&err)?
-            } else {
-                None
-            };
-            match schema.as_deref() {
-                Some(SCHEMA) => {}
-                Some(other) => {
-                    return Err(OccamError::bad_file(
-                        path,
-                        format!("store schema '{other}' is not {SCHEMA}"),
-                    ));
-                }
-                None => {
-                    return Err(OccamError::bad_file(
-                        path,
-                        format!(
-                            "not an Occam store: an SQLite database with tables {tables:?} but no occam_meta schema entry"
-                        ),
-                    ));
-                }
-            }
-        }
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
+        create_schema(&conn, path)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
         })
     }
 
-    /// Records a sweep's spec (JSON), once per name.
-    pub fn record_sweep(&self, name: &str, spec_json: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO sweeps (name, spec) VALUES (?1, ?2)",
-                params![name, spec_json],
-            )
-            .map_err(db_err(&self.path))?;
+    /// Opens an existing store read-only (status, export, reports, the sources of a
+    /// merge): nothing is ever written, and a store in a read-only directory can be read.
+    /// A missing file, a foreign database or a damaged store is an error naming the file.
+    pub fn open_existing(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(OccamError::bad_file(path, "no such store"));
+        }
+        let conn = checks::open_read_only(path)?;
+        let tables = table_names(&conn, path)?;
+        if tables.is_empty() {
+            return Err(OccamError::bad_file(path, "not an Occam store: the database is empty"));
+        }
+        check_schema(&conn, path, &tables)?;
+        checks::quick_check(&conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records a sweep's spec (canonical JSON) under its name, with the spec's
+    /// fingerprint. The same name with the same spec is a resume and changes nothing; the
+    /// same name with a different spec is refused (nothing is written), since its trials
+    /// would mix with the recorded sweep's.
+    pub fn record_sweep(&mut self, name: &str, spec_json: &str) -> Result<()> {
+        let err = db_err(&self.path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
+        record_sweep_in(&tx, &self.path, name, spec_json, None)?;
+        tx.commit().map_err(&err)?;
         Ok(())
     }
 
@@ -268,6 +242,8 @@ impl Store {
         let err = db_err(&self.path);
         let tx = self.conn.transaction().map_err(&err)?;
         insert_in(&tx, r).map_err(&err)?;
+        tx.execute("DELETE FROM claims WHERE trial_id = ?1", [&r.id])
+            .map_err(&err)?;
         tx.commit().map_err(&err)?;
         Ok(())
     }
@@ -372,19 +348,20 @@ impl Store {
     }
 
     /// Copies into this store every trial of `other` that it lacks (by id), with its points
-    /// and artifacts, in one transaction. Returns (added, already present).
+    /// and artifacts, in one transaction. Returns (added, already present). `other` is
+    /// opened read-only. A sweep recorded in both stores under one name with different
+    /// specs is refused and nothing is copied.
     pub fn merge_from(&mut self, other: &Path) -> Result<(usize, usize)> {
         let source = Store::open_existing(other)?;
         let have = self.finished_ids(true)?;
         let err = db_err(&self.path);
-        let tx = self.conn.transaction().map_err(&err)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
         let (mut added, mut skipped) = (0, 0);
         for (name, spec) in source.sweeps()? {
-            tx.execute(
-                "INSERT OR IGNORE INTO sweeps (name, spec) VALUES (?1, ?2)",
-                params![name, spec],
-            )
-            .map_err(&err)?;
+            record_sweep_in(&tx, &self.path, &name, &spec, Some(other))?;
         }
         for rec in source.trials()? {
             if have.contains(&rec.id) {
