@@ -386,8 +386,9 @@ pub struct RegionsArgs {
     /// Training points spanning the plane: three of one class or of different classes.
     #[arg(long, value_enum, default_value = "different-class-ellipse")]
     triplet: TrajectoryKind,
-    /// Indices of three different training examples spanning a plane (overrides --triplet).
-    #[arg(long, value_delimiter = ',', num_args = 3)]
+    /// Indices of three different training examples spanning a plane, as `A B C` or
+    /// `A,B,C` (overrides --triplet).
+    #[arg(long, value_delimiter = ',', num_args = 1..=3)]
     points: Option<Vec<usize>>,
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -459,7 +460,13 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
 /// `--triplet` and `--seed`; checked to exist, to differ and to span a plane.
 fn region_points(args: &RegionsArgs, train: &Dataset) -> Result<[usize; 3]> {
     let idx: [usize; 3] = match &args.points {
-        Some(p) => [p[0], p[1], p[2]],
+        Some(p) => match p[..] {
+            [a, b, c] => [a, b, c],
+            _ => bail!(
+                "--points takes three training-example indices (e.g. --points 0 1 2 or --points 0,1,2), got {}",
+                p.len()
+            ),
+        },
         None => match args.triplet {
             TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(train, true, args.seed, 0)?,
             TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(train, false, args.seed, 0)?,

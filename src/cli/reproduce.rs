@@ -96,7 +96,7 @@ pub struct ReproduceArgs {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Trials at the same time (0 = one per core).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::thread_count)]
     parallel: usize,
     #[arg(long, short)]
     quiet: bool,
@@ -128,6 +128,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         if let Some(d) = &args.data {
             spec.axes.data = vec![d.clone()];
         }
+        spec.validate(&format!("built-in study {name}"))?;
         let t = Instant::now();
         if !args.quiet {
             eprintln!("study {name}: {} trials — {}", spec.trials().len(), spec.description);

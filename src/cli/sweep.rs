@@ -28,11 +28,11 @@ pub struct RunArgs {
     /// The SQLite store (created if missing).
     #[arg(long)]
     store: PathBuf,
-    /// Trials at the same time (0 = one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Trials at the same time (0 = one per core; at most 1024).
+    #[arg(long, default_value_t = 0, value_parser = super::thread_count)]
     parallel: usize,
-    /// Threads inside each trial (0 = cores divided among the shard's trials).
-    #[arg(long, default_value_t = 0)]
+    /// Threads inside each trial (0 = cores divided among the shard's trials; at most 1024).
+    #[arg(long, default_value_t = 0, value_parser = super::thread_count)]
     threads_per_trial: usize,
     /// Only trials with index ≡ I (mod N), written as I/N.
     #[arg(long, value_parser = parse_shard)]

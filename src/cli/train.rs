@@ -148,6 +148,7 @@ impl TrainArgs {
             "lr_decay_factor" => self.lr_decay_factor.is_some(),
             "train_size" => self.train_size.is_some(),
             "augment.translate" => self.translate.is_some() || self.augment,
+            "data" => self.data.is_some(),
             _ => false,
         };
         match &self.config {
@@ -159,8 +160,10 @@ impl TrainArgs {
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
-    let source = DataSource::parse(&config.data)?;
-    let splits = source.load_with(config.train_size)?;
+    // A dataset named in the config file is reported as that file's key.
+    let splits = DataSource::parse(&config.data)
+        .and_then(|source| source.load_with(config.train_size))
+        .with_context(|| format!("{} = \"{}\"", args.source_of("data"), config.data))?;
     let compute = Compute::new(0);
     let outcome = train::train(&config, &splits, &compute, !args.quiet)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;

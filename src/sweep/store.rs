@@ -168,8 +168,29 @@ impl Store {
         if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
         }
+        // SQLite answers "locked" at once, without waiting, in a few moments of another
+        // runner creating the same new store (switching it to WAL); those are retried.
+        let started = std::time::Instant::now();
+        loop {
+            match Store::open_for_writing(path) {
+                Err(e) if e.to_string().contains("database is locked") && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                opened => return opened,
+            }
+        }
+    }
+
+    fn open_for_writing(path: &Path) -> Result<Store> {
         if path.metadata().is_ok_and(|m| m.len() > 0) {
-            drop(Store::open_existing(path)?);
+            // A database without tables is a store another runner is creating right now
+            // (or an empty file): create_schema below waits for it or fills it.
+            let conn = checks::open_read_only(path)?;
+            let tables = table_names(&conn, path)?;
+            if !tables.is_empty() {
+                check_schema(&conn, path, &tables)?;
+                checks::quick_check(&conn, path)?;
+            }
         }
         let err = db_err(path);
         let conn = Connection::open(path).map_err(&err)?;
