@@ -3,7 +3,7 @@ so `occam bench transitions --peers-dir DIR` counts on exactly the arrays the pe
 
     python scripts/peers_to_safetensors.py OUTDIR      (needs numpy and peers.py importable)
 
-Writes net_w{w}_d{d}.safetensors (SPEC §7 layout, relu, input_shape 28,28,1) and
+Writes net_w{w}_d{d}.safetensors (docs/MODEL.md interchange layout, relu, input_shape 28,28,1) and
 image.f32 (the 28×28 smooth image, raw little-endian float32, row-major)."""
 import json, struct, sys, os
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "shared", "bench", "peers"))

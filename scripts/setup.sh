@@ -24,4 +24,6 @@ fi
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo (Rust toolchain) not found; install it with rustup" >&2; exit 1; }
 
 cargo build --release --locked
-echo "built: $(pwd)/target/release/occam"
+# Put `occam` on PATH, so the README's commands work as written.
+ln -sf "$(pwd)/target/release/occam" /usr/local/bin/occam
+echo "built: $(pwd)/target/release/occam (linked as /usr/local/bin/occam)"

@@ -1,4 +1,5 @@
-//! The five non-linearities of SPEC §1: values, derivatives, breakpoints and region codes.
+//! The five non-linearities (docs/MODEL.md, Networks): values, derivatives, breakpoints and
+//! region codes.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -112,7 +113,7 @@ impl Activation {
     }
 
     /// The variance factor v of the initialization N(0, s²·v/fan_in): 2 for the
-    /// relu-like functions, 1 for tanh and hard_tanh (SPEC §1).
+    /// relu-like functions, 1 for tanh and hard_tanh (docs/MODEL.md, Networks).
     pub fn init_gain(self) -> f64 {
         match self {
             Activation::Relu | Activation::Relu6 | Activation::HardSigmoid => 2.0,

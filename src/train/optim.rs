@@ -1,4 +1,4 @@
-//! First-order optimizers with the TensorFlow-1 semantics the paper used (SPEC §3).
+//! First-order optimizers with the TensorFlow-1 semantics the paper used (docs/MODEL.md, Training).
 //! Each has a parameter struct whose `Default` carries TF-1's coefficients.
 
 use serde::{Deserialize, Serialize};

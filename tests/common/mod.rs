@@ -32,7 +32,7 @@ pub fn ok_json(args: &[&str]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-/// φ in float64, written from SPEC §1's table (not from the library's code).
+/// φ in float64, written from the activation table of docs/MODEL.md (not from the library's code).
 pub fn phi64(act: Activation, z: f64) -> f64 {
     match act {
         Activation::Relu => z.max(0.0),
