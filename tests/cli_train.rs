@@ -256,3 +256,86 @@ fn bad_input_fails_cleanly_naming_the_culprit() {
         "{err}"
     );
 }
+
+#[test]
+fn train_log_records_intervals_without_changing_the_run() {
+    let (tmp, data) = fixture();
+    let run = |name: &str, every: &str| {
+        let out = tmp.path().join(name);
+        ok(&[
+            "train",
+            "--data",
+            &data,
+            "--width",
+            "16",
+            "--depth",
+            "2",
+            "--steps",
+            "95",
+            "--batch",
+            "32",
+            "--log-every",
+            every,
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ]);
+        out
+    };
+    let (logged, silent) = (run("logged", "10"), run("silent", "0"));
+    let model = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert_eq!(model(&logged), model(&silent), "logging must not change the run");
+    assert!(!silent.join("train_log.csv").exists());
+    let text = std::fs::read_to_string(logged.join("train_log.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("step,epoch,loss,batch_accuracy,lr"));
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let steps: Vec<f64> = rows.iter().map(|r| r[0]).collect();
+    let want: Vec<f64> = (1..=9).map(|k| 10.0 * k as f64).chain([95.0]).collect();
+    assert_eq!(steps, want);
+    // 600 examples in batches of 32: 18 steps an epoch.
+    assert_eq!(rows.last().unwrap()[1], (95 / 18) as f64);
+    assert!(
+        rows.iter()
+            .all(|r| r[2].is_finite() && r[2] > 0.0 && (0.0..=1.0).contains(&r[3]) && r[4] == 0.005)
+    );
+    assert!(rows.last().unwrap()[2] < rows[0][2], "the loss falls: {text}");
+}
+
+#[test]
+fn help_shows_every_default_and_defaults_never_override_a_config_file() {
+    let help = String::from_utf8(ok(&["train", "--help"]).stdout).unwrap();
+    for want in [
+        "[default: 256]",
+        "[default: 0.005]",
+        "[default: momentum]",
+        "[default: 0.1]",
+        "[default: all]",
+        "[default: fashion-mnist]",
+    ] {
+        assert!(help.contains(want), "train --help lacks {want}:\n{help}");
+    }
+    let (tmp, data) = fixture();
+    let config = tmp.path().join("c.toml");
+    std::fs::write(
+        &config,
+        format!("data = \"{data}\"\nwidth = 12\nlr = 0.02\nsteps = 5\n"),
+    )
+    .unwrap();
+    let out = tmp.path().join("o");
+    ok(&[
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    let m = metrics(&out);
+    assert_eq!(
+        (m["config"]["width"].as_u64(), m["config"]["lr"].as_f64()),
+        (Some(12), Some(0.02))
+    );
+}

@@ -63,7 +63,9 @@ pub fn thread_count(text: &str) -> Result<usize, String> {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().mut_subcommand("train", train::with_defaults);
+    let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     if cli.threads > 0
         && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(cli.threads).build_global()
     {

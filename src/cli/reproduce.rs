@@ -82,7 +82,7 @@ const STUDIES: [(&str, &str, &str); 8] = [
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
-    /// The reduced-scale studies (Fashion-MNIST, about half an hour on 2 cores) instead of
+    /// The reduced-scale studies (Fashion-MNIST, about 6 minutes on 2 cores) instead of
     /// the paper-scale ones.
     #[arg(long)]
     quick: bool,
@@ -98,6 +98,7 @@ pub struct ReproduceArgs {
     /// Trials at the same time (0 = one per core).
     #[arg(long, default_value_t = 0, value_parser = super::thread_count)]
     parallel: usize,
+    /// No progress bars or per-study lines on stderr.
     #[arg(long, short)]
     quiet: bool,
 }

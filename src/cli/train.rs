@@ -78,14 +78,46 @@ pub struct TrainArgs {
     /// Use only the first N training examples.
     #[arg(long)]
     train_size: Option<usize>,
+    /// The one seed of every random choice (initialization, shuffling, augmentation,
+    /// random labels): the same seed and thread count give the same bits.
     #[arg(long)]
     seed: Option<u64>,
+    /// Write train_log.csv (step, epoch, mean batch loss and accuracy, learning rate) every
+    /// N steps; 0 = no log. Mini-batch optimizers only.
+    #[arg(long, default_value_t = 100)]
+    log_every: usize,
     /// Also save the network at step 0 as model_init.safetensors.
     #[arg(long)]
     save_init: bool,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// `occam train`'s command with each option's default (from [`TrainConfig::default`], the
+/// one place defaults are set) shown in its help. The options themselves stay unset, so
+/// that a `--config` file's values are not overridden by defaults.
+pub fn with_defaults(train: clap::Command) -> clap::Command {
+    let defaults = serde_json::to_value(TrainConfig::default()).expect("serializable");
+    let mut flat: Vec<(String, String)> = Vec::new();
+    for (key, value) in defaults.as_object().into_iter().flatten() {
+        match value {
+            serde_json::Value::Object(inner) => {
+                flat.extend(inner.iter().map(|(k, v)| (k.clone(), v.to_string())));
+            }
+            serde_json::Value::Null => flat.push((key.clone(), "all".into())),
+            v => flat.push((key.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_string))),
+        }
+    }
+    let ids: Vec<String> = train.get_arguments().map(|a| a.get_id().to_string()).collect();
+    flat.into_iter()
+        .filter(|(id, v)| ids.contains(id) && v != "false")
+        .fold(train, |cmd, (id, value)| {
+            cmd.mut_arg(id, |a| {
+                let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                a.help(format!("{help} [default: {value}]"))
+            })
+        })
 }
 
 impl TrainArgs {
@@ -165,12 +197,18 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         .and_then(|source| source.load_with(config.train_size))
         .with_context(|| format!("{} = \"{}\"", args.source_of("data"), config.data))?;
     let compute = Compute::new(0);
-    let outcome = train::train(&config, &splits, &compute, !args.quiet)?;
+    let outcome = train::train_logged(&config, &splits, &compute, !args.quiet, args.log_every)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     if args.save_init {
         outcome.initial.save(&args.out.join("model_init.safetensors"))?;
     }
     outcome.net.save(&args.out.join("model.safetensors"))?;
+    if !outcome.log.is_empty() {
+        write_atomic(
+            &args.out.join("train_log.csv"),
+            train::log::to_csv(&outcome.log).as_bytes(),
+        )?;
+    }
     let metrics = json!({
         "train_accuracy": outcome.train.accuracy,
         "test_accuracy": outcome.test.accuracy,

@@ -164,5 +164,6 @@ pub(super) fn train_full_batch(
         steps,
         epochs: steps,
         final_lr: config.lr,
+        log: Vec::new(),
     }
 }

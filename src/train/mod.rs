@@ -4,6 +4,7 @@
 
 mod config;
 mod lbfgs;
+pub mod log;
 mod optim;
 
 pub use config::{TrainConfig, ranges};
@@ -46,6 +47,8 @@ pub struct TrainOutcome {
     pub train: Evaluation,
     pub test: Evaluation,
     pub wall_seconds: f64,
+    /// Mean batch loss and accuracy per interval (empty unless asked for; mini-batch only).
+    pub log: Vec<log::LogRow>,
 }
 
 impl TrainOutcome {
@@ -75,6 +78,18 @@ pub fn train(
     compute: &Compute,
     progress: bool,
 ) -> crate::error::Result<TrainOutcome> {
+    train_logged(config, splits, compute, progress, 0)
+}
+
+/// [`train`], also logging the mean batch loss and accuracy every `log_every` steps
+/// (0 = no log). The log does not change the run: the same seed gives the same bits.
+pub fn train_logged(
+    config: &TrainConfig,
+    splits: &Splits,
+    compute: &Compute,
+    progress: bool,
+    log_every: usize,
+) -> crate::error::Result<TrainOutcome> {
     config.validate()?;
     let started = Instant::now();
     let train_set = training_set(config, splits);
@@ -94,7 +109,7 @@ pub fn train(
     let run = if config.optimizer == OptimizerKind::Lbfgs {
         lbfgs::train_full_batch(net, config, &train_set, compute, &bar)
     } else {
-        train_minibatch(net, config, &train_set, compute, &bar)
+        train_minibatch(net, config, &train_set, compute, &bar, log_every)
     };
     bar.finish_and_clear();
     let train_eval = engine::evaluate(&run.net, compute, &train_set);
@@ -110,6 +125,7 @@ pub fn train(
         train: train_eval,
         test: test_eval,
         wall_seconds: started.elapsed().as_secs_f64(),
+        log: run.log,
     })
 }
 
@@ -144,6 +160,7 @@ pub(crate) struct RunState {
     pub steps: usize,
     pub epochs: usize,
     pub final_lr: f64,
+    pub log: Vec<log::LogRow>,
 }
 
 /// The learning rate after `epochs` completed epochs: `lr · factor^⌊epochs / every⌋`.
@@ -161,6 +178,7 @@ fn train_minibatch(
     data: &Dataset,
     compute: &Compute,
     bar: &ProgressBar,
+    log_every: usize,
 ) -> RunState {
     let n = data.len();
     let batch = config.batch.min(n);
@@ -179,6 +197,7 @@ fn train_minibatch(
     let (mut epoch_correct, mut epoch_seen, mut recent_loss) = (0usize, 0usize, f64::NAN);
     let mut status = Status::Completed;
     let mut steps = 0;
+    let mut train_log = log::TrainLog::new(log_every);
     while steps < config.steps {
         if pos + batch > n {
             // End of an epoch: maybe stop at 100%, then reshuffle.
@@ -210,8 +229,10 @@ fn train_minibatch(
             status = Status::Diverged;
             break;
         }
-        optimizer.step(&mut net.weights, &grads, decayed_lr(config, epochs) as f32);
+        let lr = decayed_lr(config, epochs);
+        optimizer.step(&mut net.weights, &grads, lr as f32);
         steps += 1;
+        train_log.step(steps, epochs, lr, (stats.loss_sum, stats.correct, stats.n));
         epoch_correct += stats.correct;
         epoch_seen += stats.n;
         recent_loss = if recent_loss.is_nan() {
@@ -233,6 +254,7 @@ fn train_minibatch(
         steps,
         epochs,
         final_lr: decayed_lr(config, epochs),
+        log: train_log.finish(steps, epochs, decayed_lr(config, epochs)),
     }
 }
 
