@@ -7,7 +7,7 @@ mod common;
 
 use common::ok;
 
-use occam::sweep::{Store, TrialStatus};
+use occam::sweep::Store;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -48,24 +48,6 @@ fn wait_for_queue_to_drain(job_name: &str) {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
-}
-
-fn contents(store: &Path) -> Vec<(String, TrialStatus, [u64; 4])> {
-    let mut v: Vec<_> = Store::open_existing(store)
-        .unwrap()
-        .trials()
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            (
-                r.id,
-                r.status,
-                [r.train_accuracy, r.test_accuracy, r.test_loss, r.jacobian_norm].map(f64::to_bits),
-            )
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 fn write_spec(dir: &Path, name: &str, steps: usize) -> String {
@@ -124,7 +106,7 @@ fn collect_and_compare_with_local(spec: &str, dir: &Path, root: &Path, tag: &str
         local.to_str().unwrap(),
         "--quiet",
     ]);
-    let (m, l) = (contents(&merged), contents(&local));
+    let (m, l) = (common::stored_results(&merged), common::stored_results(&local));
     assert_eq!(m.len(), 6, "every trial exactly once");
     assert_eq!(
         m, l,
@@ -184,7 +166,7 @@ fn slurm_array_matches_the_local_runner_and_recovers_from_a_killed_task() {
         .unwrap();
     assert!(kill.success(), "no task process to kill");
     wait_for_queue_to_drain("occam-slurm-kill");
-    let partial = contents(&shard0);
+    let partial = common::stored_results(&shard0);
     assert!(
         !partial.is_empty() && partial.len() < 3,
         "shard 0 should hold some but not all of its 3 trials: {}",

@@ -36,22 +36,6 @@ fn trial_count(store: &Path) -> usize {
     Store::open_existing(store).unwrap().trials().unwrap().len()
 }
 
-/// (id, status, metric bits) of every stored trial, sorted by id.
-fn contents(store: &Path) -> Vec<(String, TrialStatus, [u64; 4])> {
-    let mut v: Vec<_> = Store::open_existing(store)
-        .unwrap()
-        .trials()
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            let bits = [r.train_accuracy, r.test_accuracy, r.test_loss, r.jacobian_norm].map(f64::to_bits);
-            (r.id, r.status, bits)
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// Fails unless `out` is a clean refusal: non-zero exit (not a signal), stderr naming
 /// each of `says`, no panic and no internal error.
 fn assert_refused(out: &Output, says: &[&str]) {
@@ -259,8 +243,12 @@ fn two_runners_on_one_store_split_the_trials_and_match_a_single_runner() {
         "1",
         "--quiet",
     ]);
-    assert_eq!(contents(&store), contents(&single), "bit-identical to one runner");
-    assert_eq!(contents(&existing), contents(&single));
+    assert_eq!(
+        common::stored_results(&store),
+        common::stored_results(&single),
+        "bit-identical to one runner"
+    );
+    assert_eq!(common::stored_results(&existing), common::stored_results(&single));
     let claims: i64 = rusqlite::Connection::open(&store)
         .unwrap()
         .query_row("SELECT count(*) FROM claims", [], |r| r.get(0))
@@ -279,11 +267,11 @@ fn a_second_spec_under_a_recorded_name_is_refused_and_so_is_merging_it() {
     let store_a = tmp.path().join("a.sqlite");
     let sa = text(&store_a);
     ok(&["sweep", "run", &spec_a, "--store", sa, "--quiet"]);
-    let before = contents(&store_a);
+    let before = common::stored_results(&store_a);
     let out = occam(&["sweep", "run", &spec_b, "--store", sa, "--quiet"]);
     assert_refused(&out, &[sa, "faults", &fa, &fb, "axes.steps", "new `name`", "new store"]);
     assert!(out.stdout.is_empty(), "refused before any trial ran");
-    assert_eq!(contents(&store_a), before);
+    assert_eq!(common::stored_results(&store_a), before);
     // The same spec resumes as before.
     let resumed = ok(&["sweep", "run", &spec_a, "--store", sa, "--quiet"]);
     assert_eq!(summary(&resumed)["ran"], 0);
@@ -292,7 +280,7 @@ fn a_second_spec_under_a_recorded_name_is_refused_and_so_is_merging_it() {
     ok(&["sweep", "run", &spec_b, "--store", text(&store_b), "--quiet"]);
     let out = occam(&["sweep", "collect", "--out", sa, text(&store_b)]);
     assert_refused(&out, &[sa, text(&store_b), &fa, &fb, "axes.steps"]);
-    assert_eq!(contents(&store_a), before);
+    assert_eq!(common::stored_results(&store_a), before);
 }
 
 #[test]

@@ -28,29 +28,6 @@ fn fixture(dir: &Path, steps: usize, extra: &str) -> (String, String) {
     )
 }
 
-/// (id, status, metrics) of every stored trial, sorted by id.
-fn contents(store: &str) -> Vec<(String, TrialStatus, [u64; 5])> {
-    let mut v: Vec<_> = Store::open_existing(Path::new(store))
-        .unwrap()
-        .trials()
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            let bits = [
-                r.train_accuracy,
-                r.test_accuracy,
-                r.test_loss,
-                r.jacobian_norm,
-                r.transitions,
-            ]
-            .map(f64::to_bits);
-            (r.id, r.status, bits)
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once() {
     let tmp = tempfile::tempdir().unwrap();
@@ -80,7 +57,7 @@ fn a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let partial = contents(&store);
+    let partial = common::stored_results(Path::new(&store));
     assert!(
         partial.len() >= 2 && partial.len() < expected,
         "killed with {} of {expected} stored",
@@ -90,12 +67,12 @@ fn a_sweep_killed_mid_run_resumes_with_every_trial_exactly_once() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["summary"]["already_done"], partial.len());
     assert_eq!(summary["summary"]["ran"], expected - partial.len());
-    let resumed = contents(&store);
+    let resumed = common::stored_results(Path::new(&store));
     assert_eq!(resumed.len(), expected);
     // The same sweep run without interruption (one trial at a time) gives identical numbers.
     let clean = tmp.path().join("clean.sqlite").display().to_string();
     ok(&["sweep", "run", &spec, "--store", &clean, "--parallel", "1", "--quiet"]);
-    assert_eq!(resumed, contents(&clean));
+    assert_eq!(resumed, common::stored_results(Path::new(&clean)));
     // A third run does nothing.
     let out = ok(&["sweep", "run", &spec, "--store", &store, "--quiet"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"ran\":0"));
@@ -120,17 +97,20 @@ fn shards_merge_into_the_store_a_single_run_produces() {
             &format!("{i}/3"),
             "--quiet",
         ]);
-        assert_eq!(contents(s).len(), 4);
+        assert_eq!(common::stored_results(Path::new(s)).len(), 4);
     }
     let merged = tmp.path().join("merged.sqlite").display().to_string();
     let mut args = vec!["sweep", "collect", "--out", &merged];
     args.extend(shards.iter().map(String::as_str));
     ok(&args);
-    assert_eq!(contents(&merged), contents(&store));
+    assert_eq!(
+        common::stored_results(Path::new(&merged)),
+        common::stored_results(Path::new(&store))
+    );
     // Collecting again adds nothing and duplicates nothing.
     let out = ok(&args);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"added\":0"));
-    assert_eq!(contents(&merged).len(), 12);
+    assert_eq!(common::stored_results(Path::new(&merged)).len(), 12);
     let status = ok(&["sweep", "status", &spec, &shards[0], &shards[1]]);
     let s: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!((s["done"].as_u64(), s["missing"].as_u64()), (Some(8), Some(4)));

@@ -161,3 +161,26 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).unwrap();
     out
 }
+
+/// (id, status, bits of the train/test accuracy, test loss, Jacobian norm and transitions)
+/// of every trial in a store, sorted by id: equal lists mean bit-identical results.
+pub fn stored_results(store: &Path) -> Vec<(String, occam::sweep::TrialStatus, [u64; 5])> {
+    let mut v: Vec<_> = occam::sweep::Store::open_existing(store)
+        .unwrap()
+        .trials()
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let bits = [
+                r.train_accuracy,
+                r.test_accuracy,
+                r.test_loss,
+                r.jacobian_norm,
+                r.transitions,
+            ];
+            (r.id, r.status, bits.map(f64::to_bits))
+        })
+        .collect();
+    v.sort();
+    v
+}
