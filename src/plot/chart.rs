@@ -442,24 +442,29 @@ pub fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) 
             ))
             .map_err(err)?;
     }
-    for s in &c.lines {
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().copied().filter(inside).map(plot),
-                s.color.stroke_width(2),
-            ))
-            .map_err(err)?;
-    }
+    // Dots first, so that reference curves stay visible on top of dense point clouds.
     for s in &c.dots {
-        let color = s.color;
+        let (color, radius) = if s.points.len() > 300 {
+            (s.color.mix(0.45), 2)
+        } else {
+            (s.color.mix(0.8), 3)
+        };
         chart
             .draw_series(
                 s.points
                     .iter()
                     .copied()
                     .filter(inside)
-                    .map(|p| Circle::new(plot(p), 3, color.mix(0.75).filled())),
+                    .map(|p| Circle::new(plot(p), radius, color.filled())),
             )
+            .map_err(err)?;
+    }
+    for s in &c.lines {
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied().filter(inside).map(plot),
+                s.color.stroke_width(2),
+            ))
             .map_err(err)?;
     }
     Ok(())

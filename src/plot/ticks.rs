@@ -86,6 +86,7 @@ pub fn choose_ticks(axis: &TickAxis) -> Vec<Tick> {
     let fits = |t: &Vec<Tick>| t.len() <= MAX_TICKS && !axis.labels_overlap(t);
     let pick = |min: usize| candidates.iter().find(|t| t.len() >= min && fits(t)).cloned();
     pick(3)
+        .or_else(|| thinned(axis, &candidates))
         .or_else(|| pick(2))
         .or_else(|| pick(1))
         .or_else(|| {
@@ -96,6 +97,27 @@ pub fn choose_ticks(axis: &TickAxis) -> Vec<Tick> {
                 .cloned()
         })
         .unwrap_or_default()
+}
+
+/// On a log axis, evenly stepped labels crowd at the high end: the candidate that keeps the
+/// largest share of its ticks (at least three) once crowded ones are dropped, low end first.
+fn thinned(axis: &TickAxis, candidates: &[Vec<Tick>]) -> Option<Vec<Tick>> {
+    let mut best: Option<(f64, Vec<Tick>)> = None;
+    for c in candidates.iter().filter(|c| c.len() >= 3) {
+        let mut kept: Vec<Tick> = Vec::new();
+        for t in c {
+            let mut trial = kept.last().cloned().into_iter().collect::<Vec<_>>();
+            trial.push(t.clone());
+            if !axis.labels_overlap(&trial) {
+                kept.push(t.clone());
+            }
+        }
+        let share = kept.len() as f64 / c.len() as f64;
+        if kept.len() >= 3 && kept.len() <= MAX_TICKS && best.as_ref().is_none_or(|b| share > b.0) {
+            best = Some((share, kept));
+        }
+    }
+    best.map(|b| b.1)
 }
 
 /// Tick sets at 1-2-5, 1-3 and 1 per decade, then every 2nd, 5th, 10th decade (densest first).
@@ -147,7 +169,11 @@ fn linear_candidates(lo: f64, hi: f64) -> Vec<Vec<Tick>> {
 /// needs (or as the values need), and scientific notation for very large or small values.
 fn label_values(values: &[f64], step: Option<f64>) -> Vec<Tick> {
     let largest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    let scientific = largest >= 1e5 || (largest > 0.0 && largest < 1e-3);
+    let smallest = values
+        .iter()
+        .filter(|v| v.abs() > largest * 1e-12)
+        .fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    let scientific = largest >= 1e5 || smallest < 1e-3;
     values
         .iter()
         .map(|&v| {

@@ -41,7 +41,7 @@ impl Stat {
     pub fn text(&self) -> String {
         match self {
             Stat::Value { value } => format!("{value:.3}"),
-            Stat::NotMeasured { what } => format!("not measured ({what})"),
+            Stat::NotMeasured { what } => what.clone(),
             Stat::TooFew { have, need } => format!("not computed ({have} values, at least {need} needed)"),
             Stat::Undefined { why } => format!("undefined ({why})"),
         }
