@@ -60,6 +60,17 @@ impl TickAxis {
         }
     }
 
+    /// Whether the first or last label of a horizontal axis reaches more than a margin past
+    /// the axis ends (where it would be cut off at the figure's edge).
+    pub fn labels_overhang(&self, ticks: &[Tick]) -> bool {
+        const MARGIN_PX: f64 = 10.0;
+        self.horizontal
+            && ticks.iter().any(|t| {
+                let (p, half) = (self.position_px(t.value), label_width_px(&t.label, self.font_px) / 2.0);
+                p - half < -MARGIN_PX - 40.0 || p + half > self.length_px + MARGIN_PX
+            })
+    }
+
     /// Whether any two neighbouring labels of `ticks` overlap on this axis.
     pub fn labels_overlap(&self, ticks: &[Tick]) -> bool {
         ticks.windows(2).any(|w| {
@@ -83,7 +94,7 @@ pub fn choose_ticks(axis: &TickAxis) -> Vec<Tick> {
     } else {
         linear_candidates(lo, hi)
     };
-    let fits = |t: &Vec<Tick>| t.len() <= MAX_TICKS && !axis.labels_overlap(t);
+    let fits = |t: &Vec<Tick>| t.len() <= MAX_TICKS && !axis.labels_overlap(t) && !axis.labels_overhang(t);
     let pick = |min: usize| candidates.iter().find(|t| t.len() >= min && fits(t)).cloned();
     pick(3)
         .or_else(|| thinned(axis, &candidates))
@@ -108,7 +119,7 @@ fn thinned(axis: &TickAxis, candidates: &[Vec<Tick>]) -> Option<Vec<Tick>> {
         for t in c {
             let mut trial = kept.last().cloned().into_iter().collect::<Vec<_>>();
             trial.push(t.clone());
-            if !axis.labels_overlap(&trial) {
+            if !axis.labels_overlap(&trial) && !axis.labels_overhang(&trial) {
                 kept.push(t.clone());
             }
         }

@@ -117,7 +117,10 @@ fn near_anchor_mean(curve: &Value, key: &str, half: f64) -> f64 {
         .filter(|(p, _)| near(**p))
         .map(|(_, v)| *v)
         .collect();
-    sel.iter().sum::<f64>() / sel.len().max(1) as f64
+    if sel.is_empty() {
+        return f64::NAN;
+    }
+    sel.iter().sum::<f64>() / sel.len() as f64
 }
 
 /// Judges the four findings from the report's analyses.
@@ -148,10 +151,26 @@ fn finding_1(r: &Report) -> Finding {
         get("same-class-ellipse", "jacobian_norm"),
     ) {
         (Some(rnd), Some(diff), Some(same)) => {
+            if !(rnd.is_finite() && diff.is_finite() && same.is_finite()) {
+                return Finding {
+                    number: 1,
+                    claim,
+                    verdict: Verdict::NotValid,
+                    evidence: "a profile curve has no finite Jacobian norm near its anchor points".into(),
+                };
+            }
+            let density = |name: &str| {
+                let v = get(name, "transition_density").unwrap_or(f64::NAN);
+                if v.is_finite() {
+                    format!("{v:.0}")
+                } else {
+                    "not available".into()
+                }
+            };
             let (tr, td, ts) = (
-                get("random-ellipse", "transition_density").unwrap_or(f64::NAN),
-                get("different-class-ellipse", "transition_density").unwrap_or(f64::NAN),
-                get("same-class-ellipse", "transition_density").unwrap_or(f64::NAN),
+                density("random-ellipse"),
+                density("different-class-ellipse"),
+                density("same-class-ellipse"),
             );
             Finding {
                 number: 1,
@@ -160,7 +179,7 @@ fn finding_1(r: &Report) -> Finding {
                 evidence: format!(
                     "rule: mean ‖J‖ within ±0.03 of the anchors ordered random > different-class > same-class. \
                      ‖J‖: random {rnd:.4} (whole loop), different-class {diff:.4}, same-class {same:.4} \
-                     (random/same = {:.1}×). Transition density: {tr:.0}, {td:.0}, {ts:.0} crossings per unit position.",
+                     (random/same = {:.1}×). Transition density: {tr}, {td}, {ts} crossings per unit position.",
                     rnd / same
                 ),
             }
