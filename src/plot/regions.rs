@@ -278,7 +278,9 @@ fn draw_region_panel<DB: DrawingBackend>(
         0 => BOUNDARY,
         l => REGION_PALETTE[colour[l as usize]],
     };
-    // One rectangle per horizontal run of one colour keeps the SVG small.
+    // The square is filled with the boundary colour, then one rectangle per horizontal run
+    // of one region colour: about as many rectangles as regions cross rows, which keeps
+    // the SVG small.
     let cell = 2.0 / side as f64;
     let mut runs = Vec::new();
     for row in 0..side {
@@ -288,9 +290,17 @@ fn draw_region_panel<DB: DrawingBackend>(
             while col < side && pixel_colour(row * side + col) == here {
                 col += 1;
             }
-            runs.push((row, start, col, here));
+            if here != BOUNDARY {
+                runs.push((row, start, col, here));
+            }
         }
     }
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(-1.0, -1.0), (1.0, 1.0)],
+            BOUNDARY.filled(),
+        )))
+        .map_err(err)?;
     chart
         .draw_series(runs.into_iter().map(|(row, c0, c1, color)| {
             let y = 1.0 - (row + 1) as f64 * cell;

@@ -4,7 +4,7 @@
 //! panels without data left out (the caption says which and why).
 
 use super::analysis::{self, CorrelationAnalysis, NetworkPoint, PairedAnalysis, PerPointAnalysis};
-use super::config::{StudySummary, series_names, thousands};
+use super::config::{StudySummary, caption_text, series_names, thousands};
 use super::{RegionDensity, Report};
 use crate::data::DataSource;
 use crate::error::Result;
@@ -127,17 +127,26 @@ pub fn draw_all(
     for pp in &report.per_point {
         per_point_figure(&mut w, pp, &caption_of(&pp.sweep))?;
     }
+    // Profiles and region maps come from one network: the first trial with the artifact.
+    let drawn_from = |sweep: &str, artifact: &str| {
+        trials
+            .get(sweep)
+            .and_then(|ts| ts.iter().find(|r| r.artifacts.iter().any(|a| a.0 == artifact)).copied())
+    };
+    let one_network = |sweep: &str, trial: Option<&TrialRecord>| match trial {
+        Some(t) if trials.get(sweep).is_some_and(|ts| ts.len() > 1) => {
+            format!("study {sweep}, trial {}: {}", t.index, caption_text(&[&t.spec.train]))
+        }
+        _ => caption_of(sweep),
+    };
     for (sweep, prof) in &report.profiles {
-        profile_figure(&mut w, sweep, prof, &caption_of(sweep))?;
+        let caption = one_network(sweep, drawn_from(sweep, "profile"));
+        profile_figure(&mut w, sweep, prof, &caption)?;
     }
     let mut densities = Vec::new();
     for (sweep, reg) in &report.regions {
-        let trial = trials.get(sweep.as_str()).and_then(|ts| {
-            ts.iter()
-                .find(|r| r.artifacts.iter().any(|a| a.0 == "regions"))
-                .copied()
-        });
-        if let Some(d) = region_figure(&mut w, sweep, reg, trial, &caption_of(sweep))? {
+        let trial = drawn_from(sweep, "regions");
+        if let Some(d) = region_figure(&mut w, sweep, reg, trial, &one_network(sweep, trial))? {
             densities.push(d);
         }
     }

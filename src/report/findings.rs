@@ -269,7 +269,7 @@ fn finding_3(r: &Report) -> Finding {
             number: 3,
             claim,
             verdict: Verdict::NotMeasured,
-            evidence: "no sweep of unpaired networks in the store".into(),
+            evidence: "no unpaired study with a finished network in the store".into(),
         };
     };
     if c.networks < MIN_NETWORKS_FOR_FINDING_3 {

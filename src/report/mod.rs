@@ -152,12 +152,13 @@ fn classes_of(r: &TrialRecord) -> usize {
     }
 }
 
-/// Whether a sweep exists for a profile or region-map figure (those get their own sections
-/// rather than a table of networks).
+/// Whether a sweep is one network trained for a profile or region-map figure (its figure
+/// section and the configuration table say everything about it).
 fn is_figure_study(trials: &[&TrialRecord]) -> bool {
-    trials
-        .iter()
-        .all(|r| r.spec.measure.profile.is_some() || r.spec.measure.regions.is_some())
+    trials.len() == 1
+        && trials
+            .iter()
+            .all(|r| r.spec.measure.profile.is_some() || r.spec.measure.regions.is_some())
 }
 
 /// Quick or paper when every study is the built-in one at that scale; custom otherwise.
