@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// Writes a tiny MNIST-like dataset and a sweep spec over `widths` (and `depths`), runs it
 /// into a store and writes the report. Returns (report.json, index.html, report dir).
-fn report_on_sweep(dir: &Path, widths: &str, depths: &str) -> (Value, String, std::path::PathBuf) {
+fn report_on_sweep(dir: &Path, widths: &str, depths: &str, extra: &str) -> (Value, String, std::path::PathBuf) {
     common::write_mnist_like(&dir.join("data"), 300, 60, 6, true);
     let spec = dir.join("mine.toml");
     std::fs::write(
@@ -21,7 +21,7 @@ fn report_on_sweep(dir: &Path, widths: &str, depths: &str) -> (Value, String, st
         format!(
             "name = \"mine\"\n[axes]\ndata = [\"mnist:{}\"]\nwidth = [{widths}]\ndepth = [{depths}]\nbatch = [32]\n\
              steps = [150]\nseed = [1]\n[fixed]\ntrain_size = 250\n\
-             [measure]\njacobian_points = 40\n[measure.transitions]\ntrajectory = \"translate\"\ncount = 2\n",
+             [measure]\njacobian_points = 40\n{extra}\n[measure.transitions]\ntrajectory = \"translate\"\ncount = 2\n",
             dir.join("data").display()
         ),
     )
@@ -50,8 +50,33 @@ fn report_on_sweep(dir: &Path, widths: &str, depths: &str) -> (Value, String, st
 #[test]
 fn a_users_small_sweep_gets_captioned_figures_and_correlations() {
     let tmp = tempfile::tempdir().unwrap();
-    let (json, html, out) = report_on_sweep(tmp.path(), "8, 16", "2, 3");
+    let extra = "per_point = true\n[measure.regions]\ngrid = 40";
+    let (json, html, out) = report_on_sweep(tmp.path(), "8, 16", "2, 3", extra);
     assert!(!html.contains("no sweep of unpaired networks"));
+    // Every figure's caption names the study and the network configuration.
+    let sections = json["figures"].as_object().unwrap();
+    for section in ["correlations", "per_point", "regions"] {
+        assert!(sections.contains_key(section), "no {section} figure: {sections:?}");
+    }
+    for fig in sections.values().flat_map(|v| v.as_array().unwrap()) {
+        let caption = fig["caption"].as_str().unwrap();
+        assert!(
+            caption.contains("study mine") && caption.contains("relu") && caption.contains("150 steps"),
+            "{caption}"
+        );
+        assert!(!fig["alt"].as_str().unwrap().contains(".png"));
+        assert!(html.contains(&esc(caption)), "caption not on the page: {caption}");
+    }
+    // The region map names its training points and gives the plane units.
+    let regions = json["figures"]["regions"][0]["caption"].as_str().unwrap();
+    assert!(
+        regions.contains("A = training example #") && regions.contains("class "),
+        "{regions}"
+    );
+    assert!(
+        regions.contains("radius 0.8") && regions.contains("within 0.1"),
+        "{regions}"
+    );
     let figures = json["figures"]["correlations"]
         .as_array()
         .expect("a correlation figure");
@@ -94,16 +119,22 @@ fn a_users_small_sweep_gets_captioned_figures_and_correlations() {
     let f3 = &json["findings"][2];
     assert_eq!(f3["verdict"], "not_valid", "{f3}");
     assert!(f3["evidence"].as_str().unwrap().contains("4 usable networks"));
-    assert!(
-        html.contains("0 of 4 findings reproduced"),
-        "header must count verdicts"
-    );
+    let verdicts: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["verdict"].as_str().unwrap())
+        .collect();
+    let reproduced = verdicts.iter().filter(|v| **v == "reproduced").count();
+    let header = format!("{reproduced} of 4 findings reproduced");
+    assert!(html.contains(&header), "header must count verdicts: {verdicts:?}");
+    assert!(html.contains("1 not valid"), "{verdicts:?}");
 }
 
 #[test]
 fn a_two_trial_sweep_gets_a_table_of_values_and_says_why_there_is_no_correlation() {
     let tmp = tempfile::tempdir().unwrap();
-    let (json, html, _) = report_on_sweep(tmp.path(), "8, 16", "2");
+    let (json, html, _) = report_on_sweep(tmp.path(), "8, 16", "2", "");
     assert!(!html.contains("no sweep of unpaired networks"));
     let corr = &json["correlations"][0];
     assert_eq!(corr["networks"], 2);
@@ -119,6 +150,13 @@ fn a_two_trial_sweep_gets_a_table_of_values_and_says_why_there_is_no_correlation
     assert!(html.contains("<th>width</th>"), "no per-network table");
     assert!(html.contains("a rank correlation needs at least 3"));
     assert!(!html.contains(">—<"), "a bare dash says nothing about why");
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Pixel extents of the labels, computed here from the label widths: no two may touch.

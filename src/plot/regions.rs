@@ -303,9 +303,10 @@ fn draw_region_panel<DB: DrawingBackend>(
         .map_err(err)?;
     chart
         .draw_series(runs.into_iter().map(|(row, c0, c1, color)| {
-            let y = 1.0 - (row + 1) as f64 * cell;
+            // Edges from the same expressions in neighbouring runs, so no seam opens.
+            let (top, bottom) = (1.0 - row as f64 * cell, 1.0 - (row + 1) as f64 * cell);
             Rectangle::new(
-                [(-1.0 + c0 as f64 * cell, y), (-1.0 + c1 as f64 * cell, y + cell)],
+                [(-1.0 + c0 as f64 * cell, bottom), (-1.0 + c1 as f64 * cell, top)],
                 color.filled(),
             )
         }))
