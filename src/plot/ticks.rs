@@ -179,16 +179,18 @@ fn linear_candidates(lo: f64, hi: f64) -> Vec<Vec<Tick>> {
 /// Labels for `values`, all in one format: plain decimals with as many places as `step`
 /// needs (or as the values need), and scientific notation for very large or small values.
 fn label_values(values: &[f64], step: Option<f64>) -> Vec<Tick> {
+    // A stepped tick within rounding of zero is zero (log ticks are never zero).
+    let is_zero = |v: f64| step.is_some_and(|s| v.abs() < s * 1e-9);
     let largest = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let smallest = values
         .iter()
-        .filter(|v| v.abs() > largest * 1e-12)
+        .filter(|v| !is_zero(**v))
         .fold(f64::INFINITY, |m, v| m.min(v.abs()));
     let scientific = largest >= 1e5 || smallest < 1e-3;
     values
         .iter()
         .map(|&v| {
-            let v = if v.abs() < largest * 1e-12 { 0.0 } else { v };
+            let v = if is_zero(v) { 0.0 } else { v };
             let label = if scientific {
                 scientific_label(v, step)
             } else {
@@ -248,6 +250,14 @@ mod tests {
         assert!(t.len() >= 3, "{t:?}");
         let labels: std::collections::HashSet<_> = t.iter().map(|t| &t.label).collect();
         assert_eq!(labels.len(), t.len());
+    }
+
+    #[test]
+    fn log_ticks_many_decades_below_the_top_keep_their_values() {
+        let t = label_values(&[1e-14, 1e-12, 1.0], None);
+        let labels: Vec<&str> = t.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(labels, ["1e-14", "1e-12", "1e0"]);
+        assert!(t.iter().all(|t| t.value > 0.0));
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub const NEAR_RADIUS: f64 = 0.1;
 /// One figure file of the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct FigureFile {
+    /// The study it shows.
+    pub sweep: String,
     /// PNG file name, relative to the report directory.
     pub png: String,
     pub svg: String,
@@ -41,16 +43,36 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn emit(&mut self, section: &str, stem: &str, fig: &impl plot::Figure, caption: String, alt: String) -> Result<()> {
+    fn emit(
+        &mut self,
+        section: &str,
+        sweep: &str,
+        fig: &impl plot::Figure,
+        caption: String,
+        alt: String,
+    ) -> Result<()> {
+        let stem = format!("{}-{}", stem_prefix(section), file_stem(sweep));
         let [png, svg] = plot::render(&self.out.join(stem), fig)?;
         let name = |p: &Path| p.file_name().unwrap_or_default().to_string_lossy().into_owned();
         self.figures.entry(section.to_string()).or_default().push(FigureFile {
+            sweep: sweep.to_string(),
             png: name(&png),
             svg: name(&svg),
             caption,
             alt,
         });
         Ok(())
+    }
+}
+
+/// File-name prefix of a section's figures.
+fn stem_prefix(section: &str) -> &'static str {
+    match section {
+        "paired" => "pairs",
+        "correlations" => "gap",
+        "per_point" => "per-point",
+        "profiles" => "profile",
+        _ => "regions",
     }
 }
 
@@ -197,7 +219,7 @@ fn paired_figure(w: &mut Writer, p: &PairedAnalysis, caption: &str) -> Result<()
         shown.join(", "),
         p.pairs
     );
-    w.emit("paired", &format!("pairs-{}", file_stem(&p.sweep)), &fig, caption, alt)
+    w.emit("paired", &p.sweep, &fig, caption, alt)
 }
 
 /// Keeps the charts that have data; the text names those left out.
@@ -257,13 +279,7 @@ fn correlation_figure(w: &mut Writer, c: &CorrelationAnalysis, caption: &str) ->
         c.networks,
         shown.join(", ")
     );
-    w.emit(
-        "correlations",
-        &format!("gap-{}", file_stem(&c.sweep)),
-        &fig,
-        caption,
-        alt,
-    )
+    w.emit("correlations", &c.sweep, &fig, caption, alt)
 }
 
 fn per_point_figure(w: &mut Writer, pp: &PerPointAnalysis, caption: &str) -> Result<()> {
@@ -325,13 +341,7 @@ fn per_point_figure(w: &mut Writer, pp: &PerPointAnalysis, caption: &str) -> Res
          the network's C, rise with the cross-entropy loss, between analytic lower and upper curves.",
         thousands(pp.scaled.len())
     );
-    w.emit(
-        "per_point",
-        &format!("per-point-{}", file_stem(&pp.sweep)),
-        &fig,
-        caption,
-        alt,
-    )
+    w.emit("per_point", &pp.sweep, &fig, caption, alt)
 }
 
 const GRAY: plotters::style::RGBColor = plotters::style::RGBColor(90, 90, 90);
@@ -408,7 +418,7 @@ fn profile_figure(w: &mut Writer, sweep: &str, prof: &Value, caption: &str) -> R
          mean Jacobian norm and the density of region transitions.",
         kinds.join(", ")
     );
-    w.emit("profiles", &format!("profile-{}", file_stem(sweep)), &fig, caption, alt)
+    w.emit("profiles", sweep, &fig, caption, alt)
 }
 
 /// Names of the region map's training points: "A = training example #12 (class 7, sneaker)".
@@ -540,7 +550,7 @@ fn region_figure(
         100.0 * after_overall,
         100.0 * after_near
     );
-    w.emit("regions", &format!("regions-{}", file_stem(sweep)), &fig, caption, alt)?;
+    w.emit("regions", sweep, &fig, caption, alt)?;
     Ok(Some(RegionDensity {
         sweep: sweep.to_string(),
         before_near,

@@ -49,8 +49,10 @@ img{max-width:100%;border:1px solid #ddd}.yes{color:#1a7f37;font-weight:bold}.no
 .na{color:#666}code{background:#f5f5f5}figure{margin:1.5em 0}figcaption{max-width:1200px;color:#333;margin-top:.4em}\
 .summary{font-size:1.15em}ul.facts li{margin:.2em 0}";
 
-fn figures(r: &Report, section: &str, out: &mut String) {
-    for f in r.figures.get(section).into_iter().flatten() {
+/// Writes the figures of `section` (only those of `sweep`, when given).
+fn figures_of(r: &Report, section: &str, sweep: Option<&str>, out: &mut String) {
+    let wanted = |f: &&super::FigureFile| sweep.is_none_or(|s| f.sweep == s);
+    for f in r.figures.get(section).into_iter().flatten().filter(wanted) {
         let _ = write!(
             out,
             "<figure><a href=\"{svg}\"><img src=\"{png}\" alt=\"{alt}\"></a><figcaption>{caption} \
@@ -61,6 +63,10 @@ fn figures(r: &Report, section: &str, out: &mut String) {
             caption = esc(&f.caption)
         );
     }
+}
+
+fn figures(r: &Report, section: &str, out: &mut String) {
+    figures_of(r, section, None, out);
 }
 
 fn scale_text(scale: Scale) -> &'static str {
@@ -189,8 +195,8 @@ pub fn page(r: &Report) -> String {
               smaller metric, with a 95% bootstrap interval (2,000 resamples).</p>";
         for p in &r.paired {
             paired_table(p, &mut h);
+            figures_of(r, "paired", Some(&p.sweep), &mut h);
         }
-        figures(r, "paired", &mut h);
     }
     if !r.correlations.is_empty() {
         h += "<h2>Many networks (Figures 1 and 5)</h2><p>Rank correlations between the generalization gap and each \
@@ -198,8 +204,8 @@ pub fn page(r: &Report) -> String {
               hyper-parameter only, averaged over groups, then over hyper-parameters.</p>";
         for c in &r.correlations {
             correlation_tables(c, &mut h);
+            figures_of(r, "correlations", Some(&c.sweep), &mut h);
         }
-        figures(r, "correlations", &mut h);
     }
     if !r.per_point.is_empty() {
         per_point_section(r, &mut h);
