@@ -283,12 +283,26 @@ fn correlation_figure(w: &mut Writer, c: &CorrelationAnalysis, caption: &str) ->
 }
 
 fn per_point_figure(w: &mut Writer, pp: &PerPointAnalysis, caption: &str) -> Result<()> {
-    let losses: Vec<f64> = (0..200).map(|i| 10f64.powf(-6.0 + 8.0 * i as f64 / 199.0)).collect();
-    let curve = |name: &str, color: usize, f: &dyn Fn(f64) -> f64| Series {
+    // The analytic curves span the points' losses (and at least 1e-6 to 100).
+    let (lo, hi) = pp
+        .scaled
+        .iter()
+        .map(|p| p.0)
+        .filter(|l| l.is_finite() && *l > 0.0)
+        .fold((1e-6f64, 100f64), |(a, b), l| (a.min(l), b.max(l)));
+    let (lo, hi) = (lo.max(1e-300).log10(), hi.log10());
+    let losses: Vec<f64> = (0..300)
+        .map(|i| 10f64.powf(lo + (hi - lo) * i as f64 / 299.0))
+        .collect();
+    let curve_from = |from: f64, name: &str, color: usize, f: &dyn Fn(f64) -> f64| Series {
         name: name.into(),
-        points: losses.iter().map(|&l| (l, f(l))).collect(),
+        points: losses.iter().filter(|&&l| l >= from).map(|&l| (l, f(l))).collect(),
         color: PALETTE[color],
     };
+    // The full-norm range is found numerically and loses precision below losses of 1e-6;
+    // the target-row range is in closed form.
+    let curve = |name: &str, color: usize, f: &dyn Fn(f64) -> f64| curve_from(1e-6, name, color, f);
+    let exact = |name: &str, color: usize, f: &dyn Fn(f64) -> f64| curve_from(0.0, name, color, f);
     let n = pp.classes;
     let dots = |get: &dyn Fn(&(f64, f64, f64)) -> f64| Series {
         name: format!(
@@ -315,8 +329,8 @@ fn per_point_figure(w: &mut Writer, pp: &PerPointAnalysis, caption: &str) -> Res
     let row = Chart {
         dots: vec![dots(&|p| p.2)],
         lines: vec![
-            curve("analytic range, lower end", 0, &|l| target_row_range(l, n).0),
-            curve("analytic range, upper end", 1, &|l| target_row_range(l, n).1),
+            exact("analytic range, lower end", 0, &|l| target_row_range(l, n).0),
+            exact("analytic range, upper end", 1, &|l| target_row_range(l, n).1),
         ],
         ..Chart::new(
             "target row ‖J_y(x)‖ / C against cross-entropy",
