@@ -336,13 +336,14 @@ fn label_at(ticks: &[Tick], log: bool, v: f64) -> String {
 
 const AXIS_FONT: f64 = 14.0;
 
-/// Draws one [`Chart`] into `area`.
-pub fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> std::result::Result<(), String> {
+/// The drawn ranges (x0, x1, y0, y1) in data units: the dots' (or, without dots, the
+/// lines'), padded; one shared range when the chart shows y = x.
+fn chart_ranges(c: &Chart) -> (f64, f64, f64, f64) {
     let range_source = if c.dots.is_empty() { &c.lines } else { &c.dots };
     let xs = || range_source.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = || range_source.iter().flat_map(|s| s.points.iter().map(|p| p.1));
     let shared = c.diagonal && c.x.log == c.y.log;
-    let (x0, x1, y0, y1) = if shared {
+    if shared {
         // One range for both axes, so that y = x is the true diagonal.
         let (lo, hi) = data_range(xs().chain(ys()), c.x.log, false);
         (lo, hi, lo, hi)
@@ -350,7 +351,12 @@ pub fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) 
         let (x0, x1) = c.x_range.unwrap_or_else(|| data_range(xs(), c.x.log, false));
         let (y0, y1) = data_range(ys(), c.y.log, c.y_from_zero && !c.y.log);
         (x0, x1, y0, y1)
-    };
+    }
+}
+
+/// Draws one [`Chart`] into `area`.
+pub fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> std::result::Result<(), String> {
+    let (x0, x1, y0, y1) = chart_ranges(c);
     let (w, h) = area.dim_in_pixel();
     let x_ticks = choose_ticks(&TickAxis {
         lo: x0,
