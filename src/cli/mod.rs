@@ -50,9 +50,7 @@ pub fn thread_count(text: &str) -> Result<usize, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a thread count (0 = all cores, up to {MAX_THREADS})"))?;
     if n > MAX_THREADS {
-        return Err(format!(
-            "{n} threads is out of range: valid values are 0 (all cores) to {MAX_THREADS}"
-        ));
+        return Err(format!("{n} threads is out of range: valid values are 0 (all cores) to {MAX_THREADS}"));
     }
     Ok(n)
 }
