@@ -27,10 +27,11 @@ pub fn report(args: ReportArgs) -> Result<()> {
 
 fn print_findings(findings: &[occam::report::Finding]) {
     for f in findings {
-        let verdict = match f.reproduced {
-            Some(true) => "REPRODUCED",
-            Some(false) => "NOT reproduced",
-            None => "not measured",
+        let verdict = match f.verdict {
+            occam::report::Verdict::Reproduced => "REPRODUCED",
+            occam::report::Verdict::NotReproduced => "NOT reproduced",
+            occam::report::Verdict::NotMeasured => "not measured",
+            occam::report::Verdict::NotValid => "not valid",
         };
         println!("Finding {}: {verdict}\n  {}\n  {}", f.number, f.claim, f.evidence);
     }

@@ -5,9 +5,59 @@
 use crate::measure::bounds::{FullNormRanges, estimate_c, target_row_range};
 use crate::stats::{Agreement, granulated_kendall, kendall_tau, pair_agreement, spearman};
 use crate::sweep::TrialRecord;
-use crate::sweep::spec::Factor;
+use crate::sweep::spec::{Factor, MeasureSpec};
+use crate::train::TrainConfig;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// Networks a rank correlation is computed over, at least: with fewer, the report shows
+/// the networks' values in a table instead.
+pub const MIN_NETWORKS_FOR_CORRELATION: usize = 3;
+
+/// A statistic, or why it has none.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Stat {
+    Value {
+        value: f64,
+    },
+    /// The study does not measure what the statistic needs.
+    NotMeasured {
+        what: String,
+    },
+    /// Fewer values than the statistic needs.
+    TooFew {
+        have: usize,
+        need: usize,
+    },
+    /// Computed but undefined, e.g. a rank correlation with a constant variable.
+    Undefined {
+        why: String,
+    },
+}
+
+impl Stat {
+    /// The number, or why there is none, as the page prints it.
+    pub fn text(&self) -> String {
+        match self {
+            Stat::Value { value } => format!("{value:.3}"),
+            Stat::NotMeasured { what } => what.clone(),
+            Stat::TooFew { have, need } => format!("not computed ({have} values, at least {need} needed)"),
+            Stat::Undefined { why } => format!("undefined ({why})"),
+        }
+    }
+}
+
+/// Why a metric has no values in a study: not measured, or measured but never finite.
+pub fn why_missing(metric: &str, measure: &MeasureSpec) -> String {
+    match metric {
+        "transitions" if measure.transitions.is_none() => "not measured: this study counts no transitions".into(),
+        "jacobian_norm" | "logit_jacobian_norm" if measure.jacobian_points == 0 => {
+            "not measured: this study computes no Jacobian norms".into()
+        }
+        _ => "no finite value: every network's measurement failed or diverged".into(),
+    }
+}
 
 /// Trials a report uses: finished (completed or reached 100%) with finite metrics.
 pub fn usable(r: &TrialRecord) -> bool {
@@ -24,6 +74,8 @@ pub struct PairedMetric {
     pub agreement: Agreement,
     /// Fraction of pairs where the "on" arm has the larger value.
     pub on_larger: f64,
+    /// Why the metric has no values, when it has none.
+    pub missing: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +94,9 @@ pub struct PairedAnalysis {
 #[derive(Debug, Clone, Serialize)]
 pub struct PairValues {
     pub dataset: String,
+    /// The "off" arm's training configuration (names the figure's series).
+    #[serde(skip)]
+    pub config: TrainConfig,
     pub gap: (f64, f64),
     pub jacobian_norm: (f64, f64),
     pub transitions: (f64, f64),
@@ -70,11 +125,13 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
         .iter()
         .map(|[off, on]| PairValues {
             dataset: off.spec.train.data.clone(),
+            config: off.spec.train.clone(),
             gap: (off.generalization_gap(), on.generalization_gap()),
             jacobian_norm: (off.jacobian_norm, on.jacobian_norm),
             transitions: (off.transitions, on.transitions),
         })
         .collect();
+    let measure = trials.first().map(|r| r.spec.measure.clone()).unwrap_or_default();
     let metric = |name: &str, get: &dyn Fn(&PairValues) -> (f64, f64)| {
         let v: Vec<(f64, f64)> = values
             .iter()
@@ -95,6 +152,7 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
             mean_on: mean(&|p| p.1),
             agreement: pair_agreement(&gaps, &deltas, 2000, 1),
             on_larger: v.iter().filter(|(a, b)| b > a).count() as f64 / v.len().max(1) as f64,
+            missing: v.is_empty().then(|| why_missing(name, &measure)),
         }
     };
     let metrics = vec![
@@ -132,20 +190,28 @@ pub struct CorrelationAnalysis {
     /// Whether the analysis is restricted to networks at 100% training accuracy (the paper's filter).
     pub filtered_to_100: bool,
     pub correlations: Vec<Correlation>,
+    /// Metrics without correlations, and why (not measured, too few networks).
+    pub missing: Vec<(String, String)>,
     /// Spearman ρ between transitions and parameter count (the size confound).
-    pub transitions_vs_params: f64,
+    pub transitions_vs_params: Stat,
     pub points: Vec<NetworkPoint>,
 }
 
 /// One network of a correlation analysis.
 #[derive(Debug, Clone, Serialize)]
 pub struct NetworkPoint {
+    pub trial: usize,
     pub dataset: String,
     pub depth: usize,
     pub params: usize,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
     pub gap: f64,
     pub jacobian_norm: f64,
     pub transitions: f64,
+    /// The network's training configuration (names the figure's series and table rows).
+    #[serde(skip)]
+    pub config: TrainConfig,
 }
 
 /// A hyper-parameter's name and how to read it from a trial.
@@ -173,24 +239,35 @@ fn axes_of(trials: &[&TrialRecord]) -> (Vec<String>, Vec<Vec<String>>) {
     (names, values)
 }
 
-/// Rank correlations between gap and each metric across the networks of a sweep.
+/// Rank correlations between gap and each metric across the networks of a sweep (when it
+/// has at least [`MIN_NETWORKS_FOR_CORRELATION`]), and every network's values. None when
+/// the sweep has no usable network.
 pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationAnalysis> {
-    let finished: Vec<&TrialRecord> = trials
-        .iter()
-        .copied()
-        .filter(|r| usable(r) && r.jacobian_norm.is_finite())
-        .collect();
+    let finished: Vec<&TrialRecord> = trials.iter().copied().filter(|r| usable(r)).collect();
     let at_100: Vec<&TrialRecord> = finished.iter().copied().filter(|r| r.train_accuracy >= 1.0).collect();
     let filtered_to_100 = at_100.len() >= 10;
     let nets = if filtered_to_100 { at_100 } else { finished };
-    if nets.len() < 5 {
+    if nets.is_empty() {
         return None;
     }
+    let measure = nets[0].spec.measure.clone();
     let gap: Vec<f64> = nets.iter().map(|r| r.generalization_gap()).collect();
     let (axis_names, axis_values) = axes_of(&nets);
-    let metric = |name: &str, get: &dyn Fn(&TrialRecord) -> f64| -> Option<Correlation> {
+    let mut missing = Vec::new();
+    let mut metric = |name: &str, get: &dyn Fn(&TrialRecord) -> f64| -> Option<Correlation> {
         let keep: Vec<usize> = (0..nets.len()).filter(|&i| get(nets[i]).is_finite()).collect();
-        if keep.len() < 5 {
+        if keep.is_empty() {
+            missing.push((name.to_string(), why_missing(name, &measure)));
+            return None;
+        }
+        if keep.len() < MIN_NETWORKS_FOR_CORRELATION {
+            missing.push((
+                name.to_string(),
+                format!(
+                    "not computed: {} networks, a rank correlation needs at least {MIN_NETWORKS_FOR_CORRELATION}",
+                    keep.len()
+                ),
+            ));
             return None;
         }
         let m: Vec<f64> = keep.iter().map(|&i| get(nets[i])).collect();
@@ -223,21 +300,45 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
         .filter(|r| r.transitions.is_finite())
         .map(|r| (r.transitions, r.param_count as f64))
         .unzip();
+    let transitions_vs_params = if t.is_empty() {
+        Stat::NotMeasured {
+            what: why_missing("transitions", &measure),
+        }
+    } else if t.len() < MIN_NETWORKS_FOR_CORRELATION {
+        Stat::TooFew {
+            have: t.len(),
+            need: MIN_NETWORKS_FOR_CORRELATION,
+        }
+    } else {
+        let rho = spearman(&t, &p);
+        if rho.is_finite() {
+            Stat::Value { value: rho }
+        } else {
+            Stat::Undefined {
+                why: "the transitions or the parameter counts are the same for every network".into(),
+            }
+        }
+    };
     Some(CorrelationAnalysis {
         sweep: sweep.into(),
         networks: nets.len(),
         filtered_to_100,
         correlations,
-        transitions_vs_params: if t.len() >= 5 { spearman(&t, &p) } else { f64::NAN },
+        missing,
+        transitions_vs_params,
         points: nets
             .iter()
             .map(|r| NetworkPoint {
+                trial: r.index,
                 dataset: r.spec.train.data.clone(),
                 depth: r.spec.train.depth,
                 params: r.param_count,
+                train_accuracy: r.train_accuracy,
+                test_accuracy: r.test_accuracy,
                 gap: r.generalization_gap(),
                 jacobian_norm: r.jacobian_norm,
                 transitions: r.transitions,
+                config: r.spec.train.clone(),
             })
             .collect(),
     })

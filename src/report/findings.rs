@@ -1,18 +1,87 @@
-//! The paper's four findings (SPEC §5), judged from a report's numbers. Each verdict states
-//! its rule, so a reader can check it against the tables.
+//! The paper's four findings, judged from a report's numbers. Each verdict states its
+//! rule, so a reader can check it against the tables.
 
 use super::Report;
 use serde::Serialize;
 use serde_json::Value;
 
+/// The outcome of judging one finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Reproduced,
+    NotReproduced,
+    /// The store holds no study that measures it.
+    NotMeasured,
+    /// A study measures it, but too little of it for the rule to be applied.
+    NotValid,
+}
+
+impl Verdict {
+    pub fn from_rule(holds: bool) -> Verdict {
+        if holds {
+            Verdict::Reproduced
+        } else {
+            Verdict::NotReproduced
+        }
+    }
+    pub fn text(self) -> &'static str {
+        match self {
+            Verdict::Reproduced => "reproduced",
+            Verdict::NotReproduced => "not reproduced",
+            Verdict::NotMeasured => "not measured",
+            Verdict::NotValid => "not valid",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     pub number: usize,
     pub claim: String,
-    /// None when the store holds no study that measures it.
-    pub reproduced: Option<bool>,
-    /// The rule applied and the numbers it was applied to.
+    pub verdict: Verdict,
+    /// The rule applied and the numbers it was applied to (or why it could not be).
     pub evidence: String,
+}
+
+/// How many findings got each verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct VerdictCounts {
+    pub reproduced: usize,
+    pub not_reproduced: usize,
+    pub not_measured: usize,
+    pub not_valid: usize,
+}
+
+impl VerdictCounts {
+    pub fn of(findings: &[Finding]) -> VerdictCounts {
+        let mut c = VerdictCounts::default();
+        for f in findings {
+            match f.verdict {
+                Verdict::Reproduced => c.reproduced += 1,
+                Verdict::NotReproduced => c.not_reproduced += 1,
+                Verdict::NotMeasured => c.not_measured += 1,
+                Verdict::NotValid => c.not_valid += 1,
+            }
+        }
+        c
+    }
+
+    /// "2 of 4 findings reproduced, 1 not reproduced, 1 not measured".
+    pub fn sentence(&self) -> String {
+        let total = self.reproduced + self.not_reproduced + self.not_measured + self.not_valid;
+        let mut parts = vec![format!("{} of {total} findings reproduced", self.reproduced)];
+        for (n, what) in [
+            (self.not_reproduced, "not reproduced"),
+            (self.not_measured, "not measured"),
+            (self.not_valid, "not valid (too little data to apply the rule)"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        parts.join(", ")
+    }
 }
 
 /// Mean of a profile curve's Jacobian norm near its anchors (within ±`half` of position),
@@ -48,9 +117,13 @@ fn near_anchor_mean(curve: &Value, key: &str, half: f64) -> f64 {
         .filter(|(p, _)| near(**p))
         .map(|(_, v)| *v)
         .collect();
-    sel.iter().sum::<f64>() / sel.len().max(1) as f64
+    if sel.is_empty() {
+        return f64::NAN;
+    }
+    sel.iter().sum::<f64>() / sel.len() as f64
 }
 
+/// Judges the four findings from the report's analyses.
 pub fn assess(r: &Report) -> Vec<Finding> {
     vec![finding_1(r), finding_2(r), finding_3(r), finding_4(r)]
 }
@@ -61,7 +134,7 @@ fn finding_1(r: &Report) -> Finding {
         return Finding {
             number: 1,
             claim,
-            reproduced: None,
+            verdict: Verdict::NotMeasured,
             evidence: "no profile study in the store".into(),
         };
     };
@@ -78,19 +151,35 @@ fn finding_1(r: &Report) -> Finding {
         get("same-class-ellipse", "jacobian_norm"),
     ) {
         (Some(rnd), Some(diff), Some(same)) => {
+            if !(rnd.is_finite() && diff.is_finite() && same.is_finite()) {
+                return Finding {
+                    number: 1,
+                    claim,
+                    verdict: Verdict::NotValid,
+                    evidence: "a profile curve has no finite Jacobian norm near its anchor points".into(),
+                };
+            }
+            let density = |name: &str| {
+                let v = get(name, "transition_density").unwrap_or(f64::NAN);
+                if v.is_finite() {
+                    format!("{v:.0}")
+                } else {
+                    "not available".into()
+                }
+            };
             let (tr, td, ts) = (
-                get("random-ellipse", "transition_density").unwrap_or(f64::NAN),
-                get("different-class-ellipse", "transition_density").unwrap_or(f64::NAN),
-                get("same-class-ellipse", "transition_density").unwrap_or(f64::NAN),
+                density("random-ellipse"),
+                density("different-class-ellipse"),
+                density("same-class-ellipse"),
             );
             Finding {
                 number: 1,
                 claim,
-                reproduced: Some(rnd > diff && diff > same),
+                verdict: Verdict::from_rule(rnd > diff && diff > same),
                 evidence: format!(
                     "rule: mean ‖J‖ within ±0.03 of the anchors ordered random > different-class > same-class. \
                      ‖J‖: random {rnd:.4} (whole loop), different-class {diff:.4}, same-class {same:.4} \
-                     (random/same = {:.1}×). Transition density: {tr:.0}, {td:.0}, {ts:.0} crossings per unit position.",
+                     (random/same = {:.1}×). Transition density: {tr}, {td}, {ts} crossings per unit position.",
                     rnd / same
                 ),
             }
@@ -98,7 +187,7 @@ fn finding_1(r: &Report) -> Finding {
         _ => Finding {
             number: 1,
             claim,
-            reproduced: None,
+            verdict: Verdict::NotMeasured,
             evidence: "the profile study lacks one of the three ellipse kinds".into(),
         },
     }
@@ -110,17 +199,25 @@ fn finding_2(r: &Report) -> Finding {
         return Finding {
             number: 2,
             claim,
-            reproduced: None,
+            verdict: Verdict::NotMeasured,
             evidence: "no paired study in the store".into(),
         };
     }
     let mut ok = true;
     let mut parts = Vec::new();
+    let mut invalid = Vec::new();
     for p in &r.paired {
         let jac = p.metrics.iter().find(|m| m.metric == "jacobian_norm");
         let gap = p.metrics.iter().find(|m| m.metric == "generalization_gap");
         let (Some(jac), Some(gap)) = (jac, gap) else { continue };
         let a = jac.agreement;
+        if a.pairs == 0 || !a.fraction.is_finite() {
+            invalid.push(format!(
+                "{} vs {}: no complete pair with both Jacobian norms measured",
+                p.arms.0, p.arms.1
+            ));
+            continue;
+        }
         ok &= a.fraction > 0.5;
         parts.push(format!(
             "{} vs {} ({} pairs): gap larger for '{}' in {:.0}% of pairs; smaller-gap arm has smaller ‖J‖ in {:.0}% [95% CI {:.0}–{:.0}%]",
@@ -134,14 +231,34 @@ fn finding_2(r: &Report) -> Finding {
             100.0 * a.ci_high
         ));
     }
+    parts.extend(invalid.iter().cloned());
     Finding {
         number: 2,
         claim,
-        reproduced: Some(ok && !parts.is_empty()),
+        // One study without pairs leaves "every paired study" unjudged.
+        verdict: if invalid.is_empty() && !parts.is_empty() {
+            Verdict::from_rule(ok)
+        } else if !ok {
+            Verdict::NotReproduced
+        } else {
+            Verdict::NotValid
+        },
         evidence: format!(
             "rule: agreement fraction > 50% in every paired study. {}",
             parts.join("; ")
         ),
+    }
+}
+
+/// Networks a rank correlation needs before finding 3 is judged on it.
+pub const MIN_NETWORKS_FOR_FINDING_3: usize = 5;
+
+/// "0.512", or why there is no number.
+fn stat(v: f64, why: &str) -> String {
+    if v.is_finite() {
+        format!("{v:.3}")
+    } else {
+        format!("not available ({why})")
     }
 }
 
@@ -151,40 +268,73 @@ fn finding_3(r: &Report) -> Finding {
         return Finding {
             number: 3,
             claim,
-            reproduced: None,
-            evidence: "no sweep of unpaired networks in the store".into(),
+            verdict: Verdict::NotMeasured,
+            evidence: "no unpaired study with a finished network in the store".into(),
         };
     };
+    if c.networks < MIN_NETWORKS_FOR_FINDING_3 {
+        return Finding {
+            number: 3,
+            claim,
+            verdict: Verdict::NotValid,
+            evidence: format!(
+                "the largest sweep of unpaired networks, {}, has {} usable networks; the rule needs rank \
+                 correlations over at least {MIN_NETWORKS_FOR_FINDING_3}",
+                c.sweep, c.networks
+            ),
+        };
+    }
     let get = |m: &str| c.correlations.iter().find(|x| x.metric == m);
     let (Some(j), t) = (get("jacobian_norm"), get("transitions")) else {
         return Finding {
             number: 3,
             claim,
-            reproduced: None,
-            evidence: "the sweep measured no Jacobian norms".into(),
+            verdict: Verdict::NotMeasured,
+            evidence: format!("sweep {} measured no Jacobian norms", c.sweep),
         };
     };
     let t_rho = t.map_or(f64::NAN, |t| t.spearman);
     let t_psi = t.map_or(f64::NAN, |t| t.granulated_kendall);
     let ok = j.spearman >= 0.5 && (t_rho.is_nan() || j.spearman > t_rho.abs());
+    let no_transitions = "this sweep counts no transitions";
     Finding {
         number: 3,
         claim,
-        reproduced: Some(ok),
+        verdict: Verdict::from_rule(ok),
         evidence: format!(
-            "rule: Spearman ρ(gap, ‖J‖) ≥ 0.5 and larger than |ρ(gap, transitions)|. {} networks{}: \
-             ρ(gap, ‖J‖) = {:.3}, Kendall τ = {:.3}, granulated τ = {:.3}; ρ(gap, transitions) = {t_rho:.3}, granulated τ = {t_psi:.3}; \
-             ρ(transitions, parameter count) = {:.3}.",
+            "rule: Spearman ρ(gap, ‖J‖) ≥ 0.5 and larger than |ρ(gap, transitions)| where transitions are counted. \
+             Sweep {}, {} networks{}: ρ(gap, ‖J‖) = {}, Kendall τ = {}, granulated τ = {}; ρ(gap, transitions) = {}, \
+             granulated τ = {}; ρ(transitions, parameter count) = {}.",
+            c.sweep,
             c.networks,
             if c.filtered_to_100 {
                 " at 100% training accuracy"
             } else {
                 " (too few at 100% training accuracy: all finished networks)"
             },
-            j.spearman,
-            j.kendall,
-            j.granulated_kendall,
-            c.transitions_vs_params
+            stat(j.spearman, "undefined for these values"),
+            stat(j.kendall, "undefined for these values"),
+            stat(
+                j.granulated_kendall,
+                "no group of networks differing in one setting only"
+            ),
+            stat(
+                t_rho,
+                if t.is_none() {
+                    no_transitions
+                } else {
+                    "undefined for these values"
+                }
+            ),
+            stat(
+                t_psi,
+                if t.is_none() {
+                    no_transitions
+                } else {
+                    "no group of networks differing in one setting only"
+                }
+            ),
+            c.transitions_vs_params.text()
         ),
     }
 }
@@ -196,15 +346,27 @@ fn finding_4(r: &Report) -> Finding {
         return Finding {
             number: 4,
             claim,
-            reproduced: None,
+            verdict: Verdict::NotMeasured,
             evidence: "no per-point study in the store".into(),
         };
     };
+    if !p.median_spearman.is_finite() {
+        return Finding {
+            number: 4,
+            claim,
+            verdict: Verdict::NotValid,
+            evidence: format!(
+                "sweep {}: no network has per-point losses and Jacobian norms that vary, so no rank correlation \
+                 can be computed ({} networks, {} points)",
+                p.sweep, p.networks, p.points
+            ),
+        };
+    }
     let ok = p.median_spearman >= 0.5 && p.target_row_within_2x >= 0.8;
     Finding {
         number: 4,
         claim,
-        reproduced: Some(ok),
+        verdict: Verdict::from_rule(ok),
         evidence: format!(
             "rule: median per-network Spearman ρ(loss, ‖J‖) ≥ 0.5 and ≥ 80% of points' ‖J_y‖/C within a factor 2 of \
              its analytic range (C is estimated). {} networks, {} points: median ρ = {:.3}, pooled ρ(loss, ‖J‖/C) = {:.3}; \

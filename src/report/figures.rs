@@ -1,0 +1,575 @@
+//! The report's figures: one per study and section, each with a caption naming the study
+//! and its network configuration (in the image's title strip and in the page), an alt
+//! text saying what it shows, series named by the setting that differs between them, and
+//! panels without data left out (the caption says which and why).
+
+use super::analysis::{self, CorrelationAnalysis, NetworkPoint, PairedAnalysis, PerPointAnalysis};
+use super::config::{StudySummary, caption_text, series_names, thousands};
+use super::{RegionDensity, Report};
+use crate::data::DataSource;
+use crate::error::Result;
+use crate::measure::bounds::{full_norm_range, max_entropy_full_norm, target_row_range};
+use crate::measure::regions::{ANCHOR_RADIUS, boundary_density_near};
+use crate::plot::{self, AxisSpec, Chart, ChartGrid, PALETTE, RegionFigure, RegionPanel, Series};
+use crate::sweep::TrialRecord;
+use crate::sweep::trial::from_run_lengths;
+use crate::train::TrainConfig;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Distance (plane units) within which boundary pixels count as "near" a training point.
+pub const NEAR_RADIUS: f64 = 0.1;
+
+/// One figure file of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FigureFile {
+    /// The study it shows.
+    pub sweep: String,
+    /// PNG file name, relative to the report directory.
+    pub png: String,
+    pub svg: String,
+    /// The full caption: what is plotted, the study and its configuration.
+    pub caption: String,
+    /// What the figure shows, for readers who cannot see it.
+    pub alt: String,
+}
+
+/// Collects figures by page section while writing them into the report directory.
+struct Writer<'a> {
+    out: &'a Path,
+    figures: BTreeMap<String, Vec<FigureFile>>,
+}
+
+impl Writer<'_> {
+    fn emit(
+        &mut self,
+        section: &str,
+        sweep: &str,
+        fig: &impl plot::Figure,
+        caption: String,
+        alt: String,
+    ) -> Result<()> {
+        let stem = format!("{}-{}", stem_prefix(section), file_stem(sweep));
+        let [png, svg] = plot::render(&self.out.join(stem), fig)?;
+        let name = |p: &Path| p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        self.figures.entry(section.to_string()).or_default().push(FigureFile {
+            sweep: sweep.to_string(),
+            png: name(&png),
+            svg: name(&svg),
+            caption,
+            alt,
+        });
+        Ok(())
+    }
+}
+
+/// File-name prefix of a section's figures.
+fn stem_prefix(section: &str) -> &'static str {
+    match section {
+        "paired" => "pairs",
+        "correlations" => "gap",
+        "per_point" => "per-point",
+        "profiles" => "profile",
+        _ => "regions",
+    }
+}
+
+fn file_stem(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .collect()
+}
+
+/// Series of points, one per value of the setting that differs between them (or one
+/// series named `single` when nothing suitable differs).
+fn grouped_series(configs: &[&TrainConfig], points: &[(f64, f64)], single: &str) -> Vec<Series> {
+    let names = series_names(configs).unwrap_or_else(|| vec![single.to_string(); points.len()]);
+    let mut order: Vec<String> = Vec::new();
+    let mut by: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for (name, p) in names.into_iter().zip(points) {
+        if !order.contains(&name) {
+            order.push(name.clone());
+        }
+        by.entry(name).or_default().push(*p);
+    }
+    order.sort_by(|a, b| {
+        natural_key(a)
+            .partial_cmp(&natural_key(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    order
+        .into_iter()
+        .enumerate()
+        .map(|(i, name)| Series {
+            points: by.remove(&name).unwrap_or_default(),
+            name,
+            color: PALETTE[i % PALETTE.len()],
+        })
+        .collect()
+}
+
+/// Sorts "depth 10" after "depth 2": (text before the number, the number).
+fn natural_key(s: &str) -> (String, f64) {
+    match s.rsplit_once(' ') {
+        Some((head, tail)) => match tail.replace(',', "").parse::<f64>() {
+            Ok(v) => (head.to_string(), v),
+            Err(_) => (s.to_string(), 0.0),
+        },
+        None => (s.to_string(), 0.0),
+    }
+}
+
+/// Writes every figure of `report` into `out`; region densities are computed on the way.
+pub fn draw_all(
+    report: &mut Report,
+    out: &Path,
+    studies: &BTreeMap<String, StudySummary>,
+    trials: &BTreeMap<&str, Vec<&TrialRecord>>,
+) -> Result<()> {
+    let mut w = Writer {
+        out,
+        figures: BTreeMap::new(),
+    };
+    let caption_of = |sweep: &str| {
+        studies
+            .get(sweep)
+            .map(|s| format!("study {sweep}: {}", s.caption))
+            .unwrap_or_else(|| format!("study {sweep}"))
+    };
+    for p in &report.paired {
+        paired_figure(&mut w, p, &caption_of(&p.sweep))?;
+    }
+    for c in &report.correlations {
+        if c.points.len() >= 2 {
+            correlation_figure(&mut w, c, &caption_of(&c.sweep))?;
+        }
+    }
+    for pp in &report.per_point {
+        per_point_figure(&mut w, pp, &caption_of(&pp.sweep))?;
+    }
+    // Profiles and region maps come from one network: the first trial with the artifact.
+    let drawn_from = |sweep: &str, artifact: &str| {
+        trials
+            .get(sweep)
+            .and_then(|ts| ts.iter().find(|r| r.artifacts.iter().any(|a| a.0 == artifact)).copied())
+    };
+    let one_network = |sweep: &str, trial: Option<&TrialRecord>| match trial {
+        Some(t) if trials.get(sweep).is_some_and(|ts| ts.len() > 1) => {
+            format!("study {sweep}, trial {}: {}", t.index, caption_text(&[&t.spec.train]))
+        }
+        _ => caption_of(sweep),
+    };
+    for (sweep, prof) in &report.profiles {
+        let caption = one_network(sweep, drawn_from(sweep, "profile"));
+        profile_figure(&mut w, sweep, prof, &caption)?;
+    }
+    let mut densities = Vec::new();
+    for (sweep, reg) in &report.regions {
+        let trial = drawn_from(sweep, "regions");
+        if let Some(d) = region_figure(&mut w, sweep, reg, trial, &one_network(sweep, trial))? {
+            densities.push(d);
+        }
+    }
+    report.region_density = densities;
+    report.figures = w.figures;
+    Ok(())
+}
+
+fn paired_figure(w: &mut Writer, p: &PairedAnalysis, caption: &str) -> Result<()> {
+    let (off, on) = (&p.arms.0, &p.arms.1);
+    let configs: Vec<&TrainConfig> = p.values.iter().map(|v| &v.config).collect();
+    let single = format!("{} pairs", p.pairs);
+    let panel = |title: &str, log: bool, get: &dyn Fn(&analysis::PairValues) -> (f64, f64)| Chart {
+        dots: grouped_series(&configs, &p.values.iter().map(get).collect::<Vec<_>>(), &single),
+        diagonal: true,
+        ..Chart::new(
+            title,
+            AxisSpec {
+                label: format!("{off}{}", if log { " (log)" } else { "" }),
+                log,
+            },
+            AxisSpec {
+                label: format!("{on}{}", if log { " (log)" } else { "" }),
+                log,
+            },
+        )
+    };
+    let all = [
+        panel("generalization gap (train − test accuracy)", false, &|v| v.gap),
+        panel("Jacobian norm ‖J‖_F", true, &|v| v.jacobian_norm),
+        panel("transitions per trajectory", true, &|v| v.transitions),
+    ];
+    let (charts, left_out) = keep_with_data(all);
+    let shown: Vec<&str> = charts.iter().map(|c| c.title.as_str()).collect();
+    let fig = ChartGrid {
+        title: format!("{off} vs {on} — {caption}"),
+        panel_size: (500, 480),
+        columns: 3,
+        charts: charts.clone(),
+    };
+    let caption = format!(
+        "Paired networks, {off} (x) against {on} (y), one point per pair; points above the diagonal: the {on} \
+         network has the larger value. {caption}.{}",
+        left_out
+    );
+    let alt = format!(
+        "Scatter plots of {} for {} pairs of networks that differ only in {off} versus {on}, with the y = x line.",
+        shown.join(", "),
+        p.pairs
+    );
+    w.emit("paired", &p.sweep, &fig, caption, alt)
+}
+
+/// Keeps the charts that have data; the text names those left out.
+fn keep_with_data<const N: usize>(charts: [Chart; N]) -> (Vec<Chart>, String) {
+    let (keep, drop): (Vec<Chart>, Vec<Chart>) = charts.into_iter().partition(Chart::has_data);
+    let text = if drop.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<String> = drop.iter().map(|c| c.title.clone()).collect();
+        format!(" Not drawn, not measured in this study: {}.", names.join(", "))
+    };
+    (keep, text)
+}
+
+fn correlation_figure(w: &mut Writer, c: &CorrelationAnalysis, caption: &str) -> Result<()> {
+    let configs: Vec<&TrainConfig> = c.points.iter().map(|p| &p.config).collect();
+    let single = format!("{} networks", c.points.len());
+    let sc = |title: &str, x: &str, f: &dyn Fn(&NetworkPoint) -> f64| Chart {
+        dots: grouped_series(
+            &configs,
+            &c.points.iter().map(|p| (f(p), p.gap)).collect::<Vec<_>>(),
+            &single,
+        ),
+        ..Chart::new(
+            title,
+            AxisSpec::log(x),
+            AxisSpec::linear("generalization gap (train − test accuracy)"),
+        )
+    };
+    let (charts, left_out) = keep_with_data([
+        sc("gap vs Jacobian norm", "mean test ‖J‖_F (log)", &|p| {
+            p.jacobian_norm
+        }),
+        sc("gap vs transitions", "mean transitions per trajectory (log)", &|p| {
+            p.transitions
+        }),
+        sc("gap vs parameter count", "parameters (log)", &|p| p.params as f64),
+    ]);
+    let shown: Vec<String> = charts.iter().map(|c| c.title.replace("gap vs ", "")).collect();
+    let fig = ChartGrid {
+        title: caption.to_string(),
+        panel_size: (540, 480),
+        columns: 3,
+        charts,
+    };
+    let caption = format!(
+        "Generalization gap against each metric, one point per network ({} networks{}). {caption}.{left_out}",
+        c.networks,
+        if c.filtered_to_100 {
+            ", all at 100% training accuracy"
+        } else {
+            ""
+        }
+    );
+    let alt = format!(
+        "Scatter plots of the generalization gap of {} networks against {}.",
+        c.networks,
+        shown.join(", ")
+    );
+    w.emit("correlations", &c.sweep, &fig, caption, alt)
+}
+
+fn per_point_figure(w: &mut Writer, pp: &PerPointAnalysis, caption: &str) -> Result<()> {
+    // The analytic curves span the points' losses (and at least 1e-6 to 100).
+    let (lo, hi) = pp
+        .scaled
+        .iter()
+        .map(|p| p.0)
+        .filter(|l| l.is_finite() && *l > 0.0)
+        .fold((1e-6f64, 100f64), |(a, b), l| (a.min(l), b.max(l)));
+    let (lo, hi) = (lo.max(1e-300).log10(), hi.log10());
+    let losses: Vec<f64> = (0..300)
+        .map(|i| 10f64.powf(lo + (hi - lo) * i as f64 / 299.0))
+        .collect();
+    let curve_from = |from: f64, name: &str, color: usize, f: &dyn Fn(f64) -> f64| Series {
+        name: name.into(),
+        points: losses.iter().filter(|&&l| l >= from).map(|&l| (l, f(l))).collect(),
+        color: PALETTE[color],
+    };
+    // The full-norm range is found numerically and loses precision below losses of 1e-6;
+    // the target-row range is in closed form.
+    let curve = |name: &str, color: usize, f: &dyn Fn(f64) -> f64| curve_from(1e-6, name, color, f);
+    let exact = |name: &str, color: usize, f: &dyn Fn(f64) -> f64| curve_from(0.0, name, color, f);
+    let n = pp.classes;
+    let dots = |get: &dyn Fn(&(f64, f64, f64)) -> f64| Series {
+        name: format!(
+            "test points ({} of {} networks)",
+            thousands(pp.scaled.len()),
+            pp.networks
+        ),
+        points: pp.scaled.iter().map(|p| (p.0, get(p))).collect(),
+        color: GRAY,
+    };
+    let full = Chart {
+        dots: vec![dots(&|p| p.1)],
+        lines: vec![
+            curve("analytic range, lower end", 0, &|l| full_norm_range(l, n).0),
+            curve("analytic range, upper end", 1, &|l| full_norm_range(l, n).1),
+            curve("maximum-entropy estimate", 2, &|l| max_entropy_full_norm(l, n)),
+        ],
+        ..Chart::new(
+            "‖J(x)‖_F / C against cross-entropy",
+            AxisSpec::log("cross-entropy loss (log)"),
+            AxisSpec::log("‖J(x)‖_F / C (log)"),
+        )
+    };
+    let row = Chart {
+        dots: vec![dots(&|p| p.2)],
+        lines: vec![
+            exact("analytic range, lower end", 0, &|l| target_row_range(l, n).0),
+            exact("analytic range, upper end", 1, &|l| target_row_range(l, n).1),
+        ],
+        ..Chart::new(
+            "target row ‖J_y(x)‖ / C against cross-entropy",
+            AxisSpec::log("cross-entropy loss (log)"),
+            AxisSpec::log("‖J_y(x)‖ / C (log)"),
+        )
+    };
+    let fig = ChartGrid {
+        title: caption.to_string(),
+        panel_size: (600, 520),
+        columns: 2,
+        charts: vec![full, row],
+    };
+    let caption = format!(
+        "Per test point: input-Jacobian norm (scaled by each network's C) against cross-entropy loss, with the \
+         analytic ranges for {n} classes; {} of {} points drawn. {caption}.",
+        thousands(pp.scaled.len()),
+        thousands(pp.points)
+    );
+    let alt = format!(
+        "Two log-log scatter plots of {} test points: the full Jacobian norm and its target row, each divided by \
+         the network's C, rise with the cross-entropy loss, between analytic lower and upper curves.",
+        thousands(pp.scaled.len())
+    );
+    w.emit("per_point", &pp.sweep, &fig, caption, alt)
+}
+
+const GRAY: plotters::style::RGBColor = plotters::style::RGBColor(90, 90, 90);
+
+fn profile_figure(w: &mut Writer, sweep: &str, prof: &Value, caption: &str) -> Result<()> {
+    let curves = prof["curves"].as_array().cloned().unwrap_or_default();
+    let series = |key: &str| -> Vec<Series> {
+        curves
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Series {
+                name: format!(
+                    "{} (mean of {})",
+                    c["trajectory"].as_str().unwrap_or("unnamed trajectory"),
+                    c["trajectories"]
+                ),
+                points: c["position"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .zip(c[key].as_array().into_iter().flatten())
+                    .map(|(x, y)| (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN)))
+                    .collect(),
+                color: PALETTE[i % PALETTE.len()],
+            })
+            .collect()
+    };
+    let anchors: Vec<f64> = curves
+        .iter()
+        .find_map(|c| {
+            c["anchors"]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        })
+        .unwrap_or_default();
+    let panel = |title: &str, y: &str, key: &str| Chart {
+        x_range: Some((0.0, 1.0)),
+        lines: series(key),
+        markers: anchors.clone(),
+        markers_name: "where the data ellipses pass through their training points".into(),
+        y_from_zero: true,
+        ..Chart::new(
+            title,
+            AxisSpec::linear("position along the closed trajectory (0 to 1)"),
+            AxisSpec::linear(y),
+        )
+    };
+    let fig = ChartGrid {
+        title: caption.to_string(),
+        panel_size: (1000, 380),
+        columns: 1,
+        charts: vec![
+            panel(
+                "Jacobian norm along closed trajectories",
+                "mean ‖J(x)‖_F",
+                "jacobian_norm",
+            ),
+            panel(
+                "Transition density",
+                "crossings per unit position",
+                "transition_density",
+            ),
+        ],
+    };
+    let kinds: Vec<&str> = curves.iter().filter_map(|c| c["trajectory"].as_str()).collect();
+    let caption = format!(
+        "Mean input-Jacobian norm and linear-region transition density along closed trajectories ({}); dashed \
+         lines: where the data ellipses pass through their training points. {caption}.",
+        kinds.join(", ")
+    );
+    let alt = format!(
+        "Two line charts over the position along closed trajectories, one line per trajectory kind ({}): the \
+         mean Jacobian norm and the density of region transitions.",
+        kinds.join(", ")
+    );
+    w.emit("profiles", sweep, &fig, caption, alt)
+}
+
+/// Names of the region map's training points: "A = training example #12 (class 7, sneaker)".
+fn point_names(reg: &Value, trial: Option<&TrialRecord>, count: usize) -> Vec<String> {
+    let indices: Vec<usize> = reg["training_points"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_u64().map(|x| x as usize))
+        .collect();
+    let labels = trial.and_then(|t| {
+        let splits = DataSource::parse(&t.spec.train.data).and_then(|d| d.load_raw()).ok()?;
+        Some((t.spec.train.data.clone(), splits.train.labels))
+    });
+    (0..count)
+        .map(|i| {
+            let letter = plot::regions::point_letter(i);
+            match (indices.get(i), &labels) {
+                (Some(&k), Some((data, l))) if k < l.len() => {
+                    format!("{letter} = training example #{k} ({})", class_name(data, l[k]))
+                }
+                (Some(&k), _) => format!("{letter} = training example #{k}"),
+                (None, _) => format!("{letter} = training point {}", i + 1),
+            }
+        })
+        .collect()
+}
+
+/// "class 7, sneaker" for the datasets whose class names are known; "class 7" otherwise.
+fn class_name(data: &str, label: u16) -> String {
+    const FASHION: [&str; 10] = [
+        "T-shirt/top",
+        "trouser",
+        "pullover",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "sneaker",
+        "bag",
+        "ankle boot",
+    ];
+    const CIFAR10: [&str; 10] = [
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    ];
+    let names: &[&str] = match data.split(':').next() {
+        Some("fashion-mnist") => &FASHION,
+        Some("cifar10") => &CIFAR10,
+        _ => &[],
+    };
+    match names.get(label as usize) {
+        Some(n) => format!("class {label}, {n}"),
+        None => format!("class {label}"),
+    }
+}
+
+fn region_figure(
+    w: &mut Writer,
+    sweep: &str,
+    reg: &Value,
+    trial: Option<&TrialRecord>,
+    caption: &str,
+) -> Result<Option<RegionDensity>> {
+    let side = reg["grid"].as_u64().unwrap_or(0) as usize;
+    let anchors: Vec<(f64, f64)> = reg["anchors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| Some((a[0].as_f64()?, a[1].as_f64()?)))
+        .collect();
+    let mask = |key: &str| -> Vec<bool> {
+        let runs: Vec<usize> = reg[key]["boundary"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_u64().map(|x| x as usize))
+            .collect();
+        from_run_lengths(&runs)
+    };
+    let (before, after) = (mask("before"), mask("after"));
+    if side == 0 || before.len() != side * side || after.len() != side * side {
+        return Ok(None);
+    }
+    let layer = reg["layer"].as_u64().unwrap_or(0);
+    let (before_near, before_overall) = boundary_density_near(&before, side, &anchors, NEAR_RADIUS);
+    let (after_near, after_overall) = boundary_density_near(&after, side, &anchors, NEAR_RADIUS);
+    let codes = |key: &str| {
+        reg[key]["regions"]
+            .as_u64()
+            .map_or("?".to_string(), |n| thousands(n as usize))
+    };
+    let panel = |when: &str, key: &str, boundary: Vec<bool>| RegionPanel {
+        title: format!("{when}: hidden layer {layer}, {} activation patterns", codes(key)),
+        side,
+        boundary,
+        anchors: anchors.clone(),
+    };
+    let names = point_names(reg, trial, anchors.len());
+    let fig = RegionFigure {
+        title: caption.to_string(),
+        panels: vec![
+            panel("before training", "before", before),
+            panel("after training", "after", after),
+        ],
+        point_names: names.clone(),
+        near_radius: Some(NEAR_RADIUS),
+    };
+    let caption = format!(
+        "Linear regions of hidden layer {layer} in the plane through three training points ({}), before and after \
+         training. Each colour patch is one connected linear region (neighbouring regions get different colours; \
+         colours repeat); dark pixels: boundaries, where the layer's activation pattern changes. Plane coordinates: \
+         the training points sit on a circle of radius {ANCHOR_RADIUS} around the origin; dashed circles: within \
+         {NEAR_RADIUS} of a training point in these units. {caption}.",
+        names.join("; ")
+    );
+    let alt = format!(
+        "Two {side}×{side} maps of linear regions, before and after training, coloured one colour per region with dark \
+         boundaries; three red dots mark the training points. After training, boundaries cover {:.1}% of the map \
+         and {:.1}% of the area within {NEAR_RADIUS} of the training points.",
+        100.0 * after_overall,
+        100.0 * after_near
+    );
+    w.emit("regions", sweep, &fig, caption, alt)?;
+    Ok(Some(RegionDensity {
+        sweep: sweep.to_string(),
+        before_near,
+        before_overall,
+        after_near,
+        after_overall,
+    }))
+}
