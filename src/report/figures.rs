@@ -12,10 +12,9 @@ use crate::measure::bounds::{full_norm_range, max_entropy_full_norm, target_row_
 use crate::measure::regions::{ANCHOR_RADIUS, boundary_density_near};
 use crate::plot::{self, AxisSpec, Chart, ChartGrid, PALETTE, RegionFigure, RegionPanel, Series};
 use crate::sweep::TrialRecord;
-use crate::sweep::trial::from_run_lengths;
+use crate::sweep::artifact::{ProfileArtifact, ProfileCurve, RegionsArtifact};
 use crate::train::TrainConfig;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -151,9 +150,11 @@ pub fn draw_all(
     }
     // Profiles and region maps come from one network: the first trial with the artifact.
     let drawn_from = |sweep: &str, artifact: &str| {
-        trials
-            .get(sweep)
-            .and_then(|ts| ts.iter().find(|r| r.artifacts.iter().any(|a| a.0 == artifact)).copied())
+        trials.get(sweep).and_then(|ts| {
+            ts.iter()
+                .find(|r| r.artifacts.iter().any(|a| a.kind() == artifact))
+                .copied()
+        })
     };
     let one_network = |sweep: &str, trial: Option<&TrialRecord>| match trial {
         Some(t) if trials.get(sweep).is_some_and(|ts| ts.len() > 1) => {
@@ -360,41 +361,27 @@ fn per_point_figure(w: &mut Writer, pp: &PerPointAnalysis, caption: &str) -> Res
 
 const GRAY: plotters::style::RGBColor = plotters::style::RGBColor(90, 90, 90);
 
-fn profile_figure(w: &mut Writer, sweep: &str, prof: &Value, caption: &str) -> Result<()> {
-    let curves = prof["curves"].as_array().cloned().unwrap_or_default();
-    let series = |key: &str| -> Vec<Series> {
+fn profile_figure(w: &mut Writer, sweep: &str, prof: &ProfileArtifact, caption: &str) -> Result<()> {
+    let curves = &prof.curves;
+    let series = |values: fn(&ProfileCurve) -> &Vec<f64>| -> Vec<Series> {
         curves
             .iter()
             .enumerate()
             .map(|(i, c)| Series {
-                name: format!(
-                    "{} (mean of {})",
-                    c["trajectory"].as_str().unwrap_or("unnamed trajectory"),
-                    c["trajectories"]
-                ),
-                points: c["position"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .zip(c[key].as_array().into_iter().flatten())
-                    .map(|(x, y)| (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN)))
-                    .collect(),
+                name: format!("{} (mean of {})", c.trajectory.name(), c.trajectories),
+                points: c.position.iter().copied().zip(values(c).iter().copied()).collect(),
                 color: PALETTE[i % PALETTE.len()],
             })
             .collect()
     };
     let anchors: Vec<f64> = curves
         .iter()
-        .find_map(|c| {
-            c["anchors"]
-                .as_array()
-                .filter(|a| !a.is_empty())
-                .map(|a| a.iter().filter_map(Value::as_f64).collect())
-        })
+        .find(|c| !c.anchors.is_empty())
+        .map(|c| c.anchors.clone())
         .unwrap_or_default();
-    let panel = |title: &str, y: &str, key: &str| Chart {
+    let panel = |title: &str, y: &str, values: fn(&ProfileCurve) -> &Vec<f64>| Chart {
         x_range: Some((0.0, 1.0)),
-        lines: series(key),
+        lines: series(values),
         markers: anchors.clone(),
         markers_name: "where the data ellipses pass through their training points".into(),
         y_from_zero: true,
@@ -409,19 +396,15 @@ fn profile_figure(w: &mut Writer, sweep: &str, prof: &Value, caption: &str) -> R
         panel_size: (1000, 380),
         columns: 1,
         charts: vec![
-            panel(
-                "Jacobian norm along closed trajectories",
-                "mean ‖J(x)‖_F",
-                "jacobian_norm",
-            ),
-            panel(
-                "Transition density",
-                "crossings per unit position",
-                "transition_density",
-            ),
+            panel("Jacobian norm along closed trajectories", "mean ‖J(x)‖_F", |c| {
+                &c.jacobian_norm
+            }),
+            panel("Transition density", "crossings per unit position", |c| {
+                &c.transition_density
+            }),
         ],
     };
-    let kinds: Vec<&str> = curves.iter().filter_map(|c| c["trajectory"].as_str()).collect();
+    let kinds: Vec<&str> = curves.iter().map(|c| c.trajectory.name()).collect();
     let caption = format!(
         "Mean input-Jacobian norm and linear-region transition density along closed trajectories ({}); dashed \
          lines: where the data ellipses pass through their training points. {caption}.",
@@ -436,13 +419,8 @@ fn profile_figure(w: &mut Writer, sweep: &str, prof: &Value, caption: &str) -> R
 }
 
 /// Names of the region map's training points: "A = training example #12 (class 7, sneaker)".
-fn point_names(reg: &Value, trial: Option<&TrialRecord>, count: usize) -> Vec<String> {
-    let indices: Vec<usize> = reg["training_points"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.as_u64().map(|x| x as usize))
-        .collect();
+fn point_names(reg: &RegionsArtifact, trial: Option<&TrialRecord>, count: usize) -> Vec<String> {
+    let indices = reg.training_points;
     let labels = trial.and_then(|t| {
         let splits = DataSource::parse(&t.spec.train.data).and_then(|d| d.load_raw()).ok()?;
         Some((t.spec.train.data.clone(), splits.train.labels))
@@ -501,40 +479,24 @@ fn class_name(data: &str, label: u16) -> String {
 fn region_figure(
     w: &mut Writer,
     sweep: &str,
-    reg: &Value,
+    reg: &RegionsArtifact,
     trial: Option<&TrialRecord>,
     caption: &str,
 ) -> Result<Option<RegionDensity>> {
-    let side = reg["grid"].as_u64().unwrap_or(0) as usize;
-    let anchors: Vec<(f64, f64)> = reg["anchors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| Some((a[0].as_f64()?, a[1].as_f64()?)))
-        .collect();
-    let mask = |key: &str| -> Vec<bool> {
-        let runs: Vec<usize> = reg[key]["boundary"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.as_u64().map(|x| x as usize))
-            .collect();
-        from_run_lengths(&runs)
-    };
-    let (before, after) = (mask("before"), mask("after"));
+    let side = reg.grid;
+    let anchors: Vec<(f64, f64)> = reg.anchors.iter().map(|a| (a[0], a[1])).collect();
+    let (before, after) = (reg.before.mask(), reg.after.mask());
     if side == 0 || before.len() != side * side || after.len() != side * side {
         return Ok(None);
     }
-    let layer = reg["layer"].as_u64().unwrap_or(0);
+    let layer = reg.layer;
     let (before_near, before_overall) = boundary_density_near(&before, side, &anchors, NEAR_RADIUS);
     let (after_near, after_overall) = boundary_density_near(&after, side, &anchors, NEAR_RADIUS);
-    let codes = |key: &str| {
-        reg[key]["regions"]
-            .as_u64()
-            .map_or("?".to_string(), |n| thousands(n as usize))
-    };
-    let panel = |when: &str, key: &str, boundary: Vec<bool>| RegionPanel {
-        title: format!("{when}: hidden layer {layer}, {} activation patterns", codes(key)),
+    let panel = |when: &str, regions: usize, boundary: Vec<bool>| RegionPanel {
+        title: format!(
+            "{when}: hidden layer {layer}, {} activation patterns",
+            thousands(regions)
+        ),
         side,
         boundary,
         anchors: anchors.clone(),
@@ -543,8 +505,8 @@ fn region_figure(
     let fig = RegionFigure {
         title: caption.to_string(),
         panels: vec![
-            panel("before training", "before", before),
-            panel("after training", "after", after),
+            panel("before training", reg.before.regions, before),
+            panel("after training", reg.after.regions, after),
         ],
         point_names: names.clone(),
         near_radius: Some(NEAR_RADIUS),

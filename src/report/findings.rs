@@ -2,8 +2,9 @@
 //! rule, so a reader can check it against the tables.
 
 use super::Report;
+use crate::measure::trajectory::TrajectoryKind;
+use crate::sweep::artifact::ProfileCurve;
 use serde::Serialize;
-use serde_json::Value;
 
 /// The outcome of judging one finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -86,25 +87,8 @@ impl VerdictCounts {
 
 /// Mean of a profile curve's Jacobian norm near its anchors (within ±`half` of position),
 /// or over the whole loop when it has no anchors.
-fn near_anchor_mean(curve: &Value, key: &str, half: f64) -> f64 {
-    let pos: Vec<f64> = curve["position"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect();
-    let val: Vec<f64> = curve[key]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect();
-    let anchors: Vec<f64> = curve["anchors"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect();
+fn near_anchor_mean(curve: &ProfileCurve, values: &[f64], half: f64) -> f64 {
+    let (pos, anchors) = (&curve.position, &curve.anchors);
     let near = |p: f64| {
         anchors.is_empty()
             || anchors
@@ -113,8 +97,8 @@ fn near_anchor_mean(curve: &Value, key: &str, half: f64) -> f64 {
     };
     let sel: Vec<f64> = pos
         .iter()
-        .zip(&val)
-        .filter(|(p, _)| near(**p))
+        .zip(values)
+        .filter(|(p, v)| near(**p) && v.is_finite())
         .map(|(_, v)| *v)
         .collect();
     if sel.is_empty() {
@@ -138,17 +122,21 @@ fn finding_1(r: &Report) -> Finding {
             evidence: "no profile study in the store".into(),
         };
     };
-    let curves = prof["curves"].as_array().cloned().unwrap_or_default();
-    let get = |name: &str, key: &str| {
-        curves
-            .iter()
-            .find(|c| c["trajectory"] == name)
-            .map(|c| near_anchor_mean(c, key, 0.03))
+    let get = |kind: TrajectoryKind, density: bool| {
+        prof.curves.iter().find(|c| c.trajectory == kind).map(|c| {
+            let values = if density {
+                &c.transition_density
+            } else {
+                &c.jacobian_norm
+            };
+            near_anchor_mean(c, values, 0.03)
+        })
     };
+    use TrajectoryKind::{DifferentClassEllipse, RandomEllipse, SameClassEllipse};
     match (
-        get("random-ellipse", "jacobian_norm"),
-        get("different-class-ellipse", "jacobian_norm"),
-        get("same-class-ellipse", "jacobian_norm"),
+        get(RandomEllipse, false),
+        get(DifferentClassEllipse, false),
+        get(SameClassEllipse, false),
     ) {
         (Some(rnd), Some(diff), Some(same)) => {
             if !(rnd.is_finite() && diff.is_finite() && same.is_finite()) {
@@ -159,8 +147,8 @@ fn finding_1(r: &Report) -> Finding {
                     evidence: "a profile curve has no finite Jacobian norm near its anchor points".into(),
                 };
             }
-            let density = |name: &str| {
-                let v = get(name, "transition_density").unwrap_or(f64::NAN);
+            let density = |kind: TrajectoryKind| {
+                let v = get(kind, true).unwrap_or(f64::NAN);
                 if v.is_finite() {
                     format!("{v:.0}")
                 } else {
@@ -168,9 +156,9 @@ fn finding_1(r: &Report) -> Finding {
                 }
             };
             let (tr, td, ts) = (
-                density("random-ellipse"),
-                density("different-class-ellipse"),
-                density("same-class-ellipse"),
+                density(RandomEllipse),
+                density(DifferentClassEllipse),
+                density(SameClassEllipse),
             );
             Finding {
                 number: 1,

@@ -13,11 +13,11 @@ pub use figures::FigureFile;
 pub use findings::{Finding, Verdict, VerdictCounts};
 
 use crate::error::{OccamError, Result, write_atomic};
+use crate::sweep::artifact::{Artifact, ProfileArtifact, RegionsArtifact};
 use crate::sweep::{Store, SweepSpec, TrialRecord};
 use analysis::{CorrelationAnalysis, PairedAnalysis, PerPointAnalysis};
 use config::{Scale, StudySummary};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -50,9 +50,9 @@ pub struct Report {
     pub correlations: Vec<CorrelationAnalysis>,
     pub per_point: Vec<PerPointAnalysis>,
     /// (sweep, profile artifact) of the first trial of each sweep that has one.
-    pub profiles: Vec<(String, Value)>,
+    pub profiles: Vec<(String, ProfileArtifact)>,
     /// (sweep, regions artifact).
-    pub regions: Vec<(String, Value)>,
+    pub regions: Vec<(String, RegionsArtifact)>,
     /// Boundary density near the training points against the whole map.
     pub region_density: Vec<RegionDensity>,
     pub findings: Vec<Finding>,
@@ -123,15 +123,18 @@ pub fn write_report(store_path: &Path, out: &Path) -> Result<Report> {
         if let Some(p) = analysis::per_point(sweep, ts, classes) {
             report.per_point.push(p);
         }
-        for (name, list) in [("profile", &mut report.profiles), ("regions", &mut report.regions)] {
-            if let Some(body) = ts
-                .iter()
-                .find_map(|r| r.artifacts.iter().find(|a| a.0 == name).map(|a| a.1.clone()))
-            {
-                let v: Value = serde_json::from_str(&body)
-                    .map_err(|e| OccamError::bad_file(store_path, format!("{name} artifact: {e}")))?;
-                list.push((sweep.to_string(), v));
-            }
+        let artifacts = || ts.iter().flat_map(|r| r.artifacts.iter());
+        if let Some(p) = artifacts().find_map(|a| match a {
+            Artifact::Profile(p) => Some(p.clone()),
+            _ => None,
+        }) {
+            report.profiles.push((sweep.to_string(), p));
+        }
+        if let Some(r) = artifacts().find_map(|a| match a {
+            Artifact::Regions(r) => Some(r.clone()),
+            _ => None,
+        }) {
+            report.regions.push((sweep.to_string(), r));
         }
     }
     report.findings = findings::assess(&report);

@@ -1,6 +1,7 @@
 //! Sweeps: specs that expand into trials, a crash-safe SQLite store, and a parallel,
 //! resumable runner.
 
+pub mod artifact;
 pub mod runner;
 pub mod slurm;
 pub mod spec;

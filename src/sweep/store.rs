@@ -129,7 +129,7 @@ pub struct TrialRecord {
     pub threads: usize,
     pub host: String,
     pub points: Vec<PointRow>,
-    pub artifacts: Vec<(String, String)>,
+    pub artifacts: Vec<super::artifact::Artifact>,
 }
 
 impl TrialRecord {
@@ -358,14 +358,22 @@ impl Store {
         .map_err(db_err(&self.path))
     }
 
-    fn artifacts(&self, id: &str) -> Result<Vec<(String, String)>> {
+    fn artifacts(&self, id: &str) -> Result<Vec<super::artifact::Artifact>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT name, body FROM artifacts WHERE trial_id = ?1 ORDER BY name")
             .map_err(db_err(&self.path))?;
-        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        let stored: Vec<(String, String)> = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect())
-            .map_err(db_err(&self.path))
+            .map_err(db_err(&self.path))?;
+        stored
+            .iter()
+            .map(|(kind, body)| {
+                super::artifact::Artifact::from_stored(kind, body)
+                    .map_err(|e| OccamError::bad_file(&self.path, format!("trial {id}: {e}")))
+            })
+            .collect()
     }
 
     /// Copies into this store every trial of `other` that it lacks (by id), with its points
@@ -480,8 +488,8 @@ fn insert_in(tx: &rusqlite::Transaction, r: &TrialRecord) -> rusqlite::Result<()
         ])?;
     }
     let mut astmt = tx.prepare_cached("INSERT INTO artifacts (trial_id, name, body) VALUES (?1, ?2, ?3)")?;
-    for (name, body) in &r.artifacts {
-        astmt.execute(params![r.id, name, body])?;
+    for a in &r.artifacts {
+        astmt.execute(params![r.id, a.kind(), a.to_json()])?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! reason saying what overflowed. Specs are validated before any trial runs, so a panic
 //! caught here ("internal error") is a bug, kept only as a last resort.
 
+use super::artifact::{Artifact, ProfileArtifact, ProfileCurve, RegionMapArtifact, RegionsArtifact};
 use super::spec::{MeasureSpec, TrialSpec};
 use super::store::{PointRow, TrialRecord, TrialStatus};
 use crate::compute::Compute;
@@ -17,7 +18,6 @@ use crate::measure::trajectory::{self, TrajectoryKind};
 use crate::measure::transitions::{TransitionCount, exact_transitions, sampled_transitions};
 use crate::net::Mlp;
 use crate::train::{self, Status, TrainOutcome};
-use serde_json::json;
 use std::path::Path;
 use std::time::Instant;
 
@@ -230,16 +230,19 @@ fn measure_profiles(
                 bad.point
             )));
         }
-        curves.push(
-            json!({"trajectory": kind.name(), "trajectories": prof.trajectories, "position": prof.position,
-            "jacobian_norm": prof.jacobian_norm, "transition_density": prof.transition_density,
-            "anchors": prof.anchors, "mean_transitions": prof.mean_transitions}),
-        );
+        curves.push(ProfileCurve {
+            trajectory: kind,
+            trajectories: prof.trajectories,
+            position: prof.position,
+            jacobian_norm: prof.jacobian_norm,
+            transition_density: prof.transition_density,
+            anchors: prof.anchors,
+            mean_transitions: prof.mean_transitions,
+        });
     }
-    record.artifacts.push((
-        "profile".into(),
-        json!({"method": method, "curves": curves}).to_string(),
-    ));
+    record
+        .artifacts
+        .push(Artifact::Profile(ProfileArtifact { method, curves }));
     Ok(None)
 }
 
@@ -267,7 +270,7 @@ fn measure_regions(
         if let Some(bad) = map.non_finite {
             return Ok(Some(format!("region map {name}, grid pixel {}: {bad}", bad.point)));
         }
-        maps.push(json!({"regions": map.regions, "boundary": run_lengths(&map.boundary)}));
+        maps.push(RegionMapArtifact::new(map.regions, &map.boundary));
     }
     let anchors: Vec<[f64; 2]> = crate::measure::trajectory::TRIANGLE_ANGLES
         .iter()
@@ -278,35 +281,14 @@ fn measure_regions(
             ]
         })
         .collect();
-    record.artifacts.push((
-        "regions".into(),
-        json!({"grid": r.grid, "layer": layer + 1, "training_points": idx, "anchors": anchors, "before": maps[0], "after": maps[1]})
-            .to_string(),
-    ));
+    let [before, after]: [RegionMapArtifact; 2] = maps.try_into().expect("two maps");
+    record.artifacts.push(Artifact::Regions(RegionsArtifact {
+        grid: r.grid,
+        layer: layer + 1,
+        training_points: idx,
+        anchors,
+        before,
+        after,
+    }));
     Ok(None)
-}
-
-/// A boolean mask as alternating run lengths, starting with a run of `false`.
-pub fn run_lengths(mask: &[bool]) -> Vec<usize> {
-    let mut runs = Vec::new();
-    let (mut current, mut len) = (false, 0usize);
-    for &b in mask {
-        if b == current {
-            len += 1;
-        } else {
-            runs.push(len);
-            current = b;
-            len = 1;
-        }
-    }
-    runs.push(len);
-    runs
-}
-
-/// The inverse of [`run_lengths`].
-pub fn from_run_lengths(runs: &[usize]) -> Vec<bool> {
-    runs.iter()
-        .enumerate()
-        .flat_map(|(i, &n)| std::iter::repeat_n(i % 2 == 1, n))
-        .collect()
 }
