@@ -55,42 +55,67 @@ impl AugmentPreset {
     }
 }
 
-/// The hyper-parameter axes; each lists the values to combine.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Axes {
-    pub data: Vec<String>,
-    pub width: Vec<usize>,
-    pub depth: Vec<usize>,
-    pub activation: Vec<Activation>,
-    pub init_scale: Vec<f64>,
-    pub optimizer: Vec<OptimizerKind>,
-    pub lr: Vec<f64>,
-    pub batch: Vec<usize>,
-    pub steps: Vec<usize>,
-    pub augment: Vec<AugmentPreset>,
-    pub random_labels: Vec<bool>,
-    pub seed: Vec<u64>,
+/// Declares the sweep axes once: the spec's `[axes]` table (field, value type, default
+/// taken from `occam train`'s), their names and lengths, and how a value sets a training
+/// configuration. Expansion, validation, status messages and reports all go through this.
+macro_rules! sweep_axes {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty = |$t:ident| $default:expr, |$cfg:ident, $v:ident| $apply:expr;)*) => {
+        /// The hyper-parameter axes; each lists the values to combine.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Axes {
+            $($(#[$doc])* pub $name: Vec<$ty>,)*
+        }
+
+        impl Default for Axes {
+            fn default() -> Self {
+                let defaults = TrainConfig::default();
+                Axes { $($name: vec![{ let $t = &defaults; $default }],)* }
+            }
+        }
+
+        impl Axes {
+            /// The axes' names, in expansion order.
+            pub const NAMES: [&'static str; AXIS_COUNT] = [$(stringify!($name)),*];
+
+            /// (name, number of values) of every axis, in expansion order.
+            pub fn lengths(&self) -> [(&'static str, usize); AXIS_COUNT] {
+                [$((stringify!($name), self.$name.len())),*]
+            }
+
+            /// Sets `cfg`'s field of axis `axis` to that axis's value number `value`.
+            pub fn apply(&self, axis: usize, value: usize, cfg: &mut TrainConfig) {
+                let mut k = 0;
+                $(
+                    if k == axis {
+                        let ($cfg, $v) = (&mut *cfg, &self.$name[value]);
+                        $apply;
+                    }
+                    k += 1;
+                )*
+                debug_assert!(axis < k, "axis {axis} of {k}");
+            }
+        }
+    };
 }
 
-impl Default for Axes {
-    fn default() -> Self {
-        let t = TrainConfig::default();
-        Axes {
-            data: vec![t.data],
-            width: vec![t.width],
-            depth: vec![t.depth],
-            activation: vec![t.activation],
-            init_scale: vec![t.init_scale],
-            optimizer: vec![t.optimizer],
-            lr: vec![t.lr],
-            batch: vec![t.batch],
-            steps: vec![t.steps],
-            augment: vec![AugmentPreset::None],
-            random_labels: vec![false],
-            seed: vec![1],
-        }
-    }
+/// The number of sweep axes.
+pub const AXIS_COUNT: usize = 12;
+
+sweep_axes! {
+    data: String = |t| t.data.clone(), |c, v| c.data = v.clone();
+    width: usize = |t| t.width, |c, v| c.width = *v;
+    depth: usize = |t| t.depth, |c, v| c.depth = *v;
+    activation: Activation = |t| t.activation, |c, v| c.activation = *v;
+    init_scale: f64 = |t| t.init_scale, |c, v| c.init_scale = *v;
+    optimizer: OptimizerKind = |t| t.optimizer, |c, v| c.optimizer = *v;
+    lr: f64 = |t| t.lr, |c, v| c.lr = *v;
+    batch: usize = |t| t.batch, |c, v| c.batch = *v;
+    steps: usize = |t| t.steps, |c, v| c.steps = *v;
+    /// Named augmentation settings: none, standard or strong.
+    augment: AugmentPreset = |_t| AugmentPreset::None, |c, v| c.augment = v.settings();
+    random_labels: bool = |t| t.random_labels, |c, v| c.random_labels = *v;
+    seed: u64 = |t| t.seed, |c, v| c.seed = *v;
 }
 
 /// Settings shared by every trial.
@@ -322,22 +347,8 @@ impl SweepSpec {
     }
 
     /// The number of values on each axis, by name.
-    fn axis_lengths(&self) -> [(&'static str, usize); 12] {
-        let a = &self.axes;
-        [
-            ("data", a.data.len()),
-            ("width", a.width.len()),
-            ("depth", a.depth.len()),
-            ("activation", a.activation.len()),
-            ("init_scale", a.init_scale.len()),
-            ("optimizer", a.optimizer.len()),
-            ("lr", a.lr.len()),
-            ("batch", a.batch.len()),
-            ("steps", a.steps.len()),
-            ("augment", a.augment.len()),
-            ("random_labels", a.random_labels.len()),
-            ("seed", a.seed.len()),
-        ]
+    fn axis_lengths(&self) -> [(&'static str, usize); AXIS_COUNT] {
+        self.axes.lengths()
     }
 
     /// Combinations of the axes; `None` when the count overflows.
@@ -358,33 +369,35 @@ impl SweepSpec {
         base.checked_mul(if self.pair.is_some() { 2 } else { 1 })
     }
 
+    /// The configuration every trial starts from: the fixed settings, and `occam train`'s
+    /// defaults for the rest (each axis then sets its own field).
+    fn base_config(&self) -> TrainConfig {
+        TrainConfig {
+            stop_at_100: self.fixed.stop_at_100,
+            train_size: self.fixed.train_size,
+            lr_decay_epochs: self.fixed.lr_decay_epochs,
+            lr_decay_factor: self.fixed.lr_decay_factor,
+            ..TrainConfig::default()
+        }
+    }
+
     /// Every base configuration (before pairing), in a fixed order.
     fn base_configs(&self) -> Vec<TrainConfig> {
         let a = &self.axes;
         let lens = self.axis_lengths().map(|(_, len)| len);
         let total = self.combinations().unwrap_or(usize::MAX);
-        let build = |ix: &[usize]| TrainConfig {
-            data: a.data[ix[0]].clone(),
-            width: a.width[ix[1]],
-            depth: a.depth[ix[2]],
-            activation: a.activation[ix[3]],
-            init_scale: a.init_scale[ix[4]],
-            optimizer: a.optimizer[ix[5]],
-            lr: a.lr[ix[6]],
-            batch: a.batch[ix[7]],
-            steps: a.steps[ix[8]],
-            augment: a.augment[ix[9]].settings(),
-            random_labels: a.random_labels[ix[10]],
-            seed: a.seed[ix[11]],
-            stop_at_100: self.fixed.stop_at_100,
-            train_size: self.fixed.train_size,
-            lr_decay_epochs: self.fixed.lr_decay_epochs,
-            lr_decay_factor: self.fixed.lr_decay_factor,
+        let fixed = self.base_config();
+        let build = |ix: &[usize; AXIS_COUNT]| {
+            let mut cfg = fixed.clone();
+            for (axis, &value) in ix.iter().enumerate() {
+                a.apply(axis, value, &mut cfg);
+            }
+            cfg
         };
         match self.mode {
             Mode::Grid => (0..total)
                 .map(|mut k| {
-                    let mut ix = [0usize; 12];
+                    let mut ix = [0usize; AXIS_COUNT];
                     for (slot, &len) in ix.iter_mut().zip(&lens).rev() {
                         *slot = k % len;
                         k /= len;
@@ -412,11 +425,11 @@ impl SweepSpec {
                 let mut seen = std::collections::HashSet::new();
                 let mut out = Vec::new();
                 while out.len() < want {
-                    let mut ix = [0usize; 12];
+                    let mut ix = [0usize; AXIS_COUNT];
                     for (i, &len) in lens.iter().enumerate() {
-                        ix[i] = match i {
-                            1 => weighted(&a.width, &mut rng),
-                            2 => weighted(&a.depth, &mut rng),
+                        ix[i] = match Axes::NAMES[i] {
+                            "width" => weighted(&a.width, &mut rng),
+                            "depth" => weighted(&a.depth, &mut rng),
                             _ => rng.random_range(0..len),
                         };
                     }

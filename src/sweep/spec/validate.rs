@@ -2,7 +2,7 @@
 //! and a Slurm job name), every axis value and fixed setting against the training ranges,
 //! every measurement setting, and the number of trials, counted before expansion.
 
-use super::{Mode, SweepSpec};
+use super::{Axes, Mode, SweepSpec};
 use crate::error::{OccamError, Result};
 use crate::measure::profile::Method;
 use crate::measure::trajectory::TrajectoryKind;
@@ -32,23 +32,21 @@ impl SweepSpec {
                 key("axes")
             )));
         }
-        let axis = |name: &str| key(&format!("axes.{name}"));
-        let each = |name: &str, values: &[usize], check: fn(&str, usize) -> Result<()>| {
-            values.iter().try_for_each(|&v| check(&axis(name), v))
+        // Every value of every axis, and the fixed settings, through the one validation
+        // of a training configuration; each setting is named by its key in the spec.
+        let fixed_key = |field: &str| match field {
+            "augment.translate" => key("axes.augment"),
+            f if Axes::NAMES.contains(&f) => key(&format!("axes.{f}")),
+            f => key(&format!("fixed.{f}")),
         };
-        each("width", &a.width, ranges::width)?;
-        each("depth", &a.depth, ranges::depth)?;
-        each("batch", &a.batch, ranges::batch)?;
-        each("steps", &a.steps, ranges::steps)?;
-        a.lr.iter().try_for_each(|&v| ranges::lr(&axis("lr"), v))?;
-        a.init_scale
-            .iter()
-            .try_for_each(|&v| ranges::init_scale(&axis("init_scale"), v))?;
-        let f = &self.fixed;
-        ranges::lr_decay_epochs(&key("fixed.lr_decay_epochs"), f.lr_decay_epochs)?;
-        ranges::lr_decay_factor(&key("fixed.lr_decay_factor"), f.lr_decay_factor)?;
-        if let Some(n) = f.train_size {
-            ranges::train_size(&key("fixed.train_size"), n)?;
+        let base = self.base_config();
+        base.validate_named(&fixed_key)?;
+        for (axis, (_, len)) in self.axis_lengths().iter().enumerate() {
+            for value in 0..*len {
+                let mut cfg = base.clone();
+                a.apply(axis, value, &mut cfg);
+                cfg.validate_named(&fixed_key)?;
+            }
         }
         if let Some(p) = &self.pair {
             ranges::steps(&key("pair.lbfgs_steps"), p.lbfgs_steps)?;
