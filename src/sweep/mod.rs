@@ -1,6 +1,7 @@
 //! Sweeps: specs that expand into trials, a crash-safe SQLite store, and a parallel,
 //! resumable runner.
 
+pub mod export;
 pub mod runner;
 pub mod slurm;
 pub mod spec;

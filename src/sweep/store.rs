@@ -396,6 +396,17 @@ impl Store {
         Ok((added, skipped))
     }
 
+    /// When each stored trial was written, by trial id (SQLite's `datetime('now')`, UTC).
+    pub fn finished_at(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, finished_at FROM trials")
+            .map_err(db_err(&self.path))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(db_err(&self.path))
+    }
+
     /// (name, spec JSON) of every recorded sweep.
     pub fn sweeps(&self) -> Result<Vec<(String, String)>> {
         let mut stmt = self
