@@ -584,3 +584,23 @@ fn real_outputs_validate_against_the_documented_schemas() {
         assert!(errors.contains(want), "the validator missed {want}: {errors}");
     }
 }
+
+#[test]
+fn a_merged_store_exports_the_time_each_trial_finished_not_the_merge_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let merged = dir.path().join("merged.sqlite");
+    // SQLite stores times to the second: merge in a later second than the trials finished.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    ok(&["sweep", "collect", "--out", s(&merged), s(store())]);
+    let times = |store: &Path| -> BTreeMap<String, String> {
+        let out = ok(&["sweep", "export", s(store), "--csv", "-"]);
+        read_csv(&out.stdout)
+            .1
+            .into_iter()
+            .map(|row| (row["id"].clone(), row["finished_at"].clone()))
+            .collect()
+    };
+    let original = times(store());
+    assert_eq!(original.len(), trials().len());
+    assert_eq!(times(&merged), original);
+}

@@ -374,6 +374,7 @@ impl Store {
     /// specs is refused and nothing is copied.
     pub fn merge_from(&mut self, other: &Path) -> Result<(usize, usize)> {
         let source = Store::open_existing(other)?;
+        let finished_at = source.finished_at()?;
         let have = self.finished_ids(true)?;
         let err = db_err(&self.path);
         let tx = self
@@ -389,6 +390,11 @@ impl Store {
                 skipped += 1;
             } else {
                 insert_in(&tx, &rec).map_err(&err)?;
+                // Keep when the trial finished, not when it was merged.
+                if let Some(at) = finished_at.get(&rec.id) {
+                    tx.execute("UPDATE trials SET finished_at = ?2 WHERE id = ?1", params![rec.id, at])
+                        .map_err(&err)?;
+                }
                 added += 1;
             }
         }
