@@ -148,7 +148,7 @@ fn a_diverging_trial_is_recorded_and_the_sweep_goes_on() {
     assert_eq!(text.lines().count(), 25);
     for line in std::fs::read_to_string(tmp.path().join("t.jsonl")).unwrap().lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        assert!(v["config"]["train"]["width"].is_u64());
+        assert!(v["train.width"].is_u64());
     }
 }
 

@@ -2,16 +2,17 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use occam::error::write_atomic;
+use occam::sweep::export::{self, Destination, Format, Output, RowKind, check_outputs};
 use occam::sweep::{RunOptions, Store, SweepSpec, run_sweep, slurm};
 use serde_json::json;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum SweepCommand {
     /// Run (or resume) a sweep into a store; finished trials are skipped.
     Run(RunArgs),
-    /// Write a store's trials as CSV and/or JSON lines.
+    /// Write a store's trials (or per-point rows) as CSV, JSON lines and/or Parquet.
     Export(ExportArgs),
     /// Progress of a sweep from its store(s).
     Status(StatusArgs),
@@ -102,114 +103,56 @@ pub fn report_results(sweep: &str, store: &std::path::Path, summary: &occam::swe
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
+    /// The store to read (opened read-only).
     store: PathBuf,
-    /// CSV file (one row per trial).
-    #[arg(long)]
+    /// CSV file; `-` writes to standard output. Missing values are empty cells.
+    #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
-    /// JSON-lines file (one object per trial, with the full configuration).
-    #[arg(long)]
+    /// JSON-lines file (one flat object per row, null for missing values); `-` writes to
+    /// standard output.
+    #[arg(long, value_name = "FILE")]
     jsonl: Option<PathBuf>,
+    /// Parquet file with typed, nullable columns; `-` writes to standard output when it
+    /// is not a terminal.
+    #[arg(long, value_name = "FILE")]
+    parquet: Option<PathBuf>,
+    /// One row per stored point (trials whose sweep set `[measure] per_point = true`),
+    /// with its trial's id and configuration, instead of one row per trial.
+    #[arg(long)]
+    points: bool,
 }
-
-/// The flat columns of an exported trial.
-pub const COLUMNS: [&str; 27] = [
-    "id",
-    "sweep",
-    "trial_index",
-    "status",
-    "reason",
-    "dataset",
-    "width",
-    "depth",
-    "activation",
-    "optimizer",
-    "lr",
-    "batch",
-    "steps_budget",
-    "init_scale",
-    "augment",
-    "random_labels",
-    "seed",
-    "param_count",
-    "steps",
-    "train_accuracy",
-    "test_accuracy",
-    "train_loss",
-    "test_loss",
-    "generalization_gap",
-    "jacobian_norm",
-    "logit_jacobian_norm",
-    "transitions",
-];
 
 fn export(args: ExportArgs) -> Result<()> {
-    if args.csv.is_none() && args.jsonl.is_none() {
-        bail!("nothing to export: give --csv FILE and/or --jsonl FILE");
-    }
-    let store = Store::open_existing(&args.store)?;
-    let trials = store.trials()?;
-    let rows: Vec<serde_json::Value> = trials
-        .iter()
-        .map(|r| {
-            let t = &r.spec.train;
-            let num = |v: f64| if v.is_finite() { json!(v) } else { json!(null) };
-            json!({
-                "id": r.id, "sweep": r.sweep, "trial_index": r.index, "status": r.status, "reason": r.reason,
-                "dataset": t.data, "width": t.width, "depth": t.depth, "activation": t.activation.name(),
-                "optimizer": t.optimizer.name(), "lr": t.lr, "batch": t.batch, "steps_budget": t.steps, "init_scale": t.init_scale,
-                "augment": !t.augment.is_identity(), "random_labels": t.random_labels, "seed": t.seed,
-                "param_count": r.param_count, "steps": r.steps, "train_accuracy": num(r.train_accuracy),
-                "test_accuracy": num(r.test_accuracy), "train_loss": num(r.train_loss), "test_loss": num(r.test_loss),
-                "generalization_gap": num(r.generalization_gap()), "jacobian_norm": num(r.jacobian_norm),
-                "logit_jacobian_norm": num(r.logit_jacobian_norm), "transitions": num(r.transitions),
-                "pair_group": r.spec.pair.as_ref().map(|p| p.group.clone()),
-                "pair_factor": r.spec.pair.as_ref().map(|p| p.factor.name()),
-                "pair_on": r.spec.pair.as_ref().map(|p| p.on),
-                "train_seconds": num(r.train_seconds), "measure_seconds": num(r.measure_seconds),
-                "config": r.spec,
-            })
+    let outputs: Vec<Output> = [
+        (Format::Csv, &args.csv),
+        (Format::JsonLines, &args.jsonl),
+        (Format::Parquet, &args.parquet),
+    ]
+    .into_iter()
+    .filter_map(|(format, path)| {
+        path.as_deref().map(|p| Output {
+            format,
+            destination: Destination::from_arg(p),
         })
-        .collect();
-    if let Some(path) = &args.csv {
-        let mut cols: Vec<&str> = COLUMNS.to_vec();
-        cols.extend([
-            "pair_group",
-            "pair_factor",
-            "pair_on",
-            "train_seconds",
-            "measure_seconds",
-        ]);
-        let mut out = cols.join(",") + "\n";
-        for row in &rows {
-            let cells: Vec<String> = cols
-                .iter()
-                .map(|c| match &row[*c] {
-                    serde_json::Value::Null => String::new(),
-                    serde_json::Value::String(s) => csv_quote(s),
-                    v => v.to_string(),
-                })
-                .collect();
-            out += &(cells.join(",") + "\n");
-        }
-        write_atomic(path, out.as_bytes())?;
-    }
-    if let Some(path) = &args.jsonl {
-        let text: String = rows.iter().map(|r| r.to_string() + "\n").collect();
-        write_atomic(path, text.as_bytes())?;
-    }
-    println!(
-        "{}",
-        json!({"trials": rows.len(), "csv": args.csv, "jsonl": args.jsonl})
-    );
-    Ok(())
-}
-
-fn csv_quote(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+    })
+    .collect();
+    check_outputs(&outputs, std::io::stdout().is_terminal())?;
+    let store = Store::open_existing(&args.store)?;
+    let rows = if args.points { RowKind::Points } else { RowKind::Trials };
+    let summary = export::export(&store, rows, &outputs)?;
+    let named = |p: &Option<PathBuf>| p.as_deref().map(|p| Destination::from_arg(p).to_string());
+    let line = json!({
+        "trials": summary.trials, "rows": summary.rows, "row": if args.points { "point" } else { "trial" },
+        "columns": summary.columns, "csv": named(&args.csv), "jsonl": named(&args.jsonl),
+        "parquet": named(&args.parquet),
+    });
+    // The data owns standard output when it goes there.
+    if outputs.iter().any(|o| o.destination == Destination::Stdout) {
+        eprintln!("{line}");
     } else {
-        s.to_string()
+        println!("{line}");
     }
+    Ok(())
 }
 
 #[derive(Args, Debug)]

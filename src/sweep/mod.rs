@@ -1,7 +1,8 @@
-//! Sweeps: specs that expand into trials, a crash-safe SQLite store, and a parallel,
-//! resumable runner.
+//! Sweeps: specs that expand into trials, a crash-safe SQLite store, a parallel,
+//! resumable runner, and exports of what the store holds.
 
 pub mod artifact;
+pub mod export;
 pub mod runner;
 pub mod slurm;
 pub mod spec;

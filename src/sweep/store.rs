@@ -382,6 +382,7 @@ impl Store {
     /// specs is refused and nothing is copied.
     pub fn merge_from(&mut self, other: &Path) -> Result<(usize, usize)> {
         let source = Store::open_existing(other)?;
+        let finished_at = source.finished_at()?;
         let have = self.finished_ids(true)?;
         let err = db_err(&self.path);
         let tx = self
@@ -397,11 +398,27 @@ impl Store {
                 skipped += 1;
             } else {
                 insert_in(&tx, &rec).map_err(&err)?;
+                // Keep when the trial finished, not when it was merged.
+                if let Some(at) = finished_at.get(&rec.id) {
+                    tx.execute("UPDATE trials SET finished_at = ?2 WHERE id = ?1", params![rec.id, at])
+                        .map_err(&err)?;
+                }
                 added += 1;
             }
         }
         tx.commit().map_err(&err)?;
         Ok((added, skipped))
+    }
+
+    /// When each stored trial was written, by trial id (SQLite's `datetime('now')`, UTC).
+    pub fn finished_at(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, finished_at FROM trials")
+            .map_err(db_err(&self.path))?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(db_err(&self.path))
     }
 
     /// (name, spec JSON) of every recorded sweep.
