@@ -44,6 +44,7 @@ pub struct RunArgs {
     /// Save every trained network in this directory.
     #[arg(long)]
     keep_models: Option<PathBuf>,
+    /// No progress bar (or progress lines) on stderr.
     #[arg(long, short)]
     quiet: bool,
 }
@@ -238,6 +239,7 @@ pub struct SubmitArgs {
     /// CPUs per task (the task runs that many trials at a time).
     #[arg(long, default_value_t = 1)]
     cpus: usize,
+    /// Slurm partition to submit to (default: the cluster's default partition).
     #[arg(long)]
     partition: Option<String>,
     /// At most N tasks running at once (`--array=…%N`).
