@@ -4,6 +4,7 @@
 use anyhow::{Result, bail};
 use clap::Args;
 use occam::report::write_report;
+use occam::sweep::studies::BUILT_IN;
 use occam::sweep::{RunOptions, Store, SweepSpec, run_sweep};
 use serde_json::json;
 use std::path::PathBuf;
@@ -37,50 +38,6 @@ fn print_findings(findings: &[occam::report::Finding]) {
     }
 }
 
-/// The studies, in the order they run: (file name, quick spec, paper-scale spec).
-const STUDIES: [(&str, &str, &str); 8] = [
-    (
-        "fig2-profiles",
-        include_str!("../../studies/quick/fig2-profiles.toml"),
-        include_str!("../../studies/paper/fig2-profiles.toml"),
-    ),
-    (
-        "fig3-regions",
-        include_str!("../../studies/quick/fig3-regions.toml"),
-        include_str!("../../studies/paper/fig3-regions.toml"),
-    ),
-    (
-        "fig4-random_labels",
-        include_str!("../../studies/quick/fig4-random_labels.toml"),
-        include_str!("../../studies/paper/fig4-random_labels.toml"),
-    ),
-    (
-        "fig4-no_augmentation",
-        include_str!("../../studies/quick/fig4-no_augmentation.toml"),
-        include_str!("../../studies/paper/fig4-no_augmentation.toml"),
-    ),
-    (
-        "fig4-hard_sigmoid",
-        include_str!("../../studies/quick/fig4-hard_sigmoid.toml"),
-        include_str!("../../studies/paper/fig4-hard_sigmoid.toml"),
-    ),
-    (
-        "fig4-full_batch",
-        include_str!("../../studies/quick/fig4-full_batch.toml"),
-        include_str!("../../studies/paper/fig4-full_batch.toml"),
-    ),
-    (
-        "fig5-random-sweep",
-        include_str!("../../studies/quick/fig5-random-sweep.toml"),
-        include_str!("../../studies/paper/fig5-random-sweep.toml"),
-    ),
-    (
-        "fig6-per-point",
-        include_str!("../../studies/quick/fig6-per-point.toml"),
-        include_str!("../../studies/paper/fig6-per-point.toml"),
-    ),
-];
-
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
     /// The reduced-scale studies (Fashion-MNIST, about 6 minutes on 2 cores) instead of
@@ -113,15 +70,15 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
             "runs/reproduce"
         })
     });
-    if let Some(bad) = args.only.iter().find(|o| !STUDIES.iter().any(|s| s.0 == o.as_str())) {
-        let names: Vec<&str> = STUDIES.iter().map(|s| s.0).collect();
+    if let Some(bad) = args.only.iter().find(|o| !BUILT_IN.iter().any(|s| s.0 == o.as_str())) {
+        let names: Vec<&str> = BUILT_IN.iter().map(|s| s.0).collect();
         bail!("unknown study '{bad}': the studies are {}", names.join(", "));
     }
     let store_path = out.join("store.sqlite");
     let mut store = Store::open(&store_path)?;
     // Studies with failed trials: reported after every study ran and the report is written.
     let mut failures = Vec::new();
-    for (name, quick, paper) in STUDIES {
+    for (name, quick, paper) in BUILT_IN {
         if !args.only.is_empty() && !args.only.iter().any(|o| o == name) {
             continue;
         }

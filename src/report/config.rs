@@ -32,50 +32,6 @@ impl Scale {
     }
 }
 
-/// The built-in studies (name, quick spec, paper spec), as `occam reproduce` runs them.
-const BUILT_IN: [(&str, &str, &str); 8] = [
-    (
-        "fig2-profiles",
-        include_str!("../../studies/quick/fig2-profiles.toml"),
-        include_str!("../../studies/paper/fig2-profiles.toml"),
-    ),
-    (
-        "fig3-regions",
-        include_str!("../../studies/quick/fig3-regions.toml"),
-        include_str!("../../studies/paper/fig3-regions.toml"),
-    ),
-    (
-        "fig4-random_labels",
-        include_str!("../../studies/quick/fig4-random_labels.toml"),
-        include_str!("../../studies/paper/fig4-random_labels.toml"),
-    ),
-    (
-        "fig4-no_augmentation",
-        include_str!("../../studies/quick/fig4-no_augmentation.toml"),
-        include_str!("../../studies/paper/fig4-no_augmentation.toml"),
-    ),
-    (
-        "fig4-hard_sigmoid",
-        include_str!("../../studies/quick/fig4-hard_sigmoid.toml"),
-        include_str!("../../studies/paper/fig4-hard_sigmoid.toml"),
-    ),
-    (
-        "fig4-full_batch",
-        include_str!("../../studies/quick/fig4-full_batch.toml"),
-        include_str!("../../studies/paper/fig4-full_batch.toml"),
-    ),
-    (
-        "fig5-random-sweep",
-        include_str!("../../studies/quick/fig5-random-sweep.toml"),
-        include_str!("../../studies/paper/fig5-random-sweep.toml"),
-    ),
-    (
-        "fig6-per-point",
-        include_str!("../../studies/quick/fig6-per-point.toml"),
-        include_str!("../../studies/paper/fig6-per-point.toml"),
-    ),
-];
-
 /// The scale of a stored sweep spec: equal to a built-in study (the datasets aside, which
 /// `reproduce --data` replaces) at quick or paper scale, or custom.
 pub fn scale_of(spec: Option<&SweepSpec>) -> Scale {
@@ -86,7 +42,7 @@ pub fn scale_of(spec: Option<&SweepSpec>) -> Scale {
             built == *spec
         })
     };
-    BUILT_IN
+    crate::sweep::studies::BUILT_IN
         .iter()
         .find(|s| s.0 == spec.name)
         .and_then(|(_, quick, paper)| {
@@ -385,7 +341,7 @@ mod tests {
 
     #[test]
     fn built_in_quick_specs_are_recognised() {
-        for (_, quick, paper) in BUILT_IN {
+        for (_, quick, paper) in crate::sweep::studies::BUILT_IN {
             let q: SweepSpec = toml::from_str(quick).unwrap();
             let p: SweepSpec = toml::from_str(paper).unwrap();
             assert_eq!(scale_of(Some(&q)), Scale::Quick);

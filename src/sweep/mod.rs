@@ -7,6 +7,7 @@ pub mod runner;
 pub mod slurm;
 pub mod spec;
 pub mod store;
+pub mod studies;
 pub mod trial;
 
 pub use runner::{RunOptions, RunSummary, run_sweep};
