@@ -314,6 +314,7 @@ pub struct ProfileArgs {
 
 fn run_profile(args: ProfileArgs) -> Result<()> {
     ranges::bins("--bins", args.bins)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
     let (net, splits, points) = args.common.load()?;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
@@ -343,7 +344,6 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         profiles.push((kind, p));
     }
     bar.finish_and_clear();
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let mut csv = String::from("trajectory,position,jacobian_norm,transition_density\n");
     for (kind, p) in &profiles {
         for b in 0..p.position.len() {
@@ -399,6 +399,7 @@ pub struct RegionsArgs {
 
 fn run_regions(args: RegionsArgs) -> Result<()> {
     ranges::grid("--grid", args.grid)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
     let (net, splits, _) = args.common.load()?;
     let hidden = net.depth() - 1;
     if hidden == 0 {

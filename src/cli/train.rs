@@ -196,9 +196,10 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let splits = DataSource::parse(&config.data)
         .and_then(|source| source.load_with(config.train_size))
         .with_context(|| format!("{} = \"{}\"", args.source_of("data"), config.data))?;
+    // The output directory before the work, so that a run is never lost for want of it.
+    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
     let compute = Compute::new(0);
     let outcome = train::train_logged(&config, &splits, &compute, !args.quiet, args.log_every)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     if args.save_init {
         outcome.initial.save(&args.out.join("model_init.safetensors"))?;
     }

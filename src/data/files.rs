@@ -84,6 +84,43 @@ pub(crate) fn regular_file_size(path: &Path, expected: &str) -> Result<u64> {
     }
 }
 
+/// The largest configuration or spec file Occam reads (a spec listing thousands of axis
+/// values is a few hundred kilobytes).
+pub const MAX_TEXT_FILE: u64 = 16 << 20;
+
+/// Reads a small text file (a `--config` file, a sweep spec): a regular file of at most
+/// [`MAX_TEXT_FILE`] bytes of UTF-8. A device, FIFO or directory is refused before it is
+/// opened, so `/dev/zero` can neither exhaust memory nor a FIFO block.
+pub(crate) fn read_text_file(path: &Path, expected: &str) -> Result<String> {
+    use std::io::Read;
+    let size = regular_file_size(path, expected)?;
+    let too_big = |n: u64| {
+        OccamError::bad_file(
+            path,
+            format!("{n} bytes is too large for {expected} (at most {MAX_TEXT_FILE} bytes)"),
+        )
+    };
+    if size > MAX_TEXT_FILE {
+        return Err(too_big(size));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TEXT_FILE + 1).read_to_end(&mut bytes))
+        .map_err(|e| OccamError::io(path, e))?;
+    if bytes.len() as u64 > MAX_TEXT_FILE {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        OccamError::bad_file(
+            path,
+            format!(
+                "not UTF-8 text (invalid byte at offset {}), expected {expected}",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// Checks that `path` is a directory (after symlinks); `what` names it in messages.
 pub(crate) fn require_directory(path: &Path, what: &str) -> Result<()> {
     match resolved_type(path)? {

@@ -5,6 +5,8 @@
 mod augment;
 mod cifar;
 pub(crate) mod files;
+
+pub(crate) use files::read_text_file;
 mod idx;
 
 pub use augment::Augmentation;

@@ -208,7 +208,7 @@ pub struct Submission {
 pub fn submit(spec_path: &Path, opts: &SlurmOptions, dry_run: bool) -> Result<(Submission, String)> {
     let spec = SweepSpec::from_toml_file(spec_path)?;
     check_options(&spec, opts)?;
-    let text = std::fs::read(spec_path).map_err(|e| OccamError::io(spec_path, e))?;
+    let text = crate::data::read_text_file(spec_path, "a sweep spec (TOML)")?.into_bytes();
     let frozen = opts.dir.join("spec.toml");
     if frozen.exists() && std::fs::read(&frozen).map_err(|e| OccamError::io(&frozen, e))? != text {
         return Err(OccamError::bad_file(

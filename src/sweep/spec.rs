@@ -339,7 +339,7 @@ pub fn stable_hash(text: &str) -> String {
 impl SweepSpec {
     /// Reads and validates a spec file (see [`SweepSpec::validate`]).
     pub fn from_toml_file(path: &Path) -> Result<SweepSpec> {
-        let text = std::fs::read_to_string(path).map_err(|e| OccamError::io(path, e))?;
+        let text = crate::data::read_text_file(path, "a sweep spec (TOML)")?;
         let spec: SweepSpec =
             toml::from_str(&text).map_err(|e| OccamError::bad_file(path, format!("invalid sweep spec: {e}")))?;
         spec.validate(&path.display().to_string())?;

@@ -63,7 +63,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Reads a TOML file whose keys are this struct's fields; unknown keys are errors.
     pub fn from_toml_file(path: &std::path::Path) -> Result<TrainConfig> {
-        let text = std::fs::read_to_string(path).map_err(|e| OccamError::io(path, e))?;
+        let text = crate::data::read_text_file(path, "a training config (TOML)")?;
         toml::from_str(&text).map_err(|e| OccamError::bad_file(path, format!("invalid training config: {e}")))
     }
 

@@ -318,6 +318,27 @@ fn class_5_no_size_a_user_types_exhausts_the_machine() {
         ]),
         &["--points"],
     );
+    // Endless or blocking "files" where a config or spec belongs are refused unopened.
+    refused(
+        &args(&["train", "--config", "/dev/zero", "--out", &o]),
+        &["/dev/zero", "character device"],
+    );
+    refused(
+        &args(&["sweep", "status", "/dev/zero", "/nonexistent.sqlite"]),
+        &["/dev/zero"],
+    );
+    let fifo = t.dir.path().join("spec.fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    refused(
+        &args(&["sweep", "run", &path_str(&fifo), "--store", &o]),
+        &["spec.fifo", "FIFO"],
+    );
     // A small gzip file that declares 200,000 images but holds a few.
     let bomb = t.dir.path().join("bomb");
     super::common::write_mnist_like(&bomb, 24, 12, 4, true);
@@ -375,6 +396,21 @@ fn class_6_a_damaged_store_is_never_written() {
         bytes,
         "a damaged store must be left untouched"
     );
+    // An output directory that cannot exist is refused before any training, not after.
+    let started = std::time::Instant::now();
+    let err = refused(
+        &args(&[
+            "train",
+            "--data",
+            &format!("fashion-mnist:{}", t.data.display()),
+            "--steps",
+            "1000000000",
+            "--out",
+            "/dev/null/x",
+        ]),
+        &["--out", "/dev/null/x"],
+    );
+    assert!(started.elapsed().as_secs() < 20 && !err.contains("progress"), "{err}");
     // A failed export leaves no temporary file behind.
     let blocked = t.dir.path().join("blocked");
     std::fs::write(&blocked, "a file, not a directory").unwrap();
