@@ -36,6 +36,27 @@ impl OccamError {
 
 pub type Result<T> = std::result::Result<T, OccamError>;
 
+/// Refuses to write `output` when it is the same file as `input` (by device and inode, so
+/// links and other spellings of the path count too): an export over its own store, or
+/// per-point rows over the model, would destroy what the user computed. `option` names
+/// the output's option in the message.
+pub fn refuse_overwriting_input(output: &Path, input: &Path, option: &str) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(out), Ok(inp)) = (std::fs::metadata(output), std::fs::metadata(input)) else {
+        return Ok(());
+    };
+    if out.dev() == inp.dev() && out.ino() == inp.ino() {
+        return Err(OccamError::bad_file(
+            output,
+            format!(
+                "{option} names the input file {} itself; writing there would destroy it: give another file name",
+                input.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed,
 /// then renamed over the target, so a crash never leaves a half-written result. On any
 /// failure the temporary file is removed.

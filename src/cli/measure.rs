@@ -84,6 +84,14 @@ pub fn load_model_and_data(model: &Path, data: &str) -> Result<(Mlp, Splits)> {
 }
 
 impl Common {
+    /// Refuses a `--per-point` file that is the model itself.
+    fn check_output(&self, per_point: Option<&Path>) -> Result<()> {
+        if let Some(p) = per_point {
+            occam::error::refuse_overwriting_input(p, &self.model, "--per-point")?;
+        }
+        Ok(())
+    }
+
     fn load(&self) -> Result<(Mlp, Splits, Dataset)> {
         if let Some(limit) = self.limit {
             ranges::count("--limit", limit)?;
@@ -144,6 +152,7 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 }
 
 fn run_jacobian(args: JacobianArgs) -> Result<()> {
+    args.common.check_output(args.per_point.as_deref())?;
     let (net, _, points) = args.common.load()?;
     let compute = Compute::new(0);
     let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
@@ -249,6 +258,7 @@ fn trajectory_count(kind: TrajectoryKind, points: &Dataset, limit: Option<usize>
 }
 
 fn run_transitions(args: TransitionsArgs) -> Result<()> {
+    args.common.check_output(args.per_point.as_deref())?;
     let (net, splits, points) = args.common.load()?;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);

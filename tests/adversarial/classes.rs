@@ -411,6 +411,30 @@ fn class_6_a_damaged_store_is_never_written() {
         &["--out", "/dev/null/x"],
     );
     assert!(started.elapsed().as_secs() < 20 && !err.contains("progress"), "{err}");
+    // An export or per-point file that names its own input is refused, the input intact.
+    let fresh_store = t.dir.path().join("own.sqlite");
+    super::common::ok(&["sweep", "run", &sp, "--store", fresh_store.to_str().unwrap(), "--quiet"]);
+    let stored = std::fs::read(&fresh_store).unwrap();
+    let own = fresh_store.to_str().unwrap();
+    refused(&args(&["sweep", "export", own, "--csv", own]), &["--csv", "own.sqlite"]);
+    assert_eq!(std::fs::read(&fresh_store).unwrap(), stored);
+    let model = t.model.to_str().unwrap();
+    let weights = std::fs::read(&t.model).unwrap();
+    let data = format!("fashion-mnist:{}", t.data.display());
+    refused(
+        &args(&[
+            "measure",
+            "jacobian",
+            "--model",
+            model,
+            "--data",
+            &data,
+            "--per-point",
+            model,
+        ]),
+        &["--per-point"],
+    );
+    assert_eq!(std::fs::read(&t.model).unwrap(), weights);
     // A failed export leaves no temporary file behind.
     let blocked = t.dir.path().join("blocked");
     std::fs::write(&blocked, "a file, not a directory").unwrap();

@@ -119,6 +119,11 @@ pub fn check_outputs(outputs: &[Output], stdout_is_terminal: bool) -> Result<()>
 /// Writes the store's trials (or their per-point rows) in every requested format.
 pub fn export(store: &Store, rows: RowKind, outputs: &[Output]) -> Result<ExportSummary> {
     check_outputs(outputs, std::io::stdout().is_terminal())?;
+    for o in outputs {
+        if let Destination::File(p) = &o.destination {
+            crate::error::refuse_overwriting_input(p, store.path(), o.format.option())?;
+        }
+    }
     let trials = store.trials()?;
     if rows == RowKind::Points && trials.iter().all(|t| t.points.is_empty()) {
         return Err(OccamError::bad_file(
