@@ -1,6 +1,6 @@
 //! `occam sweep run|export|status|collect`.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use occam::sweep::export::{self, Destination, Format, Output, RowKind, check_outputs};
 use occam::sweep::{RunOptions, Store, SweepSpec, run_sweep, slurm};
@@ -63,6 +63,10 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 
 fn run(args: RunArgs) -> Result<()> {
     let spec = SweepSpec::from_toml_file(&args.spec)?;
+    if let Some(dir) = &args.keep_models {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--keep-models: creating the directory {}", dir.display()))?;
+    }
     let mut store = Store::open(&args.store)?;
     let opts = RunOptions {
         parallel: args.parallel,

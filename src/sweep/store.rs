@@ -182,6 +182,9 @@ impl Store {
     }
 
     fn open_for_writing(path: &Path) -> Result<Store> {
+        if crate::data::files::exists(path) {
+            crate::data::files::regular_file_size(path, "an Occam store (an SQLite file)")?;
+        }
         if path.metadata().is_ok_and(|m| m.len() > 0) {
             // A database without tables is a store another runner is creating right now
             // (or an empty file): create_schema below waits for it or fills it.
@@ -206,9 +209,10 @@ impl Store {
     /// merge): nothing is ever written, and a store in a read-only directory can be read.
     /// A missing file, a foreign database or a damaged store is an error naming the file.
     pub fn open_existing(path: &Path) -> Result<Store> {
-        if !path.is_file() {
+        if !crate::data::files::exists(path) {
             return Err(OccamError::bad_file(path, "no such store"));
         }
+        crate::data::files::regular_file_size(path, "an Occam store (an SQLite file)")?;
         let conn = checks::open_read_only(path)?;
         let tables = table_names(&conn, path)?;
         if tables.is_empty() {

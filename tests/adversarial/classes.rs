@@ -523,6 +523,25 @@ fn class_7_nonsense_is_refused_by_name() {
         &["train-labels-idx1-ubyte"],
     );
     assert!(err.contains("symlink") || err.contains("symbolic link"), "{err}");
+    // A directory where a store belongs, a file where a directory belongs.
+    let dir = path_str(t.dir.path());
+    let sp = spec(t.dir.path(), "seven.toml", "seven", &t.data, 2, "");
+    for a in [
+        args(&["sweep", "run", &sp, "--store", &dir]),
+        args(&["sweep", "export", &dir, "--csv", &o]),
+        args(&["sweep", "status", &sp, &dir]),
+        args(&["report", &dir, "--out", &o]),
+    ] {
+        let err = refused(&a, &[&dir]);
+        assert!(err.contains("is a directory"), "{err}");
+    }
+    let file = path_str(&t.model);
+    let store = path_str(&t.dir.path().join("never.sqlite"));
+    refused(
+        &args(&["sweep", "run", &sp, "--store", &store, "--keep-models", &file]),
+        &["--keep-models"],
+    );
+    assert!(!Path::new(&store).exists(), "a refused run must not create its store");
     // A missing model: one line, the OS error once.
     let missing = t.dir.path().join("missing.safetensors");
     let err = refused(
