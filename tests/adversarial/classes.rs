@@ -528,9 +528,9 @@ fn class_7_nonsense_is_refused_by_name() {
     let sp = spec(t.dir.path(), "seven.toml", "seven", &t.data, 2, "");
     for a in [
         args(&["sweep", "run", &sp, "--store", &dir]),
-        args(&["sweep", "export", &dir, "--csv", &o]),
+        args(&["sweep", "export", &dir, "--csv", &format!("{o}.csv")]),
         args(&["sweep", "status", &sp, &dir]),
-        args(&["report", &dir, "--out", &o]),
+        args(&["report", &dir, "--out", &format!("{o}-report")]),
     ] {
         let err = refused(&a, &[&dir]);
         assert!(err.contains("is a directory"), "{err}");
