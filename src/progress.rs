@@ -26,13 +26,14 @@ pub fn bar(show: bool, len: u64, unit: &str) -> ProgressBar {
         );
         return bar;
     }
-    let interval = std::env::var("OCCAM_PROGRESS_SECONDS")
+    // An unreadable, negative or absurd value falls back to the default interval.
+    let every = std::env::var("OCCAM_PROGRESS_SECONDS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .unwrap_or(PLAIN_INTERVAL_S);
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or(Duration::from_secs_f64(PLAIN_INTERVAL_S));
     let lines = PlainLines {
-        every: Duration::from_secs_f64(interval),
+        every,
         last: Mutex::new(None),
     };
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::term_like(Box::new(lines)));
