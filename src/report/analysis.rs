@@ -68,11 +68,12 @@ pub fn usable(r: &TrialRecord) -> bool {
 #[derive(Debug, Clone, Serialize)]
 pub struct PairedMetric {
     pub metric: String,
+    /// Means over the pairs with both values finite; NaN when there are none.
     pub mean_off: f64,
     pub mean_on: f64,
     /// Fraction of pairs where the arm with the smaller gap also has the smaller metric.
     pub agreement: Agreement,
-    /// Fraction of pairs where the "on" arm has the larger value.
+    /// Fraction of pairs where the "on" arm has the larger value; NaN when there are none.
     pub on_larger: f64,
     /// Why the metric has no values, when it has none.
     pub missing: Option<String>,
@@ -138,7 +139,9 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
             .map(get)
             .filter(|(a, b)| a.is_finite() && b.is_finite())
             .collect();
-        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| v.iter().map(f).sum::<f64>() / v.len().max(1) as f64;
+        // Over no pairs there is no mean and no fraction: NaN (null in report.json), not 0.
+        let per_pair = |total: f64| if v.is_empty() { f64::NAN } else { total / v.len() as f64 };
+        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| per_pair(v.iter().map(f).sum::<f64>());
         let gaps: Vec<f64> = values
             .iter()
             .zip(values.iter().map(get))
@@ -151,7 +154,7 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
             mean_off: mean(&|p| p.0),
             mean_on: mean(&|p| p.1),
             agreement: pair_agreement(&gaps, &deltas, 2000, 1),
-            on_larger: v.iter().filter(|(a, b)| b > a).count() as f64 / v.len().max(1) as f64,
+            on_larger: per_pair(v.iter().filter(|(a, b)| b > a).count() as f64),
             missing: v.is_empty().then(|| why_missing(name, &measure)),
         }
     };
