@@ -409,7 +409,14 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
         }
     }
     rhos.sort_by(f64::total_cmp);
-    let n = all.len().max(1) as f64;
+    // Fractions of no points are undefined (NaN, written as null), not 0.
+    let fraction = |k: usize| {
+        if all.is_empty() {
+            f64::NAN
+        } else {
+            k as f64 / all.len() as f64
+        }
+    };
     let (l, j): (Vec<f64>, Vec<f64>) = all.iter().map(|p| (p.0, p.1)).unzip();
     let stride = (all.len() / 4000).max(1);
     Some(PerPointAnalysis {
@@ -419,10 +426,10 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
         classes,
         median_spearman: rhos.get(rhos.len() / 2).copied().unwrap_or(f64::NAN),
         pooled_spearman: spearman(&l, &j),
-        target_row_within: in_row as f64 / n,
-        full_norm_within: in_full as f64 / n,
-        target_row_within_2x: in_row2 as f64 / n,
-        full_norm_within_2x: in_full2 as f64 / n,
+        target_row_within: fraction(in_row),
+        full_norm_within: fraction(in_full),
+        target_row_within_2x: fraction(in_row2),
+        full_norm_within_2x: fraction(in_full2),
         scaled: all.into_iter().step_by(stride).collect(),
     })
 }

@@ -338,7 +338,7 @@ fn finding_4(r: &Report) -> Finding {
             evidence: "no per-point study in the store".into(),
         };
     };
-    if !p.median_spearman.is_finite() {
+    if !(p.median_spearman.is_finite() && p.target_row_within_2x.is_finite()) {
         return Finding {
             number: 4,
             claim,

@@ -405,18 +405,23 @@ fn per_point_section(r: &Report, h: &mut String) {
            <th>‖J_y‖/C in range (within 2×)</th><th>‖J‖/C in range (within 2×)</th></tr>";
     for p in &r.per_point {
         let constant = "undefined: loss or ‖J‖ constant over the points";
+        let share = |inside: f64, within_2x: f64| {
+            if inside.is_finite() && within_2x.is_finite() {
+                format!("{:.0}% ({:.0}%)", 100.0 * inside, 100.0 * within_2x)
+            } else {
+                "not available: no point with finite loss and norms".to_string()
+            }
+        };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.0}% ({:.0}%)</td><td>{:.0}% ({:.0}%)</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&p.sweep),
             p.networks,
             p.points,
             num_or(p.median_spearman, constant),
             num_or(p.pooled_spearman, constant),
-            100.0 * p.target_row_within,
-            100.0 * p.target_row_within_2x,
-            100.0 * p.full_norm_within,
-            100.0 * p.full_norm_within_2x
+            share(p.target_row_within, p.target_row_within_2x),
+            share(p.full_norm_within, p.full_norm_within_2x)
         );
     }
     *h += "</table>";
