@@ -178,13 +178,19 @@ fn status(args: StatusArgs) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     let mut stores = args.stores.clone();
     if let Some(dir) = &args.dir {
+        if !dir.is_dir() {
+            bail!("--dir {}: no such Slurm submission directory", dir.display());
+        }
         stores.extend(slurm::shard_stores(dir));
     }
     if stores.is_empty() && args.dir.is_none() {
         bail!("no stores: name store files or a Slurm submission directory with --dir");
     }
+    // A store not written yet holds no trials; it is listed so that a mistyped path shows.
+    let mut not_found = Vec::new();
     for path in &stores {
         if !path.exists() {
+            not_found.push(path.clone());
             continue;
         }
         for r in Store::open_existing(path)?.trials()? {
@@ -194,7 +200,8 @@ fn status(args: StatusArgs) -> Result<()> {
         }
     }
     let done: usize = by_status.values().sum();
-    let mut out = json!({"sweep": spec.name, "trials": ids.len(), "done": done, "missing": ids.len() - done, "by_status": by_status});
+    let mut out = json!({"sweep": spec.name, "trials": ids.len(), "done": done, "missing": ids.len() - done,
+        "by_status": by_status, "stores_not_found": not_found});
     if let Some(dir) = &args.dir {
         let queue = slurm::queue_states(&spec);
         let queued: Vec<String> = queue.iter().flat_map(|q| q.values().flatten().cloned()).collect();

@@ -542,6 +542,14 @@ fn class_7_nonsense_is_refused_by_name() {
         &["--keep-models"],
     );
     assert!(!Path::new(&store).exists(), "a refused run must not create its store");
+    // A mistyped Slurm directory is an error; a store not written yet is listed as such.
+    refused(
+        &args(&["sweep", "status", &sp, "--dir", "/nonexistent/slurm-dir"]),
+        &["--dir", "/nonexistent/slurm-dir"],
+    );
+    let out = run(&args(&["sweep", "status", &sp, "/nonexistent/typo.sqlite"]));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["stores_not_found"][0], "/nonexistent/typo.sqlite", "{status}");
     // A missing model: one line, the OS error once.
     let missing = t.dir.path().join("missing.safetensors");
     let err = refused(
