@@ -5,6 +5,11 @@
 
 use crate::error::{OccamError, Result};
 
+/// The most threads any option may ask for (`--threads`, `--parallel`, a Slurm task's
+/// `--cpus`): far above any machine's cores, far below what would exhaust the process's
+/// thread limit.
+pub const MAX_THREADS: usize = 1024;
+
 /// Fails unless `lo ≤ value ≤ hi`. `what` names the option or key, e.g. `--grid` or
 /// `measure.regions.grid in spec.toml`.
 pub fn in_range<T>(what: &str, value: T, lo: T, hi: T) -> Result<()>

@@ -45,9 +45,7 @@ enum Command {
     },
 }
 
-/// The most threads any option may ask for: far above any machine's cores, far below what
-/// would exhaust the process's thread limit.
-pub const MAX_THREADS: usize = 1024;
+use occam::limits::MAX_THREADS;
 
 /// Parses a thread count, 0 (all cores) to [`MAX_THREADS`].
 pub fn thread_count(text: &str) -> Result<usize, String> {

@@ -78,6 +78,9 @@ fn class_1_slurm_values_never_reach_a_shell() {
         refused(&submit(&[opt, value]), &[opt]);
     }
     refused(&submit(&["--dir", "runs/a\nb"]), &["--dir"]);
+    // Each task runs `occam --threads CPUS`: a count the binary itself would refuse is
+    // refused at submission, not on the cluster.
+    refused(&submit(&["--cpus", "100000"]), &["--cpus", "100000"]);
     // The README's form of --extra-sbatch works; a dry run prints the script and writes nothing.
     let dir = t.dir.path().join("dry");
     let out = run(&submit(&[

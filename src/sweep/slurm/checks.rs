@@ -117,7 +117,8 @@ pub fn extra_sbatch(value: &str) -> Result<()> {
 /// The counts of a submission.
 pub fn counts(shards: usize, cpus: usize, throttle: Option<usize>) -> Result<()> {
     in_range("--shards", shards, 1, 1_000_000)?;
-    in_range("--cpus", cpus, 1, 100_000)?;
+    // Each task runs `occam --threads CPUS`, so CPUS is bounded like --threads.
+    in_range("--cpus", cpus, 1, crate::limits::MAX_THREADS)?;
     if let Some(t) = throttle {
         in_range("--array-throttle", t, 1, 1_000_000)?;
     }
