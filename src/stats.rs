@@ -86,8 +86,9 @@ pub fn kendall_tau(x: &[f64], y: &[f64]) -> f64 {
 /// hyper-parameter axis k (as text). For each axis with more than one value, trials are
 /// grouped by their values on all *other* axes; τ is computed within each group of ≥ 2
 /// trials and averaged over groups (ψ_k); the result is the mean of ψ_k over those axes.
-/// Returns (Ψ, [(axis index, ψ_k, groups)]).
-pub fn granulated_kendall(axes: &[Vec<String>], gap: &[f64], metric: &[f64]) -> (f64, Vec<(usize, f64, usize)>) {
+/// Returns (Ψ, [(axis index, ψ_k, groups, pairs of networks within the groups)]). A group
+/// of two networks can only give τ = ±1, so callers judge Ψ by its pair count.
+pub fn granulated_kendall(axes: &[Vec<String>], gap: &[f64], metric: &[f64]) -> (f64, Vec<(usize, f64, usize, usize)>) {
     let n = gap.len();
     let mut per_axis = Vec::new();
     for k in 0..axes.len() {
@@ -100,17 +101,18 @@ pub fn granulated_kendall(axes: &[Vec<String>], gap: &[f64], metric: &[f64]) -> 
             let key: Vec<&String> = (0..axes.len()).filter(|&a| a != k).map(|a| &axes[a][i]).collect();
             groups.entry(key).or_default().push(i);
         }
-        let taus: Vec<f64> = groups
+        let (taus, pairs): (Vec<f64>, Vec<usize>) = groups
             .values()
             .filter(|g| g.len() >= 2)
             .map(|g| {
                 let (gx, gy): (Vec<f64>, Vec<f64>) = g.iter().map(|&i| (metric[i], gap[i])).unzip();
-                kendall_tau(&gx, &gy)
+                (kendall_tau(&gx, &gy), g.len() * (g.len() - 1) / 2)
             })
-            .filter(|t| t.is_finite())
-            .collect();
+            .filter(|(t, _)| t.is_finite())
+            .unzip();
         if !taus.is_empty() {
-            per_axis.push((k, taus.iter().sum::<f64>() / taus.len() as f64, taus.len()));
+            let mean = taus.iter().sum::<f64>() / taus.len() as f64;
+            per_axis.push((k, mean, taus.len(), pairs.iter().sum()));
         }
     }
     let psi = if per_axis.is_empty() {
@@ -204,7 +206,7 @@ mod tests {
         let gap = [0.1, 0.2, 0.3, 0.4];
         let metric = [2.0, 3.0, 1.0, 2.5];
         let (psi, per) = granulated_kendall(&[width, seed], &gap, &metric);
-        assert_eq!(per, vec![(0, 1.0, 2), (1, -1.0, 2)]);
+        assert_eq!(per, vec![(0, 1.0, 2, 2), (1, -1.0, 2, 2)]);
         assert!(psi.abs() < 1e-12);
     }
 

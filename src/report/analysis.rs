@@ -5,7 +5,7 @@
 use crate::measure::bounds::{FullNormRanges, estimate_c, target_row_range};
 use crate::stats::{Agreement, granulated_kendall, kendall_tau, pair_agreement, spearman};
 use crate::sweep::TrialRecord;
-use crate::sweep::spec::{Factor, MeasureSpec};
+use crate::sweep::spec::{Axes, Factor, MeasureSpec};
 use crate::train::TrainConfig;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -181,9 +181,35 @@ pub struct Correlation {
     pub metric: String,
     pub spearman: f64,
     pub kendall: f64,
+    /// Ψ, the mean of the per-axis ψ; NaN (null) when the groups hold fewer than
+    /// [`MIN_GRANULATED_PAIRS`] pairs of networks in all, where τ = ±1 per group of two
+    /// would make it meaningless.
     pub granulated_kendall: f64,
-    /// ψ per hyper-parameter axis that varies.
-    pub per_axis: Vec<(String, f64, usize)>,
+    /// ψ per hyper-parameter axis that varies: (axis, ψ, groups, pairs of networks in them).
+    pub per_axis: Vec<(String, f64, usize, usize)>,
+}
+
+/// Fewest pairs of networks, summed over the groups of every axis, for a granulated τ to be
+/// reported: with fewer (e.g. two groups of two networks, each τ = ±1) it would read 1.000
+/// or −1.000 whatever the metric.
+pub const MIN_GRANULATED_PAIRS: usize = 10;
+
+impl Correlation {
+    /// Pairs of networks the granulated τ rests on.
+    pub fn granulated_pairs(&self) -> usize {
+        self.per_axis.iter().map(|a| a.3).sum()
+    }
+
+    /// Why the granulated τ is not reported, when it is not.
+    pub fn granulated_missing(&self) -> String {
+        match self.granulated_pairs() {
+            0 => "no group of networks differing in one hyper-parameter only".to_string(),
+            n => format!(
+                "not valid: its groups hold {n} pairs of networks (at least {MIN_GRANULATED_PAIRS} needed; \
+                 a group of two gives only ±1)"
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,27 +243,15 @@ pub struct NetworkPoint {
     pub config: TrainConfig,
 }
 
-/// A hyper-parameter's name and how to read it from a trial.
-type AxisField = (&'static str, Box<dyn Fn(&TrialRecord) -> String>);
-
-/// The hyper-parameter axes, as text, that distinguish the trials (for granulated τ).
+/// The hyper-parameter axes of a sweep, as text, for granulated τ: every sweep axis but
+/// the seed, which replicates a configuration rather than changing it (networks that
+/// differ only in their seed fall in one group).
 fn axes_of(trials: &[&TrialRecord]) -> (Vec<String>, Vec<Vec<String>>) {
-    let fields: Vec<AxisField> = vec![
-        ("data", Box::new(|r| r.spec.train.data.clone())),
-        ("width", Box::new(|r| r.spec.train.width.to_string())),
-        ("depth", Box::new(|r| r.spec.train.depth.to_string())),
-        ("activation", Box::new(|r| r.spec.train.activation.name().into())),
-        ("init_scale", Box::new(|r| r.spec.train.init_scale.to_string())),
-        ("optimizer", Box::new(|r| r.spec.train.optimizer.name().into())),
-        ("lr", Box::new(|r| r.spec.train.lr.to_string())),
-        ("batch", Box::new(|r| r.spec.train.batch.to_string())),
-        ("augment", Box::new(|r| format!("{:?}", r.spec.train.augment))),
-        ("seed", Box::new(|r| r.spec.train.seed.to_string())),
-    ];
-    let names = fields.iter().map(|f| f.0.to_string()).collect();
-    let values = fields
+    let axes: Vec<usize> = (0..Axes::NAMES.len()).filter(|&k| Axes::NAMES[k] != "seed").collect();
+    let names = axes.iter().map(|&k| Axes::NAMES[k].to_string()).collect();
+    let values = axes
         .iter()
-        .map(|(_, f)| trials.iter().map(|r| f(r)).collect())
+        .map(|&k| trials.iter().map(|r| Axes::value_text(k, &r.spec.train)).collect())
         .collect();
     (names, values)
 }
@@ -280,12 +294,17 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
             .map(|a| keep.iter().map(|&i| a[i].clone()).collect())
             .collect();
         let (psi, per) = granulated_kendall(&axes, &g, &m);
+        let per_axis: Vec<(String, f64, usize, usize)> = per
+            .into_iter()
+            .map(|(k, v, groups, pairs)| (axis_names[k].clone(), v, groups, pairs))
+            .collect();
+        let pairs: usize = per_axis.iter().map(|a| a.3).sum();
         Some(Correlation {
             metric: name.to_string(),
             spearman: spearman(&m, &g),
             kendall: kendall_tau(&m, &g),
-            granulated_kendall: psi,
-            per_axis: per.into_iter().map(|(k, v, n)| (axis_names[k].clone(), v, n)).collect(),
+            granulated_kendall: if pairs >= MIN_GRANULATED_PAIRS { psi } else { f64::NAN },
+            per_axis,
         })
     };
     let correlations: Vec<Correlation> = [
@@ -432,4 +451,77 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
         full_norm_within_2x: fraction(in_full2),
         scaled: all.into_iter().step_by(stride).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::{TrialSpec, TrialStatus};
+
+    /// A finished network at 100% training accuracy with the given width, seed, gap and ‖J‖.
+    fn net(width: usize, seed: u64, gap: f64, jacobian_norm: f64) -> TrialRecord {
+        let mut spec = TrialSpec {
+            train: TrainConfig::default(),
+            measure: MeasureSpec::default(),
+            pair: None,
+        };
+        (spec.train.width, spec.train.seed) = (width, seed);
+        TrialRecord {
+            id: format!("{width}-{seed}"),
+            sweep: "s".into(),
+            index: 0,
+            spec,
+            status: TrialStatus::Completed,
+            reason: None,
+            param_count: width,
+            steps: 1,
+            train_accuracy: 1.0,
+            test_accuracy: 1.0 - gap,
+            train_loss: 0.0,
+            test_loss: gap,
+            jacobian_norm,
+            logit_jacobian_norm: jacobian_norm,
+            transitions: f64::NAN,
+            train_seconds: 0.0,
+            measure_seconds: 0.0,
+            threads: 1,
+            host: String::new(),
+            points: Vec::new(),
+            artifacts: Vec::new(),
+        }
+    }
+
+    fn jacobian(nets: &[TrialRecord]) -> Correlation {
+        let refs: Vec<&TrialRecord> = nets.iter().collect();
+        let c = correlations("s", &refs).unwrap();
+        c.correlations
+            .into_iter()
+            .find(|m| m.metric == "jacobian_norm")
+            .unwrap()
+    }
+
+    #[test]
+    fn granulated_tau_is_not_reported_on_groups_of_two_and_ignores_the_seed() {
+        // Two widths × five seeds: seeds replicate, so the width axis has one group of ten
+        // networks (45 pairs), and ‖J‖ follows the gap exactly.
+        let many: Vec<TrialRecord> = (0..10)
+            .map(|i| net(if i % 2 == 0 { 8 } else { 16 }, i as u64 / 2, 0.01 * i as f64, i as f64))
+            .collect();
+        let c = jacobian(&many);
+        assert_eq!(c.per_axis, vec![("width".to_string(), 1.0, 1, 45)]);
+        assert_eq!(c.granulated_kendall, 1.0);
+        // Five networks over width × depth, one seed: groups of two or three networks, 6
+        // pairs in all (width: 1 + 3, depth: 1 + 1), fewer than 10, so Ψ is not reported.
+        let mut few: Vec<TrialRecord> = (0..4)
+            .map(|i| net(8 + 8 * (i % 2), 1, 0.1 * i as f64, i as f64))
+            .collect();
+        few.iter_mut()
+            .enumerate()
+            .for_each(|(i, r)| r.spec.train.depth = 2 + i / 2);
+        few.push(net(32, 1, 0.9, 9.0));
+        let c = jacobian(&few);
+        assert!(c.granulated_kendall.is_nan(), "{c:?}");
+        assert_eq!(c.granulated_pairs(), 6);
+        assert!(c.granulated_missing().contains("6 pairs"), "{}", c.granulated_missing());
+    }
 }

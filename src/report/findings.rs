@@ -250,6 +250,20 @@ fn stat(v: f64, why: &str) -> String {
     }
 }
 
+/// A granulated τ with what it rests on, or why it is not reported.
+fn granulated(c: &super::analysis::Correlation) -> String {
+    if c.granulated_kendall.is_finite() {
+        let groups: usize = c.per_axis.iter().map(|a| a.2).sum();
+        format!(
+            "{:.3} (over {} pairs of networks in {groups} groups)",
+            c.granulated_kendall,
+            c.granulated_pairs()
+        )
+    } else {
+        format!("not available ({})", c.granulated_missing())
+    }
+}
+
 fn finding_3(r: &Report) -> Finding {
     let claim = "Across many networks, generalization gap and Jacobian norm are strongly related (high rank correlation); transitions alone are confounded by network size.".to_string();
     let Some(c) = r.correlations.iter().max_by_key(|c| c.networks) else {
@@ -282,7 +296,6 @@ fn finding_3(r: &Report) -> Finding {
         };
     };
     let t_rho = t.map_or(f64::NAN, |t| t.spearman);
-    let t_psi = t.map_or(f64::NAN, |t| t.granulated_kendall);
     let ok = j.spearman >= 0.5 && (t_rho.is_nan() || j.spearman > t_rho.abs());
     let no_transitions = "this sweep counts no transitions";
     Finding {
@@ -302,10 +315,7 @@ fn finding_3(r: &Report) -> Finding {
             },
             stat(j.spearman, "undefined for these values"),
             stat(j.kendall, "undefined for these values"),
-            stat(
-                j.granulated_kendall,
-                "no group of networks differing in one setting only"
-            ),
+            granulated(j),
             stat(
                 t_rho,
                 if t.is_none() {
@@ -314,14 +324,7 @@ fn finding_3(r: &Report) -> Finding {
                     "undefined for these values"
                 }
             ),
-            stat(
-                t_psi,
-                if t.is_none() {
-                    no_transitions
-                } else {
-                    "no group of networks differing in one setting only"
-                }
-            ),
+            t.map_or(format!("not available ({no_transitions})"), granulated),
             c.transitions_vs_params.text()
         ),
     }

@@ -316,13 +316,13 @@ fn correlation_tables(c: &CorrelationAnalysis, h: &mut String) {
     if !c.correlations.is_empty() {
         h.push_str(
             "<table><tr><th>metric</th><th>Spearman ρ</th><th>Kendall τ</th><th>granulated τ</th>\
-             <th>per hyper-parameter ψ (groups)</th></tr>",
+             <th>per hyper-parameter ψ (groups, pairs of networks)</th></tr>",
         );
         for m in &c.correlations {
             let axes: Vec<String> = m
                 .per_axis
                 .iter()
-                .map(|(a, v, n)| format!("{a}: {} ({n})", num_or(*v, "undefined")))
+                .map(|(a, v, groups, pairs)| format!("{a}: {} ({groups}, {pairs})", num_or(*v, "undefined")))
                 .collect();
             let _ = write!(
                 h,
@@ -330,10 +330,7 @@ fn correlation_tables(c: &CorrelationAnalysis, h: &mut String) {
                 m.metric,
                 num_or(m.spearman, "undefined: a constant variable"),
                 num_or(m.kendall, "undefined: a constant variable"),
-                num_or(
-                    m.granulated_kendall,
-                    "no group of networks differing in one setting only"
-                ),
+                num_or(m.granulated_kendall, &m.granulated_missing()),
                 if axes.is_empty() {
                     "<span class=na>no group of networks differs in one setting only</span>".to_string()
                 } else {

@@ -59,7 +59,8 @@ impl AugmentPreset {
 /// taken from `occam train`'s), their names and lengths, and how a value sets a training
 /// configuration. Expansion, validation, status messages and reports all go through this.
 macro_rules! sweep_axes {
-    ($($(#[$doc:meta])* $name:ident: $ty:ty = |$t:ident| $default:expr, |$cfg:ident, $v:ident| $apply:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty = |$t:ident| $default:expr, |$cfg:ident, $v:ident| $apply:expr,
+        |$c:ident| $text:expr;)*) => {
         /// The hyper-parameter axes; each lists the values to combine.
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields, default)]
@@ -95,6 +96,13 @@ macro_rules! sweep_axes {
                 )*
                 debug_assert!(axis < k, "axis {axis} of {k}");
             }
+
+            /// The value of axis `axis` in a configuration, as text (equal settings give
+            /// equal text), for grouping networks by their settings.
+            pub fn value_text(axis: usize, config: &TrainConfig) -> String {
+                let texts = [$({ let $c = config; $text }),*];
+                texts[axis].clone()
+            }
         }
     };
 }
@@ -103,19 +111,19 @@ macro_rules! sweep_axes {
 pub const AXIS_COUNT: usize = 12;
 
 sweep_axes! {
-    data: String = |t| t.data.clone(), |c, v| c.data = v.clone();
-    width: usize = |t| t.width, |c, v| c.width = *v;
-    depth: usize = |t| t.depth, |c, v| c.depth = *v;
-    activation: Activation = |t| t.activation, |c, v| c.activation = *v;
-    init_scale: f64 = |t| t.init_scale, |c, v| c.init_scale = *v;
-    optimizer: OptimizerKind = |t| t.optimizer, |c, v| c.optimizer = *v;
-    lr: f64 = |t| t.lr, |c, v| c.lr = *v;
-    batch: usize = |t| t.batch, |c, v| c.batch = *v;
-    steps: usize = |t| t.steps, |c, v| c.steps = *v;
+    data: String = |t| t.data.clone(), |c, v| c.data = v.clone(), |c| c.data.clone();
+    width: usize = |t| t.width, |c, v| c.width = *v, |c| c.width.to_string();
+    depth: usize = |t| t.depth, |c, v| c.depth = *v, |c| c.depth.to_string();
+    activation: Activation = |t| t.activation, |c, v| c.activation = *v, |c| c.activation.name().to_string();
+    init_scale: f64 = |t| t.init_scale, |c, v| c.init_scale = *v, |c| c.init_scale.to_string();
+    optimizer: OptimizerKind = |t| t.optimizer, |c, v| c.optimizer = *v, |c| c.optimizer.name().to_string();
+    lr: f64 = |t| t.lr, |c, v| c.lr = *v, |c| c.lr.to_string();
+    batch: usize = |t| t.batch, |c, v| c.batch = *v, |c| c.batch.to_string();
+    steps: usize = |t| t.steps, |c, v| c.steps = *v, |c| c.steps.to_string();
     /// Named augmentation settings: none, standard or strong.
-    augment: AugmentPreset = |_t| AugmentPreset::None, |c, v| c.augment = v.settings();
-    random_labels: bool = |t| t.random_labels, |c, v| c.random_labels = *v;
-    seed: u64 = |t| t.seed, |c, v| c.seed = *v;
+    augment: AugmentPreset = |_t| AugmentPreset::None, |c, v| c.augment = v.settings(), |c| format!("{:?}", c.augment);
+    random_labels: bool = |t| t.random_labels, |c, v| c.random_labels = *v, |c| c.random_labels.to_string();
+    seed: u64 = |t| t.seed, |c, v| c.seed = *v, |c| c.seed.to_string();
 }
 
 /// Settings shared by every trial.
