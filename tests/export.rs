@@ -387,18 +387,8 @@ fn points_of_a_store_without_per_point_rows_are_refused_naming_the_setting() {
     ok(&["sweep", "run", s(&spec), "--store", s(&store), "--quiet"]);
     let target = dir.path().join("p.csv");
     let out = occam(&["sweep", "export", s(&store), "--points", "--csv", s(&target)]);
-    assert_refused(&out, &[s(&store), "per_point = true"]);
+    common::refused(&out, &[s(&store), "per_point = true"]);
     assert!(!target.exists());
-}
-
-fn assert_refused(out: &Output, wanted: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected a refusal: {err}");
-    assert!(out.status.code().is_some(), "killed by a signal: {err}");
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
-    for w in wanted {
-        assert!(err.contains(w), "stderr lacks '{w}': {err}");
-    }
 }
 
 #[test]
@@ -440,7 +430,7 @@ fn a_dash_writes_to_standard_output_and_the_summary_to_stderr() {
     assert!(out.status.success());
     assert!(out.stdout.starts_with(b"PAR1") && out.stdout.ends_with(b"PAR1"));
 
-    assert_refused(
+    common::refused(
         &run_in_dir(&["--csv", "-", "--jsonl", "-"]),
         &["--csv and --jsonl", "standard output"],
     );
@@ -451,17 +441,17 @@ fn a_dash_writes_to_standard_output_and_the_summary_to_stderr() {
 fn export_options_are_checked_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let st = s(store());
-    assert_refused(
+    common::refused(
         &occam(&["sweep", "export", st]),
         &["--csv FILE", "--jsonl FILE", "--parquet FILE"],
     );
     let same = dir.path().join("same");
-    assert_refused(
+    common::refused(
         &occam(&["sweep", "export", st, "--csv", s(&same), "--parquet", s(&same)]),
         &["--csv and --parquet", s(&same)],
     );
     assert!(!same.exists());
-    assert_refused(
+    common::refused(
         &occam(&["sweep", "export", st, "--parquet", s(dir.path())]),
         &[s(dir.path()), "--parquet", "directory"],
     );

@@ -150,16 +150,6 @@ fn submit_in(cwd: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn assert_refused(out: &Output, names: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "should fail: {names:?}");
-    assert!(out.status.code().is_some(), "killed by a signal: {names:?}");
-    for n in names {
-        assert!(err.contains(n), "'{err}' should name {n}");
-    }
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
-}
-
 #[test]
 fn control_characters_are_refused_for_every_option() {
     let tmp = tempfile::tempdir().unwrap();
@@ -181,7 +171,7 @@ fn control_characters_are_refused_for_every_option() {
             }
             let out = submit_in(tmp.path(), &args);
             let escaped = format!("{value:?}");
-            assert_refused(&out, &[option, &escaped]);
+            common::refused(&out, &[option, &escaped]);
             assert!(!dir.exists() && !Path::new(&hostile_dir).exists());
         }
     }
@@ -225,7 +215,7 @@ fn malformed_slurm_values_are_refused_naming_the_option() {
         // Values are shown escaped where escaping changes them.
         let shown = format!("{value:?}");
         let shown = if value.contains('\\') { shown.as_str() } else { value };
-        assert_refused(&out, &[option, shown, says]);
+        common::refused(&out, &[option, shown, says]);
     }
     assert!(!d.exists());
 }

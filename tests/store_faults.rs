@@ -36,18 +36,6 @@ fn trial_count(store: &Path) -> usize {
     Store::open_existing(store).unwrap().trials().unwrap().len()
 }
 
-/// Fails unless `out` is a clean refusal: non-zero exit (not a signal), stderr naming
-/// each of `says`, no panic and no internal error.
-fn assert_refused(out: &Output, says: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "should fail, saying {says:?}");
-    assert!(out.status.code().is_some(), "killed by a signal: {err}");
-    for s in says {
-        assert!(err.contains(s), "'{err}' should say '{s}'");
-    }
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
-}
-
 fn summary(out: &Output) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
@@ -82,7 +70,7 @@ fn a_bit_flipped_store_is_refused_and_left_untouched() {
     std::fs::write(&store, &bytes).unwrap();
     let s = text(&store);
     let out = occam(&["sweep", "run", &spec, "--store", s, "--quiet"]);
-    assert_refused(&out, &[s, "damaged", "not modified", ".recover"]);
+    common::refused(&out, &[s, "damaged", "not modified", ".recover"]);
     assert!(
         std::fs::read(&store).unwrap() == bytes,
         "a refused store must be left byte for byte"
@@ -96,7 +84,7 @@ fn a_bit_flipped_store_is_refused_and_left_untouched() {
         vec!["report", s, "--out", text(&report)],
         vec!["sweep", "collect", "--out", text(&merged), s],
     ] {
-        assert_refused(&occam(&args), &[s, "damaged"]);
+        common::refused(&occam(&args), &[s, "damaged"]);
     }
     assert!(std::fs::read(&store).unwrap() == bytes);
     assert!(!csv.exists() && !report.exists());
@@ -269,7 +257,7 @@ fn a_second_spec_under_a_recorded_name_is_refused_and_so_is_merging_it() {
     ok(&["sweep", "run", &spec_a, "--store", sa, "--quiet"]);
     let before = common::stored_results(&store_a);
     let out = occam(&["sweep", "run", &spec_b, "--store", sa, "--quiet"]);
-    assert_refused(&out, &[sa, "faults", &fa, &fb, "axes.steps", "new `name`", "new store"]);
+    common::refused(&out, &[sa, "faults", &fa, &fb, "axes.steps", "new `name`", "new store"]);
     assert!(out.stdout.is_empty(), "refused before any trial ran");
     assert_eq!(common::stored_results(&store_a), before);
     // The same spec resumes as before.
@@ -279,7 +267,7 @@ fn a_second_spec_under_a_recorded_name_is_refused_and_so_is_merging_it() {
     let store_b = tmp.path().join("b.sqlite");
     ok(&["sweep", "run", &spec_b, "--store", text(&store_b), "--quiet"]);
     let out = occam(&["sweep", "collect", "--out", sa, text(&store_b)]);
-    assert_refused(&out, &[sa, text(&store_b), &fa, &fb, "axes.steps"]);
+    common::refused(&out, &[sa, text(&store_b), &fa, &fb, "axes.steps"]);
     assert_eq!(common::stored_results(&store_a), before);
 }
 
@@ -308,7 +296,7 @@ fn a_failed_trial_makes_sweep_run_exit_non_zero_after_storing_everything() {
         occam(&args)
     };
     let out = run(&[]);
-    assert_refused(&out, &["1 trial(s) failed", "sweep export", "--jsonl"]);
+    common::refused(&out, &["1 trial(s) failed", "sweep export", "--jsonl"]);
     let s = summary(&out);
     assert_eq!((s["ran"].as_u64(), s["failed"].as_u64()), (Some(4), Some(1)), "{s}");
     let trials = Store::open_existing(&store).unwrap().trials().unwrap();
@@ -317,7 +305,7 @@ fn a_failed_trial_makes_sweep_run_exit_non_zero_after_storing_everything() {
     assert_eq!(failed.len(), 1);
     assert!(failed[0].reason.as_deref().unwrap_or("").contains(".safetensors"));
     // A resume that skips the failed trial still reports it.
-    assert_refused(&run(&[]), &["1 trial(s) failed"]);
+    common::refused(&run(&[]), &["1 trial(s) failed"]);
     // Retried with the obstacle gone, the sweep succeeds.
     std::fs::remove_dir(&blocker).unwrap();
     let out = run(&["--retry-failed"]);
@@ -362,7 +350,7 @@ fn failed_exports_and_reports_leave_no_temporary_files() {
         (vec!["report", s, "--out", text(&file_target)], text(&file_target)),
         (vec!["report", s, "--out", text(&report)], text(&figure)),
     ] {
-        assert_refused(&occam(&args), &[names]);
+        common::refused(&occam(&args), &[names]);
         assert_eq!(temporary_files(tmp.path()), Vec::<PathBuf>::new(), "{args:?}");
     }
     assert_eq!(std::fs::read_to_string(&file_target).unwrap(), "x");
@@ -445,7 +433,7 @@ fn a_store_from_before_fingerprints_and_claims_is_migrated_and_protected() {
         .unwrap();
     let spec = SweepSpec::from_toml_file(Path::new(&spec_a)).unwrap();
     assert_eq!(recorded, stable_hash(&canonical_json(&spec)));
-    assert_refused(
+    common::refused(
         &occam(&["sweep", "run", &spec_b, "--store", s, "--quiet"]),
         &[s, &recorded, "axes.steps"],
     );

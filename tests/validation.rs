@@ -9,21 +9,7 @@ use common::occam;
 use occam::net::{Activation, Mlp};
 use occam::sweep::{Store, TrialStatus};
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
-
-/// Asserts a clean refusal: non-zero exit (not a signal), every `wanted` text in stderr,
-/// and no panic or internal error.
-fn refused(out: &Output, wanted: &[&str]) -> String {
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.code().is_some(), "killed by a signal: {err}");
-    assert!(!out.status.success(), "should have failed; stderr: {err}");
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
-    for w in wanted {
-        assert!(err.contains(w), "stderr should contain '{w}': {err}");
-    }
-    err
-}
 
 fn dataset(dir: &Path) -> String {
     common::write_mnist_like(&dir.join("data"), 120, 40, 6, false);
@@ -72,7 +58,7 @@ fn train_options_and_config_keys_out_of_range_are_refused_by_name() {
     for (args, wanted) in cases {
         let base = ["train", "--data", &data, "-q", "--out", &out_dir];
         let t = Instant::now();
-        refused(&occam(&[&base[..], args].concat()), wanted);
+        common::refused(&occam(&[&base[..], args].concat()), wanted);
         assert!(t.elapsed() < Duration::from_secs(30), "{args:?} ran on");
         assert!(!tmp.path().join("run/model.safetensors").exists(), "{args:?} trained");
     }
@@ -80,7 +66,7 @@ fn train_options_and_config_keys_out_of_range_are_refused_by_name() {
     std::fs::write(&config, "lr_decay_factor = -1.0\nwidth = 8\n").unwrap();
     let config = config.display().to_string();
     let args = ["train", "--config", &config, "--data", &data, "-q", "--out", &out_dir];
-    refused(&occam(&args), &["cfg.toml: lr_decay_factor = -1", "at most 1"]);
+    common::refused(&occam(&args), &["cfg.toml: lr_decay_factor = -1", "at most 1"]);
 }
 
 #[test]
@@ -169,7 +155,7 @@ fn measure_options_out_of_range_are_refused_by_name() {
     for (args, wanted) in cases {
         let t = Instant::now();
         let common = ["--model", net.as_str(), "--data", data.as_str(), "-q"];
-        refused(&occam(&[&["measure"][..], &args, &common].concat()), &wanted);
+        common::refused(&occam(&[&["measure"][..], &args, &common].concat()), &wanted);
         assert!(t.elapsed() < Duration::from_secs(30), "{args:?} ran on");
     }
 }
@@ -188,7 +174,7 @@ fn regions_refuse_three_points_that_span_no_plane() {
     let out = occam(&[
         "measure", "regions", "--model", &net, "--data", &data, "--points", "0", "1", "2", "--out", &out_dir,
     ]);
-    refused(&out, &["--points 0 1 2", "span no plane"]);
+    common::refused(&out, &["--points 0 1 2", "span no plane"]);
     assert!(!tmp.path().join("out/regions.png").exists());
 }
 
@@ -237,7 +223,7 @@ fn an_overflowing_network_is_an_error_in_every_measurement_never_a_zero() {
             } else {
                 [&cmd[..], &common].concat()
             };
-            let err = refused(&occam(&args), &[&format!("huge{depth}.safetensors"), "non-finite"]);
+            let err = common::refused(&occam(&args), &[&format!("huge{depth}.safetensors"), "non-finite"]);
             assert!(err.contains("NaN") || err.contains("inf"), "{cmd:?}: {err}");
             let location = ["at point ", "trajectory ", "grid pixel "];
             assert!(
@@ -307,8 +293,8 @@ fn bad_sweep_specs_are_refused_by_run_and_status_before_any_training() {
         let file = format!("spec{i}.toml: ");
         let wanted: Vec<&str> = [&[file.as_str()][..], wanted].concat();
         let t = Instant::now();
-        refused(&occam(&["sweep", "run", &spec, "--store", &store_arg, "-q"]), &wanted);
-        refused(&occam(&["sweep", "status", &spec]), &wanted);
+        common::refused(&occam(&["sweep", "run", &spec, "--store", &store_arg, "-q"]), &wanted);
+        common::refused(&occam(&["sweep", "status", &spec]), &wanted);
         assert!(t.elapsed() < Duration::from_secs(30), "case {i} took {:?}", t.elapsed());
         assert!(!store.exists(), "case {i}: a store was created, so work started");
     }
@@ -398,9 +384,9 @@ fn training_on_an_empty_split_is_an_error_not_an_accuracy_of_zero() {
 fn bench_refuses_sample_counts_that_cannot_form_a_loop() {
     for k in ["0", "1"] {
         let out = occam(&["bench", "transitions", "--quick", "--sample-k", k]);
-        refused(&out, &[&format!("--sample-k = {k}"), "2 to 1073741824"]);
+        common::refused(&out, &[&format!("--sample-k = {k}"), "2 to 1073741824"]);
     }
-    refused(
+    common::refused(
         &occam(&["bench", "train", "--quick", "--shards", "0"]),
         &["--shards = 0"],
     );

@@ -100,8 +100,15 @@ macro_rules! sweep_axes {
             /// The value of axis `axis` in a configuration, as text (equal settings give
             /// equal text), for grouping networks by their settings.
             pub fn value_text(axis: usize, config: &TrainConfig) -> String {
-                let texts = [$({ let $c = config; $text }),*];
-                texts[axis].clone()
+                let mut k = 0;
+                $(
+                    if k == axis {
+                        let $c = config;
+                        return $text;
+                    }
+                    k += 1;
+                )*
+                panic!("axis {axis} of {k}")
             }
         }
     };

@@ -363,14 +363,10 @@ impl Store {
     }
 
     fn artifacts(&self, id: &str) -> Result<Vec<super::artifact::Artifact>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT name, body FROM artifacts WHERE trial_id = ?1 ORDER BY name")
-            .map_err(db_err(&self.path))?;
-        let stored: Vec<(String, String)> = stmt
-            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(db_err(&self.path))?;
+        let stored = self.text_pairs(
+            "SELECT name, body FROM artifacts WHERE trial_id = ?1 ORDER BY name",
+            [id],
+        )?;
         stored
             .iter()
             .map(|(kind, body)| {
@@ -416,22 +412,21 @@ impl Store {
 
     /// When each stored trial was written, by trial id (SQLite's `datetime('now')`, UTC).
     pub fn finished_at(&self) -> Result<std::collections::HashMap<String, String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, finished_at FROM trials")
-            .map_err(db_err(&self.path))?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect())
-            .map_err(db_err(&self.path))
+        Ok(self
+            .text_pairs("SELECT id, finished_at FROM trials", [])?
+            .into_iter()
+            .collect())
     }
 
     /// (name, spec JSON) of every recorded sweep.
     pub fn sweeps(&self) -> Result<Vec<(String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, spec FROM sweeps ORDER BY name")
-            .map_err(db_err(&self.path))?;
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        self.text_pairs("SELECT name, spec FROM sweeps ORDER BY name", [])
+    }
+
+    /// The rows of a query that selects two text columns.
+    fn text_pairs(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(db_err(&self.path))?;
+        stmt.query_map(params, |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect())
             .map_err(db_err(&self.path))
     }

@@ -184,3 +184,16 @@ pub fn stored_results(store: &Path) -> Vec<(String, occam::sweep::TrialStatus, [
     v.sort();
     v
 }
+
+/// Asserts a clean refusal: a non-zero exit (not a signal), no panic and no "internal
+/// error", and stderr containing every one of `wanted`. Returns stderr.
+pub fn refused(out: &Output, wanted: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.code().is_some(), "killed by a signal: {err}");
+    assert!(!out.status.success(), "should have been refused; stderr: {err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    for w in wanted {
+        assert!(err.contains(w), "stderr should contain '{w}': {err}");
+    }
+    err
+}
