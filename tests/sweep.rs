@@ -130,7 +130,7 @@ fn a_diverging_trial_is_recorded_and_the_sweep_goes_on() {
         trials
             .iter()
             .filter(|t| t.status == TrialStatus::Diverged)
-            .all(|t| t.jacobian_norm.is_nan())
+            .all(|t| t.metric(occam::sweep::metrics::JACOBIAN_NORM).is_nan())
     );
     let csv = tmp.path().join("t.csv");
     ok(&[

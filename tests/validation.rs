@@ -328,7 +328,10 @@ fn a_sweep_trial_whose_jacobian_overflows_is_stored_non_finite_with_null_metrics
     assert_eq!(trials.len(), 1);
     let t = &trials[0];
     assert_eq!(t.status, TrialStatus::NonFinite, "{:?}", t.reason);
-    assert!(t.jacobian_norm.is_nan() && t.logit_jacobian_norm.is_nan());
+    assert!(
+        t.metric(occam::sweep::metrics::JACOBIAN_NORM).is_nan()
+            && t.metric(occam::sweep::metrics::LOGIT_JACOBIAN_NORM).is_nan()
+    );
     let reason = t.reason.clone().unwrap_or_default();
     assert!(
         reason.contains("Jacobian") && reason.contains("point 0") && reason.contains("NaN"),

@@ -5,6 +5,10 @@
 use crate::measure::bounds::{FullNormRanges, estimate_c, target_row_range};
 use crate::stats::{Agreement, granulated_kendall, kendall_tau, pair_agreement, spearman};
 use crate::sweep::TrialRecord;
+use crate::sweep::metrics::{
+    self, GENERALIZATION_GAP, JACOBIAN_NORM, Metric, POINT_JACOBIAN_NORM, POINT_LOGIT_JACOBIAN_NORM, POINT_LOSS,
+    TARGET_ROW_NORM, TEST_ACCURACY, TRAIN_ACCURACY, TRANSITIONS,
+};
 use crate::sweep::spec::{Axes, Factor, MeasureSpec};
 use crate::train::TrainConfig;
 use serde::Serialize;
@@ -48,20 +52,22 @@ impl Stat {
     }
 }
 
-/// Why a metric has no values in a study: not measured, or measured but never finite.
-pub fn why_missing(metric: &str, measure: &MeasureSpec) -> String {
-    match metric {
-        "transitions" if measure.transitions.is_none() => "not measured: this study counts no transitions".into(),
-        "jacobian_norm" | "logit_jacobian_norm" if measure.jacobian_points == 0 => {
-            "not measured: this study computes no Jacobian norms".into()
-        }
-        _ => "no finite value: every network's measurement failed or diverged".into(),
-    }
+/// Why a metric has no values in a study: not measured (the registry says why), or
+/// measured but never finite.
+pub fn why_missing(metric: Metric, measure: &MeasureSpec) -> String {
+    metrics::not_measured(metric, measure)
+        .unwrap_or("no finite value: every network's measurement failed or diverged")
+        .to_string()
 }
 
 /// Trials a report uses: finished (completed or reached 100%) with finite metrics.
 pub fn usable(r: &TrialRecord) -> bool {
-    r.status.is_measured() && r.train_accuracy.is_finite() && r.test_accuracy.is_finite()
+    r.status.is_measured() && r.metric(TRAIN_ACCURACY).is_finite() && r.metric(TEST_ACCURACY).is_finite()
+}
+
+/// Whether the network fits its training set (100% training accuracy).
+pub fn fits(r: &TrialRecord) -> bool {
+    r.metric(TRAIN_ACCURACY) >= 1.0
 }
 
 /// One metric's paired comparison.
@@ -115,11 +121,7 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
     // The paper's filter: pairs whose two networks both fit their training set, when at
     // least 5 such pairs exist; otherwise every complete pair.
     let complete: Vec<[&TrialRecord; 2]> = groups.values().filter_map(|a| Some([a[0]?, a[1]?])).collect();
-    let fitted: Vec<[&TrialRecord; 2]> = complete
-        .iter()
-        .copied()
-        .filter(|[a, b]| a.train_accuracy >= 1.0 && b.train_accuracy >= 1.0)
-        .collect();
+    let fitted: Vec<[&TrialRecord; 2]> = complete.iter().copied().filter(|[a, b]| fits(a) && fits(b)).collect();
     let filtered_to_100 = fitted.len() >= 5;
     let chosen = if filtered_to_100 { fitted } else { complete };
     let values: Vec<PairValues> = chosen
@@ -128,41 +130,52 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
             dataset: off.spec.train.data.clone(),
             config: off.spec.train.clone(),
             gap: (off.generalization_gap(), on.generalization_gap()),
-            jacobian_norm: (off.jacobian_norm, on.jacobian_norm),
-            transitions: (off.transitions, on.transitions),
+            jacobian_norm: (off.metric(JACOBIAN_NORM), on.metric(JACOBIAN_NORM)),
+            transitions: (off.metric(TRANSITIONS), on.metric(TRANSITIONS)),
         })
         .collect();
     let measure = trials.first().map(|r| r.spec.measure.clone()).unwrap_or_default();
-    let metric = |name: &str, get: &dyn Fn(&PairValues) -> (f64, f64)| {
-        let v: Vec<(f64, f64)> = values
+    // The gap, then every registered metric that ranks generalization.
+    let metric = |m: Metric| {
+        let arms: Vec<(f64, (f64, f64))> = chosen
             .iter()
-            .map(get)
-            .filter(|(a, b)| a.is_finite() && b.is_finite())
+            .map(|[off, on]| {
+                (
+                    on.generalization_gap() - off.generalization_gap(),
+                    (off.metric(m), on.metric(m)),
+                )
+            })
+            .filter(|(_, (a, b))| a.is_finite() && b.is_finite())
             .collect();
         // Over no pairs there is no mean and no fraction: NaN (null in report.json), not 0.
-        let per_pair = |total: f64| if v.is_empty() { f64::NAN } else { total / v.len() as f64 };
-        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| per_pair(v.iter().map(f).sum::<f64>());
-        let gaps: Vec<f64> = values
-            .iter()
-            .zip(values.iter().map(get))
-            .filter(|(_, m)| m.0.is_finite() && m.1.is_finite())
-            .map(|(p, _)| p.gap.1 - p.gap.0)
-            .collect();
-        let deltas: Vec<f64> = v.iter().map(|(a, b)| b - a).collect();
+        let per_pair = |total: f64| {
+            if arms.is_empty() {
+                f64::NAN
+            } else {
+                total / arms.len() as f64
+            }
+        };
+        let mean = |f: &dyn Fn(&(f64, f64)) -> f64| per_pair(arms.iter().map(|(_, v)| f(v)).sum::<f64>());
+        let gaps: Vec<f64> = arms.iter().map(|(g, _)| *g).collect();
+        let deltas: Vec<f64> = arms.iter().map(|(_, (a, b))| b - a).collect();
         PairedMetric {
-            metric: name.to_string(),
+            metric: m.name.to_string(),
             mean_off: mean(&|p| p.0),
             mean_on: mean(&|p| p.1),
             agreement: pair_agreement(&gaps, &deltas, 2000, 1),
-            on_larger: per_pair(v.iter().filter(|(a, b)| b > a).count() as f64),
-            missing: v.is_empty().then(|| why_missing(name, &measure)),
+            on_larger: per_pair(arms.iter().filter(|(_, (a, b))| b > a).count() as f64),
+            missing: arms.is_empty().then(|| why_missing(m, &measure)),
         }
     };
-    let metrics = vec![
-        metric("generalization_gap", &|p| p.gap),
-        metric("jacobian_norm", &|p| p.jacobian_norm),
-        metric("transitions", &|p| p.transitions),
-    ];
+    let metrics: Vec<PairedMetric> = std::iter::once(GENERALIZATION_GAP)
+        .chain(
+            metrics::TRIAL_METRICS
+                .iter()
+                .copied()
+                .filter(|m| m.ranks_generalization),
+        )
+        .map(metric)
+        .collect();
     let (a, b) = factor.arms();
     Some(PairedAnalysis {
         sweep: sweep.into(),
@@ -261,7 +274,7 @@ fn axes_of(trials: &[&TrialRecord]) -> (Vec<String>, Vec<Vec<String>>) {
 /// the sweep has no usable network.
 pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationAnalysis> {
     let finished: Vec<&TrialRecord> = trials.iter().copied().filter(|r| usable(r)).collect();
-    let at_100: Vec<&TrialRecord> = finished.iter().copied().filter(|r| r.train_accuracy >= 1.0).collect();
+    let at_100: Vec<&TrialRecord> = finished.iter().copied().filter(|r| fits(r)).collect();
     let filtered_to_100 = at_100.len() >= 10;
     let nets = if filtered_to_100 { at_100 } else { finished };
     if nets.is_empty() {
@@ -271,10 +284,10 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
     let gap: Vec<f64> = nets.iter().map(|r| r.generalization_gap()).collect();
     let (axis_names, axis_values) = axes_of(&nets);
     let mut missing = Vec::new();
-    let mut metric = |name: &str, get: &dyn Fn(&TrialRecord) -> f64| -> Option<Correlation> {
+    let mut metric = |name: &str, get: &dyn Fn(&TrialRecord) -> f64, why: &dyn Fn() -> String| -> Option<Correlation> {
         let keep: Vec<usize> = (0..nets.len()).filter(|&i| get(nets[i]).is_finite()).collect();
         if keep.is_empty() {
-            missing.push((name.to_string(), why_missing(name, &measure)));
+            missing.push((name.to_string(), why()));
             return None;
         }
         if keep.len() < MIN_NETWORKS_FOR_CORRELATION {
@@ -307,24 +320,24 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
             per_axis,
         })
     };
-    let correlations: Vec<Correlation> = [
-        metric("jacobian_norm", &|r| r.jacobian_norm),
-        metric("logit_jacobian_norm", &|r| r.logit_jacobian_norm),
-        metric("transitions", &|r| r.transitions),
-        metric("param_count", &|r| r.param_count as f64),
-        metric("test_loss", &|r| r.test_loss),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    // Every registered metric that ranks generalization, then the parameter count (the
+    // size confound every sensitivity metric is compared with).
+    let mut correlations: Vec<Correlation> = metrics::TRIAL_METRICS
+        .iter()
+        .filter(|m| m.ranks_generalization)
+        .filter_map(|&m| metric(m.name, &|r| r.metric(m), &|| why_missing(m, &measure)))
+        .collect();
+    correlations.extend(metric("param_count", &|r| r.param_count as f64, &|| {
+        "no parameter count: no network finished training".to_string()
+    }));
     let (t, p): (Vec<f64>, Vec<f64>) = nets
         .iter()
-        .filter(|r| r.transitions.is_finite())
-        .map(|r| (r.transitions, r.param_count as f64))
+        .filter(|r| r.metric(TRANSITIONS).is_finite())
+        .map(|r| (r.metric(TRANSITIONS), r.param_count as f64))
         .unzip();
     let transitions_vs_params = if t.is_empty() {
         Stat::NotMeasured {
-            what: why_missing("transitions", &measure),
+            what: why_missing(TRANSITIONS, &measure),
         }
     } else if t.len() < MIN_NETWORKS_FOR_CORRELATION {
         Stat::TooFew {
@@ -355,11 +368,11 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
                 dataset: r.spec.train.data.clone(),
                 depth: r.spec.train.depth,
                 params: r.param_count,
-                train_accuracy: r.train_accuracy,
-                test_accuracy: r.test_accuracy,
+                train_accuracy: r.metric(TRAIN_ACCURACY),
+                test_accuracy: r.metric(TEST_ACCURACY),
                 gap: r.generalization_gap(),
-                jacobian_norm: r.jacobian_norm,
-                transitions: r.transitions,
+                jacobian_norm: r.metric(JACOBIAN_NORM),
+                transitions: r.metric(TRANSITIONS),
                 config: r.spec.train.clone(),
             })
             .collect(),
@@ -403,28 +416,35 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
     let (mut in_row, mut in_full, mut in_row2, mut in_full2) = (0usize, 0usize, 0usize, 0usize);
     for r in &nets {
         let c = estimate_c(
-            &r.points.iter().map(|p| p.logit_jacobian_norm).collect::<Vec<_>>(),
+            &r.points
+                .iter()
+                .map(|p| p.values.get(POINT_LOGIT_JACOBIAN_NORM))
+                .collect::<Vec<_>>(),
             classes,
         );
         let pts: Vec<_> = r
             .points
             .iter()
-            .filter(|p| p.loss.is_finite() && p.jacobian_norm.is_finite())
+            .map(|p| {
+                let v = &p.values;
+                (v.get(POINT_LOSS), v.get(POINT_JACOBIAN_NORM), v.get(TARGET_ROW_NORM))
+            })
+            .filter(|(loss, norm, _)| loss.is_finite() && norm.is_finite())
             .collect();
-        let (l, j): (Vec<f64>, Vec<f64>) = pts.iter().map(|p| (p.loss, p.jacobian_norm)).unzip();
+        let (l, j): (Vec<f64>, Vec<f64>) = pts.iter().map(|p| (p.0, p.1)).unzip();
         let rho = spearman(&l, &j);
         if rho.is_finite() {
             rhos.push(rho);
         }
-        for p in pts {
-            let (jn, rn) = (p.jacobian_norm / c, p.target_row_norm / c);
-            let (flo, fhi) = table.at(p.loss);
-            let (rlo, rhi) = target_row_range(p.loss, classes);
+        for (loss, norm, row_norm) in pts {
+            let (jn, rn) = (norm / c, row_norm / c);
+            let (flo, fhi) = table.at(loss);
+            let (rlo, rhi) = target_row_range(loss, classes);
             in_full += (jn >= flo && jn <= fhi) as usize;
             in_full2 += (jn >= flo / 2.0 && jn <= fhi * 2.0) as usize;
             in_row2 += (rn >= rlo / 2.0 && rn <= rhi * 2.0) as usize;
             in_row += (rn >= rlo && rn <= rhi) as usize;
-            all.push((p.loss, jn, rn));
+            all.push((loss, jn, rn));
         }
     }
     rhos.sort_by(f64::total_cmp);
@@ -466,6 +486,18 @@ mod tests {
             pair: None,
         };
         (spec.train.width, spec.train.seed) = (width, seed);
+        let mut values = crate::sweep::metrics::MetricValues::default();
+        for (m, v) in [
+            (TRAIN_ACCURACY, 1.0),
+            (TEST_ACCURACY, 1.0 - gap),
+            (GENERALIZATION_GAP, gap),
+            (metrics::TRAIN_LOSS, 0.0),
+            (metrics::TEST_LOSS, gap),
+            (JACOBIAN_NORM, jacobian_norm),
+            (metrics::LOGIT_JACOBIAN_NORM, jacobian_norm),
+        ] {
+            values.set(m, v);
+        }
         TrialRecord {
             id: format!("{width}-{seed}"),
             sweep: "s".into(),
@@ -475,13 +507,7 @@ mod tests {
             reason: None,
             param_count: width,
             steps: 1,
-            train_accuracy: 1.0,
-            test_accuracy: 1.0 - gap,
-            train_loss: 0.0,
-            test_loss: gap,
-            jacobian_norm,
-            logit_jacobian_norm: jacobian_norm,
-            transitions: f64::NAN,
+            metrics: values,
             train_seconds: 0.0,
             measure_seconds: 0.0,
             threads: 1,

@@ -4,6 +4,7 @@
 use super::Report;
 use crate::measure::trajectory::TrajectoryKind;
 use crate::sweep::artifact::ProfileCurve;
+use crate::sweep::metrics::{GENERALIZATION_GAP, JACOBIAN_NORM, TRANSITIONS};
 use serde::Serialize;
 
 /// The outcome of judging one finding.
@@ -195,8 +196,8 @@ fn finding_2(r: &Report) -> Finding {
     let mut parts = Vec::new();
     let mut invalid = Vec::new();
     for p in &r.paired {
-        let jac = p.metrics.iter().find(|m| m.metric == "jacobian_norm");
-        let gap = p.metrics.iter().find(|m| m.metric == "generalization_gap");
+        let jac = p.metrics.iter().find(|m| m.metric == JACOBIAN_NORM.name);
+        let gap = p.metrics.iter().find(|m| m.metric == GENERALIZATION_GAP.name);
         let (Some(jac), Some(gap)) = (jac, gap) else { continue };
         let a = jac.agreement;
         if a.pairs == 0 || !a.fraction.is_finite() {
@@ -287,7 +288,7 @@ fn finding_3(r: &Report) -> Finding {
         };
     }
     let get = |m: &str| c.correlations.iter().find(|x| x.metric == m);
-    let (Some(j), t) = (get("jacobian_norm"), get("transitions")) else {
+    let (Some(j), t) = (get(JACOBIAN_NORM.name), get(TRANSITIONS.name)) else {
         return Finding {
             number: 3,
             claim,

@@ -6,6 +6,7 @@
 use super::analysis::{CorrelationAnalysis, PairedAnalysis};
 use super::config::{Scale, settings_of};
 use super::{Report, Verdict};
+use crate::sweep::metrics::GENERALIZATION_GAP;
 use std::fmt::Write;
 
 fn esc(s: &str) -> String {
@@ -273,7 +274,7 @@ fn paired_table(p: &PairedAnalysis, h: &mut String) {
             continue;
         }
         let a = m.agreement;
-        let agree = if m.metric == "generalization_gap" {
+        let agree = if m.metric == GENERALIZATION_GAP.name {
             "<span class=na>the reference the other metrics are compared with</span>".to_string()
         } else if a.fraction.is_finite() {
             format!(

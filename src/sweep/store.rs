@@ -1,6 +1,7 @@
 //! The result store: one SQLite file (bundled SQLite, WAL journal). One row per finished
-//! trial with its configuration, status, metrics and timings; per-point rows and JSON
-//! artifacts (profiles, region maps) beside it. Each trial is written in one transaction,
+//! trial with its configuration, status and timings; its metric values by name (the
+//! registry in `sweep::metrics`), per-point rows and JSON artifacts (profiles, region maps)
+//! beside it. Each trial is written in one transaction,
 //! so a process killed at any moment leaves every trial either complete or absent.
 //! Shards written by separate processes (e.g. Slurm array tasks) merge with [`Store::merge_from`].
 //! Writers first check the file read-only (schema, integrity); readers never write; each
@@ -9,14 +10,21 @@
 mod checks;
 mod claims;
 mod fingerprint;
+mod rows;
 mod schema;
+mod v1;
 
 pub use claims::{ClaimOutcome, HEARTBEAT_EVERY, Owner, STALE_AFTER};
 
+pub use schema::SchemaVersion;
+
 use fingerprint::record_sweep_in;
+use rows::insert_in;
 use schema::{check_schema, create_schema, table_names};
 
-use super::spec::{PairSlot, TrialSpec};
+pub use super::metrics::PointRow;
+use super::metrics::{GENERALIZATION_GAP, Metric, MetricValues};
+use super::spec::TrialSpec;
 use crate::error::{OccamError, Result};
 use rusqlite::{Connection, TransactionBehavior, params};
 use std::collections::HashSet;
@@ -25,18 +33,6 @@ use std::time::Duration;
 
 /// How long a statement waits for another process's lock on the store.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Per-point measurements of one trial (the §4.4 study).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PointRow {
-    pub index: usize,
-    pub label: u16,
-    pub predicted: usize,
-    pub loss: f64,
-    pub jacobian_norm: f64,
-    pub logit_jacobian_norm: f64,
-    pub target_row_norm: f64,
-}
 
 /// How a trial ended, as stored in the `status` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -117,13 +113,8 @@ pub struct TrialRecord {
     pub reason: Option<String>,
     pub param_count: usize,
     pub steps: usize,
-    pub train_accuracy: f64,
-    pub test_accuracy: f64,
-    pub train_loss: f64,
-    pub test_loss: f64,
-    pub jacobian_norm: f64,
-    pub logit_jacobian_norm: f64,
-    pub transitions: f64,
+    /// Values of the registered per-trial metrics (training and measurement).
+    pub metrics: MetricValues,
     pub train_seconds: f64,
     pub measure_seconds: f64,
     pub threads: usize,
@@ -133,8 +124,13 @@ pub struct TrialRecord {
 }
 
 impl TrialRecord {
+    /// A registered metric's value; NaN when it was not measured or was not finite.
+    pub fn metric(&self, metric: Metric) -> f64 {
+        self.metrics.get(metric)
+    }
+
     pub fn generalization_gap(&self) -> f64 {
-        self.train_accuracy - self.test_accuracy
+        self.metric(GENERALIZATION_GAP)
     }
 }
 
@@ -157,6 +153,8 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> OccamError + '_ {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The schema read: writers migrate to the newest, readers read what is there.
+    version: SchemaVersion,
 }
 
 impl Store {
@@ -202,6 +200,7 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            version: SchemaVersion::NEWEST,
         })
     }
 
@@ -218,17 +217,23 @@ impl Store {
         if tables.is_empty() {
             return Err(OccamError::bad_file(path, "not an Occam store: the database is empty"));
         }
-        check_schema(&conn, path, &tables)?;
+        let version = check_schema(&conn, path, &tables)?;
         checks::quick_check(&conn, path)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            version,
         })
     }
 
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The schema of the file as opened (a writer has migrated it to the newest).
+    pub fn schema_version(&self) -> SchemaVersion {
+        self.version
     }
 
     /// Records a sweep's spec (canonical JSON) under its name, with the spec's
@@ -273,107 +278,9 @@ impl Store {
         Ok(())
     }
 
-    /// Every stored trial with its points and artifacts, in sweep and index order.
+    /// Every stored trial with its metrics, points and artifacts, in sweep and index order.
     pub fn trials(&self) -> Result<Vec<TrialRecord>> {
-        let err = db_err(&self.path);
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, sweep, trial_index, config, status, reason, param_count, steps, train_accuracy,
-                        test_accuracy, train_loss, test_loss, jacobian_norm, logit_jacobian_norm, transitions,
-                        train_seconds, measure_seconds, threads, host
-                 FROM trials ORDER BY sweep, trial_index, id",
-            )
-            .map_err(&err)?;
-        let f = |r: &rusqlite::Row, i: usize| r.get::<_, Option<f64>>(i).map(|v| v.unwrap_or(f64::NAN));
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(3)?,
-                    TrialRecord {
-                        id: r.get(0)?,
-                        sweep: r.get(1)?,
-                        index: r.get::<_, i64>(2)? as usize,
-                        spec: TrialSpec {
-                            train: Default::default(),
-                            measure: Default::default(),
-                            pair: None,
-                        },
-                        status: {
-                            let text: String = r.get(4)?;
-                            text.parse().map_err(|e: String| {
-                                rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
-                            })?
-                        },
-                        reason: r.get(5)?,
-                        param_count: r.get::<_, Option<i64>>(6)?.unwrap_or(0) as usize,
-                        steps: r.get::<_, Option<i64>>(7)?.unwrap_or(0) as usize,
-                        train_accuracy: f(r, 8)?,
-                        test_accuracy: f(r, 9)?,
-                        train_loss: f(r, 10)?,
-                        test_loss: f(r, 11)?,
-                        jacobian_norm: f(r, 12)?,
-                        logit_jacobian_norm: f(r, 13)?,
-                        transitions: f(r, 14)?,
-                        train_seconds: f(r, 15)?,
-                        measure_seconds: f(r, 16)?,
-                        threads: r.get::<_, Option<i64>>(17)?.unwrap_or(0) as usize,
-                        host: r.get::<_, Option<String>>(18)?.unwrap_or_default(),
-                        points: Vec::new(),
-                        artifacts: Vec::new(),
-                    },
-                ))
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
-            .map_err(&err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (config, mut rec) in rows {
-            rec.spec = serde_json::from_str(&config).map_err(|e| {
-                OccamError::bad_file(&self.path, format!("trial {}: unreadable configuration: {e}", rec.id))
-            })?;
-            rec.points = self.points(&rec.id)?;
-            rec.artifacts = self.artifacts(&rec.id)?;
-            out.push(rec);
-        }
-        Ok(out)
-    }
-
-    fn points(&self, id: &str) -> Result<Vec<PointRow>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT idx, label, predicted, loss, jacobian_norm, logit_jacobian_norm, target_row_norm
-                 FROM points WHERE trial_id = ?1 ORDER BY idx",
-            )
-            .map_err(db_err(&self.path))?;
-        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
-        stmt.query_map([id], |r| {
-            Ok(PointRow {
-                index: r.get::<_, i64>(0)? as usize,
-                label: r.get::<_, i64>(1)? as u16,
-                predicted: r.get::<_, i64>(2)? as usize,
-                loss: nan(r.get(3)?),
-                jacobian_norm: nan(r.get(4)?),
-                logit_jacobian_norm: nan(r.get(5)?),
-                target_row_norm: nan(r.get(6)?),
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(db_err(&self.path))
-    }
-
-    fn artifacts(&self, id: &str) -> Result<Vec<super::artifact::Artifact>> {
-        let stored = self.text_pairs(
-            "SELECT name, body FROM artifacts WHERE trial_id = ?1 ORDER BY name",
-            [id],
-        )?;
-        stored
-            .iter()
-            .map(|(kind, body)| {
-                super::artifact::Artifact::from_stored(kind, body)
-                    .map_err(|e| OccamError::bad_file(&self.path, format!("trial {id}: {e}")))
-            })
-            .collect()
+        rows::read_trials(&self.conn, &self.path, self.version)
     }
 
     /// Copies into this store every trial of `other` that it lacks (by id), with its points
@@ -430,82 +337,4 @@ impl Store {
             .and_then(|rows| rows.collect())
             .map_err(db_err(&self.path))
     }
-}
-
-fn insert_in(tx: &rusqlite::Transaction, r: &TrialRecord) -> rusqlite::Result<()> {
-    let t = &r.spec.train;
-    let finite = |v: f64| v.is_finite().then_some(v);
-    let (group, factor, on) = match &r.spec.pair {
-        Some(PairSlot { group, factor, on }) => (Some(group.clone()), Some(factor.name()), Some(*on as i64)),
-        None => (None, None, None),
-    };
-    tx.execute("DELETE FROM points WHERE trial_id = ?1", [&r.id])?;
-    tx.execute("DELETE FROM artifacts WHERE trial_id = ?1", [&r.id])?;
-    tx.execute(
-        "INSERT OR REPLACE INTO trials (id, sweep, trial_index, config, status, reason, dataset, width, depth, activation,
-            optimizer, lr, batch, steps_budget, init_scale, augment, random_labels, seed, param_count, steps,
-            train_accuracy, test_accuracy, train_loss, test_loss, generalization_gap, jacobian_norm,
-            logit_jacobian_norm, transitions, pair_group, pair_factor, pair_on, train_seconds, measure_seconds,
-            threads, host)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                 ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
-        params![
-            r.id,
-            r.sweep,
-            r.index as i64,
-            super::spec::canonical_json(&r.spec),
-            r.status.name(),
-            r.reason,
-            t.data,
-            t.width as i64,
-            t.depth as i64,
-            t.activation.name(),
-            t.optimizer.name(),
-            t.lr,
-            t.batch as i64,
-            t.steps as i64,
-            t.init_scale,
-            serde_json::to_string(&t.augment).unwrap_or_default(),
-            t.random_labels as i64,
-            t.seed as i64,
-            r.param_count as i64,
-            r.steps as i64,
-            finite(r.train_accuracy),
-            finite(r.test_accuracy),
-            finite(r.train_loss),
-            finite(r.test_loss),
-            finite(r.generalization_gap()),
-            finite(r.jacobian_norm),
-            finite(r.logit_jacobian_norm),
-            finite(r.transitions),
-            group,
-            factor,
-            on,
-            finite(r.train_seconds),
-            finite(r.measure_seconds),
-            r.threads as i64,
-            r.host,
-        ],
-    )?;
-    let mut pstmt = tx.prepare_cached(
-        "INSERT INTO points (trial_id, idx, label, predicted, loss, jacobian_norm, logit_jacobian_norm, target_row_norm)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
-    for p in &r.points {
-        pstmt.execute(params![
-            r.id,
-            p.index as i64,
-            p.label as i64,
-            p.predicted as i64,
-            finite(p.loss),
-            finite(p.jacobian_norm),
-            finite(p.logit_jacobian_norm),
-            finite(p.target_row_norm)
-        ])?;
-    }
-    let mut astmt = tx.prepare_cached("INSERT INTO artifacts (trial_id, name, body) VALUES (?1, ?2, ?3)")?;
-    for a in &r.artifacts {
-        astmt.execute(params![r.id, a.kind(), a.to_json()])?;
-    }
-    Ok(())
 }

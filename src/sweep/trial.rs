@@ -6,16 +6,15 @@
 //! caught here ("internal error") is a bug, kept only as a last resort.
 
 use super::artifact::{Artifact, ProfileArtifact, ProfileCurve, RegionMapArtifact, RegionsArtifact};
-use super::spec::{MeasureSpec, TrialSpec};
-use super::store::{PointRow, TrialRecord, TrialStatus};
+use super::metrics::transitions::{method_for, trajectory_count};
+use super::metrics::{self as registry, Measured, MetricValues, TrialContext};
+use super::spec::TrialSpec;
+use super::store::{TrialRecord, TrialStatus};
 use crate::compute::Compute;
 use crate::data::Splits;
-use crate::measure::finite::check_jacobians;
-use crate::measure::jacobian_norms;
 use crate::measure::profile::{Method, Trajectories, profile};
 use crate::measure::regions::region_map;
 use crate::measure::trajectory::{self, TrajectoryKind};
-use crate::measure::transitions::{TransitionCount, exact_transitions, sampled_transitions};
 use crate::net::Mlp;
 use crate::train::{self, Status, TrainOutcome};
 use std::path::Path;
@@ -39,13 +38,7 @@ pub fn run_trial(
         reason: None,
         param_count: 0,
         steps: 0,
-        train_accuracy: f64::NAN,
-        test_accuracy: f64::NAN,
-        train_loss: f64::NAN,
-        test_loss: f64::NAN,
-        jacobian_norm: f64::NAN,
-        logit_jacobian_norm: f64::NAN,
-        transitions: f64::NAN,
+        metrics: MetricValues::default(),
         train_seconds: f64::NAN,
         measure_seconds: f64::NAN,
         threads: compute.threads(),
@@ -58,10 +51,15 @@ pub fn run_trial(
         record.status = outcome.status.into();
         record.param_count = outcome.net.param_count();
         record.steps = outcome.steps;
-        record.train_accuracy = outcome.train.accuracy;
-        record.test_accuracy = outcome.test.accuracy;
-        record.train_loss = outcome.train.loss;
-        record.test_loss = outcome.test.loss;
+        let values = &mut record.metrics;
+        values.set(registry::TRAIN_ACCURACY, outcome.train.accuracy);
+        values.set(registry::TEST_ACCURACY, outcome.test.accuracy);
+        values.set(registry::TRAIN_LOSS, outcome.train.loss);
+        values.set(registry::TEST_LOSS, outcome.test.loss);
+        values.set(
+            registry::GENERALIZATION_GAP,
+            registry::gap(outcome.train.accuracy, outcome.test.accuracy),
+        );
         record.train_seconds = outcome.wall_seconds;
         if let Some(dir) = keep_models {
             outcome
@@ -104,8 +102,9 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-/// Runs every measurement the spec asks for; returns what came out non-finite (those
-/// metrics stay NaN, stored as NULL). An `Err` is a failure of the trial.
+/// Runs every registered measurement, then the artifacts the spec asks for; returns what
+/// came out non-finite (those metrics stay absent, stored as no value). An `Err` is a
+/// failure of the trial.
 fn measure(
     spec: &TrialSpec,
     splits: &Splits,
@@ -113,96 +112,36 @@ fn measure(
     outcome: &TrainOutcome,
     record: &mut TrialRecord,
 ) -> Result<Vec<String>, String> {
-    let m = &spec.measure;
     let seed = spec.train.seed;
-    let mut findings = Vec::new();
-    if m.jacobian_points > 0 {
-        findings.extend(measure_jacobian(m, &outcome.net, compute, &splits.test, record));
-    }
-    if let Some(t) = &m.transitions {
-        let method = method_for(&outcome.net, t.method);
-        let count = trajectory_count(t.trajectory, t.count, &splits.test);
-        let mut total = 0u64;
-        for i in 0..count {
-            let traj =
-                trajectory::build(t.trajectory, &splits.test, &splits.train, i, seed).map_err(|e| e.to_string())?;
-            let counted: TransitionCount = match method {
-                Method::Exact => exact_transitions(&outcome.net, compute, &traj, false),
-                Method::Sampled => sampled_transitions(&outcome.net, compute, &traj, t.samples, false),
-            };
-            if let Some(bad) = counted.non_finite {
-                findings.push(format!(
-                    "transitions along {} trajectory {i}: {bad}",
-                    t.trajectory.name()
-                ));
-                total = u64::MAX;
-                break;
-            }
-            total += counted.total;
-        }
-        if total != u64::MAX {
-            record.transitions = total as f64 / count as f64;
+    let ctx = TrialContext {
+        spec,
+        splits,
+        compute,
+        net: &outcome.net,
+        seed,
+    };
+    let mut measured = Measured::default();
+    for m in registry::MEASUREMENTS {
+        if m.not_measured(&spec.measure).is_none() {
+            m.run(&ctx, &mut measured)?;
         }
     }
-    if let Some(p) = &m.profile {
-        findings.extend(measure_profiles(p, &outcome.net, compute, splits, seed, record)?);
+    let Measured {
+        values,
+        points,
+        mut non_finite,
+    } = measured;
+    for (name, value) in values.iter() {
+        record.metrics.set_named(name, value);
     }
-    if let Some(r) = &m.regions {
-        findings.extend(measure_regions(r, outcome, compute, splits, seed, record)?);
+    record.points = points;
+    if let Some(p) = &spec.measure.profile {
+        non_finite.extend(measure_profiles(p, &outcome.net, compute, splits, seed, record)?);
     }
-    Ok(findings)
-}
-
-/// Exact counting where the activation allows it, sampled otherwise.
-fn method_for(net: &Mlp, method: Method) -> Method {
-    if net.activation.is_piecewise_linear() {
-        method
-    } else {
-        Method::Sampled
+    if let Some(r) = &spec.measure.regions {
+        non_finite.extend(measure_regions(r, outcome, compute, splits, seed, record)?);
     }
-}
-
-/// Trajectories to use: `translate` has one per test point, so at most that many.
-fn trajectory_count(kind: TrajectoryKind, count: usize, test: &crate::data::Dataset) -> usize {
-    if kind == TrajectoryKind::Translate {
-        count.min(test.len())
-    } else {
-        count
-    }
-}
-
-/// The mean Jacobian norms over the first test points (and per-point rows if asked).
-fn measure_jacobian(
-    m: &MeasureSpec,
-    net: &Mlp,
-    compute: &Compute,
-    test: &crate::data::Dataset,
-    record: &mut TrialRecord,
-) -> Option<String> {
-    let n = m.jacobian_points.min(test.len());
-    let d = test.dim();
-    let jac = jacobian_norms(net, compute, &test.inputs[..n * d], Some(&test.labels[..n]));
-    if let Err(bad) = check_jacobians(&jac, 0, true) {
-        return Some(format!("Jacobian at test point {}: {bad}", bad.point));
-    }
-    record.jacobian_norm = jac.iter().map(|p| p.jacobian_norm).sum::<f64>() / n as f64;
-    record.logit_jacobian_norm = jac.iter().map(|p| p.logit_jacobian_norm).sum::<f64>() / n as f64;
-    if m.per_point {
-        record.points = jac
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PointRow {
-                index: i,
-                label: test.labels[i],
-                predicted: p.predicted,
-                loss: p.loss,
-                jacobian_norm: p.jacobian_norm,
-                logit_jacobian_norm: p.logit_jacobian_norm,
-                target_row_norm: p.target_row_norm,
-            })
-            .collect();
-    }
-    None
+    Ok(non_finite)
 }
 
 /// One profile curve per trajectory kind, stored as the `profile` artifact.

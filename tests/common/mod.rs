@@ -165,6 +165,7 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
 /// (id, status, bits of the train/test accuracy, test loss, Jacobian norm and transitions)
 /// of every trial in a store, sorted by id: equal lists mean bit-identical results.
 pub fn stored_results(store: &Path) -> Vec<(String, occam::sweep::TrialStatus, [u64; 5])> {
+    use occam::sweep::metrics as m;
     let mut v: Vec<_> = occam::sweep::Store::open_existing(store)
         .unwrap()
         .trials()
@@ -172,11 +173,11 @@ pub fn stored_results(store: &Path) -> Vec<(String, occam::sweep::TrialStatus, [
         .into_iter()
         .map(|r| {
             let bits = [
-                r.train_accuracy,
-                r.test_accuracy,
-                r.test_loss,
-                r.jacobian_norm,
-                r.transitions,
+                r.metric(m::TRAIN_ACCURACY),
+                r.metric(m::TEST_ACCURACY),
+                r.metric(m::TEST_LOSS),
+                r.metric(m::JACOBIAN_NORM),
+                r.metric(m::TRANSITIONS),
             ];
             (r.id, r.status, bits.map(f64::to_bits))
         })

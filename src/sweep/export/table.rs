@@ -3,7 +3,8 @@
 //! same table, so the three formats always carry the same columns and values.
 
 use super::flatten::{drop_parents, flatten, full_template, merge_names};
-use crate::sweep::store::{PointRow, TrialRecord, TrialStatus};
+use crate::sweep::metrics::{self, MetricValues, PointRow, Scope};
+use crate::sweep::store::{TrialRecord, TrialStatus};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -69,8 +70,10 @@ struct PreparedTrial<'a> {
     finished_at: Value,
 }
 
-type TrialField = (&'static str, ColumnKind, fn(&PreparedTrial) -> Value);
-type PointField = (&'static str, ColumnKind, fn(&PreparedTrial, &PointRow) -> Value);
+type TrialValue = fn(&PreparedTrial) -> Value;
+type PointValue = fn(&PreparedTrial, &PointRow) -> Value;
+type TrialField = (&'static str, ColumnKind, TrialValue);
+type PointField = (&'static str, ColumnKind, PointValue);
 
 /// Columns before the configuration in a trial row.
 const TRIAL_HEAD: [TrialField; 5] = [
@@ -81,24 +84,14 @@ const TRIAL_HEAD: [TrialField; 5] = [
     ("reason", ColumnKind::Utf8, |t| Value::from(reason(t.record))),
 ];
 
-/// Columns after the configuration in a trial row.
-const TRIAL_TAIL: [TrialField; 16] = [
+/// Columns after the configuration and before the metrics in a trial row.
+const TRIAL_RESULTS: [TrialField; 2] = [
     ("param_count", ColumnKind::Int64, |t| positive(t.record.param_count)),
     ("steps", ColumnKind::Int64, |t| steps(t.record)),
-    ("train_accuracy", ColumnKind::Float64, |t| {
-        number(t.record.train_accuracy)
-    }),
-    ("test_accuracy", ColumnKind::Float64, |t| number(t.record.test_accuracy)),
-    ("train_loss", ColumnKind::Float64, |t| number(t.record.train_loss)),
-    ("test_loss", ColumnKind::Float64, |t| number(t.record.test_loss)),
-    ("generalization_gap", ColumnKind::Float64, |t| {
-        number(t.record.generalization_gap())
-    }),
-    ("jacobian_norm", ColumnKind::Float64, |t| number(t.record.jacobian_norm)),
-    ("logit_jacobian_norm", ColumnKind::Float64, |t| {
-        number(t.record.logit_jacobian_norm)
-    }),
-    ("transitions", ColumnKind::Float64, |t| number(t.record.transitions)),
+];
+
+/// Columns after the metrics in a trial row.
+const TRIAL_TAIL: [TrialField; 6] = [
     ("train_seconds", ColumnKind::Float64, |t| number(t.record.train_seconds)),
     ("measure_seconds", ColumnKind::Float64, |t| {
         number(t.record.measure_seconds)
@@ -109,25 +102,54 @@ const TRIAL_TAIL: [TrialField; 16] = [
     ("occam_version", ColumnKind::Utf8, |_| Value::from(OCCAM_VERSION)),
 ];
 
-/// Columns before the configuration in a point row.
-const POINT_HEAD: [PointField; 11] = [
+/// Columns before the metrics in a point row.
+const POINT_HEAD: [PointField; 6] = [
     ("id", ColumnKind::Utf8, |t, _| Value::from(t.record.id.as_str())),
     ("sweep", ColumnKind::Utf8, |t, _| Value::from(t.record.sweep.as_str())),
     ("trial_index", ColumnKind::Int64, |t, _| Value::from(t.record.index)),
     ("point_index", ColumnKind::Int64, |_, p| Value::from(p.index)),
     ("label", ColumnKind::Int64, |_, p| Value::from(p.label)),
     ("predicted", ColumnKind::Int64, |_, p| Value::from(p.predicted)),
-    ("loss", ColumnKind::Float64, |_, p| number(p.loss)),
-    ("jacobian_norm", ColumnKind::Float64, |_, p| number(p.jacobian_norm)),
-    ("logit_jacobian_norm", ColumnKind::Float64, |_, p| {
-        number(p.logit_jacobian_norm)
-    }),
-    ("target_row_norm", ColumnKind::Float64, |_, p| number(p.target_row_norm)),
-    ("status", ColumnKind::Utf8, |t, _| Value::from(t.record.status.name())),
 ];
+
+/// Columns after the metrics and before the configuration in a point row.
+const POINT_STATUS: [PointField; 1] = [("status", ColumnKind::Utf8, |t, _| Value::from(t.record.status.name()))];
 
 /// Columns after the configuration in a point row.
 const POINT_TAIL: [PointField; 1] = [("occam_version", ColumnKind::Utf8, |_, _| Value::from(OCCAM_VERSION))];
+
+/// Where a column's values come from.
+enum Source {
+    Trial(TrialValue),
+    Point(PointValue),
+    /// The n-th configuration column.
+    Config(usize),
+    /// A per-trial metric, by name (registered, or found in the store).
+    TrialMetric(String),
+    /// A per-point metric, by name.
+    PointMetric(String),
+}
+
+/// The metric columns: every registered metric of the scope, in registry order, then any
+/// other name the trials hold (written by a newer Occam), so an export loses nothing.
+fn metric_names<'r>(scope: Scope, stored: impl Iterator<Item = &'r MetricValues>) -> Vec<String> {
+    let registered = match scope {
+        Scope::Trial => metrics::TRIAL_METRICS,
+        Scope::Point => metrics::POINT_METRICS,
+    };
+    let mut names: Vec<String> = registered.iter().map(|m| m.name.to_string()).collect();
+    let mut extra: Vec<String> = Vec::new();
+    for values in stored {
+        for name in values.unregistered(scope) {
+            if !extra.iter().any(|e| e == name) {
+                extra.push(name.to_string());
+            }
+        }
+    }
+    extra.sort();
+    names.extend(extra);
+    names
+}
 
 /// A finite number, or null (a non-finite or missing metric is never a number).
 fn number(v: f64) -> Value {
@@ -172,6 +194,7 @@ pub fn reason(r: &TrialRecord) -> String {
 pub struct Table<'a> {
     kind: RowKind,
     columns: Vec<Column>,
+    sources: Vec<Source>,
     trials: Vec<PreparedTrial<'a>>,
 }
 
@@ -210,28 +233,57 @@ impl<'a> Table<'a> {
                 }
             })
             .collect();
-        let fixed = |fields: &[(&'static str, ColumnKind)]| -> Vec<Column> {
-            fields
-                .iter()
-                .map(|(name, kind)| Column {
+        let mut layout: Vec<(Column, Source)> = Vec::new();
+        let mut add = |name: &str, kind: ColumnKind, source: Source| {
+            layout.push((
+                Column {
                     name: name.to_string(),
-                    kind: *kind,
-                })
-                .collect()
+                    kind,
+                },
+                source,
+            ))
         };
-        let (head, tail) = match kind {
-            RowKind::Trials => (
-                fixed(&TRIAL_HEAD.map(|(n, k, _)| (n, k))),
-                fixed(&TRIAL_TAIL.map(|(n, k, _)| (n, k))),
-            ),
-            RowKind::Points => (
-                fixed(&POINT_HEAD.map(|(n, k, _)| (n, k))),
-                fixed(&POINT_TAIL.map(|(n, k, _)| (n, k))),
-            ),
+        let trial_fields = |fields: &[TrialField], add: &mut dyn FnMut(&str, ColumnKind, Source)| {
+            for &(n, k, f) in fields {
+                add(n, k, Source::Trial(f));
+            }
         };
+        let point_fields = |fields: &[PointField], add: &mut dyn FnMut(&str, ColumnKind, Source)| {
+            for &(n, k, f) in fields {
+                add(n, k, Source::Point(f));
+            }
+        };
+        let configuration = |add: &mut dyn FnMut(&str, ColumnKind, Source)| {
+            for (i, c) in config_columns.iter().enumerate() {
+                add(&c.name, c.kind, Source::Config(i));
+            }
+        };
+        match kind {
+            RowKind::Trials => {
+                trial_fields(&TRIAL_HEAD, &mut add);
+                configuration(&mut add);
+                trial_fields(&TRIAL_RESULTS, &mut add);
+                for name in metric_names(Scope::Trial, trials.iter().map(|r| &r.metrics)) {
+                    add(&name, ColumnKind::Float64, Source::TrialMetric(name.clone()));
+                }
+                trial_fields(&TRIAL_TAIL, &mut add);
+            }
+            RowKind::Points => {
+                point_fields(&POINT_HEAD, &mut add);
+                let stored = trials.iter().flat_map(|r| r.points.iter().map(|p| &p.values));
+                for name in metric_names(Scope::Point, stored) {
+                    add(&name, ColumnKind::Float64, Source::PointMetric(name.clone()));
+                }
+                point_fields(&POINT_STATUS, &mut add);
+                configuration(&mut add);
+                point_fields(&POINT_TAIL, &mut add);
+            }
+        }
+        let (columns, sources) = layout.into_iter().unzip();
         Table {
             kind,
-            columns: head.into_iter().chain(config_columns).chain(tail).collect(),
+            columns,
+            sources,
             trials: prepared,
         }
     }
@@ -255,19 +307,28 @@ impl<'a> Table<'a> {
     /// The rows, each a value per column (null for missing), produced one at a time.
     pub fn rows(&self) -> Box<dyn Iterator<Item = Vec<Value>> + '_> {
         match self.kind {
-            RowKind::Trials => Box::new(self.trials.iter().map(|t| {
-                let head = TRIAL_HEAD.iter().map(|(_, _, f)| f(t));
-                let tail = TRIAL_TAIL.iter().map(|(_, _, f)| f(t));
-                head.chain(t.config.iter().cloned()).chain(tail).collect()
-            })),
-            RowKind::Points => Box::new(self.trials.iter().flat_map(|t| {
-                t.record.points.iter().map(move |p| {
-                    let head = POINT_HEAD.iter().map(|(_, _, f)| f(t, p));
-                    let tail = POINT_TAIL.iter().map(|(_, _, f)| f(t, p));
-                    head.chain(t.config.iter().cloned()).chain(tail).collect()
-                })
-            })),
+            RowKind::Trials => Box::new(self.trials.iter().map(|t| self.row(t, None))),
+            RowKind::Points => Box::new(
+                self.trials
+                    .iter()
+                    .flat_map(move |t| t.record.points.iter().map(move |p| self.row(t, Some(p)))),
+            ),
         }
+    }
+
+    /// One row: of a trial, or of one of its points.
+    fn row(&self, t: &PreparedTrial, point: Option<&PointRow>) -> Vec<Value> {
+        self.sources
+            .iter()
+            .map(|source| match (source, point) {
+                (Source::Trial(f), _) => f(t),
+                (Source::Point(f), Some(p)) => f(t, p),
+                (Source::Config(i), _) => t.config[*i].clone(),
+                (Source::TrialMetric(name), _) => number(t.record.metrics.by_name(name)),
+                (Source::PointMetric(name), Some(p)) => number(p.values.by_name(name)),
+                (Source::Point(_) | Source::PointMetric(_), None) => Value::Null,
+            })
+            .collect()
     }
 }
 

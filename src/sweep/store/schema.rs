@@ -1,34 +1,65 @@
 //! The store's tables: creating them (safe when two processes open one new store at once),
-//! adding what older stores of the same schema lack, and recognising an Occam store.
+//! recognising an Occam store and its schema version, migrating a version-1 store to
+//! version 2 when a writer opens it, and the `trials_wide` view for SQL users.
+//!
+//! Version 2 keeps metric values by name (`metrics`, `point_metrics`: one row per finite
+//! value of a registered metric) and the sweep axes of each trial (`trial_axes`), so a new
+//! metric or axis needs no new column. Version 1 had a column per metric and per axis.
 
 use super::db_err;
 use crate::error::{OccamError, Result};
+use crate::sweep::metrics::TRIAL_METRICS;
+use crate::sweep::spec::Axes;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
 
-const SCHEMA: &str = "occam-store-v1";
+/// The schema versions Occam reads. Writers migrate older ones to the newest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaVersion {
+    /// `occam-store-v1`: one column per metric and axis (Occam 0.1).
+    V1,
+    /// `occam-store-v2`: metrics and axes as rows.
+    V2,
+}
 
-/// The tables of a store. Every statement is idempotent (`IF NOT EXISTS`), so two
-/// processes creating the same new store at once both succeed.
-const TABLES: &str = "
+impl SchemaVersion {
+    pub const NEWEST: SchemaVersion = SchemaVersion::V2;
+
+    pub fn tag(self) -> &'static str {
+        match self {
+            SchemaVersion::V1 => "occam-store-v1",
+            SchemaVersion::V2 => "occam-store-v2",
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<SchemaVersion> {
+        [SchemaVersion::V1, SchemaVersion::V2]
+            .into_iter()
+            .find(|v| v.tag() == tag)
+    }
+}
+
+/// The tables of a version-2 store. Every statement is idempotent (`IF NOT EXISTS`), so
+/// two processes creating the same new store at once both succeed.
+pub(super) const TABLES: &str = "
     CREATE TABLE IF NOT EXISTS occam_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS sweeps (name TEXT PRIMARY KEY, spec TEXT NOT NULL, fingerprint TEXT);
     CREATE TABLE IF NOT EXISTS trials (
         id TEXT PRIMARY KEY, sweep TEXT NOT NULL, trial_index INTEGER NOT NULL,
         config TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
-        dataset TEXT, width INTEGER, depth INTEGER, activation TEXT, optimizer TEXT,
-        lr REAL, batch INTEGER, steps_budget INTEGER, init_scale REAL, augment TEXT,
-        random_labels INTEGER, seed INTEGER,
         param_count INTEGER, steps INTEGER,
-        train_accuracy REAL, test_accuracy REAL, train_loss REAL, test_loss REAL,
-        generalization_gap REAL, jacobian_norm REAL, logit_jacobian_norm REAL, transitions REAL,
         pair_group TEXT, pair_factor TEXT, pair_on INTEGER,
         train_seconds REAL, measure_seconds REAL, threads INTEGER, host TEXT,
         finished_at TEXT NOT NULL DEFAULT (datetime('now')));
+    CREATE TABLE IF NOT EXISTS trial_axes (trial_id TEXT NOT NULL, axis TEXT NOT NULL, value TEXT NOT NULL,
+        PRIMARY KEY (trial_id, axis));
+    CREATE TABLE IF NOT EXISTS metrics (trial_id TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (trial_id, name));
     CREATE TABLE IF NOT EXISTS points (
         trial_id TEXT NOT NULL, idx INTEGER NOT NULL, label INTEGER, predicted INTEGER,
-        loss REAL, jacobian_norm REAL, logit_jacobian_norm REAL, target_row_norm REAL,
         PRIMARY KEY (trial_id, idx));
+    CREATE TABLE IF NOT EXISTS point_metrics (trial_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
+        value REAL NOT NULL, PRIMARY KEY (trial_id, idx, name));
     CREATE TABLE IF NOT EXISTS artifacts (trial_id TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (trial_id, name));
     CREATE TABLE IF NOT EXISTS claims (
@@ -42,8 +73,8 @@ pub(super) fn table_names(conn: &Connection, path: &Path) -> Result<Vec<String>>
         .map_err(db_err(path))
 }
 
-/// Fails unless the database carries Occam's schema entry of this version.
-pub(super) fn check_schema(conn: &Connection, path: &Path, tables: &[String]) -> Result<()> {
+/// The schema version of an Occam store; fails on any other database.
+pub(super) fn check_schema(conn: &Connection, path: &Path, tables: &[String]) -> Result<SchemaVersion> {
     let schema: Option<String> = if tables.iter().any(|t| t == "occam_meta") {
         conn.query_row("SELECT value FROM occam_meta WHERE key = 'schema'", [], |r| r.get(0))
             .optional()
@@ -52,21 +83,30 @@ pub(super) fn check_schema(conn: &Connection, path: &Path, tables: &[String]) ->
         None
     };
     match schema.as_deref() {
-        Some(SCHEMA) => Ok(()),
-        Some(other) => Err(OccamError::bad_file(
-            path,
-            format!("store schema '{other}' is not {SCHEMA}"),
-        )),
+        Some(tag) => SchemaVersion::from_tag(tag).ok_or_else(|| {
+            OccamError::bad_file(
+                path,
+                format!(
+                    "store schema '{tag}' is not one this Occam reads ({} or {}); a newer Occam wrote it",
+                    SchemaVersion::V1.tag(),
+                    SchemaVersion::V2.tag()
+                ),
+            )
+        }),
         None => Err(OccamError::bad_file(
             path,
-            format!("not an Occam store: an SQLite database with tables {tables:?} but no occam_meta schema entry"),
+            format!(
+                "not an Occam store: an SQLite database with tables {tags:?} but no occam_meta schema entry",
+                tags = tables
+            ),
         )),
     }
 }
 
-/// Creates the tables of a new store, or adds what an older store of the same schema
-/// lacks (the sweep fingerprint column, the claims table), in one IMMEDIATE transaction:
-/// of two processes opening one new store at once, one creates it and the other finds it.
+/// Creates the tables of a new store, or brings an existing one to the newest schema
+/// (a version-1 store is migrated; an older version-1 store also lacks the sweep
+/// fingerprint column), in one IMMEDIATE transaction: of two processes opening one new
+/// store at once, one creates it and the other finds it; a migration is all or nothing.
 pub(super) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
     let err = db_err(path);
     if table_names(conn, path)?.is_empty() {
@@ -82,25 +122,17 @@ pub(super) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(&err)?;
     let created = (|| {
         let tables = table_names(conn, path)?;
-        if !tables.is_empty() {
-            check_schema(conn, path, &tables)?;
+        if !tables.is_empty() && check_schema(conn, path, &tables)? == SchemaVersion::V1 {
+            add_fingerprint_column(conn, path)?;
+            super::v1::migrate(conn, path)?;
         }
         conn.execute_batch(TABLES).map_err(&err)?;
-        conn.execute("INSERT OR IGNORE INTO occam_meta VALUES ('schema', ?1)", [SCHEMA])
-            .map_err(&err)?;
-        let has_fingerprint = conn
-            .query_row(
-                "SELECT count(*) FROM pragma_table_info('sweeps') WHERE name = 'fingerprint'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(&err)?
-            > 0;
-        if !has_fingerprint {
-            conn.execute_batch("ALTER TABLE sweeps ADD COLUMN fingerprint TEXT")
-                .map_err(&err)?;
-        }
-        Ok(())
+        conn.execute(
+            "INSERT OR REPLACE INTO occam_meta VALUES ('schema', ?1)",
+            [SchemaVersion::NEWEST.tag()],
+        )
+        .map_err(&err)?;
+        refresh_wide_view(conn, path)
     })();
     match created {
         Ok(()) => conn.execute_batch("COMMIT").map_err(&err),
@@ -109,4 +141,63 @@ pub(super) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
             Err(e)
         }
     }
+}
+
+/// Early version-1 stores had no fingerprint column in `sweeps`.
+fn add_fingerprint_column(conn: &Connection, path: &Path) -> Result<()> {
+    let err = db_err(path);
+    let has_fingerprint = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('sweeps') WHERE name = 'fingerprint'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(&err)?
+        > 0;
+    if !has_fingerprint {
+        conn.execute_batch("ALTER TABLE sweeps ADD COLUMN fingerprint TEXT")
+            .map_err(&err)?;
+    }
+    Ok(())
+}
+
+/// `trials_wide`: one row per trial with a column per sweep axis and per registered
+/// metric, for reading a store with plain SQL (`sqlite3 store.sqlite 'SELECT * FROM
+/// trials_wide'`). Rebuilt by every writer, so it follows the registry of the Occam that
+/// last wrote the store.
+fn refresh_wide_view(conn: &Connection, path: &Path) -> Result<()> {
+    let err = db_err(path);
+    let wanted = wide_view_sql();
+    let current: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'trials_wide'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(&err)?;
+    if current.as_deref() != Some(wanted.as_str()) {
+        conn.execute_batch(&format!("DROP VIEW IF EXISTS trials_wide; {wanted};"))
+            .map_err(&err)?;
+    }
+    Ok(())
+}
+
+fn wide_view_sql() -> String {
+    let axes = Axes::NAMES
+        .iter()
+        .map(|a| format!("(SELECT value FROM trial_axes a WHERE a.trial_id = t.id AND a.axis = '{a}') AS \"{a}\""));
+    let metrics = TRIAL_METRICS.iter().map(|m| {
+        format!(
+            "(SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.name = '{n}') AS \"{n}\"",
+            n = m.name
+        )
+    });
+    let columns: Vec<String> = axes.chain(metrics).collect();
+    format!(
+        "CREATE VIEW trials_wide AS SELECT t.id, t.sweep, t.trial_index, t.status, t.reason, {}, \
+         t.param_count, t.steps, t.pair_group, t.pair_factor, t.pair_on, t.train_seconds, \
+         t.measure_seconds, t.threads, t.host, t.finished_at FROM trials t",
+        columns.join(", ")
+    )
 }
