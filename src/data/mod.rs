@@ -106,6 +106,48 @@ pub enum DataSource {
     Cifar100(PathBuf),
 }
 
+/// The datasets Occam reads, listed once: their names and class counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetKind {
+    Mnist,
+    FashionMnist,
+    Cifar10,
+    Cifar100,
+}
+
+impl DatasetKind {
+    pub const ALL: [DatasetKind; 4] = [
+        DatasetKind::Mnist,
+        DatasetKind::FashionMnist,
+        DatasetKind::Cifar10,
+        DatasetKind::Cifar100,
+    ];
+
+    /// The name specs and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Cifar10 => "cifar10",
+            DatasetKind::Cifar100 => "cifar100",
+        }
+    }
+
+    /// Number of classes (the network's output width).
+    pub fn classes(self) -> usize {
+        match self {
+            DatasetKind::Cifar100 => 100,
+            _ => 10,
+        }
+    }
+
+    /// The kind a dataset name (`cifar10` or `cifar10:DIR`) refers to.
+    pub fn of_spec(spec: &str) -> Option<DatasetKind> {
+        let kind = spec.split_once(':').map_or(spec, |(k, _)| k);
+        DatasetKind::ALL.into_iter().find(|d| d.name() == kind)
+    }
+}
+
 const FASHION_SYSTEM_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
 impl DataSource {
@@ -126,22 +168,25 @@ impl DataSource {
             Some(d) => d,
             None => default_dir(kind)?,
         };
-        match kind {
-            "mnist" => Ok(DataSource::Mnist(dir)),
-            "fashion-mnist" => Ok(DataSource::FashionMnist(dir)),
-            "cifar10" => Ok(DataSource::Cifar10(dir)),
-            "cifar100" => Ok(DataSource::Cifar100(dir)),
-            _ => Err(unknown_dataset(spec)),
+        match DatasetKind::of_spec(kind).ok_or_else(|| unknown_dataset(spec))? {
+            DatasetKind::Mnist => Ok(DataSource::Mnist(dir)),
+            DatasetKind::FashionMnist => Ok(DataSource::FashionMnist(dir)),
+            DatasetKind::Cifar10 => Ok(DataSource::Cifar10(dir)),
+            DatasetKind::Cifar100 => Ok(DataSource::Cifar100(dir)),
+        }
+    }
+
+    pub fn kind(&self) -> DatasetKind {
+        match self {
+            DataSource::Mnist(_) => DatasetKind::Mnist,
+            DataSource::FashionMnist(_) => DatasetKind::FashionMnist,
+            DataSource::Cifar10(_) => DatasetKind::Cifar10,
+            DataSource::Cifar100(_) => DatasetKind::Cifar100,
         }
     }
 
     pub fn name(&self) -> &'static str {
-        match self {
-            DataSource::Mnist(_) => "mnist",
-            DataSource::FashionMnist(_) => "fashion-mnist",
-            DataSource::Cifar10(_) => "cifar10",
-            DataSource::Cifar100(_) => "cifar100",
-        }
+        self.kind().name()
     }
 
     /// Loads every example, validation split included, as raw pixels scaled to [0, 1]
@@ -207,14 +252,16 @@ fn normalize_splits(splits: &mut Splits) {
 }
 
 fn unknown_dataset(spec: &str) -> OccamError {
+    let names: Vec<&str> = DatasetKind::ALL.iter().map(|d| d.name()).collect();
     OccamError::config(format!(
-        "unknown dataset '{spec}': expected fashion-mnist, mnist, cifar10 or cifar100, \
-         optionally followed by :DIR (e.g. cifar10:/data/cifar-10-batches-bin)"
+        "unknown dataset '{spec}': expected one of {}, optionally followed by :DIR (e.g. \
+         cifar10:/data/cifar-10-batches-bin)",
+        names.join(", ")
     ))
 }
 
 fn default_dir(kind: &str) -> Result<PathBuf> {
-    if !["mnist", "fashion-mnist", "cifar10", "cifar100"].contains(&kind) {
+    if DatasetKind::of_spec(kind).is_none() {
         return Err(unknown_dataset(kind));
     }
     if let Some(root) = std::env::var_os("OCCAM_DATA") {

@@ -148,11 +148,9 @@ pub fn write_report(store_path: &Path, out: &Path) -> Result<Report> {
     Ok(report)
 }
 
+/// The class count of a trial's dataset (specs are validated, so the name is known).
 fn classes_of(r: &TrialRecord) -> usize {
-    match r.spec.train.data.split(':').next() {
-        Some("cifar100") => 100,
-        _ => 10,
-    }
+    crate::data::DatasetKind::of_spec(&r.spec.train.data).map_or(10, |d| d.classes())
 }
 
 /// Whether a sweep is one network trained for a profile or region-map figure (its figure
