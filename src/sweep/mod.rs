@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod export;
+pub mod plan;
 pub mod runner;
 pub mod slurm;
 pub mod spec;
