@@ -1,6 +1,10 @@
 //! Rank statistics for relating generalization gaps to metrics: Spearman's ρ, Kendall's
 //! τ-b, Jiang et al.'s granulated Kendall τ, and the agreement fraction of paired designs
-//! with a seeded bootstrap confidence interval.
+//! with a seeded bootstrap confidence interval; the conditional-mutual-information score
+//! (Jiang et al. 2019, PGDL) lives in [`cmi`].
+
+pub mod cmi;
+pub use cmi::{Cmi, CmiNetwork, CmiTerm, CmiUndefined, CmiValue, conditional_mutual_information};
 
 use crate::rng::{Stream, rng_for};
 use rand::RngExt;

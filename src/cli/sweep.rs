@@ -1,4 +1,4 @@
-//! `occam sweep run|export|status|collect`.
+//! `occam sweep run|plan|export|status|collect|submit`.
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -12,6 +12,9 @@ use std::path::PathBuf;
 pub enum SweepCommand {
     /// Run (or resume) a sweep into a store; finished trials are skipped.
     Run(RunArgs),
+    /// Before anything runs: the number of trials, the trials per value of every axis and
+    /// an estimate of the floating-point operations.
+    Plan(PlanArgs),
     /// Write a store's trials (or per-point rows) as CSV, JSON lines and/or Parquet.
     Export(ExportArgs),
     /// Progress of a sweep from its store(s).
@@ -104,6 +107,65 @@ pub fn report_results(sweep: &str, store: &std::path::Path, summary: &occam::swe
         );
     }
     Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct PlanArgs {
+    /// The sweep spec (TOML).
+    spec: PathBuf,
+    /// One JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+fn plan(args: PlanArgs) -> Result<()> {
+    let spec = SweepSpec::from_toml_file(&args.spec)?;
+    let plan = occam::sweep::plan::plan(&spec, &args.spec.display().to_string())?;
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string(&plan)?)
+    } else {
+        plan_table(&plan)
+    };
+    // Written rather than printed, so that a closed pipe is an error, not a panic.
+    std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes()).context("writing the plan")
+}
+
+/// The plan as a readable table: the totals, then one line per value of every axis with
+/// its trial count and share.
+fn plan_table(plan: &occam::sweep::plan::Plan) -> String {
+    use std::fmt::Write;
+    let f = &plan.flops;
+    let mut out = format!(
+        "sweep {}: {} trials, about {:.3e} floating-point operations\n  training {:.3e}, evaluation {:.3e}, \
+         jacobian {:.3e}, transitions {:.3e}, profiles {:.3e}, regions {:.3e}\n",
+        plan.sweep,
+        plan.trials,
+        plan.estimated_flops,
+        f.training,
+        f.evaluation,
+        f.jacobian,
+        f.transitions,
+        f.profiles,
+        f.regions
+    );
+    for (axis, counts) in &plan.axes {
+        let _ = writeln!(out, "{axis}");
+        let wide = counts.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+        for (value, n) in sorted_values(counts) {
+            let share = 100.0 * *n as f64 / plan.trials.max(1) as f64;
+            let _ = writeln!(out, "  {value:<wide$}  {n:>9}  {share:6.2}%");
+        }
+    }
+    out
+}
+
+/// An axis's values in numeric order when they are all numbers, else as text.
+fn sorted_values(counts: &std::collections::BTreeMap<String, usize>) -> Vec<(&String, &usize)> {
+    let mut values: Vec<(&String, &usize)> = counts.iter().collect();
+    if values.iter().all(|(k, _)| k.parse::<f64>().is_ok()) {
+        values.sort_by(|a, b| a.0.parse::<f64>().unwrap().total_cmp(&b.0.parse::<f64>().unwrap()));
+    }
+    values
 }
 
 #[derive(Args, Debug)]
@@ -346,6 +408,7 @@ fn collect(args: CollectArgs) -> Result<()> {
 pub fn dispatch(cmd: SweepCommand) -> Result<()> {
     match cmd {
         SweepCommand::Run(a) => run(a),
+        SweepCommand::Plan(a) => plan(a),
         SweepCommand::Export(a) => export(a),
         SweepCommand::Status(a) => status(a),
         SweepCommand::Collect(a) => collect(a),

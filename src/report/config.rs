@@ -250,6 +250,10 @@ pub fn summarize(sweep: &str, trials: &[&TrialRecord], spec: Option<&SweepSpec>)
             let mode = match s.mode {
                 crate::sweep::spec::Mode::Grid => "grid over the axes".to_string(),
                 crate::sweep::spec::Mode::Random => format!("random sample of {} configurations", s.samples),
+                crate::sweep::spec::Mode::Granulated => format!(
+                    "granulated: {} random base configurations, each varied along one axis at a time",
+                    s.samples
+                ),
             };
             match &s.pair {
                 Some(p) => {

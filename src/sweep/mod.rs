@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod export;
 pub mod metrics;
+pub mod plan;
 pub mod runner;
 pub mod slurm;
 pub mod spec;

@@ -10,13 +10,13 @@ use crate::error::{OccamError, Result};
 use crate::measure::profile::Method;
 use crate::measure::trajectory::TrajectoryKind;
 use crate::net::Activation;
-use crate::rng::{Stream, rng_for};
 use crate::train::{OptimizerKind, TrainConfig};
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod design;
 mod validate;
+pub use design::{MAX_SHARE, MIN_SHARE, small_first_shares};
 pub use validate::MAX_TRIALS;
 
 /// How the axes are combined.
@@ -28,6 +28,10 @@ pub enum Mode {
     Grid,
     /// `samples` random combinations (distinct), seeded by `seed`.
     Random,
+    /// `samples` random base combinations (seeded by `seed`), each varied along one axis
+    /// at a time over all of that axis's values (not the seed), so that groups of networks
+    /// differing in one hyper-parameter exist for the granulated Kendall τ.
+    Granulated,
 }
 
 /// Named augmentation settings, so an axis can list them.
@@ -289,14 +293,15 @@ pub struct SweepSpec {
     pub description: String,
     #[serde(default)]
     pub mode: Mode,
-    /// Random mode: number of configurations.
+    /// Random mode: number of configurations; granulated mode: number of base configurations.
     #[serde(default)]
     pub samples: usize,
-    /// Random mode: seed of the configuration sampler.
+    /// Random and granulated modes: seed of the configuration sampler.
     #[serde(default = "one")]
     pub seed: u64,
-    /// Random mode: draw widths and depths with probability ∝ 1/value (the paper sampled
-    /// small networks more often).
+    /// Random and granulated modes: draw small widths and depths more often (the paper
+    /// sampled small networks more often), each value's share ∝ value^(−α) with α the
+    /// largest in [0, 1] keeping every share between 1% and 25% (see [`small_first_shares`]).
     #[serde(default)]
     pub prefer_small: bool,
     #[serde(default)]
@@ -380,6 +385,7 @@ impl SweepSpec {
         let base = match self.mode {
             Mode::Grid => combos,
             Mode::Random => self.samples.min(combos),
+            Mode::Granulated => self.granulated_count()?,
         };
         base.checked_mul(if self.pair.is_some() { 2 } else { 1 })
     }
@@ -398,63 +404,17 @@ impl SweepSpec {
 
     /// Every base configuration (before pairing), in a fixed order.
     fn base_configs(&self) -> Vec<TrainConfig> {
-        let a = &self.axes;
-        let lens = self.axis_lengths().map(|(_, len)| len);
-        let total = self.combinations().unwrap_or(usize::MAX);
         let fixed = self.base_config();
-        let build = |ix: &[usize; AXIS_COUNT]| {
-            let mut cfg = fixed.clone();
-            for (axis, &value) in ix.iter().enumerate() {
-                a.apply(axis, value, &mut cfg);
-            }
-            cfg
-        };
-        match self.mode {
-            Mode::Grid => (0..total)
-                .map(|mut k| {
-                    let mut ix = [0usize; AXIS_COUNT];
-                    for (slot, &len) in ix.iter_mut().zip(&lens).rev() {
-                        *slot = k % len;
-                        k /= len;
-                    }
-                    build(&ix)
-                })
-                .collect(),
-            Mode::Random => {
-                let mut rng = rng_for(self.seed, Stream::Sweep);
-                let weighted = |values: &[usize], rng: &mut rand_chacha::ChaCha8Rng| -> usize {
-                    if !self.prefer_small {
-                        return rng.random_range(0..values.len());
-                    }
-                    let w: Vec<f64> = values.iter().map(|&v| 1.0 / v.max(1) as f64).collect();
-                    let mut u = rng.random::<f64>() * w.iter().sum::<f64>();
-                    for (i, wi) in w.iter().enumerate() {
-                        if u < *wi {
-                            return i;
-                        }
-                        u -= wi;
-                    }
-                    values.len() - 1
-                };
-                let want = self.samples.min(total);
-                let mut seen = std::collections::HashSet::new();
-                let mut out = Vec::new();
-                while out.len() < want {
-                    let mut ix = [0usize; AXIS_COUNT];
-                    for (i, &len) in lens.iter().enumerate() {
-                        ix[i] = match Axes::NAMES[i] {
-                            "width" => weighted(&a.width, &mut rng),
-                            "depth" => weighted(&a.depth, &mut rng),
-                            _ => rng.random_range(0..len),
-                        };
-                    }
-                    if seen.insert(ix) {
-                        out.push(build(&ix));
-                    }
+        self.design()
+            .iter()
+            .map(|ix| {
+                let mut cfg = fixed.clone();
+                for (axis, &value) in ix.iter().enumerate() {
+                    self.axes.apply(axis, value, &mut cfg);
                 }
-                out
-            }
-        }
+                cfg
+            })
+            .collect()
     }
 
     /// Expands the spec into trials (pairs give two trials per base configuration).

@@ -57,15 +57,43 @@ impl SweepSpec {
     /// Refuses a spec that expands to more than [`MAX_TRIALS`] trials, counted with
     /// checked arithmetic before anything is expanded.
     fn validate_size(&self, source: &str) -> Result<()> {
-        if self.mode == Mode::Random && !(1..=MAX_TRIALS).contains(&self.samples) {
+        let sampled = match self.mode {
+            Mode::Grid => None,
+            Mode::Random => Some("random"),
+            Mode::Granulated => Some("granulated"),
+        };
+        if let Some(mode) = sampled
+            && !(1..=MAX_TRIALS).contains(&self.samples)
+        {
             return Err(OccamError::config(format!(
-                "{source}: samples = {} is out of range: mode = \"random\" needs samples > 0, valid values are 1 to {MAX_TRIALS}",
+                "{source}: samples = {} is out of range: mode = \"{mode}\" needs samples > 0, valid values are 1 to {MAX_TRIALS}",
                 self.samples
+            )));
+        }
+        if self.mode == Mode::Granulated && !self.has_varied_axis() {
+            return Err(OccamError::config(format!(
+                "{source}: mode = \"granulated\" varies one axis at a time, but no axis other than seed lists \
+                 two or more values: list several values on an axis, or use mode = \"random\""
             )));
         }
         if let Some(n) = self.trial_count().filter(|&n| n <= MAX_TRIALS) {
             debug_assert!(n > 0);
             return Ok(());
+        }
+        if self.mode == Mode::Granulated {
+            let count = self
+                .trial_count()
+                .map_or(format!("more than {}", usize::MAX), |n| n.to_string());
+            return Err(OccamError::config(format!(
+                "{source}: mode = \"granulated\" with samples = {} expands to up to {count} trials (each base \
+                 configuration and its variations along every axis{}); at most {MAX_TRIALS} are allowed: use fewer samples",
+                self.samples,
+                if self.pair.is_some() {
+                    ", × 2 for the pairs"
+                } else {
+                    ""
+                }
+            )));
         }
         let lengths: Vec<String> = self
             .axis_lengths()
