@@ -63,6 +63,7 @@ pub fn run_trial(
         record.train_loss = outcome.train.loss;
         record.test_loss = outcome.test.loss;
         record.train_seconds = outcome.wall_seconds;
+        record.reason = outcome.fallback.map(|f| f.reason());
         if let Some(dir) = keep_models {
             outcome
                 .net
@@ -75,7 +76,15 @@ pub fn run_trial(
             record.measure_seconds = started.elapsed().as_secs_f64();
             if !findings.is_empty() {
                 record.status = TrialStatus::NonFinite;
-                record.reason = Some(findings.join("; "));
+                record.reason = Some(
+                    record
+                        .reason
+                        .iter()
+                        .chain(&findings)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
             }
         }
         Ok(())
@@ -114,7 +123,7 @@ fn measure(
     record: &mut TrialRecord,
 ) -> Result<Vec<String>, String> {
     let m = &spec.measure;
-    let seed = spec.train.seed;
+    let seed = m.seed.unwrap_or(spec.train.seed);
     let mut findings = Vec::new();
     if m.jacobian_points > 0 {
         findings.extend(measure_jacobian(m, &outcome.net, compute, &splits.test, record));
