@@ -1,5 +1,6 @@
 //! Full-batch L-BFGS training (the paper's "full batch" arm): argmin's L-BFGS with a
 //! Moré–Thuente line search on the mean cross-entropy over the whole training set.
+//! Both at argmin's default tolerances (docs/MODEL.md, Training, lists them).
 
 use super::{RunState, Status, TrainConfig};
 use crate::compute::Compute;
