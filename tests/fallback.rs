@@ -3,6 +3,8 @@
 //! sweep: through the library, `occam train` and a sweep trial.
 
 mod common;
+#[path = "support/json_schema.rs"]
+mod json_schema;
 
 use common::{ok, refused};
 use occam::compute::Compute;
@@ -162,6 +164,10 @@ fn occam_train_reports_the_fallback_and_refuses_one_it_cannot_use() {
     assert_eq!(metrics["fallback"]["checkpoint_step"], 100);
     assert!(metrics["fallback"]["diverged_after_step"].as_u64().unwrap() > 100);
     assert_eq!(metrics["config"]["fallback_at"], 100);
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas/metrics.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let errors = json_schema::validate(&schema, &metrics);
+    assert!(errors.is_empty(), "metrics.json with a fallback: {errors:#?}");
 
     refused(
         &run(&["--fallback-at", "0"]),
@@ -215,6 +221,14 @@ fn a_sweep_trial_that_falls_back_is_completed_measured_and_says_why() {
     assert_eq!(t.status, TrialStatus::Completed);
     assert_eq!(t.steps, 100);
     assert!(t.jacobian_norm.is_finite(), "measured at the checkpoint");
+    let rows = tmp.path().join("rows.jsonl");
+    ok(&["sweep", "export", &store, "--jsonl", rows.to_str().unwrap()]);
+    let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas/export-row.json");
+    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let row: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&rows).unwrap().trim()).unwrap();
+    assert_eq!(row["train.fallback_at"], 100);
+    let errors = json_schema::validate(&schema, &row);
+    assert!(errors.is_empty(), "an export row with fallback_at: {errors:#?}");
     let reason = t.reason.clone().unwrap_or_default();
     assert!(
         reason.starts_with("diverged after step ") && reason.ends_with("; measured at the step-100 checkpoint"),
