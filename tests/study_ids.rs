@@ -5,9 +5,10 @@
 use occam::sweep::SweepSpec;
 use occam::sweep::spec::stable_hash;
 
-/// (study file, trials, hash of the trial ids in expansion order), as of occam 0.1.0;
-/// the two fig5 random sweeps re-pinned when `prefer_small` became the bounded rule
-/// (every width and depth between 1% and 25% of the draws), which draws other networks.
+/// (study file, trials, hash of the trial ids in expansion order), as of occam 0.1.0; the
+/// paper-scale studies as of their move to the paper's full budgets, the fallback
+/// checkpoint, 128 Figure 2 networks and the Figure 4 designs of A.5.4 / A.5.5, with
+/// `prefer_small` as the bounded rule (every width and depth between 1% and 25% of the draws).
 const PINNED: [(&str, usize, &str); 16] = [
     (
         "studies/quick/fig2-profiles.toml",
@@ -47,39 +48,39 @@ const PINNED: [(&str, usize, &str); 16] = [
     ),
     (
         "studies/paper/fig2-profiles.toml",
-        8,
-        "2bd2858497e3fd556752ecb5fbd3b597",
+        128,
+        "45006a13a3d550387272725104223fc8",
     ),
-    ("studies/paper/fig3-regions.toml", 1, "c7aa1645fee54e38e78df216f0cf40e5"),
+    ("studies/paper/fig3-regions.toml", 1, "0b97c612701bedb58ef121fef0b7f753"),
     (
         "studies/paper/fig4-full_batch.toml",
-        512,
-        "c91def6a78313887eb428f18f0dc946a",
+        4000,
+        "0a51bc4244ea87654ecb416e8c9490a6",
     ),
     (
         "studies/paper/fig4-hard_sigmoid.toml",
-        512,
-        "9b425bd52ab6890a8e1b8b8365234b6c",
+        4000,
+        "69ef3e8d5288171049e66a52a7d6087b",
     ),
     (
         "studies/paper/fig4-no_augmentation.toml",
-        512,
-        "577d5862d326c42858b8712267e7f344",
+        9216,
+        "a25190c3a7ef7ae9368ac25cdf62c95a",
     ),
     (
         "studies/paper/fig4-random_labels.toml",
-        512,
-        "e3d9c61848cbf043854ccf993e4c2d25",
+        4000,
+        "a25fd6121fe2424fc5cd97ab76900e1a",
     ),
     (
         "studies/paper/fig5-random-sweep.toml",
         20000,
-        "b69e4abc31f2490520b2287ed1484d78",
+        "93031910f8fea82d9c636470a6b461c8",
     ),
     (
         "studies/paper/fig6-per-point.toml",
-        1500,
-        "cb59d665c57af2485a7a22bb4bcbf810",
+        6000,
+        "4963b999540a4490265910d349e84513",
     ),
 ];
 

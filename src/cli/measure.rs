@@ -208,7 +208,9 @@ fn print_summary(summary: &serde_json::Value, as_json: bool) {
 
 #[derive(Args, Debug)]
 pub struct TrajectoryArgs {
-    /// Seed for random ellipses and the choice of training triplets.
+    /// Seed of the random ellipses and of the training triplets of data ellipses: the
+    /// same as a sweep spec's `[measure] seed` (a sweep without one uses each trial's
+    /// training seed, so pass that seed here to see a trial's trajectories).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// exact (piecewise-linear activations; the default for them) or sampled.
@@ -400,6 +402,8 @@ pub struct RegionsArgs {
     /// `A,B,C` (overrides --triplet).
     #[arg(long, value_delimiter = ',', num_args = 1..=3)]
     points: Option<Vec<usize>>,
+    /// Seed of the --triplet choice: the same as a sweep spec's `[measure] seed` (a sweep
+    /// without one uses each trial's training seed).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Output directory for regions.png and regions.svg.

@@ -57,6 +57,11 @@ pub struct TrainArgs {
     /// Stop once every training example is classified correctly.
     #[arg(long)]
     stop_at_100: bool,
+    /// Keep a copy of the weights after step N; if the loss later becomes non-finite, end
+    /// with that copy (status completed; metrics.json's `fallback` says so). 1 to below
+    /// --steps; mini-batch optimizers only.
+    #[arg(long)]
+    fallback_at: Option<usize>,
     /// Train on uniformly random labels (seeded).
     #[arg(long)]
     random_labels: bool,
@@ -147,6 +152,9 @@ impl TrainArgs {
         if self.train_size.is_some() {
             c.train_size = self.train_size;
         }
+        if self.fallback_at.is_some() {
+            c.fallback_at = self.fallback_at;
+        }
         c.stop_at_100 |= self.stop_at_100;
         c.random_labels |= self.random_labels;
         if self.augment {
@@ -163,7 +171,32 @@ impl TrainArgs {
         c.augment.vflip |= self.vflip;
         c.augment.rotate90 |= self.rotate90;
         c.validate_named(&|field| self.source_of(field))?;
+        self.check_fallback(&c)?;
         Ok(c)
+    }
+
+    /// A fallback step the run can use: before the last step, with a mini-batch optimizer
+    /// (in a sweep such a setting is simply never reached; here it is a mistake).
+    fn check_fallback(&self, c: &TrainConfig) -> Result<()> {
+        let Some(at) = c.fallback_at else { return Ok(()) };
+        if c.optimizer == OptimizerKind::Lbfgs {
+            bail!(
+                "{} = {at}: the fallback copy is for mini-batch optimizers; L-BFGS already ends \
+                 with the lowest-cost finite weights it evaluated",
+                self.source_of("fallback_at")
+            );
+        }
+        if at >= c.steps {
+            bail!(
+                "{} = {at} is out of range: valid values are 1 to {} (below {} = {}), so that \
+                 the copy is taken before the run ends",
+                self.source_of("fallback_at"),
+                c.steps - 1,
+                self.source_of("steps"),
+                c.steps
+            );
+        }
+        Ok(())
     }
 
     /// Where a setting's value came from, for messages: its command-line option when it
@@ -179,6 +212,7 @@ impl TrainArgs {
             "lr_decay_epochs" => self.lr_decay_epochs.is_some(),
             "lr_decay_factor" => self.lr_decay_factor.is_some(),
             "train_size" => self.train_size.is_some(),
+            "fallback_at" => self.fallback_at.is_some(),
             "augment.translate" => self.translate.is_some() || self.augment,
             "data" => self.data.is_some(),
             _ => false,
@@ -220,6 +254,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         "epochs": outcome.epochs,
         "final_lr": outcome.final_lr,
         "status": outcome.status,
+        "fallback": outcome.fallback,
         "wall_seconds": outcome.wall_seconds,
         "param_count": outcome.net.param_count(),
         "train_examples": outcome.train.n,

@@ -145,6 +145,10 @@ pub struct Fixed {
     pub train_size: Option<usize>,
     pub lr_decay_epochs: usize,
     pub lr_decay_factor: f64,
+    /// Keep the weights after this step and end with them if the run later diverges.
+    pub fallback_at: Option<usize>,
+    /// L-BFGS trials' iteration cap, in place of the steps axis.
+    pub lbfgs_steps: Option<usize>,
 }
 
 impl Default for Fixed {
@@ -155,6 +159,8 @@ impl Default for Fixed {
             train_size: None,
             lr_decay_epochs: t.lr_decay_epochs,
             lr_decay_factor: t.lr_decay_factor,
+            fallback_at: None,
+            lbfgs_steps: None,
         }
     }
 }
@@ -270,6 +276,10 @@ pub struct MeasureSpec {
     pub transitions: Option<TransitionSpec>,
     pub profile: Option<ProfileSpec>,
     pub regions: Option<RegionSpec>,
+    /// Seed of the random ellipses and the training triplets of data ellipses, as
+    /// `occam measure --seed`; unset = the trial's training seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl Default for MeasureSpec {
@@ -280,6 +290,7 @@ impl Default for MeasureSpec {
             transitions: None,
             profile: None,
             regions: None,
+            seed: None,
         }
     }
 }
@@ -398,6 +409,8 @@ impl SweepSpec {
             train_size: self.fixed.train_size,
             lr_decay_epochs: self.fixed.lr_decay_epochs,
             lr_decay_factor: self.fixed.lr_decay_factor,
+            fallback_at: self.fixed.fallback_at,
+            lbfgs_steps: self.fixed.lbfgs_steps,
             ..TrainConfig::default()
         }
     }

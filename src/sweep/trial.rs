@@ -61,6 +61,7 @@ pub fn run_trial(
             registry::gap(outcome.train.accuracy, outcome.test.accuracy),
         );
         record.train_seconds = outcome.wall_seconds;
+        record.reason = outcome.fallback.map(|f| f.reason());
         if let Some(dir) = keep_models {
             outcome
                 .net
@@ -73,7 +74,15 @@ pub fn run_trial(
             record.measure_seconds = started.elapsed().as_secs_f64();
             if !findings.is_empty() {
                 record.status = TrialStatus::NonFinite;
-                record.reason = Some(findings.join("; "));
+                record.reason = Some(
+                    record
+                        .reason
+                        .iter()
+                        .chain(&findings)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
             }
         }
         Ok(())
@@ -112,7 +121,7 @@ fn measure(
     outcome: &TrainOutcome,
     record: &mut TrialRecord,
 ) -> Result<Vec<String>, String> {
-    let seed = spec.train.seed;
+    let seed = spec.measure.seed.unwrap_or(spec.train.seed);
     let ctx = TrialContext {
         spec,
         splits,

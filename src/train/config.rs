@@ -24,6 +24,17 @@ pub struct TrainConfig {
     pub batch: usize,
     /// Step budget (for L-BFGS: the iteration cap, the paper's 2,684).
     pub steps: usize,
+    /// L-BFGS only: its iteration cap, in place of `steps` (so that one sweep can give
+    /// mini-batch optimizers 2^19 steps and L-BFGS the paper's 2,684 iterations). Ignored by
+    /// the mini-batch optimizers; unset = `steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lbfgs_steps: Option<usize>,
+    /// Mini-batch optimizers only: keep a copy of the weights after this many steps; if the
+    /// run later diverges (a non-finite loss), it ends with that copy, as `completed`, and
+    /// the outcome says so (the paper's step-2^18 checkpoint of its 2^19-step runs). Unset =
+    /// no copy. A value at or beyond the step budget never takes the copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_at: Option<usize>,
     /// Multiply the learning rate by `lr_decay_factor` every this many epochs.
     pub lr_decay_epochs: usize,
     pub lr_decay_factor: f64,
@@ -49,6 +60,8 @@ impl Default for TrainConfig {
             lr: 0.005,
             batch: 256,
             steps: 20_000,
+            lbfgs_steps: None,
+            fallback_at: None,
             lr_decay_epochs: 500,
             lr_decay_factor: 0.1,
             stop_at_100: false,
@@ -88,7 +101,28 @@ impl TrainConfig {
         if let Some(n) = self.train_size {
             ranges::train_size(&key("train_size"), n)?;
         }
+        if let Some(n) = self.lbfgs_steps {
+            ranges::steps(&key("lbfgs_steps"), n)?;
+        }
+        if let Some(n) = self.fallback_at {
+            ranges::steps(&key("fallback_at"), n)?;
+        }
         Ok(())
+    }
+
+    /// The number of steps (mini-batch) or iterations (L-BFGS) the run may take.
+    pub fn step_budget(&self) -> usize {
+        match self.optimizer {
+            super::OptimizerKind::Lbfgs => self.lbfgs_steps.unwrap_or(self.steps),
+            _ => self.steps,
+        }
+    }
+
+    /// The step after which a fallback copy of the weights is kept, when it can be used:
+    /// mini-batch optimizers, and a step before the end of the budget.
+    pub fn fallback_step(&self) -> Option<usize> {
+        self.fallback_at
+            .filter(|&at| self.optimizer != super::OptimizerKind::Lbfgs && at < self.steps)
     }
 }
 
@@ -278,6 +312,22 @@ mod tests {
                 "train_size",
                 TrainConfig {
                     train_size: Some(0),
+                    ..Default::default()
+                },
+                "0",
+            ),
+            (
+                "fallback_at",
+                TrainConfig {
+                    fallback_at: Some(0),
+                    ..Default::default()
+                },
+                "0",
+            ),
+            (
+                "lbfgs_steps",
+                TrainConfig {
+                    lbfgs_steps: Some(0),
                     ..Default::default()
                 },
                 "0",

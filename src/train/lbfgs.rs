@@ -1,5 +1,6 @@
 //! Full-batch L-BFGS training (the paper's "full batch" arm): argmin's L-BFGS with a
 //! Moré–Thuente line search on the mean cross-entropy over the whole training set.
+//! Both at argmin's default tolerances (docs/MODEL.md, Training, lists them).
 
 use super::{RunState, Status, TrainConfig};
 use crate::compute::Compute;
@@ -109,7 +110,8 @@ fn unflatten(flat: &[f32], weights: &mut [Vec<f32>]) {
     }
 }
 
-/// Runs at most `config.steps` L-BFGS iterations from `net`. argmin's convergence
+/// Runs at most `config.step_budget()` L-BFGS iterations from `net` (`lbfgs_steps`, else
+/// `steps`). argmin's convergence
 /// tolerances end it as `Completed`. If the solver aborts (its line search meets NaN/inf
 /// or cannot make progress), the run keeps the lowest-cost finite weights it evaluated,
 /// as `Completed`, and `steps` is then the number of objective evaluations; with no
@@ -133,10 +135,11 @@ pub(super) fn train_full_batch(
         best: &best,
         evaluations: &evaluations,
     };
-    bar.set_length(config.steps as u64 * 2);
+    let max_iters = config.step_budget();
+    bar.set_length(max_iters as u64 * 2);
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY);
     let result = Executor::new(problem, solver)
-        .configure(|state| state.param(init.clone()).max_iters(config.steps as u64))
+        .configure(|state| state.param(init.clone()).max_iters(max_iters as u64))
         .run();
     let mut out = net;
     let (status, steps) = match result {
@@ -165,5 +168,6 @@ pub(super) fn train_full_batch(
         epochs: steps,
         final_lr: config.lr,
         log: Vec::new(),
+        checkpoint: None,
     }
 }

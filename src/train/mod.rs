@@ -1,6 +1,7 @@
 //! Training: mini-batch loop with per-epoch shuffling, augmentation, learning rate decay,
-//! early stop at 100% training accuracy, divergence as a result, and the final evaluation
-//! on the whole train and test sets. Settings are checked against their ranges first.
+//! early stop at 100% training accuracy, divergence as a result (or a fall-back to a kept
+//! checkpoint), and the final evaluation on the whole train and test sets. Settings are
+//! checked against their ranges first.
 
 mod config;
 mod lbfgs;
@@ -34,6 +35,25 @@ pub enum Status {
     Diverged,
 }
 
+/// A run that diverged after its fallback step and ended with the weights kept there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fallback {
+    /// The step the returned weights were copied after (the config's `fallback_at`).
+    pub checkpoint_step: usize,
+    /// The last step completed before the loss became non-finite.
+    pub diverged_after_step: usize,
+}
+
+impl Fallback {
+    /// What happened, in words, for a trial's `reason`.
+    pub fn reason(&self) -> String {
+        format!(
+            "diverged after step {}; measured at the step-{} checkpoint",
+            self.diverged_after_step, self.checkpoint_step
+        )
+    }
+}
+
 /// Everything a training run produced.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
@@ -41,9 +61,12 @@ pub struct TrainOutcome {
     /// The network at step 0.
     pub initial: Mlp,
     pub status: Status,
+    /// Steps the returned network was trained for (with a fallback: its checkpoint step).
     pub steps: usize,
     pub epochs: usize,
     pub final_lr: f64,
+    /// Set when the run diverged and `net` is the fallback checkpoint (status `Completed`).
+    pub fallback: Option<Fallback>,
     pub train: Evaluation,
     pub test: Evaluation,
     pub wall_seconds: f64,
@@ -105,23 +128,44 @@ pub fn train_logged(
         config.seed,
     )?;
     let initial = net.clone();
-    let bar = crate::progress::bar(progress, config.steps as u64, "steps");
-    let run = if config.optimizer == OptimizerKind::Lbfgs {
+    let bar = crate::progress::bar(progress, config.step_budget() as u64, "steps");
+    let mut run = if config.optimizer == OptimizerKind::Lbfgs {
         lbfgs::train_full_batch(net, config, &train_set, compute, &bar)
     } else {
         train_minibatch(net, config, &train_set, compute, &bar, log_every)
     };
     bar.finish_and_clear();
-    let train_eval = engine::evaluate(&run.net, compute, &train_set);
-    let test_eval = engine::evaluate(&run.net, compute, &splits.test);
-    let finite = train_eval.loss.is_finite() && test_eval.loss.is_finite();
+    let mut train_eval = engine::evaluate(&run.net, compute, &train_set);
+    let mut test_eval = engine::evaluate(&run.net, compute, &splits.test);
+    let finite = |a: &Evaluation, b: &Evaluation| a.loss.is_finite() && b.loss.is_finite();
+    if !finite(&train_eval, &test_eval) {
+        run.status = Status::Diverged;
+    }
+    let mut fallback = None;
+    if let (Status::Diverged, Some(checkpoint)) = (run.status, run.checkpoint.take()) {
+        let train_at = engine::evaluate(&checkpoint.net, compute, &train_set);
+        let test_at = engine::evaluate(&checkpoint.net, compute, &splits.test);
+        if finite(&train_at, &test_at) {
+            fallback = Some(Fallback {
+                checkpoint_step: checkpoint.steps,
+                diverged_after_step: run.steps,
+            });
+            (train_eval, test_eval) = (train_at, test_at);
+            run.status = Status::Completed;
+            run.net = checkpoint.net;
+            run.steps = checkpoint.steps;
+            run.epochs = checkpoint.epochs;
+            run.final_lr = decayed_lr(config, checkpoint.epochs);
+        }
+    }
     Ok(TrainOutcome {
-        status: if finite { run.status } else { Status::Diverged },
+        status: run.status,
         net: run.net,
         initial,
         steps: run.steps,
         epochs: run.epochs,
         final_lr: run.final_lr,
+        fallback,
         train: train_eval,
         test: test_eval,
         wall_seconds: started.elapsed().as_secs_f64(),
@@ -161,6 +205,15 @@ pub(crate) struct RunState {
     pub epochs: usize,
     pub final_lr: f64,
     pub log: Vec<log::LogRow>,
+    /// The weights kept after the config's fallback step, if the run got that far.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// A copy of the weights after `steps` steps (`epochs` epochs completed).
+pub(crate) struct Checkpoint {
+    pub net: Mlp,
+    pub steps: usize,
+    pub epochs: usize,
 }
 
 /// The learning rate after `epochs` completed epochs: `lr · factor^⌊epochs / every⌋`.
@@ -171,7 +224,8 @@ pub fn decayed_lr(config: &TrainConfig, epochs: usize) -> f64 {
 /// Mini-batch training. Each epoch visits a fresh permutation of the training set in
 /// batches of `batch`; the remainder that does not fill a batch is dropped for that epoch
 /// (it is part of the next permutation). Weights are only updated by finite gradients:
-/// on a non-finite loss the run ends as `Diverged` with the previous weights.
+/// on a non-finite loss the run ends as `Diverged` with the previous weights. After the
+/// config's fallback step a copy of the weights is kept (see [`TrainConfig::fallback_at`]).
 fn train_minibatch(
     mut net: Mlp,
     config: &TrainConfig,
@@ -198,6 +252,8 @@ fn train_minibatch(
     let mut status = Status::Completed;
     let mut steps = 0;
     let mut train_log = log::TrainLog::new(log_every);
+    let fallback_step = config.fallback_step();
+    let mut checkpoint = None;
     while steps < config.steps {
         if pos + batch > n {
             // End of an epoch: maybe stop at 100%, then reshuffle.
@@ -232,6 +288,13 @@ fn train_minibatch(
         let lr = decayed_lr(config, epochs);
         optimizer.step(&mut net.weights, &grads, lr as f32);
         steps += 1;
+        if Some(steps) == fallback_step {
+            checkpoint = Some(Checkpoint {
+                net: net.clone(),
+                steps,
+                epochs,
+            });
+        }
         train_log.step(steps, epochs, lr, (stats.loss_sum, stats.correct, stats.n));
         epoch_correct += stats.correct;
         epoch_seen += stats.n;
@@ -255,6 +318,7 @@ fn train_minibatch(
         epochs,
         final_lr: decayed_lr(config, epochs),
         log: train_log.finish(steps, epochs, decayed_lr(config, epochs)),
+        checkpoint,
     }
 }
 
@@ -269,6 +333,8 @@ fn check_training_memory(config: &TrainConfig, train_set: &Dataset) -> crate::er
         OptimizerKind::Adam => (2, config.batch),
         OptimizerKind::Lbfgs => (30, 1000),
     };
+    // The fallback copy of the weights is one more weight-shaped buffer.
+    let slots = slots + usize::from(config.fallback_step().is_some());
     let bytes = crate::net::estimated_training_bytes(
         train_set.dim(),
         config.width,

@@ -116,9 +116,12 @@ pub fn full_template() -> TrialSpec {
     TrialSpec {
         train: TrainConfig {
             train_size: Some(0),
+            fallback_at: Some(0),
+            lbfgs_steps: Some(0),
             ..TrainConfig::default()
         },
         measure: MeasureSpec {
+            seed: Some(0),
             transitions: Some(TransitionSpec {
                 trajectory: TrajectoryKind::Translate,
                 count: 0,
@@ -187,6 +190,9 @@ mod tests {
             "train.augment.translate",
             "train.augment.rotate90",
             "train.train_size",
+            "train.fallback_at",
+            "train.lbfgs_steps",
+            "measure.seed",
             "measure.transitions.samples",
             "measure.profile.trajectories",
             "measure.regions.triplet",
