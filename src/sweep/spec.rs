@@ -266,6 +266,10 @@ pub struct MeasureSpec {
     pub transitions: Option<TransitionSpec>,
     pub profile: Option<ProfileSpec>,
     pub regions: Option<RegionSpec>,
+    /// Also measure at this many log-spaced training steps, 2 to 1000 (docs/METRICS.md,
+    /// "Tracking"); stored as the `track` artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<usize>,
 }
 
 impl Default for MeasureSpec {
@@ -276,6 +280,7 @@ impl Default for MeasureSpec {
             transitions: None,
             profile: None,
             regions: None,
+            track: None,
         }
     }
 }

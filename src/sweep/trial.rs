@@ -17,7 +17,7 @@ use crate::measure::regions::region_map;
 use crate::measure::trajectory::{self, TrajectoryKind};
 use crate::measure::transitions::{TransitionCount, exact_transitions, sampled_transitions};
 use crate::net::Mlp;
-use crate::train::{self, Status, TrainOutcome};
+use crate::train::{Status, TrainOutcome};
 use std::path::Path;
 use std::time::Instant;
 
@@ -54,7 +54,8 @@ pub fn run_trial(
         artifacts: Vec::new(),
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
-        let outcome = train::train(&spec.train, splits, compute, false).map_err(|e| e.to_string())?;
+        let (outcome, track) = super::track::train_trial(spec, splits, compute).map_err(|e| e.to_string())?;
+        record.artifacts.extend(track);
         record.status = outcome.status.into();
         record.param_count = outcome.net.param_count();
         record.steps = outcome.steps;

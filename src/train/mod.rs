@@ -5,6 +5,7 @@
 mod config;
 mod lbfgs;
 pub mod log;
+pub mod observe;
 mod optim;
 
 pub use config::{TrainConfig, ranges};
@@ -90,6 +91,20 @@ pub fn train_logged(
     progress: bool,
     log_every: usize,
 ) -> crate::error::Result<TrainOutcome> {
+    train_observed(config, splits, compute, progress, log_every, None)
+}
+
+/// [`train_logged`], also calling `observer` with the network at its chosen steps (and
+/// at the end: see [`observe::Observer`]). The observer only reads the network: the same
+/// seed gives the same weights with or without it. Its time is not in `wall_seconds`.
+pub fn train_observed(
+    config: &TrainConfig,
+    splits: &Splits,
+    compute: &Compute,
+    progress: bool,
+    log_every: usize,
+    mut observer: Option<&mut observe::Observer<'_>>,
+) -> crate::error::Result<TrainOutcome> {
     config.validate()?;
     let started = Instant::now();
     let train_set = training_set(config, splits);
@@ -105,13 +120,33 @@ pub fn train_logged(
         config.seed,
     )?;
     let initial = net.clone();
+    if let Some(obs) = &observer
+        && config.optimizer == OptimizerKind::Lbfgs
+    {
+        lbfgs::check_iterate_memory(&net, obs.steps().len())?;
+    }
     let bar = crate::progress::bar(progress, config.steps as u64, "steps");
     let run = if config.optimizer == OptimizerKind::Lbfgs {
-        lbfgs::train_full_batch(net, config, &train_set, compute, &bar)
+        lbfgs::train_full_batch(net, config, &train_set, compute, &bar, observer.as_deref_mut())
     } else {
-        train_minibatch(net, config, &train_set, compute, &bar, log_every)
+        train_minibatch(
+            net,
+            config,
+            &train_set,
+            compute,
+            &bar,
+            log_every,
+            observer.as_deref_mut(),
+        )
     };
     bar.finish_and_clear();
+    let observing_seconds = match observer {
+        Some(obs) => {
+            obs.observe_final(run.steps, &run.net, &train_set);
+            obs.seconds()
+        }
+        None => 0.0,
+    };
     let train_eval = engine::evaluate(&run.net, compute, &train_set);
     let test_eval = engine::evaluate(&run.net, compute, &splits.test);
     let finite = train_eval.loss.is_finite() && test_eval.loss.is_finite();
@@ -124,7 +159,7 @@ pub fn train_logged(
         final_lr: run.final_lr,
         train: train_eval,
         test: test_eval,
-        wall_seconds: started.elapsed().as_secs_f64(),
+        wall_seconds: started.elapsed().as_secs_f64() - observing_seconds,
         log: run.log,
     })
 }
@@ -179,6 +214,7 @@ fn train_minibatch(
     compute: &Compute,
     bar: &ProgressBar,
     log_every: usize,
+    mut observer: Option<&mut observe::Observer<'_>>,
 ) -> RunState {
     let n = data.len();
     let batch = config.batch.min(n);
@@ -232,6 +268,9 @@ fn train_minibatch(
         let lr = decayed_lr(config, epochs);
         optimizer.step(&mut net.weights, &grads, lr as f32);
         steps += 1;
+        if let Some(obs) = &mut observer {
+            obs.maybe_observe(steps, &net, data);
+        }
         train_log.step(steps, epochs, lr, (stats.loss_sum, stats.correct, stats.n));
         epoch_correct += stats.correct;
         epoch_seen += stats.n;
