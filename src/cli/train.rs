@@ -102,7 +102,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, requires = "track")]
     track_points: usize,
     /// With --track: count transitions along this trajectory kind (none by default).
-    #[arg(long, value_enum, requires = "track")]
+    #[arg(long, value_enum, value_name = "KIND", requires = "track")]
     track_trajectory: Option<TrajectoryKind>,
     /// With --track-trajectory: how many trajectories (at most one per test point for
     /// translate): 1 to 1,000,000.

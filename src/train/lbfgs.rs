@@ -111,11 +111,14 @@ fn unflatten(flat: &[f32], weights: &mut [Vec<f32>]) {
     }
 }
 
+/// (iteration, parameters) of the iterates kept so far, shared with the solver's observer.
+type KeptIterates = Arc<Mutex<Vec<(usize, Vec<f32>)>>>;
+
 /// The iterates at chosen iterations (1-based), kept while the solver runs and handed to
 /// an [`Observer`] afterwards (argmin's observers must own what they hold).
 struct KeepIterates {
     wanted: Vec<usize>,
-    kept: Arc<Mutex<Vec<(usize, Vec<f32>)>>>,
+    kept: KeptIterates,
 }
 
 impl<I: State<Param = Vec<f32>>> Observe<I> for KeepIterates {
@@ -172,7 +175,7 @@ pub(super) fn train_full_batch(
     };
     bar.set_length(config.steps as u64 * 2);
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY);
-    let kept = Arc::new(Mutex::new(Vec::new()));
+    let kept: KeptIterates = Arc::new(Mutex::new(Vec::new()));
     let mut executor =
         Executor::new(problem, solver).configure(|state| state.param(init.clone()).max_iters(config.steps as u64));
     if let Some(obs) = &observer {
