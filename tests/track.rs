@@ -260,6 +260,18 @@ fn bad_checkpoint_counts_and_track_options_are_refused_by_name() {
         ]),
         &["--track-trajectories", "= 0", "1 to"],
     );
+    // Trajectories that cannot be built are refused before training, not after it.
+    refused(
+        &train(&[
+            "--track",
+            "3",
+            "--train-size",
+            "2",
+            "--track-trajectory",
+            "same-class-ellipse",
+        ]),
+        &["--track-trajectory", "no class with three examples"],
+    );
     // The measurement options mean nothing without --track.
     refused(&train(&["--track-points", "5"]), &["--track"]);
     assert!(

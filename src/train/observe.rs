@@ -58,9 +58,11 @@ pub struct Observer<'a> {
 }
 
 impl<'a> Observer<'a> {
-    /// Observes at `steps` (increasing; steps past the run's end are never reached).
-    pub fn new(steps: Vec<usize>, on_checkpoint: &'a mut dyn FnMut(Checkpoint<'_>)) -> Self {
-        debug_assert!(steps.windows(2).all(|w| w[0] < w[1]), "steps must increase");
+    /// Observes at `steps` (taken in increasing order, each once; steps past the run's
+    /// end are never reached, step 0 never).
+    pub fn new(mut steps: Vec<usize>, on_checkpoint: &'a mut dyn FnMut(Checkpoint<'_>)) -> Self {
+        steps.sort_unstable();
+        steps.dedup();
         Observer {
             steps,
             next: 0,
