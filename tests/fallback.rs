@@ -220,7 +220,10 @@ fn a_sweep_trial_that_falls_back_is_completed_measured_and_says_why() {
     let t = &trials[0];
     assert_eq!(t.status, TrialStatus::Completed);
     assert_eq!(t.steps, 100);
-    assert!(t.metric(occam::sweep::metrics::JACOBIAN_NORM).is_finite(), "measured at the checkpoint");
+    assert!(
+        t.metric(occam::sweep::metrics::JACOBIAN_NORM).is_finite(),
+        "measured at the checkpoint"
+    );
     let rows = tmp.path().join("rows.jsonl");
     ok(&["sweep", "export", &store, "--jsonl", rows.to_str().unwrap()]);
     let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas/export-row.json");

@@ -6,7 +6,11 @@ use clap::Args;
 use occam::compute::Compute;
 use occam::data::{Augmentation, DataSource};
 use occam::error::write_atomic;
+use occam::measure::profile::Method;
+use occam::measure::track::{self, TrackRow, TrackSettings, TrackTransitions};
+use occam::measure::trajectory::TrajectoryKind;
 use occam::net::{Activation, engine};
+use occam::train::observe::{Checkpoint, Observer, check_checkpoints, log_spaced_steps};
 use occam::train::{self, OptimizerKind, TrainConfig};
 use serde_json::json;
 use std::path::PathBuf;
@@ -94,6 +98,21 @@ pub struct TrainArgs {
     /// Also save the network at step 0 as model_init.safetensors.
     #[arg(long)]
     save_init: bool,
+    /// Write track.csv: train and test accuracy, gap, mean Jacobian norm and transitions
+    /// at K log-spaced steps, the last the final network: 2 to 1000.
+    #[arg(long, value_name = "K")]
+    track: Option<usize>,
+    /// With --track: the first N test points give the mean Jacobian norm; 0 = none: 0 to
+    /// 1,000,000.
+    #[arg(long, value_name = "N", default_value_t = 1000, requires = "track")]
+    track_points: usize,
+    /// With --track: count transitions along this trajectory kind (none by default).
+    #[arg(long, value_enum, value_name = "KIND", requires = "track")]
+    track_trajectory: Option<TrajectoryKind>,
+    /// With --track-trajectory: how many trajectories (at most one per test point for
+    /// translate): 1 to 1,000,000.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "track_trajectory")]
+    track_trajectories: usize,
     /// No progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -222,10 +241,77 @@ impl TrainArgs {
             _ => format!("--{}", field.trim_start_matches("augment.").replace('_', "-")),
         }
     }
+
+    /// What `--track` measures at each checkpoint, checked; `None` without `--track`.
+    /// Trajectories are seeded by the training seed, as a sweep seeds them.
+    fn track_settings(&self, config: &TrainConfig) -> Result<Option<(usize, TrackSettings)>> {
+        let Some(k) = self.track else { return Ok(None) };
+        check_checkpoints("--track", k)?;
+        occam::limits::in_range(
+            "--track-points",
+            self.track_points,
+            0,
+            occam::measure::ranges::MAX_COUNT,
+        )?;
+        if self.track_trajectory.is_some() {
+            occam::measure::ranges::count("--track-trajectories", self.track_trajectories)?;
+        }
+        let transitions = self.track_trajectory.map(|trajectory| TrackTransitions {
+            trajectory,
+            count: self.track_trajectories,
+            method: Method::Exact,
+            samples: 1 << 20,
+            seed: config.seed,
+        });
+        let settings = TrackSettings {
+            jacobian_points: self.track_points,
+            transitions,
+        };
+        Ok(Some((k, settings)))
+    }
+}
+
+/// Trains, measuring at the checkpoints when `track` asks for them.
+fn train_tracked(
+    config: &TrainConfig,
+    splits: &occam::data::Splits,
+    compute: &Compute,
+    args: &TrainArgs,
+    track: Option<(usize, TrackSettings)>,
+) -> Result<(train::TrainOutcome, Vec<TrackRow>)> {
+    let Some((k, settings)) = track else {
+        let outcome = train::train_logged(config, splits, compute, !args.quiet, args.log_every)?;
+        return Ok((outcome, Vec::new()));
+    };
+    track::check_trajectories(splits, &settings).context("--track-trajectory")?;
+    let mut rows = Vec::new();
+    let mut failure = None;
+    let mut on_checkpoint = |c: Checkpoint<'_>| {
+        if failure.is_none() {
+            match track::measure_checkpoint(c.step, c.net, compute, c.train_set, splits, &settings) {
+                Ok(row) => rows.push(row),
+                Err(e) => failure = Some(e),
+            }
+        }
+    };
+    let mut observer = Observer::new(log_spaced_steps(config.steps, k), &mut on_checkpoint);
+    let outcome = train::train_observed(
+        config,
+        splits,
+        compute,
+        !args.quiet,
+        args.log_every,
+        Some(&mut observer),
+    )?;
+    if let Some(e) = failure {
+        return Err(anyhow::Error::new(e).context("--track-trajectory"));
+    }
+    Ok((outcome, rows))
 }
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
     let config = args.config()?;
+    let track = args.track_settings(&config)?;
     // A dataset named in the config file is reported as that file's key.
     let splits = DataSource::parse(&config.data)
         .and_then(|source| source.load_with(config.train_size))
@@ -233,7 +319,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     // The output directory before the work, so that a run is never lost for want of it.
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
     let compute = Compute::new(0);
-    let outcome = train::train_logged(&config, &splits, &compute, !args.quiet, args.log_every)?;
+    let (outcome, track_rows) = train_tracked(&config, &splits, &compute, &args, track)?;
     if args.save_init {
         outcome.initial.save(&args.out.join("model_init.safetensors"))?;
     }
@@ -243,6 +329,9 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             &args.out.join("train_log.csv"),
             train::log::to_csv(&outcome.log).as_bytes(),
         )?;
+    }
+    if !track_rows.is_empty() {
+        write_atomic(&args.out.join("track.csv"), track::to_csv(&track_rows).as_bytes())?;
     }
     let metrics = json!({
         "train_accuracy": outcome.train.accuracy,

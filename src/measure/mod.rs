@@ -12,6 +12,7 @@ pub mod bounds;
 pub mod finite;
 pub mod profile;
 pub mod regions;
+pub mod track;
 
 /// The valid range of every measurement setting, shared by `occam measure` and sweep
 /// specs (docs/METRICS.md lists them). Each check names the setting as `what`.

@@ -1,4 +1,5 @@
-//! What a trial measures beyond its scalar metrics — trajectory profiles and region maps —
+//! What a trial measures beyond its scalar metrics — trajectory profiles, region maps and
+//! measurements over training —
 //! as typed values shared by the writer (the trial runner) and every reader (the store,
 //! reports). Each is stored as JSON in the store's `artifacts` table under its kind's
 //! name; a missing number (NaN) is stored as `null` and read back as NaN, never as 0.
@@ -14,6 +15,47 @@ pub enum Artifact {
     Profile(ProfileArtifact),
     /// Region maps before and after training (Figure 3).
     Regions(RegionsArtifact),
+    /// Accuracy, gap and sensitivity at log-spaced training steps.
+    Track(TrackArtifact),
+}
+
+/// Measurements at checkpoints during training, one entry per step in each list; the last
+/// step is the final network, whose values equal the trial's final metrics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackArtifact {
+    pub steps: Vec<usize>,
+    #[serde(with = "nan_as_null")]
+    pub train_accuracy: Vec<f64>,
+    #[serde(with = "nan_as_null")]
+    pub test_accuracy: Vec<f64>,
+    /// train − test accuracy.
+    #[serde(with = "nan_as_null")]
+    pub gap: Vec<f64>,
+    /// Mean ‖J‖_F on the trial's Jacobian test points (null: not measured or non-finite).
+    #[serde(with = "nan_as_null")]
+    pub jacobian_norm: Vec<f64>,
+    /// Mean transitions per trajectory (null: not counted or non-finite).
+    #[serde(with = "nan_as_null")]
+    pub transitions: Vec<f64>,
+    /// Seconds spent measuring the checkpoints (not part of the training time).
+    #[serde(with = "nan_as_null::one")]
+    pub seconds: f64,
+}
+
+impl TrackArtifact {
+    /// The artifact of a run's checkpoint rows.
+    pub fn from_rows(rows: &[crate::measure::track::TrackRow], seconds: f64) -> Self {
+        let column = |f: fn(&crate::measure::track::TrackRow) -> f64| rows.iter().map(f).collect();
+        TrackArtifact {
+            steps: rows.iter().map(|r| r.step).collect(),
+            train_accuracy: column(|r| r.train_accuracy),
+            test_accuracy: column(|r| r.test_accuracy),
+            gap: column(|r| r.gap),
+            jacobian_norm: column(|r| r.jacobian_norm),
+            transitions: column(|r| r.transitions),
+            seconds,
+        }
+    }
 }
 
 /// Profiles along each trajectory kind.
@@ -83,6 +125,7 @@ impl Artifact {
         match self {
             Artifact::Profile(_) => "profile",
             Artifact::Regions(_) => "regions",
+            Artifact::Track(_) => "track",
         }
     }
 
@@ -91,6 +134,7 @@ impl Artifact {
         match self {
             Artifact::Profile(p) => serde_json::to_string(p),
             Artifact::Regions(r) => serde_json::to_string(r),
+            Artifact::Track(t) => serde_json::to_string(t),
         }
         .expect("artifacts serialize")
     }
@@ -101,7 +145,8 @@ impl Artifact {
         match kind {
             "profile" => serde_json::from_str(body).map(Artifact::Profile).map_err(bad),
             "regions" => serde_json::from_str(body).map(Artifact::Regions).map_err(bad),
-            other => Err(format!("unknown artifact kind '{other}' (profile or regions)")),
+            "track" => serde_json::from_str(body).map(Artifact::Track).map_err(bad),
+            other => Err(format!("unknown artifact kind '{other}' (profile, regions or track)")),
         }
     }
 }
@@ -195,5 +240,42 @@ mod tests {
         assert_eq!(map.mask(), mask);
         assert!(Artifact::from_stored("profile", "{\"method\":\"exact\"}").is_err());
         assert!(Artifact::from_stored("heatmap", "{}").unwrap_err().contains("heatmap"));
+    }
+
+    #[test]
+    fn track_artifacts_round_trip_with_nan_as_null() {
+        let track = Artifact::Track(TrackArtifact {
+            steps: vec![1, 10],
+            train_accuracy: vec![0.125, 1.0],
+            test_accuracy: vec![0.1, 0.8],
+            gap: vec![0.025, 0.19999999999999996],
+            jacobian_norm: vec![f64::NAN, 0.5],
+            transitions: vec![f64::NAN, 352.0 / 3.0],
+            seconds: 0.25,
+        });
+        let text = track.to_json();
+        assert!(
+            text.contains("\"jacobian_norm\":[null,0.5]") && text.contains("\"transitions\":[null,117.3"),
+            "{text}"
+        );
+        let Artifact::Track(back) = Artifact::from_stored(track.kind(), &text).unwrap() else {
+            panic!("kind")
+        };
+        let Artifact::Track(original) = &track else {
+            unreachable!()
+        };
+        assert_eq!(
+            (&back.steps, &back.gap, back.seconds),
+            (&original.steps, &original.gap, 0.25)
+        );
+        assert!(back.jacobian_norm[0].is_nan() && back.jacobian_norm[1] == 0.5);
+        // Every bit comes back (serde_json's float_roundtrip; without it 352/3 lost one).
+        assert!(back.transitions[0].is_nan());
+        assert_eq!(back.transitions[1].to_bits(), (352.0f64 / 3.0).to_bits());
+        assert!(
+            Artifact::from_stored("track", "{\"steps\":[1]}")
+                .unwrap_err()
+                .contains("track")
+        );
     }
 }

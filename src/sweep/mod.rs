@@ -10,6 +10,7 @@ pub mod slurm;
 pub mod spec;
 pub mod store;
 pub mod studies;
+pub mod track;
 pub mod trial;
 
 pub use runner::{RunOptions, RunSummary, run_sweep};

@@ -280,6 +280,10 @@ pub struct MeasureSpec {
     /// `occam measure --seed`; unset = the trial's training seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Also measure at this many log-spaced training steps, 2 to 1000 (docs/METRICS.md,
+    /// "Tracking"); stored as the `track` artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<usize>,
 }
 
 impl Default for MeasureSpec {
@@ -291,6 +295,7 @@ impl Default for MeasureSpec {
             profile: None,
             regions: None,
             seed: None,
+            track: None,
         }
     }
 }
@@ -346,6 +351,12 @@ pub struct PairSlot {
 }
 
 impl TrialSpec {
+    /// The seed of the trajectories measured on this trial: `[measure] seed`, else the
+    /// training seed (the same seed `occam measure --seed` takes).
+    pub fn measure_seed(&self) -> u64 {
+        self.measure.seed.unwrap_or(self.train.seed)
+    }
+
     /// A stable identifier: FNV-1a (128-bit) of the canonical JSON (sorted keys).
     pub fn id(&self) -> String {
         stable_hash(&canonical_json(self))

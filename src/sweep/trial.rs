@@ -16,7 +16,7 @@ use crate::measure::profile::{Method, Trajectories, profile};
 use crate::measure::regions::region_map;
 use crate::measure::trajectory::{self, TrajectoryKind};
 use crate::net::Mlp;
-use crate::train::{self, Status, TrainOutcome};
+use crate::train::{Status, TrainOutcome};
 use std::path::Path;
 use std::time::Instant;
 
@@ -47,7 +47,8 @@ pub fn run_trial(
         artifacts: Vec::new(),
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
-        let outcome = train::train(&spec.train, splits, compute, false).map_err(|e| e.to_string())?;
+        let (outcome, track) = super::track::train_trial(spec, splits, compute).map_err(|e| e.to_string())?;
+        record.artifacts.extend(track);
         record.status = outcome.status.into();
         record.param_count = outcome.net.param_count();
         record.steps = outcome.steps;
@@ -121,7 +122,7 @@ fn measure(
     outcome: &TrainOutcome,
     record: &mut TrialRecord,
 ) -> Result<Vec<String>, String> {
-    let seed = spec.measure.seed.unwrap_or(spec.train.seed);
+    let seed = spec.measure_seed();
     let ctx = TrialContext {
         spec,
         splits,

@@ -2,16 +2,18 @@
 //! Moré–Thuente line search on the mean cross-entropy over the whole training set.
 //! Both at argmin's default tolerances (docs/MODEL.md, Training, lists them).
 
+use super::observe::Observer;
 use super::{RunState, Status, TrainConfig};
 use crate::compute::Compute;
 use crate::data::Dataset;
 use crate::net::engine;
 use crate::net::{Mlp, Workspace};
-use argmin::core::{CostFunction, Error, Executor, Gradient, State};
+use argmin::core::observers::{Observe, ObserverMode};
+use argmin::core::{CostFunction, Error, Executor, Gradient, KV, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use indicatif::ProgressBar;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// History length of the L-BFGS approximation (SciPy's and TF-1's default, m = 10).
 const MEMORY: usize = 10;
@@ -110,18 +112,56 @@ fn unflatten(flat: &[f32], weights: &mut [Vec<f32>]) {
     }
 }
 
+/// (iteration, parameters) of the iterates kept so far, shared with the solver's observer.
+type KeptIterates = Arc<Mutex<Vec<(usize, Vec<f32>)>>>;
+
+/// The iterates at chosen iterations (1-based), kept while the solver runs and handed to
+/// an [`Observer`] afterwards (argmin's observers must own what they hold).
+struct KeepIterates {
+    wanted: Vec<usize>,
+    kept: KeptIterates,
+}
+
+impl<I: State<Param = Vec<f32>>> Observe<I> for KeepIterates {
+    fn observe_iter(&mut self, state: &I, _kv: &KV) -> Result<(), Error> {
+        // Called before the iteration counter moves on: this is iteration get_iter() + 1.
+        let iteration = state.get_iter() as usize + 1;
+        if self.wanted.binary_search(&iteration).is_ok()
+            && let Some(param) = state.get_param()
+        {
+            self.kept.lock().unwrap().push((iteration, param.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses tracking an L-BFGS run whose kept iterates (one copy of the parameters per
+/// checkpoint) would not fit in memory.
+pub(super) fn check_iterate_memory(net: &Mlp, checkpoints: usize) -> crate::error::Result<()> {
+    crate::limits::check_memory(
+        &format!(
+            "tracking full-batch L-BFGS at {checkpoints} checkpoints ({} parameters each)",
+            net.param_count()
+        ),
+        checkpoints as f64 * net.param_count() as f64 * 4.0,
+    )
+}
+
 /// Runs at most `config.step_budget()` L-BFGS iterations from `net` (`lbfgs_steps`, else
 /// `steps`). argmin's convergence
 /// tolerances end it as `Completed`. If the solver aborts (its line search meets NaN/inf
 /// or cannot make progress), the run keeps the lowest-cost finite weights it evaluated,
 /// as `Completed`, and `steps` is then the number of objective evaluations; with no
-/// finite cost at all it is `Diverged`.
+/// finite cost at all it is `Diverged`. An `observer` sees the iterates at its chosen
+/// iterations before the final step (the final network is the lowest-cost one, which the
+/// caller hands it).
 pub(super) fn train_full_batch(
     net: Mlp,
     config: &TrainConfig,
     data: &Dataset,
     compute: &Compute,
     bar: &ProgressBar,
+    observer: Option<&mut Observer<'_>>,
 ) -> RunState {
     let init = flatten(&net.weights);
     let best = Mutex::new(None);
@@ -138,9 +178,17 @@ pub(super) fn train_full_batch(
     let max_iters = config.step_budget();
     bar.set_length(max_iters as u64 * 2);
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY);
-    let result = Executor::new(problem, solver)
-        .configure(|state| state.param(init.clone()).max_iters(max_iters as u64))
-        .run();
+    let kept: KeptIterates = Arc::new(Mutex::new(Vec::new()));
+    let mut executor =
+        Executor::new(problem, solver).configure(|state| state.param(init.clone()).max_iters(max_iters as u64));
+    if let Some(obs) = &observer {
+        let keep = KeepIterates {
+            wanted: obs.steps().to_vec(),
+            kept: Arc::clone(&kept),
+        };
+        executor = executor.add_observer(keep, ObserverMode::Always);
+    }
+    let result = executor.run();
     let mut out = net;
     let (status, steps) = match result {
         Ok(res) => {
@@ -161,6 +209,13 @@ pub(super) fn train_full_batch(
             None => (Status::Diverged, 0),
         },
     };
+    if let Some(obs) = observer {
+        let mut at = out.clone();
+        for (iteration, param) in kept.lock().unwrap().drain(..).filter(|(i, _)| *i < steps) {
+            unflatten(&param, &mut at.weights);
+            obs.maybe_observe(iteration, &at, data);
+        }
+    }
     RunState {
         net: out,
         status,

@@ -6,6 +6,7 @@
 mod config;
 mod lbfgs;
 pub mod log;
+pub mod observe;
 mod optim;
 
 pub use config::{TrainConfig, ranges};
@@ -113,6 +114,20 @@ pub fn train_logged(
     progress: bool,
     log_every: usize,
 ) -> crate::error::Result<TrainOutcome> {
+    train_observed(config, splits, compute, progress, log_every, None)
+}
+
+/// [`train_logged`], also calling `observer` with the network at its chosen steps (and
+/// at the end: see [`observe::Observer`]). The observer only reads the network: the same
+/// seed gives the same weights with or without it. Its time is not in `wall_seconds`.
+pub fn train_observed(
+    config: &TrainConfig,
+    splits: &Splits,
+    compute: &Compute,
+    progress: bool,
+    log_every: usize,
+    mut observer: Option<&mut observe::Observer<'_>>,
+) -> crate::error::Result<TrainOutcome> {
     config.validate()?;
     let started = Instant::now();
     let train_set = training_set(config, splits);
@@ -128,11 +143,24 @@ pub fn train_logged(
         config.seed,
     )?;
     let initial = net.clone();
+    if let Some(obs) = &observer
+        && config.optimizer == OptimizerKind::Lbfgs
+    {
+        lbfgs::check_iterate_memory(&net, obs.steps().len())?;
+    }
     let bar = crate::progress::bar(progress, config.step_budget() as u64, "steps");
     let mut run = if config.optimizer == OptimizerKind::Lbfgs {
-        lbfgs::train_full_batch(net, config, &train_set, compute, &bar)
+        lbfgs::train_full_batch(net, config, &train_set, compute, &bar, observer.as_deref_mut())
     } else {
-        train_minibatch(net, config, &train_set, compute, &bar, log_every)
+        train_minibatch(
+            net,
+            config,
+            &train_set,
+            compute,
+            &bar,
+            log_every,
+            observer.as_deref_mut(),
+        )
     };
     bar.finish_and_clear();
     let mut train_eval = engine::evaluate(&run.net, compute, &train_set);
@@ -158,6 +186,13 @@ pub fn train_logged(
             run.final_lr = decayed_lr(config, checkpoint.epochs);
         }
     }
+    let observing_seconds = match observer {
+        Some(obs) => {
+            obs.observe_final(run.steps, &run.net, &train_set);
+            obs.seconds()
+        }
+        None => 0.0,
+    };
     Ok(TrainOutcome {
         status: run.status,
         net: run.net,
@@ -168,7 +203,7 @@ pub fn train_logged(
         fallback,
         train: train_eval,
         test: test_eval,
-        wall_seconds: started.elapsed().as_secs_f64(),
+        wall_seconds: started.elapsed().as_secs_f64() - observing_seconds,
         log: run.log,
     })
 }
@@ -233,6 +268,7 @@ fn train_minibatch(
     compute: &Compute,
     bar: &ProgressBar,
     log_every: usize,
+    mut observer: Option<&mut observe::Observer<'_>>,
 ) -> RunState {
     let n = data.len();
     let batch = config.batch.min(n);
@@ -294,6 +330,9 @@ fn train_minibatch(
                 steps,
                 epochs,
             });
+        }
+        if let Some(obs) = &mut observer {
+            obs.maybe_observe(steps, &net, data);
         }
         train_log.step(steps, epochs, lr, (stats.loss_sum, stats.correct, stats.n));
         epoch_correct += stats.correct;

@@ -122,6 +122,7 @@ pub fn full_template() -> TrialSpec {
         },
         measure: MeasureSpec {
             seed: Some(0),
+            track: Some(0),
             transitions: Some(TransitionSpec {
                 trajectory: TrajectoryKind::Translate,
                 count: 0,

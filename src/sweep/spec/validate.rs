@@ -121,6 +121,9 @@ impl SweepSpec {
         use crate::measure::ranges;
         let m = &self.measure;
         crate::limits::in_range(&key("measure.jacobian_points"), m.jacobian_points, 0, ranges::MAX_COUNT)?;
+        if let Some(k) = m.track {
+            crate::train::observe::check_checkpoints(&key("measure.track"), k)?;
+        }
         if let Some(t) = &m.transitions {
             ranges::count(&key("measure.transitions.count"), t.count)?;
             ranges::samples(&key("measure.transitions.samples"), t.samples)?;
