@@ -266,6 +266,6 @@ fn the_header_counts_each_verdict() {
     let none = VerdictCounts::of(&[finding(3, Verdict::NotValid)]);
     assert_eq!(
         none.sentence(),
-        "0 of 1 findings reproduced, 1 not valid (too little data to apply the rule)"
+        "0 of 1 findings reproduced, 1 not valid at this scale (a precondition failed, or too little data to apply the rule)"
     );
 }

@@ -93,6 +93,8 @@ pub struct PairedAnalysis {
     pub pairs: usize,
     /// Whether only pairs with both networks at 100% training accuracy are kept.
     pub filtered_to_100: bool,
+    /// The study's preconditions (fitted pairs, the augmentation check).
+    pub validity: super::validity::PairValidity,
     /// (off, on) values per pair for gap, jacobian_norm, transitions, and dataset name.
     pub values: Vec<PairValues>,
     pub metrics: Vec<PairedMetric>,
@@ -123,7 +125,8 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
     let complete: Vec<[&TrialRecord; 2]> = groups.values().filter_map(|a| Some([a[0]?, a[1]?])).collect();
     let fitted: Vec<[&TrialRecord; 2]> = complete.iter().copied().filter(|[a, b]| fits(a) && fits(b)).collect();
     let filtered_to_100 = fitted.len() >= 5;
-    let chosen = if filtered_to_100 { fitted } else { complete };
+    let chosen = if filtered_to_100 { fitted } else { complete.clone() };
+    let validity = super::validity::check(factor, &complete, &chosen);
     let values: Vec<PairValues> = chosen
         .iter()
         .map(|[off, on]| PairValues {
@@ -183,6 +186,7 @@ pub fn paired(sweep: &str, trials: &[&TrialRecord]) -> Option<PairedAnalysis> {
         arms: (a.into(), b.into()),
         pairs: values.len(),
         filtered_to_100,
+        validity,
         values,
         metrics,
     })

@@ -32,7 +32,7 @@ impl Verdict {
             Verdict::Reproduced => "reproduced",
             Verdict::NotReproduced => "not reproduced",
             Verdict::NotMeasured => "not measured",
-            Verdict::NotValid => "not valid",
+            Verdict::NotValid => "not valid at this scale",
         }
     }
 }
@@ -76,7 +76,10 @@ impl VerdictCounts {
         for (n, what) in [
             (self.not_reproduced, "not reproduced"),
             (self.not_measured, "not measured"),
-            (self.not_valid, "not valid (too little data to apply the rule)"),
+            (
+                self.not_valid,
+                "not valid at this scale (a precondition failed, or too little data to apply the rule)",
+            ),
         ] {
             if n > 0 {
                 parts.push(format!("{n} {what}"));
@@ -196,29 +199,14 @@ fn finding_2(r: &Report) -> Finding {
     let mut parts = Vec::new();
     let mut invalid = Vec::new();
     for p in &r.paired {
-        let jac = p.metrics.iter().find(|m| m.metric == JACOBIAN_NORM.name);
-        let gap = p.metrics.iter().find(|m| m.metric == GENERALIZATION_GAP.name);
-        let (Some(jac), Some(gap)) = (jac, gap) else { continue };
-        let a = jac.agreement;
-        if a.pairs == 0 || !a.fraction.is_finite() {
-            invalid.push(format!(
-                "{} vs {}: no complete pair with both Jacobian norms measured",
-                p.arms.0, p.arms.1
-            ));
-            continue;
+        let (verdict, text) = paired_verdict(p);
+        match verdict {
+            Verdict::Reproduced | Verdict::NotReproduced => {
+                ok &= verdict == Verdict::Reproduced;
+                parts.push(text);
+            }
+            Verdict::NotValid | Verdict::NotMeasured => invalid.push(text),
         }
-        ok &= a.fraction > 0.5;
-        parts.push(format!(
-            "{} vs {} ({} pairs): gap larger for '{}' in {:.0}% of pairs; smaller-gap arm has smaller ‖J‖ in {:.0}% [95% CI {:.0}–{:.0}%]",
-            p.arms.0,
-            p.arms.1,
-            p.pairs,
-            p.arms.1,
-            100.0 * gap.on_larger,
-            100.0 * a.fraction,
-            100.0 * a.ci_low,
-            100.0 * a.ci_high
-        ));
     }
     parts.extend(invalid.iter().cloned());
     Finding {
@@ -237,6 +225,44 @@ fn finding_2(r: &Report) -> Finding {
             parts.join("; ")
         ),
     }
+}
+
+/// One paired study's verdict and its evidence: "not valid at this scale" when a
+/// precondition fails (too few pairs with both networks fitting, augmentation lowering
+/// test accuracy) or no pair has both Jacobian norms; otherwise whether the arm with the
+/// smaller gap has the smaller ‖J‖ in more than half of the pairs.
+pub fn paired_verdict(p: &super::analysis::PairedAnalysis) -> (Verdict, String) {
+    let arms = format!("{} vs {}", p.arms.0, p.arms.1);
+    if !p.validity.valid() {
+        return (
+            Verdict::NotValid,
+            format!("{arms}: not valid at this scale ({})", p.validity.failures()),
+        );
+    }
+    let jac = p.metrics.iter().find(|m| m.metric == JACOBIAN_NORM.name);
+    let gap = p.metrics.iter().find(|m| m.metric == GENERALIZATION_GAP.name);
+    let (Some(jac), Some(gap)) = (jac, gap) else {
+        return (Verdict::NotMeasured, format!("{arms}: no Jacobian norms measured"));
+    };
+    let a = jac.agreement;
+    if a.pairs == 0 || !a.fraction.is_finite() {
+        return (
+            Verdict::NotValid,
+            format!("{arms}: no complete pair with both Jacobian norms measured"),
+        );
+    }
+    (
+        Verdict::from_rule(a.fraction > 0.5),
+        format!(
+            "{arms} ({} pairs): gap larger for '{}' in {:.0}% of pairs; smaller-gap arm has smaller ‖J‖ in {:.0}% [95% CI {:.0}–{:.0}%]",
+            p.pairs,
+            p.arms.1,
+            100.0 * gap.on_larger,
+            100.0 * a.fraction,
+            100.0 * a.ci_low,
+            100.0 * a.ci_high
+        ),
+    )
 }
 
 /// Networks a rank correlation needs before finding 3 is judged on it.

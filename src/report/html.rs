@@ -297,6 +297,23 @@ fn paired_table(p: &PairedAnalysis, h: &mut String) {
         );
     }
     *h += "</table>";
+    let (verdict, evidence) = super::findings::paired_verdict(p);
+    let _ = write!(
+        h,
+        "<p>This study: <b>{}</b> — {}</p><ul class=checks>",
+        verdict.text(),
+        esc(&evidence)
+    );
+    for c in &p.validity.checks {
+        let _ = write!(
+            h,
+            "<li>{} {}: {}</li>",
+            if c.holds { "✓" } else { "✗" },
+            esc(c.name),
+            esc(&c.detail)
+        );
+    }
+    *h += "</ul>";
 }
 
 /// Networks up to which a sweep's values are listed network by network.

@@ -8,6 +8,7 @@ pub mod config;
 mod figures;
 mod findings;
 mod html;
+pub mod validity;
 
 pub use figures::FigureFile;
 pub use findings::{Finding, Verdict, VerdictCounts};
