@@ -204,6 +204,10 @@ pub struct Correlation {
     pub granulated_kendall: f64,
     /// ψ per hyper-parameter axis that varies: (axis, ψ, groups, pairs of networks in them).
     pub per_axis: Vec<(String, f64, usize, usize)>,
+    /// Conditional mutual information score (Jiang et al. 2019), or why it has none.
+    pub cmi: Stat,
+    /// The hyper-parameters of the conditioning set that gave the score (may be empty).
+    pub cmi_given: Vec<String>,
 }
 
 /// Fewest pairs of networks, summed over the groups of every axis, for a granulated τ to be
@@ -273,6 +277,64 @@ fn axes_of(trials: &[&TrialRecord]) -> (Vec<String>, Vec<Vec<String>>) {
     (names, values)
 }
 
+/// Most networks the CMI score is computed for: it counts every ordered pair of networks
+/// for each of up to 1 + k + k(k−1)/2 conditioning sets of the k varying hyper-parameters.
+pub const MAX_NETWORKS_FOR_CMI: usize = 3000;
+
+/// The CMI score of a metric over the networks, conditioned on the hyper-parameters that
+/// vary among them (every axis but the seed), with the conditioning set of the minimum.
+fn cmi_score(metric: &[f64], gap: &[f64], axes: &[Vec<String>], names: &[String]) -> (Stat, Vec<String>) {
+    use crate::stats::cmi::{CmiNetwork, CmiUndefined, CmiValue, conditional_mutual_information};
+    if metric.len() > MAX_NETWORKS_FOR_CMI {
+        return (
+            Stat::Undefined {
+                why: format!(
+                    "not computed for {} networks (at most {MAX_NETWORKS_FOR_CMI}: it counts every pair)",
+                    metric.len()
+                ),
+            },
+            Vec::new(),
+        );
+    }
+    let varying: Vec<usize> = (0..axes.len())
+        .filter(|&k| axes[k].iter().any(|v| v != &axes[k][0]))
+        .collect();
+    let networks: Vec<CmiNetwork> = (0..metric.len())
+        .map(|i| CmiNetwork {
+            measure: metric[i],
+            gap: gap[i],
+            hyperparameters: varying.iter().map(|&k| axes[k][i].clone()).collect(),
+        })
+        .collect();
+    let Ok(cmi) = conditional_mutual_information(&networks) else {
+        return (
+            Stat::Undefined {
+                why: "inconsistent hyper-parameters".into(),
+            },
+            Vec::new(),
+        );
+    };
+    let given = cmi
+        .minimizer
+        .iter()
+        .flatten()
+        .map(|&k| names[varying[k]].clone())
+        .collect();
+    match cmi.score {
+        CmiValue::Defined(value) => (Stat::Value { value }, given),
+        CmiValue::Undefined(why) => {
+            let why = match why {
+                CmiUndefined::TooFewNetworks { networks } => format!("{networks} networks: no pair to compare"),
+                CmiUndefined::NotFinite { network } => format!("network {network} has a non-finite value"),
+                CmiUndefined::GapDetermined => {
+                    "the hyper-parameters decide the order of the gaps in every pair (or all gaps are equal)".into()
+                }
+            };
+            (Stat::Undefined { why }, Vec::new())
+        }
+    }
+}
+
 /// Rank correlations between gap and each metric across the networks of a sweep (when it
 /// has at least [`MIN_NETWORKS_FOR_CORRELATION`]), and every network's values. None when
 /// the sweep has no usable network.
@@ -316,12 +378,15 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
             .map(|(k, v, groups, pairs)| (axis_names[k].clone(), v, groups, pairs))
             .collect();
         let pairs: usize = per_axis.iter().map(|a| a.3).sum();
+        let (cmi, cmi_given) = cmi_score(&m, &g, &axes, &axis_names);
         Some(Correlation {
             metric: name.to_string(),
             spearman: spearman(&m, &g),
             kendall: kendall_tau(&m, &g),
             granulated_kendall: if pairs >= MIN_GRANULATED_PAIRS { psi } else { f64::NAN },
             per_axis,
+            cmi,
+            cmi_given,
         })
     };
     // Every registered metric that ranks generalization, then the parameter count (the
@@ -553,5 +618,22 @@ mod tests {
         assert!(c.granulated_kendall.is_nan(), "{c:?}");
         assert_eq!(c.granulated_pairs(), 6);
         assert!(c.granulated_missing().contains("6 pairs"), "{}", c.granulated_missing());
+    }
+
+    #[test]
+    fn cmi_is_reported_with_its_conditioning_and_undefined_when_the_setting_decides() {
+        // ‖J‖ orders the gaps exactly within and across widths: the metric's sign decides
+        // the gap's sign in every pair, whatever is conditioned on, so CMI = 1.
+        let nets: Vec<TrialRecord> = (0..6)
+            .map(|i| net(if i < 3 { 8 } else { 16 }, i as u64, 0.01 * i as f64, i as f64))
+            .collect();
+        let c = jacobian(&nets);
+        assert_eq!(c.cmi, Stat::Value { value: 1.0 }, "{c:?}");
+        // With every gap equal there is no order to predict: undefined, saying why.
+        let flat: Vec<TrialRecord> = (0..6).map(|i| net(8 + 8 * (i % 2), i as u64, 0.05, i as f64)).collect();
+        match jacobian(&flat).cmi {
+            Stat::Undefined { why } => assert!(why.contains("all gaps are equal"), "{why}"),
+            other => panic!("expected undefined, got {other:?}"),
+        }
     }
 }

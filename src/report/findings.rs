@@ -331,8 +331,8 @@ fn finding_3(r: &Report) -> Finding {
         verdict: Verdict::from_rule(ok),
         evidence: format!(
             "rule: Spearman ρ(gap, ‖J‖) ≥ 0.5 and larger than |ρ(gap, transitions)| where transitions are counted. \
-             Sweep {}, {} networks{}: ρ(gap, ‖J‖) = {}, Kendall τ = {}, granulated τ = {}; ρ(gap, transitions) = {}, \
-             granulated τ = {}; ρ(transitions, parameter count) = {}.",
+             Sweep {}, {} networks{}: ρ(gap, ‖J‖) = {}, Kendall τ = {}, granulated τ = {}, CMI = {}; \
+             ρ(gap, transitions) = {}, granulated τ = {}; ρ(transitions, parameter count) = {}.",
             c.sweep,
             c.networks,
             if c.filtered_to_100 {
@@ -343,6 +343,7 @@ fn finding_3(r: &Report) -> Finding {
             stat(j.spearman, "undefined for these values"),
             stat(j.kendall, "undefined for these values"),
             granulated(j),
+            j.cmi.text(),
             stat(
                 t_rho,
                 if t.is_none() {

@@ -334,7 +334,7 @@ fn correlation_tables(c: &CorrelationAnalysis, h: &mut String) {
     if !c.correlations.is_empty() {
         h.push_str(
             "<table><tr><th>metric</th><th>Spearman ρ</th><th>Kendall τ</th><th>granulated τ</th>\
-             <th>per hyper-parameter ψ (groups, pairs of networks)</th></tr>",
+             <th>per hyper-parameter ψ (groups, pairs of networks)</th><th>CMI (conditioned on)</th></tr>",
         );
         for m in &c.correlations {
             let axes: Vec<String> = m
@@ -342,9 +342,20 @@ fn correlation_tables(c: &CorrelationAnalysis, h: &mut String) {
                 .iter()
                 .map(|(a, v, groups, pairs)| format!("{a}: {} ({groups}, {pairs})", num_or(*v, "undefined")))
                 .collect();
+            let cmi = match &m.cmi {
+                super::analysis::Stat::Value { value } => format!(
+                    "{value:.3} ({})",
+                    if m.cmi_given.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        m.cmi_given.join(", ")
+                    }
+                ),
+                other => format!("<span class=na>{}</span>", esc(&other.text())),
+            };
             let _ = write!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=t>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=t>{}</td><td>{cmi}</td></tr>",
                 m.metric,
                 num_or(m.spearman, "undefined: a constant variable"),
                 num_or(m.kendall, "undefined: a constant variable"),
