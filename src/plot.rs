@@ -108,14 +108,18 @@ pub struct Series {
     pub color: RGBColor,
 }
 
-/// A palette that stays distinguishable in print.
-pub const PALETTE: [RGBColor; 6] = [
+/// A palette that stays distinguishable in print (the ten "tab10" colours, most distinct first).
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
     RGBColor(148, 103, 189),
     RGBColor(255, 127, 14),
     RGBColor(23, 190, 207),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
 ];
 
 fn err<E: std::fmt::Display>(e: E) -> String {

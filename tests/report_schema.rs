@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The three studies: `mine` (4 unpaired networks: correlations, per-point rows,
-/// transitions, region maps), `pairs` (a random-labels paired design that counts no
+/// transitions, region maps, tracked at 4 checkpoints), `pairs` (a random-labels paired design that counts no
 /// transitions, so one paired metric has no values) and `prof` (one network's profiles).
 fn specs(data: &Path) -> [(&'static str, String); 3] {
     let data = format!("data = [\"mnist:{}\"]", data.display());
@@ -32,7 +32,7 @@ fn specs(data: &Path) -> [(&'static str, String); 3] {
             "mine",
             format!(
                 "name = \"mine\"\n[axes]\n{data}\nwidth = [8, 16]\ndepth = [2, 3]\nbatch = [32]\nsteps = [150]\n\
-                 seed = [1]\n[fixed]\ntrain_size = 250\n[measure]\njacobian_points = 40\nper_point = true\n\
+                 seed = [1]\n[fixed]\ntrain_size = 250\n[measure]\njacobian_points = 40\nper_point = true\ntrack = 4\n\
                  [measure.transitions]\ntrajectory = \"translate\"\ncount = 2\n[measure.regions]\ngrid = 40\n"
             ),
         ),
@@ -129,6 +129,7 @@ fn a_real_report_with_every_section_matches_the_schema() {
         "regions",
         "region_density",
         "studies",
+        "training",
     ] {
         let n = report[section].as_array().map_or(0, Vec::len);
         assert!(
@@ -139,7 +140,7 @@ fn a_real_report_with_every_section_matches_the_schema() {
     let figures: Vec<&String> = report["figures"].as_object().unwrap().keys().collect();
     assert_eq!(
         figures,
-        ["correlations", "paired", "per_point", "profiles", "regions"],
+        ["correlations", "paired", "per_point", "profiles", "regions", "training"],
         "every figure section should be drawn"
     );
     assert_eq!(report["studies"].as_array().unwrap().len(), 3);

@@ -9,7 +9,7 @@ use occam::sweep::spec::stable_hash;
 /// paper-scale studies as of their move to the paper's full budgets, the fallback
 /// checkpoint, 128 Figure 2 networks and the Figure 4 designs of A.5.4 / A.5.5, with
 /// `prefer_small` as the bounded rule (every width and depth between 1% and 25% of the draws).
-const PINNED: [(&str, usize, &str); 16] = [
+const PINNED: [(&str, usize, &str); 18] = [
     (
         "studies/quick/fig2-profiles.toml",
         1,
@@ -81,6 +81,16 @@ const PINNED: [(&str, usize, &str); 16] = [
         "studies/paper/fig6-per-point.toml",
         6000,
         "4963b999540a4490265910d349e84513",
+    ),
+    (
+        "studies/quick/track-training.toml",
+        8,
+        "cde8f756a71e9fe2664516aef4cc98fc",
+    ),
+    (
+        "studies/paper/track-training.toml",
+        48,
+        "43a13e010af07202eb65443f977d3dc4",
     ),
 ];
 

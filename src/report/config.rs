@@ -217,6 +217,27 @@ pub fn series_names(configs: &[&TrainConfig]) -> Option<Vec<String>> {
     Some(configs.iter().map(|c| format!("{} {}", best.1.name, read(c))).collect())
 }
 
+/// A label per network naming every setting that differs between them
+/// ("width 50, depth 4, optimizer adam"); "network k" when nothing differs.
+pub fn network_labels(configs: &[&TrainConfig]) -> Vec<String> {
+    let settings = settings_of(configs);
+    let differing: Vec<usize> = (0..settings.len()).filter(|&i| settings[i].values.len() >= 2).collect();
+    configs
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            if differing.is_empty() {
+                return format!("network {}", k + 1);
+            }
+            differing
+                .iter()
+                .map(|&i| format!("{} {}", settings[i].name, (SETTINGS[i].1)(c)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect()
+}
+
 /// One study of the store: what it ran and how it went.
 #[derive(Debug, Clone, Serialize)]
 pub struct StudySummary {

@@ -71,6 +71,7 @@ fn stem_prefix(section: &str) -> &'static str {
         "correlations" => "gap",
         "per_point" => "per-point",
         "profiles" => "profile",
+        "training" => "training",
         _ => "regions",
     }
 }
@@ -147,6 +148,11 @@ pub fn draw_all(
     }
     for pp in &report.per_point {
         per_point_figure(&mut w, pp, &caption_of(&pp.sweep))?;
+    }
+    for t in &report.training {
+        let caption = caption_of(&t.sweep);
+        let (full, alt) = super::training::caption_and_alt(t, &caption);
+        w.emit("training", &t.sweep, &super::training::figure(t, &caption), full, alt)?;
     }
     // Profiles and region maps come from one network: the first trial with the artifact.
     let drawn_from = |sweep: &str, artifact: &str| {

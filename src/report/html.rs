@@ -211,6 +211,9 @@ pub fn page(r: &Report) -> String {
     if !r.per_point.is_empty() {
         per_point_section(r, &mut h);
     }
+    if !r.training.is_empty() {
+        training_section(r, &mut h);
+    }
     h += "<p>All numbers: <a href=\"report.json\">report.json</a>.</p></body></html>";
     h
 }
@@ -452,4 +455,29 @@ fn per_point_section(r: &Report, h: &mut String) {
     }
     *h += "</table>";
     figures(r, "per_point", h);
+}
+
+/// Sensitivity over training: the figure, then ρ(gap, ‖J‖) across networks per step.
+fn training_section(r: &Report, h: &mut String) {
+    *h += "<h2>Sensitivity over training (beyond the paper)</h2><p>Each network measured at log-spaced training \
+           steps: when during training does the rank relation between the generalization gap and the Jacobian \
+           norm form?</p>";
+    for t in &r.training {
+        figures_of(r, "training", Some(&t.sweep), h);
+        let _ = write!(
+            h,
+            "<table><tr><th>step</th><th>networks</th><th>Spearman ρ(gap, ‖J‖) — sweep <code>{}</code></th></tr>",
+            esc(&t.sweep)
+        );
+        for c in &t.correlations {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                c.step,
+                c.networks,
+                esc(&c.spearman.text())
+            );
+        }
+        *h += "</table>";
+    }
 }

@@ -8,6 +8,7 @@ pub mod config;
 mod figures;
 mod findings;
 mod html;
+pub mod training;
 pub mod validity;
 
 pub use figures::FigureFile;
@@ -50,6 +51,8 @@ pub struct Report {
     pub paired: Vec<PairedAnalysis>,
     pub correlations: Vec<CorrelationAnalysis>,
     pub per_point: Vec<PerPointAnalysis>,
+    /// Studies that tracked their networks during training.
+    pub training: Vec<training::TrainingAnalysis>,
     /// (sweep, profile artifact) of the first trial of each sweep that has one.
     pub profiles: Vec<(String, ProfileArtifact)>,
     /// (sweep, regions artifact).
@@ -103,6 +106,7 @@ pub fn write_report(store_path: &Path, out: &Path) -> Result<Report> {
         paired: Vec::new(),
         correlations: Vec::new(),
         per_point: Vec::new(),
+        training: Vec::new(),
         profiles: Vec::new(),
         regions: Vec::new(),
         region_density: Vec::new(),
@@ -123,6 +127,9 @@ pub fn write_report(store_path: &Path, out: &Path) -> Result<Report> {
             .unwrap_or(10);
         if let Some(p) = analysis::per_point(sweep, ts, classes) {
             report.per_point.push(p);
+        }
+        if let Some(t) = training::analyse(sweep, ts) {
+            report.training.push(t);
         }
         let artifacts = || ts.iter().flat_map(|r| r.artifacts.iter());
         if let Some(p) = artifacts().find_map(|a| match a {

@@ -3,7 +3,7 @@
 //! to tell quick, paper and custom scale apart.
 
 /// The built-in studies (name, quick spec, paper spec), as `occam reproduce` runs them.
-pub const BUILT_IN: [(&str, &str, &str); 8] = [
+pub const BUILT_IN: [(&str, &str, &str); 9] = [
     (
         "fig2-profiles",
         include_str!("../../studies/quick/fig2-profiles.toml"),
@@ -43,5 +43,10 @@ pub const BUILT_IN: [(&str, &str, &str); 8] = [
         "fig6-per-point",
         include_str!("../../studies/quick/fig6-per-point.toml"),
         include_str!("../../studies/paper/fig6-per-point.toml"),
+    ),
+    (
+        "track-training",
+        include_str!("../../studies/quick/track-training.toml"),
+        include_str!("../../studies/paper/track-training.toml"),
     ),
 ];
