@@ -31,6 +31,18 @@ pub fn ranks(x: &[f64]) -> Vec<f64> {
 }
 
 /// Pearson correlation; NaN when either side is constant or n < 2.
+/// The median of finite values (the mean of the two middle ones for an even count); NaN
+/// for none.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     assert_eq!(x.len(), y.len());
     let n = x.len() as f64;
@@ -171,6 +183,13 @@ pub fn pair_agreement(gap_deltas: &[f64], metric_deltas: &[f64], resamples: usiz
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[0.4, 0.1, 0.3, 0.2]), 0.25);
+        assert_eq!(median(&[0.3, f64::NAN, 0.1, 0.2]), 0.2);
+        assert!(median(&[]).is_nan());
+    }
+
     use super::*;
 
     // Every expected value below was worked out by hand.

@@ -516,7 +516,6 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
             all.push((loss, jn, rn));
         }
     }
-    rhos.sort_by(f64::total_cmp);
     // Fractions of no points are undefined (NaN, written as null), not 0.
     let fraction = |k: usize| {
         if all.is_empty() {
@@ -532,7 +531,7 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
         networks: nets.len(),
         points: all.len(),
         classes,
-        median_spearman: rhos.get(rhos.len() / 2).copied().unwrap_or(f64::NAN),
+        median_spearman: crate::stats::median(&rhos),
         pooled_spearman: spearman(&l, &j),
         target_row_within: fraction(in_row),
         full_norm_within: fraction(in_full),
