@@ -159,7 +159,7 @@ fn parameters(cfg: &TrainConfig, data: DataSizes) -> f64 {
 /// The cost model (docs/SWEEPS.md, "Planning"): with P weights, a forward pass costs 2P
 /// per example and a backward pass 4P. Training with a first-order optimizer costs
 /// 6·P·batch per step over the whole step budget (an upper bound with `stop_at_100`);
-/// L-BFGS costs 6·P·(training-set size) per iteration (one objective and gradient
+/// L-BFGS costs 6·P·(training-set size) per iteration, up to `lbfgs_steps` when set (one objective and gradient
 /// evaluation per iteration; line searches that need more cost more).
 fn trial_flops(t: &TrialSpec, data: DataSizes) -> FlopEstimate {
     let cfg = &t.train;
@@ -171,7 +171,7 @@ fn trial_flops(t: &TrialSpec, data: DataSizes) -> FlopEstimate {
         _ => (cfg.batch as f64).min(train),
     };
     let mut est = FlopEstimate {
-        training: 6.0 * p * examples_per_step * cfg.steps as f64,
+        training: 6.0 * p * examples_per_step * cfg.step_budget() as f64,
         evaluation: 2.0 * p * (train + test),
         ..FlopEstimate::default()
     };
@@ -255,6 +255,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan(&spec, "x.toml").unwrap().flops.training, 2_412_000_000.0);
+        // With `lbfgs_steps = 5` the budget is 5 iterations, not the 50 steps: a tenth.
+        let spec: SweepSpec = toml::from_str(
+            "name = \"x\"\n[axes]\nwidth = [10]\ndepth = [3]\nbatch = [100]\nsteps = [50]\n\
+             optimizer = [\"lbfgs\"]\n[fixed]\ntrain_size = 1000\nlbfgs_steps = 5\n",
+        )
+        .unwrap();
+        assert_eq!(plan(&spec, "x.toml").unwrap().flops.training, 241_200_000.0);
     }
 
     #[test]

@@ -146,8 +146,12 @@ pub struct Fixed {
     pub lr_decay_epochs: usize,
     pub lr_decay_factor: f64,
     /// Keep the weights after this step and end with them if the run later diverges.
+    /// (Settings added after the first release are left out of the spec's JSON when unset,
+    /// so a spec that does not use them keeps its fingerprint and resumes its store.)
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_at: Option<usize>,
     /// L-BFGS trials' iteration cap, in place of the steps axis.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lbfgs_steps: Option<usize>,
 }
 

@@ -122,9 +122,12 @@ pub(super) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(&err)?;
     let created = (|| {
         let tables = table_names(conn, path)?;
-        if !tables.is_empty() && check_schema(conn, path, &tables)? == SchemaVersion::V1 {
+        if !tables.is_empty() {
+            let version = check_schema(conn, path, &tables)?;
             add_fingerprint_column(conn, path)?;
-            super::v1::migrate(conn, path)?;
+            if version == SchemaVersion::V1 {
+                super::v1::migrate(conn, path)?;
+            }
         }
         conn.execute_batch(TABLES).map_err(&err)?;
         conn.execute(
