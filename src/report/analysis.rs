@@ -277,6 +277,23 @@ fn axes_of(trials: &[&TrialRecord]) -> (Vec<String>, Vec<Vec<String>>) {
     (names, values)
 }
 
+/// Spearman ρ(x, y) as a statistic: too few values below
+/// [`MIN_NETWORKS_FOR_CORRELATION`], undefined (saying `constant`) when it has no value.
+pub fn spearman_stat(x: &[f64], y: &[f64], constant: &str) -> Stat {
+    if x.len() < MIN_NETWORKS_FOR_CORRELATION {
+        return Stat::TooFew {
+            have: x.len(),
+            need: MIN_NETWORKS_FOR_CORRELATION,
+        };
+    }
+    let rho = spearman(x, y);
+    if rho.is_finite() {
+        Stat::Value { value: rho }
+    } else {
+        Stat::Undefined { why: constant.into() }
+    }
+}
+
 /// Most networks the CMI score is computed for: it counts every ordered pair of networks
 /// for each of up to 1 + k + k(k−1)/2 conditioning sets of the k varying hyper-parameters.
 pub const MAX_NETWORKS_FOR_CMI: usize = 3000;
@@ -408,20 +425,12 @@ pub fn correlations(sweep: &str, trials: &[&TrialRecord]) -> Option<CorrelationA
         Stat::NotMeasured {
             what: why_missing(TRANSITIONS, &measure),
         }
-    } else if t.len() < MIN_NETWORKS_FOR_CORRELATION {
-        Stat::TooFew {
-            have: t.len(),
-            need: MIN_NETWORKS_FOR_CORRELATION,
-        }
     } else {
-        let rho = spearman(&t, &p);
-        if rho.is_finite() {
-            Stat::Value { value: rho }
-        } else {
-            Stat::Undefined {
-                why: "the transitions or the parameter counts are the same for every network".into(),
-            }
-        }
+        spearman_stat(
+            &t,
+            &p,
+            "the transitions or the parameter counts are the same for every network",
+        )
     };
     Some(CorrelationAnalysis {
         sweep: sweep.into(),
@@ -544,7 +553,7 @@ pub fn per_point(sweep: &str, trials: &[&TrialRecord], classes: usize) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::{TrialSpec, TrialStatus};
+    use crate::sweep::TrialSpec;
 
     /// A finished network at 100% training accuracy with the given width, seed, gap and ‖J‖.
     fn net(width: usize, seed: u64, gap: f64, jacobian_norm: f64) -> TrialRecord {
@@ -566,23 +575,7 @@ mod tests {
         ] {
             values.set(m, v);
         }
-        TrialRecord {
-            id: format!("{width}-{seed}"),
-            sweep: "s".into(),
-            index: 0,
-            spec,
-            status: TrialStatus::Completed,
-            reason: None,
-            param_count: width,
-            steps: 1,
-            metrics: values,
-            train_seconds: 0.0,
-            measure_seconds: 0.0,
-            threads: 1,
-            host: String::new(),
-            points: Vec::new(),
-            artifacts: Vec::new(),
-        }
+        TrialRecord::completed_for_test(format!("{width}-{seed}"), 0, spec, values)
     }
 
     fn jacobian(nets: &[TrialRecord]) -> Correlation {

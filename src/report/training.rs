@@ -4,9 +4,8 @@
 //! has three panels: ‖J‖ and the gap against the step for every network, and ρ against
 //! the step.
 
-use super::analysis::{MIN_NETWORKS_FOR_CORRELATION, Stat, usable};
+use super::analysis::{Stat, spearman_stat, usable};
 use crate::plot::{AxisSpec, Chart, ChartGrid, PALETTE, Series};
-use crate::stats::spearman;
 use crate::sweep::TrialRecord;
 use crate::sweep::artifact::{Artifact, TrackArtifact};
 use serde::Serialize;
@@ -70,21 +69,7 @@ pub fn analyse(sweep: &str, trials: &[&TrialRecord]) -> Option<TrainingAnalysis>
         .filter(|(_, v)| v.len() >= 2)
         .map(|(step, v)| {
             let (g, j): (Vec<f64>, Vec<f64>) = v.iter().copied().unzip();
-            let spearman = if v.len() < MIN_NETWORKS_FOR_CORRELATION {
-                Stat::TooFew {
-                    have: v.len(),
-                    need: MIN_NETWORKS_FOR_CORRELATION,
-                }
-            } else {
-                let rho = spearman(&g, &j);
-                if rho.is_finite() {
-                    Stat::Value { value: rho }
-                } else {
-                    Stat::Undefined {
-                        why: "the gap or ‖J‖ is the same for every network at this step".into(),
-                    }
-                }
-            };
+            let spearman = spearman_stat(&g, &j, "the gap or ‖J‖ is the same for every network at this step");
             StepCorrelation {
                 step,
                 networks: v.len(),

@@ -100,9 +100,9 @@ mod tests {
     use crate::report::analysis::paired;
     use crate::report::findings::Verdict;
     use crate::report::findings::paired_verdict;
+    use crate::sweep::TrialSpec;
     use crate::sweep::metrics::{GENERALIZATION_GAP, JACOBIAN_NORM, MetricValues};
     use crate::sweep::spec::{MeasureSpec, PairSlot};
-    use crate::sweep::{TrialSpec, TrialStatus};
 
     /// One arm of pair `group`: its training and test accuracy and Jacobian norm.
     fn arm(factor: Factor, group: usize, on: bool, train: f64, test: f64, jacobian: f64) -> TrialRecord {
@@ -125,23 +125,7 @@ mod tests {
             }),
         };
         spec.train.seed = group as u64;
-        TrialRecord {
-            id: format!("{group}-{on}"),
-            sweep: "s".into(),
-            index: 2 * group + on as usize,
-            spec,
-            status: TrialStatus::Completed,
-            reason: None,
-            param_count: 10,
-            steps: 10,
-            metrics: values,
-            train_seconds: 0.0,
-            measure_seconds: 0.0,
-            threads: 1,
-            host: String::new(),
-            points: Vec::new(),
-            artifacts: Vec::new(),
-        }
+        TrialRecord::completed_for_test(format!("{group}-{on}"), 2 * group + on as usize, spec, values)
     }
 
     /// Eight pairs: the "on" arm has the larger gap and the larger ‖J‖ in every one.

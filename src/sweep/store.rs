@@ -132,6 +132,28 @@ impl TrialRecord {
     pub fn generalization_gap(&self) -> f64 {
         self.metric(GENERALIZATION_GAP)
     }
+
+    /// A completed trial with these metrics, for unit tests of the analyses.
+    #[cfg(test)]
+    pub(crate) fn completed_for_test(id: String, index: usize, spec: TrialSpec, metrics: MetricValues) -> Self {
+        TrialRecord {
+            id,
+            sweep: "s".into(),
+            index,
+            param_count: spec.train.width,
+            spec,
+            status: TrialStatus::Completed,
+            reason: None,
+            steps: 1,
+            metrics,
+            train_seconds: 0.0,
+            measure_seconds: 0.0,
+            threads: 1,
+            host: String::new(),
+            points: Vec::new(),
+            artifacts: Vec::new(),
+        }
+    }
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> OccamError + '_ {
