@@ -224,3 +224,32 @@ fn a_store_of_an_unknown_schema_is_refused_by_name() {
     }
     assert_eq!(std::fs::read(&store).unwrap(), before);
 }
+
+#[test]
+fn metrics_a_store_does_not_know_get_their_row_and_column_and_are_exported() {
+    // A trial carrying metrics this build has not registered (as one merged from a store
+    // of a newer Occam would): the store adds what it needs and loses nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let store = copy_of_v1(dir.path());
+    let mut s = Store::open(&store).unwrap();
+    let mut trial = s.trials().unwrap().into_iter().find(|t| !t.points.is_empty()).unwrap();
+    trial.id = "0123456789abcdef0123456789abcdef".into();
+    trial.metrics.set_named("sharpness", 2.5);
+    for (i, p) in trial.points.iter_mut().enumerate() {
+        p.values.set_named("curvature", i as f64 + 0.5);
+    }
+    s.insert(&trial).unwrap();
+    drop(s);
+    let rows = export_jsonl(&store);
+    assert_eq!(rows[&trial.id]["sharpness"], 2.5);
+    assert!(
+        rows.values()
+            .filter(|r| r["id"] != trial.id.as_str())
+            .all(|r| r["sharpness"].is_null())
+    );
+    let points = export_points(&store);
+    assert_eq!(points[&(trial.id.clone(), "3".to_string())]["curvature"], "3.5");
+    let back = Store::open_existing(&store).unwrap().trials().unwrap();
+    let read = back.iter().find(|t| t.id == trial.id).unwrap();
+    assert_eq!(read.points[1].values.by_name("curvature"), 1.5);
+}

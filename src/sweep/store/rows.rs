@@ -1,7 +1,7 @@
 //! A trial's rows: writing a [`TrialRecord`] (trial, axes, metrics, points, artifacts) and
 //! reading every stored trial back, from a version-2 store or, read-only, a version-1 one.
 
-use super::schema::SchemaVersion;
+use super::schema::{SchemaVersion, add_point_column, point_metric_columns};
 use super::{TrialRecord, db_err, v1};
 use crate::error::{OccamError, Result};
 use crate::sweep::artifact::Artifact;
@@ -19,7 +19,7 @@ pub(super) fn insert_in(tx: &Connection, r: &TrialRecord) -> rusqlite::Result<()
         Some(PairSlot { group, factor, on }) => (Some(group.clone()), Some(factor.name()), Some(*on as i64)),
         None => (None, None, None),
     };
-    for table in ["trial_axes", "metrics", "points", "point_metrics", "artifacts"] {
+    for table in ["trial_axes", "metrics", "points", "artifacts"] {
         tx.execute(&format!("DELETE FROM {table} WHERE trial_id = ?1"), [&r.id])?;
     }
     tx.execute(
@@ -49,19 +49,49 @@ pub(super) fn insert_in(tx: &Connection, r: &TrialRecord) -> rusqlite::Result<()
     for (name, value) in r.metrics.iter() {
         mstmt.execute(params![r.id, name, value])?;
     }
-    let mut pstmt =
-        tx.prepare_cached("INSERT INTO points (trial_id, idx, label, predicted) VALUES (?1, ?2, ?3, ?4)")?;
-    let mut pmstmt =
-        tx.prepare_cached("INSERT INTO point_metrics (trial_id, idx, name, value) VALUES (?1, ?2, ?3, ?4)")?;
-    for p in &r.points {
-        pstmt.execute(params![r.id, p.index as i64, p.label as i64, p.predicted as i64])?;
-        for (name, value) in p.values.iter() {
-            pmstmt.execute(params![r.id, p.index as i64, name, value])?;
-        }
-    }
+    insert_points(tx, r)?;
     let mut astmt = tx.prepare_cached("INSERT INTO artifacts (trial_id, name, body) VALUES (?1, ?2, ?3)")?;
     for a in &r.artifacts {
         astmt.execute(params![r.id, a.kind(), a.to_json()])?;
+    }
+    Ok(())
+}
+
+/// One `points` row per stored point, each metric value in its column (columns for names
+/// the table lacks, e.g. from a store of a newer Occam being merged, are added first).
+fn insert_points(tx: &Connection, r: &TrialRecord) -> rusqlite::Result<()> {
+    let mut names: Vec<&str> = Vec::new();
+    for p in &r.points {
+        for (name, _) in p.values.iter() {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    for name in &names {
+        add_point_column(tx, name)?;
+    }
+    let columns: String = names.iter().map(|n| format!(", \"{n}\"")).collect();
+    let slots: String = (0..names.len()).map(|i| format!(", ?{}", i + 5)).collect();
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO points (trial_id, idx, label, predicted{columns}) VALUES (?1, ?2, ?3, ?4{slots})"
+    ))?;
+    for p in &r.points {
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            r.id.clone().into(),
+            (p.index as i64).into(),
+            (p.label as i64).into(),
+            (p.predicted as i64).into(),
+        ];
+        values.extend(names.iter().map(|n| {
+            let v = p.values.by_name(n);
+            if v.is_finite() {
+                rusqlite::types::Value::Real(v)
+            } else {
+                rusqlite::types::Value::Null
+            }
+        }));
+        stmt.execute(rusqlite::params_from_iter(values))?;
     }
     Ok(())
 }
@@ -127,7 +157,7 @@ pub(super) fn read_trials(conn: &Connection, path: &Path, version: SchemaVersion
         rec.spec = serde_json::from_str(&config)
             .map_err(|e| OccamError::bad_file(path, format!("trial {}: unreadable configuration: {e}", rec.id)))?;
         rec.metrics = metrics.remove(&rec.id).unwrap_or_default();
-        rec.points = points(conn, path, version, &rec.id)?;
+        rec.points = points(conn, path, &rec.id)?;
         rec.artifacts = artifacts(conn, path, &rec.id)?;
         out.push(rec);
     }
@@ -154,48 +184,33 @@ fn trial_metrics(conn: &Connection, path: &Path, version: SchemaVersion) -> Resu
     Ok(out)
 }
 
-/// One trial's stored points with their metric values, in point order.
-fn points(conn: &Connection, path: &Path, version: SchemaVersion, id: &str) -> Result<Vec<PointRow>> {
+/// One trial's stored points with their metric values, in point order. Both schema
+/// versions keep a column per per-point metric.
+fn points(conn: &Connection, path: &Path, id: &str) -> Result<Vec<PointRow>> {
     let err = db_err(path);
+    let metrics = point_metric_columns(conn).map_err(&err)?;
+    let columns: String = metrics.iter().map(|n| format!(", \"{n}\"")).collect();
     let mut stmt = conn
-        .prepare_cached("SELECT idx, label, predicted FROM points WHERE trial_id = ?1 ORDER BY idx")
+        .prepare_cached(&format!(
+            "SELECT idx, label, predicted{columns} FROM points WHERE trial_id = ?1 ORDER BY idx"
+        ))
         .map_err(&err)?;
-    let mut rows: Vec<PointRow> = stmt
-        .query_map([id], |r| {
-            Ok(PointRow {
-                index: r.get::<_, i64>(0)? as usize,
-                label: r.get::<_, Option<i64>>(1)?.unwrap_or(0) as u16,
-                predicted: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as usize,
-                values: MetricValues::default(),
-            })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(&err)?;
-    if rows.is_empty() {
-        return Ok(rows);
-    }
-    let position: HashMap<usize, usize> = rows.iter().enumerate().map(|(i, p)| (p.index, i)).collect();
-    let sql = match version {
-        SchemaVersion::V1 => v1::point_metrics_sql("points"),
-        SchemaVersion::V2 => "SELECT idx, name, value FROM point_metrics WHERE trial_id = ?1".to_string(),
-    };
-    let mut stmt = conn.prepare_cached(&sql).map_err(&err)?;
-    let values = stmt
-        .query_map([id], |r| {
-            Ok((
-                r.get::<_, i64>(0)? as usize,
-                r.get::<_, String>(1)?,
-                r.get::<_, f64>(2)?,
-            ))
-        })
-        .map_err(&err)?;
-    for v in values {
-        let (idx, name, value) = v.map_err(&err)?;
-        if let Some(&i) = position.get(&idx) {
-            rows[i].values.set_named(&name, value);
+    stmt.query_map([id], |r| {
+        let mut values = MetricValues::default();
+        for (i, name) in metrics.iter().enumerate() {
+            if let Some(v) = r.get::<_, Option<f64>>(3 + i)? {
+                values.set_named(name, v);
+            }
         }
-    }
-    Ok(rows)
+        Ok(PointRow {
+            index: r.get::<_, i64>(0)? as usize,
+            label: r.get::<_, Option<i64>>(1)?.unwrap_or(0) as u16,
+            predicted: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as usize,
+            values,
+        })
+    })
+    .and_then(|rows| rows.collect())
+    .map_err(&err)
 }
 
 fn artifacts(conn: &Connection, path: &Path, id: &str) -> Result<Vec<Artifact>> {

@@ -2,13 +2,15 @@
 //! recognising an Occam store and its schema version, migrating a version-1 store to
 //! version 2 when a writer opens it, and the `trials_wide` view for SQL users.
 //!
-//! Version 2 keeps metric values by name (`metrics`, `point_metrics`: one row per finite
-//! value of a registered metric) and the sweep axes of each trial (`trial_axes`), so a new
-//! metric or axis needs no new column. Version 1 had a column per metric and per axis.
+//! Version 2 keeps per-trial metric values by name (`metrics`: one row per finite value of
+//! a registered metric) and the sweep axes of each trial (`trial_axes`), so a new metric or
+//! axis needs no change here. Per-point values, which can number millions, stay one row per
+//! point with a REAL column per registered per-point metric, which writers add when the
+//! registry has a metric the table lacks. Version 1 had a column per trial metric and axis.
 
 use super::db_err;
 use crate::error::{OccamError, Result};
-use crate::sweep::metrics::TRIAL_METRICS;
+use crate::sweep::metrics::{POINT_METRICS, TRIAL_METRICS};
 use crate::sweep::spec::Axes;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
@@ -52,14 +54,12 @@ pub(super) const TABLES: &str = "
         train_seconds REAL, measure_seconds REAL, threads INTEGER, host TEXT,
         finished_at TEXT NOT NULL DEFAULT (datetime('now')));
     CREATE TABLE IF NOT EXISTS trial_axes (trial_id TEXT NOT NULL, axis TEXT NOT NULL, value TEXT NOT NULL,
-        PRIMARY KEY (trial_id, axis));
+        PRIMARY KEY (trial_id, axis)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS metrics (trial_id TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
-        PRIMARY KEY (trial_id, name));
+        PRIMARY KEY (trial_id, name)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS points (
         trial_id TEXT NOT NULL, idx INTEGER NOT NULL, label INTEGER, predicted INTEGER,
         PRIMARY KEY (trial_id, idx));
-    CREATE TABLE IF NOT EXISTS point_metrics (trial_id TEXT NOT NULL, idx INTEGER NOT NULL, name TEXT NOT NULL,
-        value REAL NOT NULL, PRIMARY KEY (trial_id, idx, name));
     CREATE TABLE IF NOT EXISTS artifacts (trial_id TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
         PRIMARY KEY (trial_id, name));
     CREATE TABLE IF NOT EXISTS claims (
@@ -135,6 +135,9 @@ pub(super) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
             [SchemaVersion::NEWEST.tag()],
         )
         .map_err(&err)?;
+        for m in POINT_METRICS {
+            add_point_column(conn, m.name).map_err(&err)?;
+        }
         refresh_wide_view(conn, path)
     })();
     match created {
@@ -144,6 +147,26 @@ pub(super) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
             Err(e)
         }
     }
+}
+
+/// The columns of the `points` table that hold metric values (all but the point's identity).
+pub(super) fn point_metric_columns(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare_cached("SELECT name FROM pragma_table_info('points')")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .filter(|n| !matches!(n.as_deref(), Ok("trial_id" | "idx" | "label" | "predicted")))
+        .collect()
+}
+
+/// Adds a REAL column for a per-point metric to `points`, unless it has one. Metric names
+/// are identifiers (letters, digits, `_`); anything else is refused, never spliced into SQL.
+pub(super) fn add_point_column(conn: &Connection, name: &str) -> rusqlite::Result<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(rusqlite::Error::InvalidColumnName(name.to_string()));
+    }
+    if !point_metric_columns(conn)?.iter().any(|c| c == name) {
+        conn.execute_batch(&format!("ALTER TABLE points ADD COLUMN \"{name}\" REAL"))?;
+    }
+    Ok(())
 }
 
 /// Early version-1 stores had no fingerprint column in `sweeps`.

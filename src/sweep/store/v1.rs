@@ -1,6 +1,8 @@
-//! Version-1 stores (`occam-store-v1`, one column per metric): reading them as version 2
-//! without writing to them, and migrating them to version 2 in place when a writer opens
-//! them. The column lists are frozen: they are what version 1 wrote.
+//! Version-1 stores (`occam-store-v1`, one column per trial metric and axis): reading them
+//! as version 2 without writing to them, and migrating them to version 2 in place when a
+//! writer opens them. Their `points` table already has version 2's shape (a column per
+//! per-point metric), so only `trials` changes. The column list is frozen: it is what
+//! version 1 wrote.
 
 use super::db_err;
 use super::rows::insert_axes;
@@ -21,9 +23,6 @@ const TRIAL_METRIC_COLUMNS: [&str; 8] = [
     "transitions",
 ];
 
-/// The metric columns of a version-1 `points` table.
-const POINT_METRIC_COLUMNS: [&str; 4] = ["loss", "jacobian_norm", "logit_jacobian_norm", "target_row_norm"];
-
 /// The trial columns versions 1 and 2 share.
 const SHARED_TRIAL_COLUMNS: &str = "id, sweep, trial_index, config, status, reason, param_count, steps, \
      pair_group, pair_factor, pair_on, train_seconds, measure_seconds, threads, host, finished_at";
@@ -38,34 +37,17 @@ pub(super) fn trial_metrics_sql(table: &str) -> String {
         .join(" UNION ALL ")
 }
 
-/// (idx, name, value) rows of one trial's (`?1`) point metrics in a version-1 `points`
-/// table named `table`, as version 2's `point_metrics` holds them.
-pub(super) fn point_metrics_sql(table: &str) -> String {
-    POINT_METRIC_COLUMNS
-        .iter()
-        .map(|c| format!("SELECT idx, '{c}', {c} FROM {table} WHERE trial_id = ?1 AND {c} IS NOT NULL"))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ")
-}
-
 /// Rewrites a version-1 store as version 2, inside the caller's transaction: the old
 /// tables are renamed, the new ones created and filled, the old ones dropped. Values are
 /// copied as stored (a NULL metric, not measured or non-finite, becomes an absent row).
 pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     let err = db_err(path);
-    conn.execute_batch("ALTER TABLE trials RENAME TO trials_v1; ALTER TABLE points RENAME TO points_v1;")
+    conn.execute_batch("ALTER TABLE trials RENAME TO trials_v1;")
         .map_err(&err)?;
     conn.execute_batch(super::schema::TABLES).map_err(&err)?;
-    let point_columns = POINT_METRIC_COLUMNS
-        .iter()
-        .map(|c| format!("SELECT trial_id, idx, '{c}', {c} FROM points_v1 WHERE {c} IS NOT NULL"))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
     conn.execute_batch(&format!(
         "INSERT INTO trials ({SHARED_TRIAL_COLUMNS}) SELECT {SHARED_TRIAL_COLUMNS} FROM trials_v1;
-         INSERT INTO metrics (trial_id, name, value) {};
-         INSERT INTO points (trial_id, idx, label, predicted) SELECT trial_id, idx, label, predicted FROM points_v1;
-         INSERT INTO point_metrics (trial_id, idx, name, value) {point_columns};",
+         INSERT INTO metrics (trial_id, name, value) {};",
         trial_metrics_sql("trials_v1")
     ))
     .map_err(&err)?;
@@ -82,7 +64,6 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<()> {
         })?;
         insert_axes(conn, &id, &spec.train).map_err(&err)?;
     }
-    conn.execute_batch("DROP TABLE trials_v1; DROP TABLE points_v1;")
-        .map_err(&err)?;
+    conn.execute_batch("DROP TABLE trials_v1;").map_err(&err)?;
     Ok(())
 }
