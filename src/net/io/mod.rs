@@ -18,6 +18,7 @@ use crate::error::{OccamError, Result, write_atomic};
 use crate::limits::check_memory;
 use keys::Found;
 use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -157,42 +158,17 @@ impl Mlp {
         let dims = match chain(&layers, options.layout, input.clone()) {
             Ok(dims) => dims,
             Err(Chain::Mismatch(problem)) => {
-                let other = options.layout.other();
-                let hint = if !occam_file && chain(&layers, other, input).is_ok() {
-                    format!(
-                        " — did you mean --layout {}? (the shapes chain when read as {})",
-                        other.name(),
-                        match other {
-                            Layout::InOut => "[in_features, out_features], as flax/JAX kernels are stored",
-                            Layout::OutIn => "[out_features, in_features], as PyTorch stores nn.Linear weights",
-                        }
-                    )
-                } else {
+                let hint = if occam_file {
                     String::new()
+                } else {
+                    layout_hint(&layers, options.layout, input)
                 };
                 return Err(format!("{problem}{hint}; the file holds {}", keys::listing(&found)));
             }
             Err(Chain::Invalid(problem)) => return Err(problem),
         };
-        let mut weights = Vec::with_capacity(layers.len());
-        let mut converted = Vec::new();
-        for (l, &(name, shape)) in layers.iter().enumerate() {
-            let t = &views.iter().find(|(n, _)| n == name).expect("a listed tensor").1;
-            if tensors::is_converted(name, t.dtype())? {
-                converted.push(format!("{name} ({:?})", t.dtype()));
-            }
-            let values = tensors::to_f32(name, t.dtype(), t.data())?;
-            tensors::check_finite(name, &values, shape[1])?;
-            weights.push(tensors::to_out_in(values, options.layout, dims[l + 1], dims[l]));
-        }
-        let notes = if converted.is_empty() {
-            Vec::new()
-        } else {
-            vec![format!(
-                "weights converted to f32, the precision Occam computes in: {}",
-                converted.join(", ")
-            )]
-        };
+        let views: HashMap<String, TensorView> = views.into_iter().collect();
+        let (weights, notes) = decode_weights(&views, &layers, &dims, options.layout)?;
         Ok(LoadedModel {
             net: Mlp {
                 activation,
@@ -204,6 +180,52 @@ impl Mlp {
             input_shape_recorded: recorded_shape.is_some(),
         })
     }
+}
+
+/// " — did you mean --layout …?" when the shapes chain in the other layout, else nothing.
+fn layout_hint(layers: &[(&str, [usize; 2])], layout: Layout, input: Option<(usize, String)>) -> String {
+    let other = layout.other();
+    if chain(layers, other, input).is_err() {
+        return String::new();
+    }
+    format!(
+        " — did you mean --layout {}? (the shapes chain when read as {})",
+        other.name(),
+        match other {
+            Layout::InOut => "[in_features, out_features], as flax/JAX kernels are stored",
+            Layout::OutIn => "[out_features, in_features], as PyTorch stores nn.Linear weights",
+        }
+    )
+}
+
+/// Every layer's weights as f32 `[out, in]` rows, checked finite, and the note naming
+/// the tensors converted from another dtype (none when all are F32).
+fn decode_weights(
+    views: &HashMap<String, TensorView>,
+    layers: &[(&str, [usize; 2])],
+    dims: &[usize],
+    layout: Layout,
+) -> std::result::Result<(Vec<Vec<f32>>, Vec<String>), String> {
+    let mut weights = Vec::with_capacity(layers.len());
+    let mut converted = Vec::new();
+    for (l, &(name, shape)) in layers.iter().enumerate() {
+        let t = &views[name];
+        if tensors::is_converted(name, t.dtype())? {
+            converted.push(format!("{name} ({:?})", t.dtype()));
+        }
+        let values = tensors::to_f32(name, t.dtype(), t.data())?;
+        tensors::check_finite(name, &values, shape[1])?;
+        weights.push(tensors::to_out_in(values, layout, dims[l + 1], dims[l]));
+    }
+    let notes = if converted.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "weights converted to f32, the precision Occam computes in: {}",
+            converted.join(", ")
+        )]
+    };
+    Ok((weights, notes))
 }
 
 /// The activation: the file's metadata, or the caller's when the file records none (a

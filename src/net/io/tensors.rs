@@ -71,7 +71,7 @@ pub(super) fn to_f32(name: &str, dtype: Dtype, bytes: &[u8]) -> Result<Vec<f32>,
                 .collect();
             if let Some(i) = wide.iter().position(|v| v.is_finite() && !(*v as f32).is_finite()) {
                 return Err(format!(
-                    "tensor '{name}' (F64) holds {} at element {i}, beyond the largest f32 ({:e}): \
+                    "tensor '{name}' (F64) holds {:e} at element {i}, beyond the largest f32 ({:e}): \
                      Occam computes in f32 and this weight would become infinite",
                     wide[i],
                     f32::MAX
