@@ -41,7 +41,7 @@ pub enum Split {
 
 #[derive(Args, Debug)]
 pub struct Common {
-    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
+    /// A network in the safetensors format (README, "Loading models").
     #[arg(long)]
     model: PathBuf,
     #[command(flatten)]

@@ -360,7 +360,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
+    /// A network in the safetensors format (README, "Loading models").
     #[arg(long)]
     model: PathBuf,
     #[command(flatten)]
