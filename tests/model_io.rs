@@ -115,8 +115,8 @@ fn malformed_networks_are_rejected_with_reasons() {
             "exactly three",
         ),
         (
-            handwritten(&[("layers.0.weight", "F64", vec![1, 4], w.clone())], meta),
-            "expected F32",
+            handwritten(&[("layers.0.weight", "I32", vec![2, 4], w.clone())], meta),
+            "tensor 'layers.0.weight' is I32; weights must be F32, F64, F16 or BF16",
         ),
         (
             handwritten(&[("layers.0.weight", "F32", vec![4, 2], w.clone())], meta),
@@ -133,7 +133,11 @@ fn malformed_networks_are_rejected_with_reasons() {
             "bias-free",
         ),
         (
-            handwritten(&[("layers.1.weight", "F32", vec![2, 4], w.clone())], meta),
+            // A gap is a damaged file only in Occam's own format; a state_dict's indices have gaps.
+            handwritten(
+                &[("layers.1.weight", "F32", vec![2, 4], w.clone())],
+                r#"{"activation":"relu","input_shape":"2,2,1","format":"occam-mlp-v1"}"#,
+            ),
             "missing tensor 'layers.0.weight'",
         ),
         (b"not a safetensors file at all".to_vec(), "not a safetensors file"),

@@ -2,6 +2,7 @@
 //! ranges (docs/METRICS.md) before any work, and any non-finite result reported as an
 //! error naming the model and the point, never as a number.
 
+use super::model_format::ModelFormat;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use occam::compute::Compute;
@@ -40,9 +41,11 @@ pub enum Split {
 
 #[derive(Args, Debug)]
 pub struct Common {
-    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
+    /// A network in the safetensors format (README, "Loading models").
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    format: ModelFormat,
     /// Dataset, as for `occam train`.
     #[arg(long)]
     data: String,
@@ -61,9 +64,10 @@ pub struct Common {
 }
 
 /// Loads a network and a dataset and checks that they fit each other.
-pub fn load_model_and_data(model: &Path, data: &str) -> Result<(Mlp, Splits)> {
-    let net = Mlp::load(model)?;
+pub fn load_model_and_data(model: &Path, format: &ModelFormat, data: &str) -> Result<(Mlp, Splits)> {
+    let loaded = format.load(model)?;
     let splits = DataSource::parse(data)?.load()?;
+    let net = loaded.for_inputs_of_shape(splits.train.shape);
     if splits.train.shape != net.input_shape {
         bail!(
             "{}: network expects inputs of shape {:?} but {data} has {:?}",
@@ -96,7 +100,7 @@ impl Common {
         if let Some(limit) = self.limit {
             ranges::count("--limit", limit)?;
         }
-        let (net, splits) = load_model_and_data(&self.model, &self.data)?;
+        let (net, splits) = load_model_and_data(&self.model, &self.format, &self.data)?;
         let points = match self.split {
             Split::Train => &splits.train,
             Split::Test => &splits.test,
@@ -429,7 +433,7 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     let compute = Compute::new(0);
     let mut nets = Vec::new();
     if let Some(init) = &args.initial {
-        let before = Mlp::load(init)?;
+        let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape);
         if before.dims != net.dims || before.activation != net.activation {
             bail!(
                 "{}: not the same architecture as {}",

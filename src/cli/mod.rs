@@ -3,6 +3,7 @@
 
 mod bench;
 mod measure;
+mod model_format;
 mod reproduce;
 mod sweep;
 mod train;

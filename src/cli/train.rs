@@ -360,16 +360,18 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
 #[derive(Args, Debug)]
 pub struct EvaluateArgs {
-    /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
+    /// A network in the safetensors format (README, "Loading models").
     #[arg(long)]
     model: PathBuf,
+    #[command(flatten)]
+    format: super::model_format::ModelFormat,
     /// Dataset, as for `occam train`.
     #[arg(long)]
     data: String,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
-    let (net, splits) = super::measure::load_model_and_data(&args.model, &args.data)?;
+    let (net, splits) = super::measure::load_model_and_data(&args.model, &args.format, &args.data)?;
     let compute = Compute::new(0);
     let mut evaluations = Vec::new();
     for (split, set) in [("train", &splits.train), ("test", &splits.test)] {

@@ -8,6 +8,7 @@ mod io;
 
 pub use activation::Activation;
 pub use engine::Workspace;
+pub use io::{Layout, LoadOptions, LoadedModel};
 
 use crate::error::{OccamError, Result};
 use crate::limits::check_memory;

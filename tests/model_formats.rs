@@ -1,0 +1,533 @@
+//! Models as researchers save them: Occam's own files, PyTorch `nn.Sequential` state_dicts
+//! (with and without a prefix, indices ordered as numbers), flax `[in, out]` kernels, and
+//! F64/F16/BF16 tensors, written here with the `safetensors` crate (and by Python when it
+//! has `safetensors`), each giving the logits of the same network in Occam's format. Every
+//! refusal is checked through the binary.
+
+mod common;
+
+use common::*;
+use occam::compute::Compute;
+use occam::net::engine::{self, Workspace};
+use occam::net::{Activation, Layout, LoadOptions, Mlp};
+use safetensors::Dtype;
+use safetensors::tensor::TensorView;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// How the tensors are named.
+#[derive(Clone, Copy, Debug)]
+enum Scheme {
+    /// `layers.{i}.weight`
+    Occam,
+    /// `{2i}.weight`: Linear, activation, Linear, … in an nn.Sequential.
+    Sequential,
+    /// `model.{2i}.weight`: the Sequential held as `self.model`.
+    Prefixed,
+}
+
+impl Scheme {
+    fn name(self, layer: usize) -> String {
+        match self {
+            Scheme::Occam => format!("layers.{layer}.weight"),
+            Scheme::Sequential => format!("{}.weight", 2 * layer),
+            Scheme::Prefixed => format!("model.{}.weight", 2 * layer),
+        }
+    }
+}
+
+/// A 3×3×1 → 5 → 5 → 5 → 5 → 5 → 10 relu network: six layers, so a Sequential's keys run
+/// 0, 2, …, 10 and `10.weight` sorts before `2.weight` as a string.
+fn reference() -> Mlp {
+    Mlp::random([3, 3, 1], 5, 6, 10, Activation::Relu, 1.0, 7)
+}
+
+fn encode(values: &[f32], dtype: Dtype) -> Vec<u8> {
+    match dtype {
+        Dtype::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        Dtype::F64 => values.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect(),
+        Dtype::F16 => values
+            .iter()
+            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+            .collect(),
+        Dtype::BF16 => values
+            .iter()
+            .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+            .collect(),
+        other => panic!("no encoder for {other:?}"),
+    }
+}
+
+/// Row-major `[in, out]` from `[out, in]`.
+fn transpose(w: &[f32], out: usize, inp: usize) -> Vec<f32> {
+    let mut t = vec![0.0; w.len()];
+    for o in 0..out {
+        for i in 0..inp {
+            t[i * out + o] = w[o * inp + i];
+        }
+    }
+    t
+}
+
+/// `net` written by the `safetensors` crate in `scheme`, `dtype` and `layout`, with the
+/// metadata given (a state_dict has none).
+fn written(net: &Mlp, scheme: Scheme, dtype: Dtype, layout: Layout, meta: Option<&[(&str, &str)]>) -> Vec<u8> {
+    let mut tensors = Vec::new();
+    for (l, w) in net.weights.iter().enumerate() {
+        let (out, inp) = (net.dims[l + 1], net.dims[l]);
+        let (values, shape) = match layout {
+            Layout::OutIn => (w.clone(), vec![out, inp]),
+            Layout::InOut => (transpose(w, out, inp), vec![inp, out]),
+        };
+        tensors.push((scheme.name(l), shape, encode(&values, dtype)));
+    }
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|(name, shape, bytes)| (name.clone(), TensorView::new(dtype, shape.clone(), bytes).unwrap()))
+        .collect();
+    let meta: Option<HashMap<String, String>> =
+        meta.map(|m| m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    safetensors::serialize(views, meta).unwrap()
+}
+
+fn state_dict(net: &Mlp, scheme: Scheme, dtype: Dtype, layout: Layout) -> Vec<u8> {
+    written(net, scheme, dtype, layout, None)
+}
+
+fn logits(net: &Mlp) -> Vec<f32> {
+    let n = 7;
+    let x = lcg_vec(3, n * net.input_dim());
+    let mut ws = Workspace::new(net, n);
+    engine::forward(net, &Compute::single(), &x, n, &mut ws).to_vec()
+}
+
+fn options(layout: Layout) -> LoadOptions {
+    LoadOptions {
+        layout,
+        activation: Some(Activation::Relu),
+        input_shape: Some([3, 3, 1]),
+    }
+}
+
+/// A value rounded to a narrower float and back.
+type Rounding = fn(f32) -> f32;
+
+/// Each weight rounded through `dtype` and back: the network a converted file holds.
+fn rounded(net: &Mlp, round: Rounding) -> Mlp {
+    let mut r = net.clone();
+    r.weights.iter_mut().flatten().for_each(|v| *v = round(*v));
+    r
+}
+
+#[test]
+fn every_scheme_and_layout_in_f32_and_f64_gives_the_same_logits_bit_for_bit() {
+    let net = reference();
+    let want = logits(&net);
+    for scheme in [Scheme::Occam, Scheme::Sequential, Scheme::Prefixed] {
+        for layout in [Layout::OutIn, Layout::InOut] {
+            for dtype in [Dtype::F32, Dtype::F64] {
+                let bytes = state_dict(&net, scheme, dtype, layout);
+                let loaded = Mlp::from_safetensors_with(&bytes, &options(layout))
+                    .unwrap_or_else(|e| panic!("{scheme:?} {layout:?} {dtype:?}: {e}"));
+                assert_eq!(loaded.net, net, "{scheme:?} {layout:?} {dtype:?}");
+                assert_eq!(logits(&loaded.net), want, "{scheme:?} {layout:?} {dtype:?}");
+                assert_eq!(
+                    loaded.notes.len(),
+                    usize::from(dtype == Dtype::F64),
+                    "{:?}",
+                    loaded.notes
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn f16_and_bf16_are_converted_exactly_and_within_their_rounding_of_the_f32_network() {
+    let net = reference();
+    let want = logits(&net);
+    let cases: [(Dtype, Rounding, f32); 2] = [
+        (Dtype::F16, |v| half::f16::from_f32(v).to_f32(), 1e-2),
+        (Dtype::BF16, |v| half::bf16::from_f32(v).to_f32(), 5e-2),
+    ];
+    for (dtype, round, tolerance) in cases {
+        for layout in [Layout::OutIn, Layout::InOut] {
+            let loaded =
+                Mlp::from_safetensors_with(&state_dict(&net, Scheme::Sequential, dtype, layout), &options(layout))
+                    .unwrap();
+            // The conversion itself is exact: the same network as the rounded weights.
+            assert_eq!(loaded.net, rounded(&net, round), "{dtype:?} {layout:?}");
+            let got = logits(&loaded.net);
+            let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= tolerance * scale, "{dtype:?}: {g} vs {w}");
+            }
+            assert_ne!(got, want, "{dtype:?} rounding should be visible in the logits");
+            assert_eq!(loaded.notes.len(), 1);
+            assert!(
+                loaded.notes[0].contains(&format!("0.weight ({dtype:?})")),
+                "{:?}",
+                loaded.notes
+            );
+        }
+    }
+}
+
+#[test]
+fn sequential_layers_are_ordered_by_index_as_a_number() {
+    // Six layers of different shapes: any order other than 0, 2, 4, 6, 8, 10 fails to chain.
+    let net = Mlp {
+        activation: Activation::Tanh,
+        input_shape: [2, 1, 1],
+        dims: vec![2, 3, 4, 5, 6, 7, 8],
+        weights: (0..6).map(|l| lcg_vec(l as u64 + 1, (l + 2) * (l + 3))).collect(),
+    };
+    let bytes = state_dict(&net, Scheme::Sequential, Dtype::F32, Layout::OutIn);
+    let loaded = Mlp::from_safetensors_with(
+        &bytes,
+        &LoadOptions {
+            activation: Some(Activation::Tanh),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(loaded.net.dims, net.dims);
+    assert_eq!(loaded.net.weights, net.weights);
+    // No input shape recorded: the network reads flat vectors until given one.
+    assert!(!loaded.input_shape_recorded);
+    assert_eq!(loaded.net.input_shape, [1, 1, 2]);
+    assert_eq!(loaded.for_inputs_of_shape([2, 1, 1]).input_shape, [2, 1, 1]);
+}
+
+/// A fixture: an mnist-like dataset of 3×3 images, the reference network in Occam's
+/// format, and a directory for other files.
+struct Fixture {
+    dir: tempfile::TempDir,
+    data: String,
+    occam_model: String,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        write_mnist_like(&dir.path().join("data"), 40, 20, 3, false);
+        let data = format!("mnist:{}", dir.path().join("data").display());
+        let occam_model = dir.path().join("occam.safetensors");
+        reference().save(&occam_model).unwrap();
+        Fixture {
+            data,
+            occam_model: occam_model.to_str().unwrap().to_string(),
+            dir,
+        }
+    }
+    fn file(&self, name: &str, bytes: &[u8]) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+    /// `occam evaluate` and `occam measure jacobian` on `model` with `extra` options.
+    fn run(&self, command: &[&str], model: &str, extra: &[&str]) -> std::process::Output {
+        let mut args: Vec<&str> = command.to_vec();
+        args.extend(["--model", model, "--data", &self.data]);
+        args.extend(extra);
+        occam(&args)
+    }
+}
+
+/// The JSON a command prints, without the model's path.
+fn result_json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_object_mut().unwrap().remove("model");
+    v
+}
+
+const EVALUATE: &[&str] = &["evaluate"];
+const JACOBIAN: &[&str] = &["measure", "jacobian", "--json", "--quiet"];
+
+#[test]
+fn the_cli_measures_a_state_dict_and_flax_kernels_exactly_as_the_occam_file() {
+    let f = Fixture::new();
+    let net = reference();
+    for command in [EVALUATE, JACOBIAN] {
+        let want = result_json(&f.run(command, &f.occam_model, &[]));
+        let torch = f.file(
+            "torch.safetensors",
+            &state_dict(&net, Scheme::Sequential, Dtype::F32, Layout::OutIn),
+        );
+        let out = f.run(command, &torch, &["--activation", "relu"]);
+        assert_eq!(result_json(&out), want, "{command:?}");
+        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        let flax = f.file(
+            "flax.safetensors",
+            &state_dict(&net, Scheme::Prefixed, Dtype::F32, Layout::InOut),
+        );
+        let out = f.run(command, &flax, &["--activation", "relu", "--layout", "in-out"]);
+        assert_eq!(result_json(&out), want, "{command:?}");
+        // An F64 file: the same numbers and one note naming the conversion.
+        let wide = f.file(
+            "f64.safetensors",
+            &state_dict(&net, Scheme::Sequential, Dtype::F64, Layout::OutIn),
+        );
+        let out = f.run(command, &wide, &["--activation", "relu"]);
+        assert_eq!(result_json(&out), want, "{command:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.matches("note:").count(), 1, "{err}");
+        assert!(
+            err.contains("f64.safetensors") && err.contains("converted to f32") && err.contains("10.weight (F64)"),
+            "{err}"
+        );
+    }
+    // A file that records its activation takes a matching --activation.
+    let out = f.run(EVALUATE, &f.occam_model, &["--activation", "relu"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn files_that_cannot_be_read_as_asked_are_refused_naming_file_tensors_and_fix() {
+    let f = Fixture::new();
+    let net = reference();
+    let out_in = f.file(
+        "out_in.safetensors",
+        &state_dict(&net, Scheme::Sequential, Dtype::F32, Layout::OutIn),
+    );
+    let in_out = f.file(
+        "in_out.safetensors",
+        &state_dict(&net, Scheme::Sequential, Dtype::F32, Layout::InOut),
+    );
+    let relu = ["--activation", "relu"];
+    // No activation recorded and none given.
+    refused(
+        &f.run(EVALUATE, &out_in, &[]),
+        &[
+            "out_in.safetensors",
+            "no 'activation'",
+            "--activation NAME",
+            "relu, relu6, hard_tanh, hard_sigmoid, tanh",
+        ],
+    );
+    // Kernels stored [in, out] read as [out, in], and the other way round.
+    refused(
+        &f.run(JACOBIAN, &in_out, &relu),
+        &[
+            "in_out.safetensors",
+            "did you mean --layout in-out?",
+            "0.weight [9, 5] F32",
+            "10.weight [5, 10] F32",
+        ],
+    );
+    refused(
+        &f.run(EVALUATE, &out_in, &["--activation", "relu", "--layout", "in-out"]),
+        &[
+            "out_in.safetensors",
+            "did you mean --layout out-in?",
+            "0.weight [5, 9] F32",
+        ],
+    );
+    // Occam's own files are out-in; an activation that contradicts the file's.
+    refused(
+        &f.run(EVALUATE, &f.occam_model, &["--layout", "in-out"]),
+        &["occam.safetensors", "drop --layout in-out"],
+    );
+    refused(
+        &f.run(EVALUATE, &f.occam_model, &["--activation", "tanh"]),
+        &["occam.safetensors", "records activation 'relu'", "--activation tanh"],
+    );
+    // An unknown --layout or --activation: the parser names the valid values.
+    let out = f.run(EVALUATE, &out_in, &["--layout", "rows"]);
+    let err = refused(&out, &["rows", "out-in", "in-out"]);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    refused(&f.run(EVALUATE, &out_in, &["--activation", "gelu"]), &["gelu", "relu6"]);
+}
+
+/// The tensors of `net` as a Sequential state_dict plus `extra` tensors (name, dtype,
+/// shape, bytes).
+fn with_extra(net: &Mlp, extra: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let mut views: Vec<(String, TensorView)> = Vec::new();
+    let stored: Vec<Vec<u8>> = net.weights.iter().map(|w| encode(w, Dtype::F32)).collect();
+    for (l, bytes) in stored.iter().enumerate() {
+        let shape = vec![net.dims[l + 1], net.dims[l]];
+        views.push((
+            Scheme::Sequential.name(l),
+            TensorView::new(Dtype::F32, shape, bytes).unwrap(),
+        ));
+    }
+    for (name, dtype, shape, bytes) in extra {
+        views.push((name.to_string(), TensorView::new(*dtype, shape.clone(), bytes).unwrap()));
+    }
+    safetensors::serialize(views, None).unwrap()
+}
+
+#[test]
+fn biases_unknown_names_dtypes_and_bad_values_are_refused_cleanly() {
+    let f = Fixture::new();
+    let net = reference();
+    let relu = ["--activation", "relu"];
+    let bias = with_extra(&net, &[("0.bias", Dtype::F32, vec![5], encode(&[0.0; 5], Dtype::F32))]);
+    refused(
+        &f.run(EVALUATE, &f.file("bias.safetensors", &bias), &relu),
+        &["bias.safetensors", "0.bias [5]", "biases are not supported yet"],
+    );
+    let batchnorm = with_extra(
+        &net,
+        &[("1.running_mean", Dtype::F32, vec![5], encode(&[0.0; 5], Dtype::F32))],
+    );
+    refused(
+        &f.run(JACOBIAN, &f.file("bn.safetensors", &batchnorm), &relu),
+        &[
+            "bn.safetensors",
+            "unexpected tensor '1.running_mean'",
+            "1.running_mean [5] F32",
+            "{k}.weight",
+        ],
+    );
+    let mut mixed = net.clone();
+    mixed.weights.truncate(1);
+    mixed.dims.truncate(2);
+    let two_prefixes = {
+        let bytes = encode(&mixed.weights[0], Dtype::F32);
+        let views = vec![
+            (
+                "a.0.weight".to_string(),
+                TensorView::new(Dtype::F32, vec![5, 9], &bytes).unwrap(),
+            ),
+            (
+                "b.1.weight".to_string(),
+                TensorView::new(Dtype::F32, vec![5, 9], &bytes).unwrap(),
+            ),
+        ];
+        safetensors::serialize(views, None).unwrap()
+    };
+    refused(
+        &f.run(EVALUATE, &f.file("prefixes.safetensors", &two_prefixes), &relu),
+        &["prefixes.safetensors", "different prefixes ('a.', 'b.')"],
+    );
+    // An integer dtype; a NaN in an F16 tensor; an F64 weight beyond f32's range.
+    let ints = {
+        let bytes = vec![0u8; 4 * 45];
+        let views = vec![(
+            "0.weight".to_string(),
+            TensorView::new(Dtype::I32, vec![5, 9], &bytes).unwrap(),
+        )];
+        safetensors::serialize(views, None).unwrap()
+    };
+    refused(
+        &f.run(EVALUATE, &f.file("ints.safetensors", &ints), &relu),
+        &["ints.safetensors", "'0.weight' is I32", "F32, F64, F16 or BF16"],
+    );
+    let mut nan = net.clone();
+    nan.weights[5][3] = f32::NAN;
+    refused(
+        &f.run(
+            EVALUATE,
+            &f.file(
+                "nan16.safetensors",
+                &state_dict(&nan, Scheme::Sequential, Dtype::F16, Layout::OutIn),
+            ),
+            &relu,
+        ),
+        &[
+            "nan16.safetensors",
+            "tensor '10.weight' holds 1 non-finite weight",
+            "row 0, column 3",
+        ],
+    );
+    let mut huge = written(&net, Scheme::Sequential, Dtype::F64, Layout::OutIn, None);
+    let header = 8 + u64::from_le_bytes(huge[..8].try_into().unwrap()) as usize;
+    let first_weight_of_0 = find_tensor_offset(&huge, "0.weight");
+    huge[header + first_weight_of_0..header + first_weight_of_0 + 8].copy_from_slice(&1e300f64.to_le_bytes());
+    refused(
+        &f.run(EVALUATE, &f.file("huge64.safetensors", &huge), &relu),
+        &[
+            "huge64.safetensors",
+            "'0.weight' (F64) holds 1e300",
+            "beyond the largest f32",
+        ],
+    );
+}
+
+/// The start of a tensor's data within the data section, from the file's header.
+fn find_tensor_offset(bytes: &[u8], name: &str) -> usize {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header[name]["data_offsets"][0].as_u64().unwrap() as usize
+}
+
+/// Python with `safetensors` and numpy (and torch, when installed) writes the reference
+/// network as `safetensors.torch.save_file(model.state_dict(), …)` would; Occam reads it.
+#[test]
+fn a_state_dict_written_by_python_gives_the_occam_logits() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import safetensors, numpy"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!("skipped: python3 with safetensors and numpy is not available");
+        return;
+    }
+    let net = reference();
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = tmp.path().join("weights.f32");
+    std::fs::write(&raw, encode(&net.weights.concat(), Dtype::F32)).unwrap();
+    let out = tmp.path().join("python.safetensors");
+    let dims = format!("{:?}", net.dims);
+    let run = std::process::Command::new("python3")
+        .args(["-c", PYTHON_WRITER, raw.to_str().unwrap(), &dims, out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    println!(
+        "python wrote the file with {}",
+        String::from_utf8_lossy(&run.stdout).trim()
+    );
+    let loaded = Mlp::load_with(&out, &options(Layout::OutIn)).unwrap();
+    assert_eq!(loaded.net, net);
+    assert_eq!(logits(&loaded.net), logits(&net));
+}
+
+/// argv: raw f32 weights, dims as a list, output path. Uses torch's nn.Sequential when
+/// torch imports, else numpy arrays under the same keys.
+const PYTHON_WRITER: &str = r#"
+import json, sys
+import numpy as np
+raw, dims, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+flat = np.fromfile(raw, dtype="<f4")
+weights, at = [], 0
+for i in range(len(dims) - 1):
+    n = dims[i] * dims[i + 1]
+    weights.append(flat[at:at + n].reshape(dims[i + 1], dims[i]))
+    at += n
+try:
+    import torch
+    from safetensors.torch import save_file
+    layers = []
+    for w in weights:
+        linear = torch.nn.Linear(w.shape[1], w.shape[0], bias=False)
+        with torch.no_grad():
+            linear.weight.copy_(torch.from_numpy(w.copy()))
+        layers += [linear, torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers[:-1])
+    save_file(model.state_dict(), out)
+    print("torch", torch.__version__)
+except ImportError:
+    from safetensors.numpy import save_file
+    save_file({f"{2 * i}.weight": w for i, w in enumerate(weights)}, out)
+    print("numpy", np.__version__)
+"#;
+
+#[test]
+fn library_load_returns_the_note_and_occam_files_load_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let net = reference();
+    let p = tmp.path().join("m.safetensors");
+    net.save(&p).unwrap();
+    let loaded = Mlp::load_with(&p, &LoadOptions::default()).unwrap();
+    assert_eq!(loaded.net, net);
+    assert!(loaded.notes.is_empty() && loaded.input_shape_recorded);
+    let q = tmp.path().join("half.safetensors");
+    let meta: &[(&str, &str)] = &[("activation", "relu"), ("input_shape", "3,3,1")];
+    std::fs::write(&q, written(&net, Scheme::Occam, Dtype::BF16, Layout::OutIn, Some(meta))).unwrap();
+    let loaded = Mlp::load_with(&q, &LoadOptions::default()).unwrap();
+    assert_eq!(loaded.net.dims, net.dims);
+    assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
+    assert!(Path::new(&q).exists());
+}
