@@ -2,6 +2,7 @@
 //! ranges (docs/METRICS.md) before any work, and any non-finite result reported as an
 //! error naming the model and the point, never as a number.
 
+use super::inputs::{InputArgs, InputsFrom};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use occam::compute::Compute;
@@ -43,12 +44,16 @@ pub struct Common {
     /// A network in the safetensors format (README, "Networks from PyTorch or JAX").
     #[arg(long)]
     model: PathBuf,
-    /// Dataset, as for `occam train`.
-    #[arg(long)]
-    data: String,
+    /// Dataset, as for `occam train`. With --inputs it is optional and supplies only the
+    /// training points (data ellipses, region triplets); without it the inputs serve as
+    /// the training points too.
+    #[arg(long, required_unless_present = "inputs")]
+    data: Option<String>,
     /// Which split supplies the points.
-    #[arg(long, value_enum, default_value = "test")]
+    #[arg(long, value_enum, default_value = "test", conflicts_with = "inputs")]
     split: Split,
+    #[command(flatten)]
+    user: InputArgs,
     /// Use the first N points (or N trajectories), in file order: 1 to 1,000,000.
     #[arg(long)]
     limit: Option<usize>,
@@ -92,24 +97,51 @@ impl Common {
         Ok(())
     }
 
-    fn load(&self) -> Result<(Mlp, Splits, Dataset)> {
+    fn load(&self) -> Result<Loaded> {
         if let Some(limit) = self.limit {
             ranges::count("--limit", limit)?;
         }
-        let (net, splits) = load_model_and_data(&self.model, &self.data)?;
+        let (net, splits) = match &self.data {
+            Some(data) => load_model_and_data(&self.model, data).map(|(net, s)| (net, Some(s)))?,
+            None => (Mlp::load(&self.model)?, None),
+        };
+        let limit = self.limit.unwrap_or(usize::MAX);
+        if let Some(user) = self.user.load(&net)? {
+            let points = user.set.take(limit);
+            let train_labelled = splits.is_some() || user.labelled;
+            let train = splits.map_or(user.set, |s| s.train);
+            return Ok(Loaded {
+                net,
+                train,
+                points,
+                points_labelled: user.labelled,
+                train_labelled,
+                from: Some(user.from),
+            });
+        }
+        let Some(Splits { train, test, .. }) = splits else {
+            bail!("--data or --inputs is required")
+        };
         let points = match self.split {
-            Split::Train => &splits.train,
-            Split::Test => &splits.test,
+            Split::Train => &train,
+            Split::Test => &test,
         };
         if points.is_empty() {
             bail!(
                 "{}: the {} split has no examples to measure",
-                self.data,
+                self.data.as_deref().unwrap_or_default(),
                 self.split_name()
             );
         }
-        let points = points.take(self.limit.unwrap_or(usize::MAX));
-        Ok((net, splits, points))
+        let points = points.take(limit);
+        Ok(Loaded {
+            net,
+            train,
+            points,
+            points_labelled: true,
+            train_labelled: true,
+            from: None,
+        })
     }
     fn split_name(&self) -> &'static str {
         match self.split {
@@ -117,14 +149,51 @@ impl Common {
             Split::Test => "test",
         }
     }
-    /// The error for a non-finite result: the model, the split and where it happened.
+    /// The error for a non-finite result: the model, the points and where it happened.
     fn non_finite(&self, what: &str, bad: NonFinite) -> anyhow::Error {
-        anyhow::anyhow!(
-            "{}: non-finite result on the {} split of {}, {what}: {bad}",
-            self.model.display(),
-            self.split_name(),
-            self.data
-        )
+        let points = match (&self.user.inputs, &self.data) {
+            (Some(inputs), _) => format!("--inputs {inputs}"),
+            (None, data) => format!(
+                "the {} split of {}",
+                self.split_name(),
+                data.as_deref().unwrap_or_default()
+            ),
+        };
+        anyhow::anyhow!("{}: non-finite result on {points}, {what}: {bad}", self.model.display())
+    }
+}
+
+/// What a measurement runs on.
+struct Loaded {
+    net: Mlp,
+    /// Training points (data ellipses, region triplets): the dataset's training split, or
+    /// the user's inputs when no dataset is named.
+    train: Dataset,
+    /// The points measured: the chosen split or the user's inputs, cut to --limit.
+    points: Dataset,
+    /// False for --inputs without labels: `points.labels` are then placeholders.
+    points_labelled: bool,
+    /// False when the training points are such unlabelled inputs.
+    train_labelled: bool,
+    from: Option<InputsFrom>,
+}
+
+impl Loaded {
+    /// Refuses a trajectory kind that picks training points by class when they have no
+    /// labels; `option` names the option that chose it.
+    fn check_classes(&self, option: &str, kind: TrajectoryKind) -> Result<()> {
+        let by_class = matches!(
+            kind,
+            TrajectoryKind::SameClassEllipse | TrajectoryKind::DifferentClassEllipse
+        );
+        if by_class && !self.train_labelled {
+            bail!(
+                "{option} {} picks training points by class, but --inputs without labels have no classes: \
+                 give --labels, or --data to take the training points from a dataset",
+                kind.name()
+            );
+        }
+        Ok(())
     }
 }
 
@@ -153,7 +222,13 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 
 fn run_jacobian(args: JacobianArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
-    let (net, _, points) = args.common.load()?;
+    let Loaded {
+        net,
+        points,
+        points_labelled: labelled,
+        from,
+        ..
+    } = args.common.load()?;
     let compute = Compute::new(0);
     let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
     let mut results: Vec<PointJacobian> = Vec::with_capacity(points.len());
@@ -164,26 +239,21 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
             &net,
             &compute,
             &points.inputs[start * d..end * d],
-            Some(&points.labels[start..end]),
+            labelled.then(|| &points.labels[start..end]),
         );
-        check_jacobians(&chunk, start, true)
+        check_jacobians(&chunk, start, labelled)
             .map_err(|bad| args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad))?;
         results.extend(chunk);
         bar.set_position(end as u64);
     }
     bar.finish_and_clear();
     if let Some(path) = &args.per_point {
-        let mut csv = String::from("index,label,predicted,loss,jacobian_norm,logit_jacobian_norm,target_row_norm\n");
-        for (i, r) in results.iter().enumerate() {
-            writeln!(
-                csv,
-                "{i},{},{},{},{},{},{}",
-                points.labels[i], r.predicted, r.loss, r.jacobian_norm, r.logit_jacobian_norm, r.target_row_norm
-            )?;
-        }
-        write_atomic(path, csv.as_bytes())?;
+        write_atomic(
+            path,
+            jacobian_csv(&results, labelled.then_some(&points.labels[..]))?.as_bytes(),
+        )?;
     }
-    let summary = json!({
+    let mut summary = json!({
         "model": args.common.model, "data": args.common.data, "split": args.common.split_name(),
         "points": results.len(),
         "mean_jacobian_norm": mean(results.iter().map(|r| r.jacobian_norm)),
@@ -192,12 +262,38 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
         "mean_loss": mean(results.iter().map(|r| r.loss)),
         "accuracy": mean(results.iter().zip(&points.labels).map(|(r, &l)| (r.predicted == l as usize) as u8 as f64)),
     });
-    print_summary(&summary, args.common.json);
+    if !labelled {
+        for key in ["mean_target_row_norm", "mean_loss", "accuracy"] {
+            summary.as_object_mut().map(|m| m.remove(key));
+        }
+    }
+    print_summary(summary, &args.common, from.as_ref());
     Ok(())
 }
 
-fn print_summary(summary: &serde_json::Value, as_json: bool) {
-    if as_json {
+/// The per-point rows; without labels no label, loss or target-row column.
+fn jacobian_csv(results: &[PointJacobian], labels: Option<&[u16]>) -> Result<String> {
+    let mut csv = match labels {
+        Some(_) => String::from("index,label,predicted,loss,jacobian_norm,logit_jacobian_norm,target_row_norm\n"),
+        None => String::from("index,predicted,jacobian_norm,logit_jacobian_norm\n"),
+    };
+    for (i, r) in results.iter().enumerate() {
+        match labels {
+            Some(l) => writeln!(
+                csv,
+                "{i},{},{},{},{},{},{}",
+                l[i], r.predicted, r.loss, r.jacobian_norm, r.logit_jacobian_norm, r.target_row_norm
+            )?,
+            None => writeln!(csv, "{i},{},{},{}", r.predicted, r.jacobian_norm, r.logit_jacobian_norm)?,
+        }
+    }
+    Ok(csv)
+}
+
+/// Prints a summary, saying where the points came from.
+fn print_summary(mut summary: serde_json::Value, common: &Common, from: Option<&InputsFrom>) {
+    InputArgs::annotate(&mut summary, from);
+    if common.json {
         println!("{summary}");
     } else {
         for (k, v) in summary.as_object().unwrap() {
@@ -261,14 +357,22 @@ fn trajectory_count(kind: TrajectoryKind, points: &Dataset, limit: Option<usize>
 
 fn run_transitions(args: TransitionsArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
-    let (net, splits, points) = args.common.load()?;
+    let loaded = args.common.load()?;
+    loaded.check_classes("--trajectory", args.trajectory)?;
+    let Loaded {
+        net,
+        train,
+        points,
+        from,
+        ..
+    } = loaded;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
     let n = trajectory_count(args.trajectory, &points, args.common.limit);
     let bar = occam::progress::bar(!args.common.quiet, n as u64, "trajectories");
     let mut rows = Vec::with_capacity(n);
     for i in 0..n {
-        let traj = trajectory::build(args.trajectory, &points, &splits.train, i, args.traj.seed)?;
+        let traj = trajectory::build(args.trajectory, &points, &train, i, args.traj.seed)?;
         let count = match method {
             Method::Exact => exact_transitions(&net, &compute, &traj, false),
             Method::Sampled => sampled_transitions(&net, &compute, &traj, args.traj.points, false),
@@ -303,7 +407,7 @@ fn run_transitions(args: TransitionsArgs) -> Result<()> {
         "mean_transitions": mean(rows.iter().map(|r| r.total as f64)),
         "mean_transitions_per_layer": per_layer,
     });
-    print_summary(&summary, args.common.json);
+    print_summary(summary, &args.common, from.as_ref());
     Ok(())
 }
 
@@ -327,7 +431,17 @@ pub struct ProfileArgs {
 fn run_profile(args: ProfileArgs) -> Result<()> {
     ranges::bins("--bins", args.bins)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let (net, splits, points) = args.common.load()?;
+    let loaded = args.common.load()?;
+    for &kind in &args.trajectory {
+        loaded.check_classes("--trajectory", kind)?;
+    }
+    let Loaded {
+        net,
+        train,
+        points,
+        from,
+        ..
+    } = loaded;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
     let counts: Vec<usize> = args
@@ -338,7 +452,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
     let bar = occam::progress::bar(!args.common.quiet, counts.iter().sum::<usize>() as u64, "trajectories");
     let mut profiles = Vec::new();
     for (&kind, &count) in args.trajectory.iter().zip(&counts) {
-        let build = |i: usize| trajectory::build(kind, &points, &splits.train, i, args.traj.seed);
+        let build = |i: usize| trajectory::build(kind, &points, &train, i, args.traj.seed);
         let trajectories = Trajectories { count, build: &build };
         let p = profile(
             &net,
@@ -377,7 +491,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         "profiles": profiles.iter().map(|(k, p)| json!({"trajectory": k.name(), "trajectories": p.trajectories, "mean_transitions": p.mean_transitions, "mean_jacobian_norm": mean(p.jacobian_norm.iter().copied())})).collect::<Vec<_>>(),
         "csv": args.out.join("profile.csv"), "png": png, "svg": svg,
     });
-    print_summary(&summary, args.common.json);
+    print_summary(summary, &args.common, from.as_ref());
     Ok(())
 }
 
@@ -414,7 +528,23 @@ pub struct RegionsArgs {
 fn run_regions(args: RegionsArgs) -> Result<()> {
     ranges::grid("--grid", args.grid)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let (net, splits, _) = args.common.load()?;
+    if args.common.data.is_some() && args.common.user.given() {
+        bail!(
+            "--data and --inputs: regions draws the plane of three training points, taken from --inputs or \
+             from --data's training split; give one of them"
+        );
+    }
+    let loaded = args.common.load()?;
+    if args.points.is_none() {
+        loaded.check_classes("--triplet", args.triplet)?;
+    }
+    let Loaded {
+        net,
+        train,
+        train_labelled,
+        from,
+        ..
+    } = loaded;
     let hidden = net.depth() - 1;
     if hidden == 0 {
         bail!("{}: the network has no hidden layer", args.common.model.display());
@@ -424,8 +554,8 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         bail!("--layer {layer}: the network has hidden layers 1..{hidden}");
     }
     occam::measure::regions::check_grid("--grid", args.grid, &net)?;
-    let idx = region_points(&args, &splits.train)?;
-    let x = idx.map(|i| splits.train.input(i));
+    let idx = region_points(&args, &train)?;
+    let x = idx.map(|i| train.input(i));
     let compute = Compute::new(0);
     let mut nets = Vec::new();
     if let Some(init) = &args.initial {
@@ -447,7 +577,7 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         },
         net,
     ));
-    let labels: Vec<u16> = idx.iter().map(|&i| splits.train.labels[i]).collect();
+    let labels: Option<Vec<u16>> = train_labelled.then(|| idx.iter().map(|&i| train.labels[i]).collect());
     let mut panels = Vec::new();
     let mut counts = Vec::new();
     for (name, n) in &nets {
@@ -466,8 +596,12 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         });
     }
     let [png, svg] = plot::render(&args.out.join("regions"), &RegionMaps { panels })?;
-    let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
-    print_summary(&summary, args.common.json);
+    let mut summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
+    if let (Some(map), Some(from)) = (summary.as_object_mut(), &from) {
+        // The plane's points are the inputs; "labels" keeps their labels.
+        map.insert("inputs".into(), json!(from.inputs));
+    }
+    print_summary(summary, &args.common, None);
     Ok(())
 }
 
