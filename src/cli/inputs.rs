@@ -6,8 +6,9 @@ use super::measure::load_model_and_data;
 use anyhow::{Result, bail};
 use clap::Args;
 use occam::compute::Compute;
-use occam::data::Dataset;
 use occam::data::npy::{ArraySpec, read_user_inputs};
+use occam::data::{Dataset, Splits};
+use occam::measure::trajectory::TrajectoryKind;
 use occam::net::{Mlp, engine};
 use serde_json::json;
 use std::path::Path;
@@ -17,8 +18,8 @@ use std::path::Path;
 pub struct InputArgs {
     /// Your own points instead of the dataset's test split: X.npy, F.npz (its array x, X or
     /// inputs, and its y or labels array as labels when there is one) or F.npz:NAME.
-    /// float32 or float64 (rounded to float32), shape [n, d] or [n, H, W, C] (channels last,
-    /// flattened row-major) matching the model. Used as given, NOT normalized: Occam's own
+    /// float32 or float64 (rounded to float32), shape [n, d], [n, H, W, C] or [n, H, W] (channels
+    /// last, flattened row-major) matching the model. Used as given, NOT normalized: Occam's own
     /// datasets are normalized per example to zero mean and unit variance (`occam data
     /// export` writes them so).
     #[arg(long, value_name = "FILE")]
@@ -77,18 +78,110 @@ impl InputArgs {
         }))
     }
 
+    /// Refuses `--inputs` beside `--data` where both would supply the same points.
+    pub fn refuse_with_data(&self, data: Option<&str>, why: &str) -> Result<()> {
+        if self.given() && data.is_some() {
+            bail!("--data and --inputs: {why}; give one of them");
+        }
+        Ok(())
+    }
+
+    /// The training points and the points to measure: with `--inputs`, the inputs cut to
+    /// `limit`, and the dataset's training split (or, with no dataset, the inputs again);
+    /// without, `dataset_points` of the splits.
+    pub fn measure_points(
+        &self,
+        net: &Mlp,
+        splits: Option<Splits>,
+        limit: usize,
+        dataset_points: impl FnOnce(Splits) -> Result<(Dataset, Dataset)>,
+    ) -> Result<(Dataset, Dataset, Origin)> {
+        let Some(user) = self.load(net)? else {
+            let splits = splits.ok_or_else(|| anyhow::anyhow!("--data or --inputs is required"))?;
+            let (train, points) = dataset_points(splits)?;
+            return Ok((train, points, Origin::Dataset));
+        };
+        let points = user.set.take(limit);
+        let origin = Origin::Inputs {
+            labelled: user.labelled,
+            train_labelled: splits.is_some() || user.labelled,
+            from: user.from,
+        };
+        let train = splits.map_or(user.set, |s| s.train);
+        Ok((train, points, origin))
+    }
+}
+
+/// Where measured points came from, and which of them have labels.
+pub enum Origin {
+    /// A split of `--data`: labelled, as is its training split.
+    Dataset,
+    /// `--inputs`; `train_labelled` says whether the training points (the dataset's, or
+    /// the inputs again) have labels.
+    Inputs {
+        labelled: bool,
+        train_labelled: bool,
+        from: InputsFrom,
+    },
+}
+
+impl Origin {
+    /// Whether the measured points have labels (else their labels are placeholders).
+    pub fn labelled(&self) -> bool {
+        matches!(self, Origin::Dataset | Origin::Inputs { labelled: true, .. })
+    }
+
+    /// Whether the training points have labels.
+    pub fn train_labelled(&self) -> bool {
+        matches!(
+            self,
+            Origin::Dataset
+                | Origin::Inputs {
+                    train_labelled: true,
+                    ..
+                }
+        )
+    }
+
+    /// Refuses trajectory kinds that pick training points by class when those have no
+    /// labels; `option` names the option that chose them.
+    pub fn check_classes(&self, option: &str, kinds: &[TrajectoryKind]) -> Result<()> {
+        let by_class = |k: &&TrajectoryKind| {
+            matches!(
+                k,
+                TrajectoryKind::SameClassEllipse | TrajectoryKind::DifferentClassEllipse
+            )
+        };
+        if let Some(kind) = kinds.iter().find(by_class)
+            && !self.train_labelled()
+        {
+            bail!(
+                "{option} {} picks training points by class, but --inputs without labels have no classes: \
+                 give --labels, or --data to take the training points from a dataset",
+                kind.name()
+            );
+        }
+        Ok(())
+    }
+
     /// Adds where the points came from to a command's summary: `inputs` and `labels`
-    /// when `--inputs` was given (the dataset's `split` then means nothing and goes), and
-    /// no `data` entry when no dataset was named.
-    pub fn annotate(summary: &mut serde_json::Value, from: Option<&InputsFrom>) {
+    /// (unless the command reports labels of its own) for `--inputs`, whose summary has
+    /// no dataset `split` and, without labels, no label-based statistics; and no `data`
+    /// entry when no dataset was named.
+    pub fn annotate(&self, summary: &mut serde_json::Value) {
         let Some(map) = summary.as_object_mut() else { return };
         if map.get("data").is_some_and(|d| d.is_null()) {
             map.remove("data");
         }
-        if let Some(from) = from {
+        if let Origin::Inputs { labelled, from, .. } = self {
             map.remove("split");
+            if !labelled {
+                for key in ["mean_target_row_norm", "mean_loss", "accuracy"] {
+                    map.remove(key);
+                }
+            }
             map.insert("inputs".into(), json!(from.inputs));
-            map.insert("labels".into(), json!(from.labels));
+            map.entry("labels").or_insert(json!(from.labels));
         }
     }
 }

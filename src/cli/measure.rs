@@ -2,7 +2,7 @@
 //! ranges (docs/METRICS.md) before any work, and any non-finite result reported as an
 //! error naming the model and the point, never as a number.
 
-use super::inputs::{InputArgs, InputsFrom};
+use super::inputs::{InputArgs, Origin};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use occam::compute::Compute;
@@ -97,7 +97,8 @@ impl Common {
         Ok(())
     }
 
-    fn load(&self) -> Result<Loaded> {
+    /// The network, the training points and the points to measure, and their origin.
+    fn load(&self) -> Result<(Mlp, Dataset, Dataset, Origin)> {
         if let Some(limit) = self.limit {
             ranges::count("--limit", limit)?;
         }
@@ -106,42 +107,22 @@ impl Common {
             None => (Mlp::load(&self.model)?, None),
         };
         let limit = self.limit.unwrap_or(usize::MAX);
-        if let Some(user) = self.user.load(&net)? {
-            let points = user.set.take(limit);
-            let train_labelled = splits.is_some() || user.labelled;
-            let train = splits.map_or(user.set, |s| s.train);
-            return Ok(Loaded {
-                net,
-                train,
-                points,
-                points_labelled: user.labelled,
-                train_labelled,
-                from: Some(user.from),
-            });
-        }
-        let Some(Splits { train, test, .. }) = splits else {
-            bail!("--data or --inputs is required")
-        };
-        let points = match self.split {
-            Split::Train => &train,
-            Split::Test => &test,
-        };
-        if points.is_empty() {
-            bail!(
-                "{}: the {} split has no examples to measure",
-                self.data.as_deref().unwrap_or_default(),
-                self.split_name()
-            );
-        }
-        let points = points.take(limit);
-        Ok(Loaded {
-            net,
-            train,
-            points,
-            points_labelled: true,
-            train_labelled: true,
-            from: None,
-        })
+        let (train, points, origin) = self.user.measure_points(&net, splits, limit, |splits| {
+            let points = match self.split {
+                Split::Train => &splits.train,
+                Split::Test => &splits.test,
+            };
+            if points.is_empty() {
+                bail!(
+                    "{}: the {} split has no examples to measure",
+                    self.data.as_deref().unwrap_or_default(),
+                    self.split_name()
+                );
+            }
+            let points = points.take(limit);
+            Ok((splits.train, points))
+        })?;
+        Ok((net, train, points, origin))
     }
     fn split_name(&self) -> &'static str {
         match self.split {
@@ -151,49 +132,12 @@ impl Common {
     }
     /// The error for a non-finite result: the model, the points and where it happened.
     fn non_finite(&self, what: &str, bad: NonFinite) -> anyhow::Error {
-        let points = match (&self.user.inputs, &self.data) {
-            (Some(inputs), _) => format!("--inputs {inputs}"),
-            (None, data) => format!(
-                "the {} split of {}",
-                self.split_name(),
-                data.as_deref().unwrap_or_default()
-            ),
+        let data = self.data.as_deref().unwrap_or_default();
+        let points = match &self.user.inputs {
+            Some(inputs) => format!("--inputs {inputs}"),
+            None => format!("the {} split of {data}", self.split_name()),
         };
         anyhow::anyhow!("{}: non-finite result on {points}, {what}: {bad}", self.model.display())
-    }
-}
-
-/// What a measurement runs on.
-struct Loaded {
-    net: Mlp,
-    /// Training points (data ellipses, region triplets): the dataset's training split, or
-    /// the user's inputs when no dataset is named.
-    train: Dataset,
-    /// The points measured: the chosen split or the user's inputs, cut to --limit.
-    points: Dataset,
-    /// False for --inputs without labels: `points.labels` are then placeholders.
-    points_labelled: bool,
-    /// False when the training points are such unlabelled inputs.
-    train_labelled: bool,
-    from: Option<InputsFrom>,
-}
-
-impl Loaded {
-    /// Refuses a trajectory kind that picks training points by class when they have no
-    /// labels; `option` names the option that chose it.
-    fn check_classes(&self, option: &str, kind: TrajectoryKind) -> Result<()> {
-        let by_class = matches!(
-            kind,
-            TrajectoryKind::SameClassEllipse | TrajectoryKind::DifferentClassEllipse
-        );
-        if by_class && !self.train_labelled {
-            bail!(
-                "{option} {} picks training points by class, but --inputs without labels have no classes: \
-                 give --labels, or --data to take the training points from a dataset",
-                kind.name()
-            );
-        }
-        Ok(())
     }
 }
 
@@ -222,13 +166,8 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 
 fn run_jacobian(args: JacobianArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
-    let Loaded {
-        net,
-        points,
-        points_labelled: labelled,
-        from,
-        ..
-    } = args.common.load()?;
+    let (net, _, points, origin) = args.common.load()?;
+    let labelled = origin.labelled();
     let compute = Compute::new(0);
     let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
     let mut results: Vec<PointJacobian> = Vec::with_capacity(points.len());
@@ -253,7 +192,7 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
             jacobian_csv(&results, labelled.then_some(&points.labels[..]))?.as_bytes(),
         )?;
     }
-    let mut summary = json!({
+    let summary = json!({
         "model": args.common.model, "data": args.common.data, "split": args.common.split_name(),
         "points": results.len(),
         "mean_jacobian_norm": mean(results.iter().map(|r| r.jacobian_norm)),
@@ -262,12 +201,7 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
         "mean_loss": mean(results.iter().map(|r| r.loss)),
         "accuracy": mean(results.iter().zip(&points.labels).map(|(r, &l)| (r.predicted == l as usize) as u8 as f64)),
     });
-    if !labelled {
-        for key in ["mean_target_row_norm", "mean_loss", "accuracy"] {
-            summary.as_object_mut().map(|m| m.remove(key));
-        }
-    }
-    print_summary(summary, &args.common, from.as_ref());
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 
@@ -291,8 +225,8 @@ fn jacobian_csv(results: &[PointJacobian], labels: Option<&[u16]>) -> Result<Str
 }
 
 /// Prints a summary, saying where the points came from.
-fn print_summary(mut summary: serde_json::Value, common: &Common, from: Option<&InputsFrom>) {
-    InputArgs::annotate(&mut summary, from);
+fn print_summary(mut summary: serde_json::Value, common: &Common, origin: &Origin) {
+    origin.annotate(&mut summary);
     if common.json {
         println!("{summary}");
     } else {
@@ -357,15 +291,8 @@ fn trajectory_count(kind: TrajectoryKind, points: &Dataset, limit: Option<usize>
 
 fn run_transitions(args: TransitionsArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
-    let loaded = args.common.load()?;
-    loaded.check_classes("--trajectory", args.trajectory)?;
-    let Loaded {
-        net,
-        train,
-        points,
-        from,
-        ..
-    } = loaded;
+    let (net, train, points, origin) = args.common.load()?;
+    origin.check_classes("--trajectory", &[args.trajectory])?;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
     let n = trajectory_count(args.trajectory, &points, args.common.limit);
@@ -407,7 +334,7 @@ fn run_transitions(args: TransitionsArgs) -> Result<()> {
         "mean_transitions": mean(rows.iter().map(|r| r.total as f64)),
         "mean_transitions_per_layer": per_layer,
     });
-    print_summary(summary, &args.common, from.as_ref());
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 
@@ -431,17 +358,8 @@ pub struct ProfileArgs {
 fn run_profile(args: ProfileArgs) -> Result<()> {
     ranges::bins("--bins", args.bins)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let loaded = args.common.load()?;
-    for &kind in &args.trajectory {
-        loaded.check_classes("--trajectory", kind)?;
-    }
-    let Loaded {
-        net,
-        train,
-        points,
-        from,
-        ..
-    } = loaded;
+    let (net, train, points, origin) = args.common.load()?;
+    origin.check_classes("--trajectory", &args.trajectory)?;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
     let counts: Vec<usize> = args
@@ -491,7 +409,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         "profiles": profiles.iter().map(|(k, p)| json!({"trajectory": k.name(), "trajectories": p.trajectories, "mean_transitions": p.mean_transitions, "mean_jacobian_norm": mean(p.jacobian_norm.iter().copied())})).collect::<Vec<_>>(),
         "csv": args.out.join("profile.csv"), "png": png, "svg": svg,
     });
-    print_summary(summary, &args.common, from.as_ref());
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 
@@ -528,23 +446,12 @@ pub struct RegionsArgs {
 fn run_regions(args: RegionsArgs) -> Result<()> {
     ranges::grid("--grid", args.grid)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    if args.common.data.is_some() && args.common.user.given() {
-        bail!(
-            "--data and --inputs: regions draws the plane of three training points, taken from --inputs or \
-             from --data's training split; give one of them"
-        );
-    }
-    let loaded = args.common.load()?;
+    let why = "regions draws the plane of three training points, from --inputs or from --data's training split";
+    args.common.user.refuse_with_data(args.common.data.as_deref(), why)?;
+    let (net, train, _, origin) = args.common.load()?;
     if args.points.is_none() {
-        loaded.check_classes("--triplet", args.triplet)?;
+        origin.check_classes("--triplet", &[args.triplet])?;
     }
-    let Loaded {
-        net,
-        train,
-        train_labelled,
-        from,
-        ..
-    } = loaded;
     let hidden = net.depth() - 1;
     if hidden == 0 {
         bail!("{}: the network has no hidden layer", args.common.model.display());
@@ -577,7 +484,9 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         },
         net,
     ));
-    let labels: Option<Vec<u16>> = train_labelled.then(|| idx.iter().map(|&i| train.labels[i]).collect());
+    let labels: Option<Vec<u16>> = origin
+        .train_labelled()
+        .then(|| idx.iter().map(|&i| train.labels[i]).collect());
     let mut panels = Vec::new();
     let mut counts = Vec::new();
     for (name, n) in &nets {
@@ -596,12 +505,8 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         });
     }
     let [png, svg] = plot::render(&args.out.join("regions"), &RegionMaps { panels })?;
-    let mut summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
-    if let (Some(map), Some(from)) = (summary.as_object_mut(), &from) {
-        // The plane's points are the inputs; "labels" keeps their labels.
-        map.insert("inputs".into(), json!(from.inputs));
-    }
-    print_summary(summary, &args.common, None);
+    let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 
