@@ -568,6 +568,20 @@ fn bad_inputs_are_refused_by_file_value_and_rule() {
         &["really-npy.npz:x", "holds one array"],
     );
     refused(&measure(&format!("{archive}:"), None), &["names no array"]);
+    // Finite inputs so large that the network overflows: an error naming the inputs, never a number.
+    let p = x_of("overflow.npy", "<f4", &[2, 36], &[3e38; 72]);
+    refused(
+        &measure(&p, None),
+        &["model.safetensors", "non-finite result on --inputs", "overflow.npy"],
+    );
+    let out = occam(&["evaluate", "--model", &model, "--inputs", &p, "--labels", &labels[..]]);
+    let short_labels = write(&f.path("y2.npy"), &npy("<i8", &[2], Order::C, &[0i64, 1]));
+    refused(&out, &["y.npy", "[60]", "[2]"]);
+    let out = occam(&["evaluate", "--model", &model, "--inputs", &p, "--labels", &short_labels]);
+    refused(
+        &out,
+        &["model.safetensors", "non-finite result on --inputs", "overflow.npy"],
+    );
     // Option combinations are refused by the parser, with a usage error.
     let out = occam(&["measure", "jacobian", "--model", &model, "--labels", &labels]);
     refused(&out, &["--inputs"]);
