@@ -2,11 +2,12 @@
 //! ranges (docs/METRICS.md) before any work, and any non-finite result reported as an
 //! error naming the model and the point, never as a number.
 
-use super::model_format::ModelFormat;
+use super::inputs::{InputArgs, Origin};
+use super::model_format::{ModelFormat, load_model_and_data};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use occam::compute::Compute;
-use occam::data::{DataSource, Dataset, Splits};
+use occam::data::Dataset;
 use occam::error::write_atomic;
 use occam::measure::finite::{NonFinite, check_jacobians};
 use occam::measure::profile::{Method, Profile, Trajectories, profile};
@@ -46,12 +47,16 @@ pub struct Common {
     model: PathBuf,
     #[command(flatten)]
     format: ModelFormat,
-    /// Dataset, as for `occam train`.
-    #[arg(long)]
-    data: String,
+    /// Dataset, as for `occam train`. With --inputs it is optional and supplies only the
+    /// training points (data ellipses, region triplets); without it the inputs serve as
+    /// the training points too.
+    #[arg(long, required_unless_present = "inputs")]
+    data: Option<String>,
     /// Which split supplies the points.
-    #[arg(long, value_enum, default_value = "test")]
+    #[arg(long, value_enum, default_value = "test", conflicts_with = "inputs")]
     split: Split,
+    #[command(flatten)]
+    user: InputArgs,
     /// Use the first N points (or N trajectories), in file order: 1 to 1,000,000.
     #[arg(long)]
     limit: Option<usize>,
@@ -63,30 +68,6 @@ pub struct Common {
     quiet: bool,
 }
 
-/// Loads a network and a dataset and checks that they fit each other.
-pub fn load_model_and_data(model: &Path, format: &ModelFormat, data: &str) -> Result<(Mlp, Splits)> {
-    let loaded = format.load(model)?;
-    let splits = DataSource::parse(data)?.load()?;
-    let net = loaded.for_inputs_of_shape(splits.train.shape);
-    if splits.train.shape != net.input_shape {
-        bail!(
-            "{}: network expects inputs of shape {:?} but {data} has {:?}",
-            model.display(),
-            net.input_shape,
-            splits.train.shape
-        );
-    }
-    if net.classes() != splits.train.classes {
-        bail!(
-            "{}: network has {} outputs but {data} has {} classes",
-            model.display(),
-            net.classes(),
-            splits.train.classes
-        );
-    }
-    Ok((net, splits))
-}
-
 impl Common {
     /// Refuses a `--per-point` file that is the model itself.
     fn check_output(&self, per_point: Option<&Path>) -> Result<()> {
@@ -96,24 +77,32 @@ impl Common {
         Ok(())
     }
 
-    fn load(&self) -> Result<(Mlp, Splits, Dataset)> {
+    /// The network, the training points and the points to measure, and their origin.
+    fn load(&self) -> Result<(Mlp, Dataset, Dataset, Origin)> {
         if let Some(limit) = self.limit {
             ranges::count("--limit", limit)?;
         }
-        let (net, splits) = load_model_and_data(&self.model, &self.format, &self.data)?;
-        let points = match self.split {
-            Split::Train => &splits.train,
-            Split::Test => &splits.test,
+        let (net, splits) = match &self.data {
+            Some(data) => load_model_and_data(&self.model, &self.format, data).map(|(net, s)| (net, Some(s)))?,
+            None => (self.format.load(&self.model)?.net, None),
         };
-        if points.is_empty() {
-            bail!(
-                "{}: the {} split has no examples to measure",
-                self.data,
-                self.split_name()
-            );
-        }
-        let points = points.take(self.limit.unwrap_or(usize::MAX));
-        Ok((net, splits, points))
+        let limit = self.limit.unwrap_or(usize::MAX);
+        let (train, points, origin) = self.user.measure_points(&net, splits, limit, |splits| {
+            let points = match self.split {
+                Split::Train => &splits.train,
+                Split::Test => &splits.test,
+            };
+            if points.is_empty() {
+                bail!(
+                    "{}: the {} split has no examples to measure",
+                    self.data.as_deref().unwrap_or_default(),
+                    self.split_name()
+                );
+            }
+            let points = points.take(limit);
+            Ok((splits.train, points))
+        })?;
+        Ok((net, train, points, origin))
     }
     fn split_name(&self) -> &'static str {
         match self.split {
@@ -121,14 +110,14 @@ impl Common {
             Split::Test => "test",
         }
     }
-    /// The error for a non-finite result: the model, the split and where it happened.
+    /// The error for a non-finite result: the model, the points and where it happened.
     fn non_finite(&self, what: &str, bad: NonFinite) -> anyhow::Error {
-        anyhow::anyhow!(
-            "{}: non-finite result on the {} split of {}, {what}: {bad}",
-            self.model.display(),
-            self.split_name(),
-            self.data
-        )
+        let data = self.data.as_deref().unwrap_or_default();
+        let points = match &self.user.inputs {
+            Some(inputs) => format!("--inputs {inputs}"),
+            None => format!("the {} split of {data}", self.split_name()),
+        };
+        anyhow::anyhow!("{}: non-finite result on {points}, {what}: {bad}", self.model.display())
     }
 }
 
@@ -157,7 +146,8 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 
 fn run_jacobian(args: JacobianArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
-    let (net, _, points) = args.common.load()?;
+    let (net, _, points, origin) = args.common.load()?;
+    let labelled = origin.labelled();
     let compute = Compute::new(0);
     let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
     let mut results: Vec<PointJacobian> = Vec::with_capacity(points.len());
@@ -168,24 +158,19 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
             &net,
             &compute,
             &points.inputs[start * d..end * d],
-            Some(&points.labels[start..end]),
+            labelled.then(|| &points.labels[start..end]),
         );
-        check_jacobians(&chunk, start, true)
+        check_jacobians(&chunk, start, labelled)
             .map_err(|bad| args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad))?;
         results.extend(chunk);
         bar.set_position(end as u64);
     }
     bar.finish_and_clear();
     if let Some(path) = &args.per_point {
-        let mut csv = String::from("index,label,predicted,loss,jacobian_norm,logit_jacobian_norm,target_row_norm\n");
-        for (i, r) in results.iter().enumerate() {
-            writeln!(
-                csv,
-                "{i},{},{},{},{},{},{}",
-                points.labels[i], r.predicted, r.loss, r.jacobian_norm, r.logit_jacobian_norm, r.target_row_norm
-            )?;
-        }
-        write_atomic(path, csv.as_bytes())?;
+        write_atomic(
+            path,
+            jacobian_csv(&results, labelled.then_some(&points.labels[..]))?.as_bytes(),
+        )?;
     }
     let summary = json!({
         "model": args.common.model, "data": args.common.data, "split": args.common.split_name(),
@@ -196,12 +181,33 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
         "mean_loss": mean(results.iter().map(|r| r.loss)),
         "accuracy": mean(results.iter().zip(&points.labels).map(|(r, &l)| (r.predicted == l as usize) as u8 as f64)),
     });
-    print_summary(&summary, args.common.json);
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 
-fn print_summary(summary: &serde_json::Value, as_json: bool) {
-    if as_json {
+/// The per-point rows; without labels no label, loss or target-row column.
+fn jacobian_csv(results: &[PointJacobian], labels: Option<&[u16]>) -> Result<String> {
+    let mut csv = match labels {
+        Some(_) => String::from("index,label,predicted,loss,jacobian_norm,logit_jacobian_norm,target_row_norm\n"),
+        None => String::from("index,predicted,jacobian_norm,logit_jacobian_norm\n"),
+    };
+    for (i, r) in results.iter().enumerate() {
+        match labels {
+            Some(l) => writeln!(
+                csv,
+                "{i},{},{},{},{},{},{}",
+                l[i], r.predicted, r.loss, r.jacobian_norm, r.logit_jacobian_norm, r.target_row_norm
+            )?,
+            None => writeln!(csv, "{i},{},{},{}", r.predicted, r.jacobian_norm, r.logit_jacobian_norm)?,
+        }
+    }
+    Ok(csv)
+}
+
+/// Prints a summary, saying where the points came from.
+fn print_summary(mut summary: serde_json::Value, common: &Common, origin: &Origin) {
+    origin.annotate(&mut summary);
+    if common.json {
         println!("{summary}");
     } else {
         for (k, v) in summary.as_object().unwrap() {
@@ -265,14 +271,15 @@ fn trajectory_count(kind: TrajectoryKind, points: &Dataset, limit: Option<usize>
 
 fn run_transitions(args: TransitionsArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
-    let (net, splits, points) = args.common.load()?;
+    let (net, train, points, origin) = args.common.load()?;
+    origin.check_classes("--trajectory", &[args.trajectory])?;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
     let n = trajectory_count(args.trajectory, &points, args.common.limit);
     let bar = occam::progress::bar(!args.common.quiet, n as u64, "trajectories");
     let mut rows = Vec::with_capacity(n);
     for i in 0..n {
-        let traj = trajectory::build(args.trajectory, &points, &splits.train, i, args.traj.seed)?;
+        let traj = trajectory::build(args.trajectory, &points, &train, i, args.traj.seed)?;
         let count = match method {
             Method::Exact => exact_transitions(&net, &compute, &traj, false),
             Method::Sampled => sampled_transitions(&net, &compute, &traj, args.traj.points, false),
@@ -307,7 +314,7 @@ fn run_transitions(args: TransitionsArgs) -> Result<()> {
         "mean_transitions": mean(rows.iter().map(|r| r.total as f64)),
         "mean_transitions_per_layer": per_layer,
     });
-    print_summary(&summary, args.common.json);
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 
@@ -331,7 +338,8 @@ pub struct ProfileArgs {
 fn run_profile(args: ProfileArgs) -> Result<()> {
     ranges::bins("--bins", args.bins)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let (net, splits, points) = args.common.load()?;
+    let (net, train, points, origin) = args.common.load()?;
+    origin.check_classes("--trajectory", &args.trajectory)?;
     let method = args.traj.method(&net)?;
     let compute = Compute::new(0);
     let counts: Vec<usize> = args
@@ -342,7 +350,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
     let bar = occam::progress::bar(!args.common.quiet, counts.iter().sum::<usize>() as u64, "trajectories");
     let mut profiles = Vec::new();
     for (&kind, &count) in args.trajectory.iter().zip(&counts) {
-        let build = |i: usize| trajectory::build(kind, &points, &splits.train, i, args.traj.seed);
+        let build = |i: usize| trajectory::build(kind, &points, &train, i, args.traj.seed);
         let trajectories = Trajectories { count, build: &build };
         let p = profile(
             &net,
@@ -381,7 +389,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         "profiles": profiles.iter().map(|(k, p)| json!({"trajectory": k.name(), "trajectories": p.trajectories, "mean_transitions": p.mean_transitions, "mean_jacobian_norm": mean(p.jacobian_norm.iter().copied())})).collect::<Vec<_>>(),
         "csv": args.out.join("profile.csv"), "png": png, "svg": svg,
     });
-    print_summary(&summary, args.common.json);
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 
@@ -418,7 +426,12 @@ pub struct RegionsArgs {
 fn run_regions(args: RegionsArgs) -> Result<()> {
     ranges::grid("--grid", args.grid)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let (net, splits, _) = args.common.load()?;
+    let why = "regions draws the plane of three training points, from --inputs or from --data's training split";
+    args.common.user.refuse_with_data(args.common.data.as_deref(), why)?;
+    let (net, train, _, origin) = args.common.load()?;
+    if args.points.is_none() {
+        origin.check_classes("--triplet", &[args.triplet])?;
+    }
     let hidden = net.depth() - 1;
     if hidden == 0 {
         bail!("{}: the network has no hidden layer", args.common.model.display());
@@ -428,8 +441,8 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         bail!("--layer {layer}: the network has hidden layers 1..{hidden}");
     }
     occam::measure::regions::check_grid("--grid", args.grid, &net)?;
-    let idx = region_points(&args, &splits.train)?;
-    let x = idx.map(|i| splits.train.input(i));
+    let idx = region_points(&args, &train)?;
+    let x = idx.map(|i| train.input(i));
     let compute = Compute::new(0);
     let mut nets = Vec::new();
     if let Some(init) = &args.initial {
@@ -451,7 +464,9 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         },
         net,
     ));
-    let labels: Vec<u16> = idx.iter().map(|&i| splits.train.labels[i]).collect();
+    let labels: Option<Vec<u16>> = origin
+        .train_labelled()
+        .then(|| idx.iter().map(|&i| train.labels[i]).collect());
     let mut panels = Vec::new();
     let mut counts = Vec::new();
     for (name, n) in &nets {
@@ -471,7 +486,7 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     }
     let [png, svg] = plot::render(&args.out.join("regions"), &RegionMaps { panels })?;
     let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
-    print_summary(&summary, args.common.json);
+    print_summary(summary, &args.common, &origin);
     Ok(())
 }
 

@@ -2,6 +2,8 @@
 //! options to library calls; errors surface with their context and a non-zero exit.
 
 mod bench;
+mod data;
+mod inputs;
 mod measure;
 mod model_format;
 mod reproduce;
@@ -25,11 +27,15 @@ struct Cli {
 enum Command {
     /// Train a bias-free MLP and write model.safetensors and metrics.json.
     Train(Box<train::TrainArgs>),
-    /// Evaluate a saved network on a dataset's train and test splits.
+    /// Evaluate a saved network on a dataset's train and test splits, or on your own
+    /// points (--inputs).
     Evaluate(train::EvaluateArgs),
     /// Sensitivity metrics of a saved network.
     #[command(subcommand)]
     Measure(measure::MeasureCommand),
+    /// Datasets as Occam sees them: `occam data export NAME --npz F`.
+    #[command(subcommand)]
+    Data(data::DataCommand),
     /// Run, export, inspect and merge sweeps of many trials.
     #[command(subcommand)]
     Sweep(sweep::SweepCommand),
@@ -76,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Evaluate(args) => train::run_evaluate(args),
         Command::Bench(args) => bench::run(args),
         Command::Measure(cmd) => measure::run(cmd),
+        Command::Data(cmd) => data::run(cmd),
         Command::Sweep(cmd) => sweep::dispatch(cmd),
         Command::Report(a) => reproduce::report(a),
         Command::Reproduce(a) => reproduce::reproduce(a),

@@ -2,8 +2,9 @@
 //! matrices (`--layout`) and the activation of a file that records none
 //! (`--activation`), and the loading that prints the library's notes on stderr.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
+use occam::data::{DataSource, Splits};
 use occam::net::{Activation, Layout, LoadOptions, LoadedModel, Mlp};
 use std::path::Path;
 
@@ -44,4 +45,28 @@ impl ModelFormat {
         }
         Ok(loaded)
     }
+}
+
+/// Loads a network and a dataset and checks that they fit each other.
+pub fn load_model_and_data(model: &Path, format: &ModelFormat, data: &str) -> Result<(Mlp, Splits)> {
+    let loaded = format.load(model)?;
+    let splits = DataSource::parse(data)?.load()?;
+    let net = loaded.for_inputs_of_shape(splits.train.shape);
+    if splits.train.shape != net.input_shape {
+        bail!(
+            "{}: network expects inputs of shape {:?} but {data} has {:?}",
+            model.display(),
+            net.input_shape,
+            splits.train.shape
+        );
+    }
+    if net.classes() != splits.train.classes {
+        bail!(
+            "{}: network has {} outputs but {data} has {} classes",
+            model.display(),
+            net.classes(),
+            splits.train.classes
+        );
+    }
+    Ok((net, splits))
 }

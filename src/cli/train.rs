@@ -363,20 +363,29 @@ pub struct EvaluateArgs {
     /// A network in the safetensors format (README, "Loading models").
     #[arg(long)]
     model: PathBuf,
+    /// Dataset, as for `occam train` (optional with --inputs, which then replace its test
+    /// split).
+    #[arg(long, required_unless_present = "inputs")]
+    data: Option<String>,
     #[command(flatten)]
     format: super::model_format::ModelFormat,
-    /// Dataset, as for `occam train`.
-    #[arg(long)]
-    data: String,
+    #[command(flatten)]
+    user: super::inputs::InputArgs,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
-    let (net, splits) = super::measure::load_model_and_data(&args.model, &args.format, &args.data)?;
+    if args.user.given() {
+        return super::inputs::evaluate_inputs(&args.model, &args.format, args.data.as_deref(), &args.user);
+    }
+    let Some(data) = args.data.as_deref() else {
+        bail!("--data or --inputs is required")
+    };
+    let (net, splits) = super::model_format::load_model_and_data(&args.model, &args.format, data)?;
     let compute = Compute::new(0);
     let mut evaluations = Vec::new();
     for (split, set) in [("train", &splits.train), ("test", &splits.test)] {
         if set.is_empty() {
-            bail!("{}: the {split} split has no examples to evaluate", args.data);
+            bail!("{data}: the {split} split has no examples to evaluate");
         }
         let e = engine::evaluate(&net, &compute, set);
         if let Some((i, loss)) = e.first_non_finite {
@@ -384,7 +393,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
                 "{}: non-finite result on the {split} split of {}, at point {i}: the loss is {loss} \
                  (the network's arithmetic overflowed: its weights or inputs are too large)",
                 args.model.display(),
-                args.data
+                data
             );
         }
         evaluations.push(e);
@@ -392,7 +401,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let (train, test) = (evaluations[0], evaluations[1]);
     let out = json!({
         "model": args.model,
-        "data": args.data,
+        "data": data,
         "train_accuracy": train.accuracy,
         "test_accuracy": test.accuracy,
         "train_loss": train.loss,

@@ -5,6 +5,7 @@
 mod augment;
 mod cifar;
 pub(crate) mod files;
+pub mod npy;
 
 pub(crate) use files::read_text_file;
 mod idx;
