@@ -44,7 +44,7 @@ fn duration(seconds: f64) -> String {
 }
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:1700px;margin:2em auto;padding:0 1em;color:#222}\
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}\
+table{border-collapse:collapse;margin:1em 0}.wide{overflow-x:auto}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;vertical-align:top}\
 th{background:#f3f3f3;text-align:left}td:first-child,th:first-child{text-align:left}td.t{text-align:left}\
 img{max-width:100%;border:1px solid #ddd}.yes{color:#1a7f37;font-weight:bold}.no{color:#c62828;font-weight:bold}\
 .na{color:#666}code{background:#f5f5f5}figure{margin:1.5em 0}figcaption{max-width:1200px;color:#333;margin-top:.4em}\
@@ -129,7 +129,7 @@ fn findings_table(r: &Report, h: &mut String) {
 /// One column per study: scale, design, trials, then every training and measurement setting.
 fn configuration_table(r: &Report, h: &mut String) {
     *h += "<h2>What was run</h2><p>One column per study. Settings that vary within a study list their values \
-           (the study trains every combination, or a random sample, as its design says).</p><table><tr><th>setting</th>";
+           (the study trains every combination, or a random sample, as its design says).</p><div class=wide><table><tr><th>setting</th>";
     for s in &r.studies {
         let _ = write!(h, "<th>{}</th>", esc(&s.sweep));
     }
@@ -171,7 +171,7 @@ fn configuration_table(r: &Report, h: &mut String) {
                 .map_or("not measured".into(), |m| esc(&m.1))
         });
     }
-    *h += "</table>";
+    *h += "</table></div>";
 }
 
 pub fn page(r: &Report) -> String {
