@@ -339,3 +339,36 @@ fn help_shows_every_default_and_defaults_never_override_a_config_file() {
         (Some(12), Some(0.02))
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_stops_occam_quietly_not_with_a_panic() {
+    // `occam evaluate … | head -c 0`: the pipe's read end is closed before occam prints.
+    let (tmp, data) = fixture();
+    let out = tmp.path().join("r");
+    ok(&[
+        "train",
+        "--data",
+        &data,
+        "--width",
+        "8",
+        "--depth",
+        "2",
+        "--steps",
+        "5",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let model = out.join("model.safetensors");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_occam"))
+        .args(["evaluate", "--model", model.to_str().unwrap(), "--data", &data])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(done.status.code(), Some(141), "{err}");
+}

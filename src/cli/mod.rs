@@ -67,8 +67,30 @@ pub fn thread_count(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Exit status of a process whose reader went away (128 + SIGPIPE), as Unix tools give.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Stops quietly when standard output's reader has gone (`occam … | head`): Rust reports a
+/// failed print as a panic, which would print a backtrace for a normal pipeline.
+fn stop_quietly_on_broken_pipe() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        default_hook(info);
+    }));
+}
+
 pub fn main() -> ExitCode {
     use clap::{CommandFactory, FromArgMatches};
+    stop_quietly_on_broken_pipe();
     let command = Cli::command().mut_subcommand("train", train::with_defaults);
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
     if cli.threads > 0

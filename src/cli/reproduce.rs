@@ -40,7 +40,7 @@ fn print_findings(findings: &[occam::report::Finding]) {
 
 #[derive(Args, Debug)]
 pub struct ReproduceArgs {
-    /// The reduced-scale studies (Fashion-MNIST, about 6 minutes on 2 cores) instead of
+    /// The reduced-scale studies (Fashion-MNIST, about 7 minutes on 2 cores) instead of
     /// the paper-scale ones.
     #[arg(long)]
     quick: bool,
