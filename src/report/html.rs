@@ -202,7 +202,10 @@ pub fn page(r: &Report) -> String {
     if !r.correlations.is_empty() {
         h += "<h2>Many networks (Figures 1 and 5)</h2><p>Rank correlations between the generalization gap and each \
               metric. Granulated Kendall τ (Jiang et al., 2020): τ within groups of networks that differ in one \
-              hyper-parameter only, averaged over groups, then over hyper-parameters.</p>";
+              hyper-parameter only, averaged over groups, then over hyper-parameters. CMI (Jiang et al., 2020, \
+              the PGDL score): how much the sign of the metric's difference between two networks tells about \
+              the sign of their gaps' difference once at most two hyper-parameters are known, 0 (nothing) to 1 \
+              (decides it), the smallest over those conditioning sets.</p>";
         for c in &r.correlations {
             correlation_tables(c, &mut h);
             figures_of(r, "correlations", Some(&c.sweep), &mut h);
