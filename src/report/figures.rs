@@ -471,9 +471,9 @@ fn class_name(data: &str, label: u16) -> String {
         "ship",
         "truck",
     ];
-    let names: &[&str] = match data.split(':').next() {
-        Some("fashion-mnist") => &FASHION,
-        Some("cifar10") => &CIFAR10,
+    let names: &[&str] = match crate::data::DatasetKind::of_spec(data) {
+        Some(crate::data::DatasetKind::FashionMnist) => &FASHION,
+        Some(crate::data::DatasetKind::Cifar10) => &CIFAR10,
         _ => &[],
     };
     match names.get(label as usize) {

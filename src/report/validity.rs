@@ -4,8 +4,9 @@
 //! smaller gap could come from a worse fit alone). A study failing a check is "not valid at
 //! this scale", never reproduced or not reproduced.
 
+use super::analysis::fits;
 use crate::sweep::TrialRecord;
-use crate::sweep::metrics::{TEST_ACCURACY, TRAIN_ACCURACY};
+use crate::sweep::metrics::TEST_ACCURACY;
 use crate::sweep::spec::Factor;
 use serde::Serialize;
 
@@ -44,10 +45,6 @@ impl PairValidity {
             .collect::<Vec<_>>()
             .join("; ")
     }
-}
-
-fn fits(r: &TrialRecord) -> bool {
-    r.metric(TRAIN_ACCURACY) >= 1.0
 }
 
 /// Checks a paired study: `complete` are its pairs ([off, on] arms) with both networks
@@ -101,7 +98,7 @@ mod tests {
     use crate::report::findings::Verdict;
     use crate::report::findings::paired_verdict;
     use crate::sweep::TrialSpec;
-    use crate::sweep::metrics::{GENERALIZATION_GAP, JACOBIAN_NORM, MetricValues};
+    use crate::sweep::metrics::{GENERALIZATION_GAP, JACOBIAN_NORM, MetricValues, TRAIN_ACCURACY};
     use crate::sweep::spec::{MeasureSpec, PairSlot};
 
     /// One arm of pair `group`: its training and test accuracy and Jacobian norm.

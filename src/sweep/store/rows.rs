@@ -68,7 +68,8 @@ fn insert_points(tx: &Connection, r: &TrialRecord) -> rusqlite::Result<()> {
             }
         }
     }
-    for name in &names {
+    let existing = point_metric_columns(tx)?;
+    for name in names.iter().filter(|n| !existing.iter().any(|c| c == *n)) {
         add_point_column(tx, name)?;
     }
     let columns: String = names.iter().map(|n| format!(", \"{n}\"")).collect();
@@ -110,6 +111,7 @@ pub(super) fn insert_axes(conn: &Connection, id: &str, train: &TrainConfig) -> r
 pub(super) fn read_trials(conn: &Connection, path: &Path, version: SchemaVersion) -> Result<Vec<TrialRecord>> {
     let err = db_err(path);
     let mut metrics = trial_metrics(conn, path, version)?;
+    let point_columns = point_metric_columns(conn).map_err(&err)?;
     let mut stmt = conn
         .prepare(
             "SELECT id, sweep, trial_index, config, status, reason, param_count, steps,
@@ -157,7 +159,7 @@ pub(super) fn read_trials(conn: &Connection, path: &Path, version: SchemaVersion
         rec.spec = serde_json::from_str(&config)
             .map_err(|e| OccamError::bad_file(path, format!("trial {}: unreadable configuration: {e}", rec.id)))?;
         rec.metrics = metrics.remove(&rec.id).unwrap_or_default();
-        rec.points = points(conn, path, &rec.id)?;
+        rec.points = points(conn, path, &point_columns, &rec.id)?;
         rec.artifacts = artifacts(conn, path, &rec.id)?;
         out.push(rec);
     }
@@ -186,9 +188,8 @@ fn trial_metrics(conn: &Connection, path: &Path, version: SchemaVersion) -> Resu
 
 /// One trial's stored points with their metric values, in point order. Both schema
 /// versions keep a column per per-point metric.
-fn points(conn: &Connection, path: &Path, id: &str) -> Result<Vec<PointRow>> {
+fn points(conn: &Connection, path: &Path, metrics: &[String], id: &str) -> Result<Vec<PointRow>> {
     let err = db_err(path);
-    let metrics = point_metric_columns(conn).map_err(&err)?;
     let columns: String = metrics.iter().map(|n| format!(", \"{n}\"")).collect();
     let mut stmt = conn
         .prepare_cached(&format!(
