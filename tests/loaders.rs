@@ -134,6 +134,7 @@ fn cifar10_is_centre_cropped_in_hwc_order() {
         .load_raw()
         .unwrap();
     assert_eq!(s.train.shape, [24, 24, 3]);
+    assert_eq!(s.train.shape, occam::data::DatasetKind::Cifar10.input_shape());
     assert_eq!(s.train.len(), 10);
     assert_eq!(s.train.labels, vec![1, 9, 2, 9, 3, 9, 4, 9, 5, 9]);
     assert_eq!(s.test.labels, vec![3]);

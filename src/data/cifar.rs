@@ -10,7 +10,7 @@ use crate::limits::check_memory;
 use std::path::{Path, PathBuf};
 
 const SIDE: usize = 32;
-const CROP: usize = 24;
+pub(crate) const CROP: usize = 24;
 const PLANE: usize = SIDE * SIDE;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

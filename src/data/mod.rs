@@ -134,6 +134,15 @@ impl DatasetKind {
         }
     }
 
+    /// The shape of one input as Occam reads it (height, width, channels): MNIST-like
+    /// images are 28×28×1, CIFAR images are centre-cropped to 24×24×3.
+    pub fn input_shape(self) -> [usize; 3] {
+        match self {
+            DatasetKind::Mnist | DatasetKind::FashionMnist => [28, 28, 1],
+            DatasetKind::Cifar10 | DatasetKind::Cifar100 => [cifar::CROP, cifar::CROP, 3],
+        }
+    }
+
     /// Number of classes (the network's output width).
     pub fn classes(self) -> usize {
         match self {

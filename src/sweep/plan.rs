@@ -4,6 +4,7 @@
 //! loaded: dataset sizes come from the dataset's name.
 
 use super::spec::{AugmentPreset, Axes, MeasureSpec, SweepSpec, TrialSpec};
+use crate::data::DatasetKind;
 use crate::error::{OccamError, Result};
 use crate::measure::profile::Method;
 use crate::measure::trajectory::TrajectoryKind;
@@ -71,22 +72,18 @@ struct DataSizes {
 
 /// The sizes of a dataset named as on the command line (`cifar10`, `cifar10:DIR`, …).
 fn data_sizes(source: &str, data: &str) -> Result<DataSizes> {
-    let kind = data.split_once(':').map_or(data, |(k, _)| k);
-    let (side, channels, classes) = match kind {
-        "mnist" | "fashion-mnist" => (28.0, 1.0, 10.0),
-        "cifar10" => (32.0, 3.0, 10.0),
-        "cifar100" => (32.0, 3.0, 100.0),
-        _ => {
-            return Err(OccamError::config(format!(
-                "{source}: axes.data = {data:?} is not a known dataset: valid values are fashion-mnist, mnist, \
-                 cifar10 and cifar100, optionally followed by :DIR"
-            )));
-        }
-    };
+    let kind = DatasetKind::of_spec(data).ok_or_else(|| {
+        let names: Vec<&str> = DatasetKind::ALL.iter().map(|d| d.name()).collect();
+        OccamError::config(format!(
+            "{source}: axes.data = {data:?} is not a known dataset: valid values are {}, optionally followed by :DIR",
+            names.join(", ")
+        ))
+    })?;
+    let [height, width, channels] = kind.input_shape();
     Ok(DataSizes {
-        input_dim: side * side * channels,
-        side,
-        classes,
+        input_dim: (height * width * channels) as f64,
+        side: width as f64,
+        classes: kind.classes() as f64,
         train: crate::data::TRAIN_SIZE,
     })
 }
@@ -262,6 +259,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(plan(&spec, "x.toml").unwrap().flops.training, 241_200_000.0);
+    }
+
+    #[test]
+    fn cifar_inputs_are_the_centre_crop_occam_trains_on() {
+        // CIFAR-10 is read as 24×24×3 = 1728 inputs (not 32×32×3): width 10, depth 3,
+        // P = 1728·10 + 10·10 + 10·10 = 17,480; momentum, batch 100, 50 steps:
+        // 6·17,480·100·50 = 524,400,000.
+        let spec: SweepSpec = toml::from_str(
+            "name = \"x\"\n[axes]\ndata = [\"cifar10\"]\nwidth = [10]\ndepth = [3]\nbatch = [100]\n\
+             steps = [50]\n[fixed]\ntrain_size = 1000\n",
+        )
+        .unwrap();
+        assert_eq!(plan(&spec, "x.toml").unwrap().flops.training, 524_400_000.0);
     }
 
     #[test]
