@@ -37,7 +37,7 @@ fn fixture(dir: &Path) -> (String, Splits) {
 }
 
 fn bits(net: &Mlp) -> Vec<Vec<u32>> {
-    net.weights
+    net.weights()
         .iter()
         .map(|w| w.iter().map(|v| v.to_bits()).collect())
         .collect()

@@ -19,7 +19,7 @@ fn margin(net: &Mlp, xs: &[f64], n: usize) -> f64 {
     for i in 0..n {
         let (_, pres) = forward64(net, &w, &xs[i * d..(i + 1) * d]);
         for z in pres.iter().flatten() {
-            for &b in net.activation.breakpoints() {
+            for &b in net.activation().breakpoints() {
                 m = m.min((z - b as f64).abs());
             }
         }
@@ -70,7 +70,7 @@ fn gradients_match_float64_central_differences() {
                     continue;
                 }
                 let mut ws = Workspace::new(&net, 5);
-                let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+                let mut grads: Vec<Vec<f32>> = net.weights().iter().map(|w| vec![0.0; w.len()]).collect();
                 let stats = engine::loss_and_gradients(&net, &Compute::single(), &x, &labels, &mut ws, &mut grads);
                 let w = weights64(&net);
                 let loss = loss64(&net, &w, &x64, &labels);
@@ -80,7 +80,7 @@ fn gradients_match_float64_central_differences() {
                 );
                 let mut worst = 0.0f64;
                 for l in 0..net.depth() {
-                    for k in 0..net.weights[l].len() {
+                    for k in 0..net.weights()[l].len() {
                         let mut plus = w.clone();
                         plus[l][k] += eps;
                         let mut minus = w.clone();
@@ -127,7 +127,7 @@ fn multithreaded_and_single_threaded_gradients_are_identical() {
     let labels: Vec<u16> = (0..n).map(|i| (i % 10) as u16).collect();
     let run = |c: Compute| {
         let mut ws = Workspace::new(&net, n);
-        let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+        let mut grads: Vec<Vec<f32>> = net.weights().iter().map(|w| vec![0.0; w.len()]).collect();
         engine::loss_and_gradients(&net, &c, &x, &labels, &mut ws, &mut grads);
         grads
     };
@@ -141,11 +141,11 @@ fn sharded_batch_gradient_equals_the_whole_batch_gradient() {
     let x = lcg_vec(4, n * 64);
     let labels: Vec<u16> = (0..n).map(|i| (i * 3 % 10) as u16).collect();
     let mut ws = Workspace::new(&net, n);
-    let mut want: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+    let mut want: Vec<Vec<f32>> = net.weights().iter().map(|w| vec![0.0; w.len()]).collect();
     let whole = engine::loss_and_gradients(&net, &Compute::single(), &x, &labels, &mut ws, &mut want);
     for shards in [1, 2, 3, 7] {
         let mut step = engine::BatchGradient::new(&net, n, shards);
-        let mut got: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![1.0; w.len()]).collect();
+        let mut got: Vec<Vec<f32>> = net.weights().iter().map(|w| vec![1.0; w.len()]).collect();
         let stats = step.compute(&net, &Compute::new(2), &x, &labels, &mut got);
         assert_eq!((stats.n, stats.correct), (whole.n, whole.correct));
         assert!((stats.loss_sum - whole.loss_sum).abs() < 1e-6 * whole.loss_sum.abs().max(1.0));

@@ -40,7 +40,12 @@ fn margin(net: &Mlp, x: &[f64]) -> f64 {
     let (_, pres) = forward64(net, &weights64(net), x);
     pres.iter()
         .flatten()
-        .flat_map(|z| net.activation.breakpoints().iter().map(move |&b| (z - b as f64).abs()))
+        .flat_map(|z| {
+            net.activation()
+                .breakpoints()
+                .iter()
+                .map(move |&b| (z - b as f64).abs())
+        })
         .fold(f64::INFINITY, f64::min)
 }
 
@@ -54,7 +59,7 @@ fn check(net: &Mlp, points: usize, seed: u64) -> usize {
     let mut checked = 0;
     for p in 0..points {
         let xp: Vec<f64> = x[p * d..(p + 1) * d].iter().map(|&v| v as f64).collect();
-        if net.activation.is_piecewise_linear() && margin(net, &xp) < 1e-4 {
+        if net.activation().is_piecewise_linear() && margin(net, &xp) < 1e-4 {
             continue; // a kink within the finite-difference stencil
         }
         checked += 1;
@@ -85,7 +90,7 @@ fn check(net: &Mlp, points: usize, seed: u64) -> usize {
         assert!(
             rel(g.jacobian_norm, want_j) < 1e-4,
             "{} depth {}: ‖J‖ {} vs {want_j}",
-            net.activation,
+            net.activation(),
             net.depth(),
             g.jacobian_norm
         );

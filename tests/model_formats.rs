@@ -73,8 +73,8 @@ fn transpose(w: &[f32], out: usize, inp: usize) -> Vec<f32> {
 /// metadata given (a state_dict has none).
 fn written(net: &Mlp, scheme: Scheme, dtype: Dtype, layout: Layout, meta: Option<&[(&str, &str)]>) -> Vec<u8> {
     let mut tensors = Vec::new();
-    for (l, w) in net.weights.iter().enumerate() {
-        let (out, inp) = (net.dims[l + 1], net.dims[l]);
+    for (l, w) in net.weights().iter().enumerate() {
+        let (out, inp) = (net.dims()[l + 1], net.dims()[l]);
         let (values, shape) = match layout {
             Layout::OutIn => (w.clone(), vec![out, inp]),
             Layout::InOut => (transpose(w, out, inp), vec![inp, out]),
@@ -114,9 +114,12 @@ type Rounding = fn(f32) -> f32;
 
 /// Each weight rounded through `dtype` and back: the network a converted file holds.
 fn rounded(net: &Mlp, round: Rounding) -> Mlp {
-    let mut r = net.clone();
-    r.weights.iter_mut().flatten().for_each(|v| *v = round(*v));
-    r
+    let weights = net
+        .weights()
+        .iter()
+        .map(|w| w.iter().map(|v| round(*v)).collect())
+        .collect();
+    Mlp::from_parts(net.activation(), net.input_shape(), net.dims().to_vec(), weights, None).unwrap()
 }
 
 #[test]
@@ -176,12 +179,14 @@ fn f16_and_bf16_are_converted_exactly_and_within_their_rounding_of_the_f32_netwo
 #[test]
 fn sequential_layers_are_ordered_by_index_as_a_number() {
     // Six layers of different shapes: any order other than 0, 2, 4, 6, 8, 10 fails to chain.
-    let net = Mlp {
-        activation: Activation::Tanh,
-        input_shape: [2, 1, 1],
-        dims: vec![2, 3, 4, 5, 6, 7, 8],
-        weights: (0..6).map(|l| lcg_vec(l as u64 + 1, (l + 2) * (l + 3))).collect(),
-    };
+    let net = Mlp::from_parts(
+        Activation::Tanh,
+        [2, 1, 1],
+        vec![2, 3, 4, 5, 6, 7, 8],
+        (0..6).map(|l| lcg_vec(l as u64 + 1, (l + 2) * (l + 3))).collect(),
+        None,
+    )
+    .unwrap();
     let bytes = state_dict(&net, Scheme::Sequential, Dtype::F32, Layout::OutIn);
     let loaded = Mlp::from_safetensors_with(
         &bytes,
@@ -191,12 +196,12 @@ fn sequential_layers_are_ordered_by_index_as_a_number() {
         },
     )
     .unwrap();
-    assert_eq!(loaded.net.dims, net.dims);
-    assert_eq!(loaded.net.weights, net.weights);
+    assert_eq!(loaded.net.dims(), net.dims());
+    assert_eq!(loaded.net.weights(), net.weights());
     // No input shape recorded: the network reads flat vectors until given one.
     assert!(!loaded.input_shape_recorded);
-    assert_eq!(loaded.net.input_shape, [1, 1, 2]);
-    assert_eq!(loaded.for_inputs_of_shape([2, 1, 1]).input_shape, [2, 1, 1]);
+    assert_eq!(loaded.net.input_shape(), [1, 1, 2]);
+    assert_eq!(loaded.for_inputs_of_shape([2, 1, 1]).input_shape(), [2, 1, 1]);
 }
 
 /// A fixture: an mnist-like dataset of 3×3 images, the reference network in Occam's
@@ -344,9 +349,9 @@ fn files_that_cannot_be_read_as_asked_are_refused_naming_file_tensors_and_fix() 
 /// shape, bytes).
 fn with_extra(net: &Mlp, extra: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
     let mut views: Vec<(String, TensorView)> = Vec::new();
-    let stored: Vec<Vec<u8>> = net.weights.iter().map(|w| encode(w, Dtype::F32)).collect();
+    let stored: Vec<Vec<u8>> = net.weights().iter().map(|w| encode(w, Dtype::F32)).collect();
     for (l, bytes) in stored.iter().enumerate() {
-        let shape = vec![net.dims[l + 1], net.dims[l]];
+        let shape = vec![net.dims()[l + 1], net.dims()[l]];
         views.push((
             Scheme::Sequential.name(l),
             TensorView::new(Dtype::F32, shape, bytes).unwrap(),
@@ -381,11 +386,16 @@ fn biases_unknown_names_dtypes_and_bad_values_are_refused_cleanly() {
             "{k}.weight",
         ],
     );
-    let mut mixed = net.clone();
-    mixed.weights.truncate(1);
-    mixed.dims.truncate(2);
+    let mixed = Mlp::from_parts(
+        net.activation(),
+        net.input_shape(),
+        net.dims()[..2].to_vec(),
+        net.weights()[..1].to_vec(),
+        None,
+    )
+    .unwrap();
     let two_prefixes = {
-        let bytes = encode(&mixed.weights[0], Dtype::F32);
+        let bytes = encode(&mixed.weights()[0], Dtype::F32);
         let views = vec![
             (
                 "a.0.weight".to_string(),
@@ -415,17 +425,13 @@ fn biases_unknown_names_dtypes_and_bad_values_are_refused_cleanly() {
         &f.run(EVALUATE, &f.file("ints.safetensors", &ints), &relu),
         &["ints.safetensors", "'0.weight' is I32", "F32, F64, F16 or BF16"],
     );
-    let mut nan = net.clone();
-    nan.weights[5][3] = f32::NAN;
+    // A network cannot hold a NaN, so the F16 NaN (0x7e00) is written into the file's bytes.
+    let mut nan16 = state_dict(&net, Scheme::Sequential, Dtype::F16, Layout::OutIn);
+    let header = 8 + u64::from_le_bytes(nan16[..8].try_into().unwrap()) as usize;
+    let at = header + find_tensor_offset(&nan16, "10.weight") + 2 * 3;
+    nan16[at..at + 2].copy_from_slice(&half::f16::NAN.to_le_bytes());
     refused(
-        &f.run(
-            EVALUATE,
-            &f.file(
-                "nan16.safetensors",
-                &state_dict(&nan, Scheme::Sequential, Dtype::F16, Layout::OutIn),
-            ),
-            &relu,
-        ),
+        &f.run(EVALUATE, &f.file("nan16.safetensors", &nan16), &relu),
         &[
             "nan16.safetensors",
             "tensor '10.weight' holds 1 non-finite weight",
@@ -467,9 +473,9 @@ fn a_state_dict_written_by_python_gives_the_occam_logits() {
     let net = reference();
     let tmp = tempfile::tempdir().unwrap();
     let raw = tmp.path().join("weights.f32");
-    std::fs::write(&raw, encode(&net.weights.concat(), Dtype::F32)).unwrap();
+    std::fs::write(&raw, encode(&net.weights().concat(), Dtype::F32)).unwrap();
     let out = tmp.path().join("python.safetensors");
-    let dims = format!("{:?}", net.dims);
+    let dims = format!("{:?}", net.dims());
     let run = std::process::Command::new("python3")
         .args(["-c", PYTHON_WRITER, raw.to_str().unwrap(), &dims, out.to_str().unwrap()])
         .output()
@@ -527,7 +533,7 @@ fn library_load_returns_the_note_and_occam_files_load_unchanged() {
     let meta: &[(&str, &str)] = &[("activation", "relu"), ("input_shape", "3,3,1")];
     std::fs::write(&q, written(&net, Scheme::Occam, Dtype::BF16, Layout::OutIn, Some(meta))).unwrap();
     let loaded = Mlp::load_with(&q, &LoadOptions::default()).unwrap();
-    assert_eq!(loaded.net.dims, net.dims);
+    assert_eq!(loaded.net.dims(), net.dims());
     assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
     assert!(Path::new(&q).exists());
 }

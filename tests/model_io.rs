@@ -68,8 +68,8 @@ fn a_torch_layout_file_loads_and_gives_the_reference_logits() {
         r#"{"activation":"hard_tanh","input_shape":"2,2,1"}"#,
     );
     let net = Mlp::from_safetensors(&bytes).unwrap();
-    assert_eq!(net.dims, vec![4, 3, 2]);
-    assert_eq!(net.activation, Activation::HardTanh);
+    assert_eq!(net.dims(), vec![4, 3, 2]);
+    assert_eq!(net.activation(), Activation::HardTanh);
     let x = [0.3f32, -1.2, 2.0, 0.7];
     let mut ws = Workspace::new(&net, 1);
     let got = engine::forward(&net, &Compute::single(), &x, 1, &mut ws).to_vec();
@@ -338,7 +338,7 @@ fn network_sizes_are_checked_before_allocating() {
         );
     }
     let net = Mlp::try_random([2, 2, 1], 5, 3, 3, Activation::Relu, 1.0, 1).unwrap();
-    assert_eq!(net.dims, vec![4, 5, 5, 3]);
+    assert_eq!(net.dims(), vec![4, 5, 5, 3]);
     // The estimate counts 4 bytes per float: (4 + slots) weight-shaped buffers and one
     // batch of inputs, activations and two scratch buffers.
     let params = (4 * 5 + 5 * 5 + 5 * 3) as f64;
@@ -409,10 +409,10 @@ fn mutated_model_files_never_panic() {
             _ => bytes[..8].copy_from_slice(&(next() as u64 * 977).to_le_bytes()),
         }
         if let Ok(net) = Mlp::from_safetensors(&bytes) {
-            assert_eq!(net.dims.len(), net.weights.len() + 1, "round {round}");
-            for (l, w) in net.weights.iter().enumerate() {
-                assert!(net.dims[l] >= 1 && net.dims[l + 1] >= 1, "round {round}");
-                assert_eq!(w.len(), net.dims[l] * net.dims[l + 1], "round {round}");
+            assert_eq!(net.dims().len(), net.weights().len() + 1, "round {round}");
+            for (l, w) in net.weights().iter().enumerate() {
+                assert!(net.dims()[l] >= 1 && net.dims()[l + 1] >= 1, "round {round}");
+                assert_eq!(w.len(), net.dims()[l] * net.dims()[l + 1], "round {round}");
                 assert!(w.iter().all(|v| v.is_finite()), "round {round}");
             }
         }

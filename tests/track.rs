@@ -34,7 +34,7 @@ fn observed(
     k: usize,
 ) -> (occam::train::TrainOutcome, Vec<(usize, Vec<u32>)>) {
     let mut seen = Vec::new();
-    let mut on_checkpoint = |c: Checkpoint<'_>| seen.push((c.step, bits(&c.net.weights)));
+    let mut on_checkpoint = |c: Checkpoint<'_>| seen.push((c.step, bits(c.net.weights())));
     let mut observer = Observer::new(log_spaced_steps(config.steps, k), &mut on_checkpoint);
     let outcome = occam::train::train_observed(config, splits, compute, false, 0, Some(&mut observer)).unwrap();
     (outcome, seen)
@@ -91,8 +91,8 @@ fn tracking_leaves_every_kind_of_run_bit_identical_and_ends_on_the_final_network
         let name = config.optimizer.name();
         assert_eq!(plain.status, status, "{name}");
         assert_eq!(
-            bits(&plain.net.weights),
-            bits(&tracked.net.weights),
+            bits(plain.net.weights()),
+            bits(tracked.net.weights()),
             "{name}: weights changed"
         );
         assert_eq!((plain.steps, plain.status), (tracked.steps, tracked.status), "{name}");
@@ -109,14 +109,14 @@ fn tracking_leaves_every_kind_of_run_bit_identical_and_ends_on_the_final_network
         assert_eq!(steps, expected, "{name}: planned {planned:?}");
         assert_eq!(
             seen.last().unwrap().1,
-            bits(&tracked.net.weights),
+            bits(tracked.net.weights()),
             "{name}: last checkpoint"
         );
         // Earlier checkpoints are earlier networks, not copies of the final one.
-        assert_ne!(seen[0].1, bits(&tracked.net.weights), "{name}: first checkpoint");
+        assert_ne!(seen[0].1, bits(tracked.net.weights()), "{name}: first checkpoint");
         assert_ne!(
             seen[0].1,
-            bits(&tracked.initial.weights),
+            bits(tracked.initial.weights()),
             "{name}: first checkpoint is step 1"
         );
     }

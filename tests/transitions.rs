@@ -21,9 +21,9 @@ fn f64v(v: &[f32]) -> Vec<f64> {
 
 /// Pre-activations of the single hidden layer, in f64.
 fn hidden_pre(net: &Mlp, x: &[f64]) -> Vec<f64> {
-    let (d, w) = (net.dims[0], net.dims[1]);
+    let (d, w) = (net.dims()[0], net.dims()[1]);
     (0..w)
-        .map(|i| (0..d).map(|j| net.weights[0][i * d + j] as f64 * x[j]).sum())
+        .map(|i| (0..d).map(|j| net.weights()[0][i * d + j] as f64 * x[j]).sum())
         .collect()
 }
 

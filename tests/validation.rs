@@ -18,8 +18,20 @@ fn dataset(dir: &Path) -> String {
 
 /// A network for the fixture data (6×6 images, 10 classes), every weight times `scale`.
 fn model(dir: &Path, name: &str, depth: usize, scale: f32) -> String {
-    let mut net = Mlp::random([6, 6, 1], 12, depth, 10, Activation::Relu, 1.0, 3);
-    net.weights.iter_mut().flatten().for_each(|w| *w *= scale);
+    let base = Mlp::random([6, 6, 1], 12, depth, 10, Activation::Relu, 1.0, 3);
+    let weights = base
+        .weights()
+        .iter()
+        .map(|w| w.iter().map(|v| v * scale).collect())
+        .collect();
+    let net = Mlp::from_parts(
+        base.activation(),
+        base.input_shape(),
+        base.dims().to_vec(),
+        weights,
+        None,
+    )
+    .unwrap();
     let path = dir.join(name);
     net.save(&path).unwrap();
     path.display().to_string()

@@ -295,8 +295,8 @@ fn bench_train_step(
     let labels: Vec<u16> = (0..batch).map(|_| rng.random_range(0..10)).collect();
     let shards = shards.unwrap_or_else(|| BatchGradient::auto_shards(&net, batch, compute.threads()));
     let mut step = BatchGradient::new(&net, batch, shards);
-    let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
-    let mut opt = train::Momentum::new(&net.weights);
+    let mut grads: Vec<Vec<f32>> = net.zero_params();
+    let mut opt = train::Momentum::new(net.params());
     let mut losses = Vec::new();
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (med, min, max) = time_it(
@@ -305,15 +305,14 @@ fn bench_train_step(
             if losses.len() < 11 {
                 losses.push(s.loss_sum / batch as f64);
             }
-            use occam::train::Optimizer;
-            opt.step(&mut net.weights, &grads, 0.005);
+            train::step_network(&mut opt, &mut net, &grads, 0.005).expect("gradients shaped like the network");
         },
         reps,
         min_rep,
     );
     let cpu_per_wall = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64();
     let p: usize = net.param_count();
-    let p1 = net.weights[0].len();
+    let p1 = net.weights()[0].len();
     let flops = 2.0 * batch as f64 * (3 * p - p1) as f64;
     json!({"type": "measurement", "framework": "occam", "workload": "train", "config": {"w": width, "depth": depth, "shards": shards},
         "threads": compute.threads(), "median_s": med, "min_s": min, "max_s": max,

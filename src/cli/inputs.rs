@@ -58,7 +58,7 @@ impl InputArgs {
         let Some(inputs) = &self.inputs else { return Ok(None) };
         let inputs = ArraySpec::parse(inputs)?;
         let labels = self.labels.as_deref().map(ArraySpec::parse).transpose()?;
-        let read = read_user_inputs(&inputs, labels.as_ref(), net.input_shape, net.classes())?;
+        let read = read_user_inputs(&inputs, labels.as_ref(), net.input_shape(), net.classes())?;
         for notice in &read.notices {
             eprintln!("note: {notice}");
         }
@@ -66,7 +66,7 @@ impl InputArgs {
         let set = Dataset {
             inputs: read.inputs,
             labels: read.labels.unwrap_or_else(|| vec![0; read.examples]),
-            shape: net.input_shape,
+            shape: net.input_shape(),
             classes: net.classes(),
         };
         Ok(Some(UserPoints {
@@ -237,8 +237,8 @@ pub fn evaluate_inputs(model: &Path, format: &ModelFormat, data: Option<&str>, u
     out.insert("labels".into(), json!(points.from.labels));
     out.insert("examples".into(), json!(points.set.len()));
     out.insert("param_count".into(), json!(net.param_count()));
-    out.insert("activation".into(), json!(net.activation));
-    out.insert("dims".into(), json!(net.dims));
+    out.insert("activation".into(), json!(net.activation()));
+    out.insert("dims".into(), json!(net.dims()));
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
 }

@@ -236,14 +236,14 @@ impl TrajectoryArgs {
     fn method(&self, net: &Mlp) -> Result<Method> {
         ranges::samples("--points", self.points)?;
         match self.method {
-            Some(Method::Exact) if !net.activation.is_piecewise_linear() => {
+            Some(Method::Exact) if !net.activation().is_piecewise_linear() => {
                 bail!(
                     "--method exact needs a piecewise-linear activation; {} is counted with --method sampled",
-                    net.activation
+                    net.activation()
                 )
             }
             Some(m) => Ok(m),
-            None if net.activation.is_piecewise_linear() => Ok(Method::Exact),
+            None if net.activation().is_piecewise_linear() => Ok(Method::Exact),
             None => Ok(Method::Sampled),
         }
     }
@@ -446,8 +446,8 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     let compute = Compute::new(0);
     let mut nets = Vec::new();
     if let Some(init) = &args.initial {
-        let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape);
-        if before.dims != net.dims || before.activation != net.activation {
+        let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape());
+        if before.dims() != net.dims() || before.activation() != net.activation() {
             bail!(
                 "{}: not the same architecture as {}",
                 init.display(),
@@ -555,9 +555,9 @@ fn profile_figure(profiles: &[(TrajectoryKind, Profile)], net: &Mlp, method: Met
         .unwrap_or_default();
     let title = format!(
         "{}, depth {}, width {}, {} transitions",
-        net.activation,
+        net.activation(),
         net.depth(),
-        net.dims.get(1).copied().unwrap_or(0),
+        net.dims().get(1).copied().unwrap_or(0),
         match method {
             Method::Exact => "exact".to_string(),
             Method::Sampled => format!("k = {}", k),

@@ -52,11 +52,11 @@ pub fn load_model_and_data(model: &Path, format: &ModelFormat, data: &str) -> Re
     let loaded = format.load(model)?;
     let splits = DataSource::parse(data)?.load()?;
     let net = loaded.for_inputs_of_shape(splits.train.shape);
-    if splits.train.shape != net.input_shape {
+    if splits.train.shape != net.input_shape() {
         bail!(
             "{}: network expects inputs of shape {:?} but {data} has {:?}",
             model.display(),
-            net.input_shape,
+            net.input_shape(),
             splits.train.shape
         );
     }

@@ -408,8 +408,8 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         "test_loss": test.loss,
         "generalization_gap": train.accuracy - test.accuracy,
         "param_count": net.param_count(),
-        "activation": net.activation,
-        "dims": net.dims,
+        "activation": net.activation(),
+        "dims": net.dims(),
     });
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -41,12 +41,12 @@ pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[
         assert_eq!(l.len(), n_points);
     }
     let n = net.classes();
-    let widest = net.dims[1..net.depth()]
+    let widest = net.dims()[1..net.depth()]
         .iter()
         .copied()
         .max()
         .unwrap_or(1)
-        .max(d.min(net.dims[1]));
+        .max(d.min(net.dims()[1]));
     let chunk = (SCRATCH_FLOATS / (2 * n * widest))
         .clamp(1, MAX_CHUNK)
         .min(n_points.max(1));
@@ -124,10 +124,10 @@ struct FirstLayer {
 
 impl FirstLayer {
     fn new(net: &Mlp, compute: &Compute) -> Self {
-        let (w1, d) = (net.dims[1], net.dims[0]);
+        let (w1, d) = (net.dims()[1], net.dims()[0]);
         let use_gram = net.depth() == 1 || d > w1;
         let gram = use_gram.then(|| {
-            let w = MatRef::rows(&net.weights[0], w1, d);
+            let w = MatRef::rows(&net.weights()[0], w1, d);
             let mut m = vec![0.0f32; w1 * w1];
             compute.matmul(&mut m, w, w.t(), false);
             m
@@ -148,7 +148,7 @@ fn class_grams(
 ) -> Vec<f64> {
     let n = net.classes();
     let depth = net.depth();
-    let act = net.activation;
+    let act = net.activation();
     let mut grams = vec![0.0f64; b * n * n];
     if depth == 1 {
         // G = W₁ for every point: K = W₁W₁ᵀ.
@@ -162,7 +162,7 @@ fn class_grams(
         return grams;
     }
     // H starts as W_L with columns scaled by φ'(a_{L−1}) of each point.
-    let w_last = net.dims[depth - 1];
+    let w_last = net.dims()[depth - 1];
     {
         let h = &mut bufs[0][..b * n * w_last];
         let acts = &ws.acts[depth - 2];
@@ -170,7 +170,7 @@ fn class_grams(
             let deriv = &acts[p * w_last..(p + 1) * w_last];
             for i in 0..n {
                 let row = &mut h[(p * n + i) * w_last..(p * n + i + 1) * w_last];
-                let wrow = &net.weights[depth - 1][i * w_last..(i + 1) * w_last];
+                let wrow = &net.weights()[depth - 1][i * w_last..(i + 1) * w_last];
                 for ((h, &w), &a) in row.iter_mut().zip(wrow).zip(deriv) {
                     *h = w * act.derivative_from_output(a);
                 }
@@ -179,14 +179,14 @@ fn class_grams(
     }
     let mut cur = 0;
     for j in (1..depth - 1).rev() {
-        let (out_dim, in_dim) = (net.dims[j + 1], net.dims[j]);
+        let (out_dim, in_dim) = (net.dims()[j + 1], net.dims()[j]);
         let [b0, b1] = bufs;
         let (src, dst) = if cur == 0 { (&*b0, b1) } else { (&*b1, b0) };
         let dst = &mut dst[..b * n * in_dim];
         compute.matmul(
             dst,
             MatRef::rows(&src[..b * n * out_dim], b * n, out_dim),
-            MatRef::rows(&net.weights[j], out_dim, in_dim),
+            MatRef::rows(&net.weights()[j], out_dim, in_dim),
             false,
         );
         let acts = &ws.acts[j - 1];
@@ -200,7 +200,7 @@ fn class_grams(
         }
         cur ^= 1;
     }
-    let (w1, d) = (net.dims[1], net.dims[0]);
+    let (w1, d) = (net.dims()[1], net.dims()[0]);
     let [b0, b1] = bufs;
     let (h, scratch) = if cur == 0 { (&*b0, b1) } else { (&*b1, b0) };
     let h = &h[..b * n * w1];
@@ -216,7 +216,7 @@ fn class_grams(
             compute.matmul(
                 y,
                 MatRef::rows(h, b * n, w1),
-                MatRef::rows(&net.weights[0], w1, d),
+                MatRef::rows(&net.weights()[0], w1, d),
                 false,
             );
             (&*y, &*y, d)

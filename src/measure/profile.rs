@@ -83,10 +83,10 @@ pub fn profile(
             *j += pj.jacobian_norm;
         }
         let count = match method {
-            Method::Exact if !net.activation.is_piecewise_linear() => {
+            Method::Exact if !net.activation().is_piecewise_linear() => {
                 return Err(OccamError::config(format!(
                     "exact transitions need a piecewise-linear activation, not {}",
-                    net.activation
+                    net.activation()
                 )));
             }
             Method::Exact => exact_transitions(net, compute, &traj, true),

@@ -35,7 +35,7 @@ pub struct RegionMap {
 pub fn check_grid(what: &str, side: usize, net: &Mlp) -> Result<()> {
     super::ranges::grid(what, side)?;
     let code_width: f64 = net.hidden_dims().iter().sum::<usize>() as f64;
-    let widest = net.dims.iter().copied().max().unwrap_or(0) as f64;
+    let widest = net.dims().iter().copied().max().unwrap_or(0) as f64;
     let pixels = side as f64 * side as f64;
     let bytes = pixels * 25.0 + side as f64 * (code_width + 8.0 * widest) * 2.0;
     crate::limits::check_memory(&format!("a region map with {what} = {side}"), bytes)

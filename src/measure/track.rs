@@ -106,7 +106,7 @@ fn mean_jacobian_norm(net: &Mlp, compute: &Compute, test: &Dataset, points: usiz
 
 /// The mean transitions per trajectory (NaN if any count met non-finite arithmetic).
 fn mean_transitions(net: &Mlp, compute: &Compute, splits: &Splits, t: &TrackTransitions) -> Result<f64> {
-    let method = if net.activation.is_piecewise_linear() {
+    let method = if net.activation().is_piecewise_linear() {
         t.method
     } else {
         Method::Sampled

@@ -65,7 +65,7 @@ pub fn exact_transitions_within(
     budget: usize,
 ) -> TransitionCount {
     assert!(
-        net.activation.is_piecewise_linear(),
+        net.activation().is_piecewise_linear(),
         "exact transitions need a piecewise-linear activation"
     );
     let hidden = net.depth() - 1;
@@ -136,7 +136,7 @@ fn walk_piece(
     hi: f64,
     budget: usize,
 ) -> Result<Option<Vec<(usize, f64)>>, NonFinite> {
-    let act = net.activation;
+    let act = net.activation();
     // Only a whole ellipse closes on itself; a part of one ends where it ends.
     let closed = matches!(piece, Piece::Ellipse { .. }) && lo == 0.0 && hi == piece.span();
     let is_ellipse = matches!(piece, Piece::Ellipse { .. });
@@ -147,13 +147,13 @@ fn walk_piece(
     let mut coef: Vec<f32> = piece.coefficients().concat();
     let mut crossings = Vec::new();
     for layer in 0..net.depth() - 1 {
-        let (w_in, w_out) = (net.dims[layer], net.dims[layer + 1]);
+        let (w_in, w_out) = (net.dims()[layer], net.dims()[layer + 1]);
         let rows = arcs.len() * nb;
         if splittable && rows * w_out.max(w_in) > budget {
             return Ok(None);
         }
         let mut z = vec![0.0f32; rows * w_out];
-        let w = MatRef::rows(&net.weights[layer], w_out, w_in);
+        let w = MatRef::rows(&net.weights()[layer], w_out, w_in);
         for start in (0..rows).step_by(ARC_BLOCK) {
             let r = ARC_BLOCK.min(rows - start);
             compute.matmul(
@@ -368,18 +368,18 @@ fn add_code_changes(out: &mut TransitionCount, net: &Mlp, a: &[u8], b: &[u8], po
 /// layer after layer, computed from the pre-activations; an error naming the input (its
 /// index among the `m`) whose pre-activation was NaN or infinite.
 pub fn codes_of(net: &Mlp, compute: &Compute, x: &[f32], m: usize) -> Result<Vec<u8>, NonFinite> {
-    let act = net.activation;
+    let act = net.activation();
     let code_width: usize = net.hidden_dims().iter().sum();
     let mut codes = vec![0u8; m * code_width];
     let mut h = x.to_vec();
     let mut offset = 0;
     for l in 0..net.depth() - 1 {
-        let (w_in, w_out) = (net.dims[l], net.dims[l + 1]);
+        let (w_in, w_out) = (net.dims()[l], net.dims()[l + 1]);
         let mut z = vec![0.0f32; m * w_out];
         compute.matmul(
             &mut z,
             MatRef::rows(&h, m, w_in),
-            MatRef::rows(&net.weights[l], w_out, w_in).t(),
+            MatRef::rows(&net.weights()[l], w_out, w_in).t(),
             false,
         );
         if let Some(bad) = first_non_finite(&z, l) {

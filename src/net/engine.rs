@@ -1,5 +1,5 @@
-//! The MLP arithmetic: batched forward pass, softmax cross-entropy, and backward pass to
-//! the weight gradients, all through [`Compute::matmul`] plus fused elementwise loops.
+//! The MLP arithmetic: batched forward pass (`z = W a + b`, the bias when the network has
+//! one), softmax cross-entropy, and backward pass to the weight and bias gradients, all through [`Compute::matmul`] plus fused elementwise loops.
 //! A NaN pre-activation (overflow, `inf − inf`) is carried through φ to the logits, so
 //! overflow shows in the loss and in measurements instead of being clamped away.
 
@@ -46,8 +46,13 @@ pub fn forward<'w>(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &'w mu
         let (before, rest) = ws.acts.split_at_mut(l);
         let input = if l == 0 { x } else { &before[l - 1][..n * net.dims[l]] };
         let out = &mut rest[0][..n * net.dims[l + 1]];
-        let w = MatRef::rows(&net.weights[l], net.dims[l + 1], net.dims[l]);
+        let w = MatRef::rows(&net.weights()[l], net.dims[l + 1], net.dims[l]);
         compute.matmul(out, MatRef::rows(input, n, net.dims[l]), w.t(), false);
+        if let Some(bias) = net.bias(l) {
+            for row in out.chunks_exact_mut(bias.len()) {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+        }
         if l + 1 < depth {
             let act = net.activation;
             out.iter_mut().for_each(|v| *v = apply_keeping_nan(act, *v));
@@ -96,8 +101,8 @@ pub fn softmax_cross_entropy(logits: &[f32], label: usize, probs: &mut [f32]) ->
 }
 
 /// One training step's arithmetic: the mean cross-entropy over the batch and its
-/// gradient with respect to every weight matrix, written into `grads` (same shapes as
-/// `net.weights`). The gradient with respect to the input is never formed.
+/// gradient with respect to every parameter, written into `grads` (the layout of
+/// [`Mlp::zero_params`]: the weight matrices, then the biases when the network has them). The gradient with respect to the input is never formed.
 pub fn loss_and_gradients(
     net: &Mlp,
     compute: &Compute,
@@ -145,12 +150,7 @@ impl BatchGradient {
         BatchGradient {
             shards: if shards > 1 {
                 (0..shards)
-                    .map(|_| {
-                        (
-                            Workspace::new(net, per),
-                            net.weights.iter().map(|w| vec![0.0; w.len()]).collect(),
-                        )
-                    })
+                    .map(|_| (Workspace::new(net, per), net.zero_params()))
                     .collect()
             } else {
                 Vec::new()
@@ -217,7 +217,7 @@ impl BatchGradient {
 }
 
 /// Back-propagates the output gradient held in the workspace (`n × classes`, from
-/// [`loss_and_gradients`]) to every weight: `dW_l = G_lᵀ · a_{l−1}`,
+/// [`loss_and_gradients`]) to every parameter: `dW_l = G_lᵀ · a_{l−1}`, `db_l = Σ_rows G_l`,
 /// `G_{l−1} = (G_l · W_l) ∘ φ'(z_{l−1})`.
 fn backward(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &mut Workspace, grads: &mut [Vec<f32>]) {
     let act = net.activation;
@@ -229,9 +229,16 @@ fn backward(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &mut Workspac
         let g_view = MatRef::rows(&g_cur[..n * out_dim], n, out_dim);
         let input = if l == 0 { x } else { &ws.acts[l - 1][..n * in_dim] };
         compute.matmul(&mut grads[l], g_view.t(), MatRef::rows(input, n, in_dim), false);
+        if net.has_biases() {
+            let db = &mut grads[net.depth() + l];
+            db.fill(0.0);
+            for row in g_cur[..n * out_dim].chunks_exact(out_dim) {
+                db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
+            }
+        }
         if l > 0 {
             let next = &mut g_next[..n * in_dim];
-            compute.matmul(next, g_view, MatRef::rows(&net.weights[l], out_dim, in_dim), false);
+            compute.matmul(next, g_view, MatRef::rows(&net.weights()[l], out_dim, in_dim), false);
             for (g, &a) in next.iter_mut().zip(&ws.acts[l - 1][..n * in_dim]) {
                 *g *= act.derivative_from_output(a);
             }
@@ -293,7 +300,7 @@ mod tests {
     #[test]
     fn a_nan_pre_activation_reaches_the_logits_and_the_loss() {
         let mut net = Mlp::random([1, 2, 1], 3, 2, 2, Activation::Relu, 1.0, 1);
-        net.weights[0][0] = f32::NAN;
+        net.params_mut()[0][0] = f32::NAN;
         let x = [1.0f32, 1.0];
         let mut ws = Workspace::new(&net, 1);
         let logits = forward(&net, &Compute::single(), &x, 1, &mut ws).to_vec();

@@ -44,11 +44,11 @@ impl FullBatch<'_> {
             return (*c, g.clone());
         }
         let mut net = self.template.clone();
-        unflatten(flat, &mut net.weights);
+        unflatten(flat, net.params_mut());
         let n = self.data.len();
         let d = self.data.dim();
         let mut ws = Workspace::new(&net, CHUNK.min(n));
-        let mut chunk_grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+        let mut chunk_grads: Vec<Vec<f32>> = net.zero_params();
         let mut total = vec![0.0f64; flat.len()];
         let mut loss_sum = 0.0f64;
         for start in (0..n).step_by(CHUNK) {
@@ -163,7 +163,7 @@ pub(super) fn train_full_batch(
     bar: &ProgressBar,
     observer: Option<&mut Observer<'_>>,
 ) -> RunState {
-    let init = flatten(&net.weights);
+    let init = flatten(net.params());
     let best = Mutex::new(None);
     let evaluations = Mutex::new(0);
     let problem = FullBatch {
@@ -194,7 +194,7 @@ pub(super) fn train_full_batch(
         Ok(res) => {
             let state = res.state();
             let best = state.get_best_param().cloned().unwrap_or(init);
-            unflatten(&best, &mut out.weights);
+            unflatten(&best, out.params_mut());
             let finite = state.get_best_cost().is_finite();
             (
                 if finite { Status::Completed } else { Status::Diverged },
@@ -203,7 +203,7 @@ pub(super) fn train_full_batch(
         }
         Err(_) => match best.lock().unwrap().take() {
             Some((_, best)) => {
-                unflatten(&best, &mut out.weights);
+                unflatten(&best, out.params_mut());
                 (Status::Completed, *evaluations.lock().unwrap())
             }
             None => (Status::Diverged, 0),
@@ -212,7 +212,7 @@ pub(super) fn train_full_batch(
     if let Some(obs) = observer {
         let mut at = out.clone();
         for (iteration, param) in kept.lock().unwrap().drain(..).filter(|(i, _)| *i < steps) {
-            unflatten(&param, &mut at.weights);
+            unflatten(&param, at.params_mut());
             obs.maybe_observe(iteration, &at, data);
         }
     }

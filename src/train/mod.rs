@@ -10,7 +10,9 @@ pub mod observe;
 mod optim;
 
 pub use config::{TrainConfig, ranges};
-pub use optim::{Adam, AdamParams, Momentum, MomentumParams, Optimizer, OptimizerKind, RmsProp, RmsPropParams, Sgd};
+pub use optim::{
+    Adam, AdamParams, Momentum, MomentumParams, Optimizer, OptimizerKind, RmsProp, RmsPropParams, Sgd, step_network,
+};
 
 use crate::compute::Compute;
 use crate::data::{Dataset, Splits};
@@ -273,8 +275,8 @@ fn train_minibatch(
     let n = data.len();
     let batch = config.batch.min(n);
     let d = data.dim();
-    let mut optimizer = optim::build(config.optimizer, &net.weights).expect("step-wise optimizer");
-    let mut grads: Vec<Vec<f32>> = net.weights.iter().map(|w| vec![0.0; w.len()]).collect();
+    let mut optimizer = optim::build(config.optimizer, net.params()).expect("step-wise optimizer");
+    let mut grads: Vec<Vec<f32>> = net.zero_params();
     let shards = BatchGradient::auto_shards(&net, batch, compute.threads());
     let mut gradient = BatchGradient::new(&net, batch, shards);
     let mut shuffle_rng = rng_for(config.seed, Stream::Shuffle);
@@ -322,7 +324,7 @@ fn train_minibatch(
             break;
         }
         let lr = decayed_lr(config, epochs);
-        optimizer.step(&mut net.weights, &grads, lr as f32);
+        optimizer.step(net.params_mut(), &grads, lr as f32);
         steps += 1;
         if Some(steps) == fallback_step {
             checkpoint = Some(Checkpoint {

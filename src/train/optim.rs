@@ -1,6 +1,7 @@
 //! First-order optimizers with the TensorFlow-1 semantics the paper used (docs/MODEL.md, Training).
 //! Each has a parameter struct whose `Default` carries TF-1's coefficients.
 
+use crate::net::Mlp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -56,6 +57,36 @@ impl FromStr for OptimizerKind {
 /// A step-wise optimizer: updates `weights` in place from `grads` at learning rate `lr`.
 pub trait Optimizer: Send {
     fn step(&mut self, weights: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f32);
+}
+
+/// One optimizer step on every parameter of `net` (weights, then biases when it has
+/// them), for callers writing their own training loop. `grads` must have the layout of
+/// [`Mlp::zero_params`] (as [`crate::net::engine::BatchGradient::compute`] fills it);
+/// anything else is an error naming the first buffer that differs. The parameters may
+/// become non-finite when training diverges: check the loss, as `train` does.
+pub fn step_network(
+    optimizer: &mut dyn Optimizer,
+    net: &mut Mlp,
+    grads: &[Vec<f32>],
+    lr: f32,
+) -> crate::error::Result<()> {
+    let params = net.params();
+    if grads.len() != params.len() {
+        return Err(crate::error::OccamError::config(format!(
+            "{} gradient buffers were given for a network with {} parameter buffers (weights, then biases)",
+            grads.len(),
+            params.len()
+        )));
+    }
+    if let Some(i) = (0..params.len()).find(|&i| grads[i].len() != params[i].len()) {
+        return Err(crate::error::OccamError::config(format!(
+            "gradient buffer {i} has {} entries but the network's parameter buffer {i} has {}",
+            grads[i].len(),
+            params[i].len()
+        )));
+    }
+    optimizer.step(net.params_mut(), grads, lr);
+    Ok(())
 }
 
 /// Builds the step-wise optimizer for `kind`, with state shaped like `weights`.

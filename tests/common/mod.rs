@@ -49,12 +49,12 @@ pub fn forward64(net: &Mlp, weights: &[Vec<f64>], x: &[f64]) -> (Vec<f64>, Vec<V
     let mut a = x.to_vec();
     let mut pres = Vec::new();
     for (l, w) in weights.iter().enumerate() {
-        let (out, inp) = (net.dims[l + 1], net.dims[l]);
+        let (out, inp) = (net.dims()[l + 1], net.dims()[l]);
         let z: Vec<f64> = (0..out)
             .map(|i| (0..inp).map(|j| w[i * inp + j] * a[j]).sum())
             .collect();
         if l + 1 < weights.len() {
-            a = z.iter().map(|&v| phi64(net.activation, v)).collect();
+            a = z.iter().map(|&v| phi64(net.activation(), v)).collect();
             pres.push(z);
         } else {
             a = z;
@@ -64,7 +64,7 @@ pub fn forward64(net: &Mlp, weights: &[Vec<f64>], x: &[f64]) -> (Vec<f64>, Vec<V
 }
 
 pub fn weights64(net: &Mlp) -> Vec<Vec<f64>> {
-    net.weights
+    net.weights()
         .iter()
         .map(|w| w.iter().map(|&v| v as f64).collect())
         .collect()

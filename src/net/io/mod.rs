@@ -57,7 +57,7 @@ impl LoadedModel {
     pub fn for_inputs_of_shape(self, shape: [usize; 3]) -> Mlp {
         let mut net = self.net;
         if !self.input_shape_recorded && checked_input_dim(shape).ok() == Some(net.input_dim()) {
-            net.input_shape = shape;
+            net.set_input_shape(shape);
         }
         net
     }
@@ -70,7 +70,7 @@ impl Mlp {
     pub fn to_safetensors(&self) -> Vec<u8> {
         let mut header = serde_json::Map::new();
         let mut offset = 0usize;
-        for (i, w) in self.weights.iter().enumerate() {
+        for (i, w) in self.weights().iter().enumerate() {
             let end = offset + 4 * w.len();
             header.insert(
                 format!("layers.{i}.weight"),
@@ -90,7 +90,7 @@ impl Mlp {
         let mut out = Vec::with_capacity(8 + text.len() + offset);
         out.extend_from_slice(&(text.len() as u64).to_le_bytes());
         out.extend_from_slice(text.as_bytes());
-        for w in &self.weights {
+        for w in self.weights() {
             out.extend(w.iter().flat_map(|v| v.to_le_bytes()));
         }
         out
@@ -174,7 +174,8 @@ impl Mlp {
                 activation,
                 input_shape: recorded_shape.unwrap_or([1, 1, dims[0]]),
                 dims,
-                weights,
+                params: weights,
+                biased: false,
             },
             notes,
             input_shape_recorded: recorded_shape.is_some(),

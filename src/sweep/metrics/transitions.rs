@@ -60,7 +60,7 @@ impl Measurement for Transitions {
 
 /// Exact counting where the activation allows it, sampled otherwise.
 pub fn method_for(net: &Mlp, method: Method) -> Method {
-    if net.activation.is_piecewise_linear() {
+    if net.activation().is_piecewise_linear() {
         method
     } else {
         Method::Sampled
