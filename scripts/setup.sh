@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything Occam needs on a fresh Debian machine (as root) and builds the
-# release binary. Idempotent: packages already present are not fetched again.
+# Installs everything Occam needs on a fresh Debian machine (as root), builds the release
+# binary, and builds and installs the Python package `occam` into .venv at the repository
+# root. Idempotent: packages already present are not fetched again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,3 +28,28 @@ cargo build --release --locked
 # Put `occam` on PATH, so the README's commands work as written.
 ln -sf "$(pwd)/target/release/occam" /usr/local/bin/occam
 echo "built: $(pwd)/target/release/occam (linked as /usr/local/bin/occam)"
+
+# The Python package: a virtual environment at the repository root with pinned tools, and
+# the wheel built from python/ (abi3, one wheel for CPython 3.9 and later) installed into
+# it, so that `.venv/bin/python -c "import occam"` works. The wheel shares target/ with
+# the library, so the library is not compiled twice.
+python_packages=(maturin==1.16.0 numpy==2.4.6 pytest==9.2.0 pandas==3.1.1)
+command -v python3 >/dev/null 2>&1 || { echo "error: python3 not found; install CPython 3.9 or later with venv and pip" >&2; exit 1; }
+[ -x .venv/bin/python ] || python3 -m venv .venv
+wanted=()
+for spec in "${python_packages[@]}"; do
+    have=$(.venv/bin/python -m pip show "${spec%%==*}" 2>/dev/null | sed -n 's/^Version: //p')
+    [ "$have" = "${spec##*==}" ] || wanted+=("$spec")
+done
+if [ ${#wanted[@]} -gt 0 ]; then
+    echo "installing into .venv: ${wanted[*]}"
+    .venv/bin/python -m pip install -q --disable-pip-version-check "${wanted[@]}"
+fi
+rm -f target/wheels/occam-*.whl
+.venv/bin/maturin build --release --locked -q -m python/Cargo.toml -i .venv/bin/python --out target/wheels 2>&1 \
+    | grep -v -E '^(📦|🔗|🐍|💻|📡|✏️|🍹|📖|⚠️ +Warning: CPython 3\.[0-9]+ is not yet supported)' >&2 || true
+wheel=$(ls target/wheels/occam-*.whl 2>/dev/null | head -n 1)
+[ -n "$wheel" ] || { echo "error: building the Python wheel failed (run: .venv/bin/maturin build --release -m python/Cargo.toml)" >&2; exit 1; }
+.venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheel"
+.venv/bin/python -c "import occam" || { echo "error: the installed Python package does not import" >&2; exit 1; }
+echo "python: occam installed into $(pwd)/.venv ($(basename "$wheel"))"

@@ -4,7 +4,7 @@
 //! users read; this crate computes, always with the GIL released.
 
 mod arrays;
-mod compat;
+mod parts;
 mod datasets;
 mod errors;
 mod network;

@@ -7,8 +7,6 @@ use crate::datasets::Trajectory;
 use crate::errors::{IntoPy, invalid, non_finite};
 use crate::threads;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
-#[allow(unused_imports)]
-use crate::compat::MlpParts;
 use occam::data::Dataset;
 use occam::measure::finite::check_jacobians;
 use occam::measure::jacobian_norms;
@@ -86,7 +84,7 @@ impl Network {
         input_shape: Option<[usize; 3]>,
     ) -> PyResult<Network> {
         let activation = activation_of(activation)?;
-        crate::compat::network_from_arrays(activation, weights, biases, input_shape)
+        crate::parts::network_from_arrays(activation, weights, biases, input_shape)
     }
 
     /// Writes the network as an Occam safetensors file, atomically.
@@ -118,7 +116,7 @@ impl Network {
     }
     /// The bias vectors, or None for a bias-free network.
     fn biases<'py>(&self, py: Python<'py>) -> Option<Vec<Bound<'py, numpy::PyArray1<f32>>>> {
-        crate::compat::biases(&self.net).map(|bs| bs.iter().map(|b| b.clone().into_pyarray(py)).collect())
+        self.net.biases().map(|bs| bs.iter().map(|b| b.clone().into_pyarray(py)).collect())
     }
 
     /// Per-point Jacobian quantities (the columns of `occam measure jacobian`'s CSV).
