@@ -263,7 +263,7 @@ class Network:
         :mod:`occam.trajectories`): how many times any hidden neuron crosses one of its
         activation's breakpoints. ``method="exact"`` (piecewise-linear activations)
         finds every crossing in closed form; ``method="sampled"`` compares region codes
-        at ``samples`` equidistant positions (default 65,536; any activation, tanh by
+        at ``samples`` equidistant positions (default 2^20, as the command line; any activation, tanh by
         sign). Returns ``{"total": int, "per_layer": [int, …]}`` (one count per hidden
         layer)."""
         if not isinstance(trajectory, _occam.Trajectory):

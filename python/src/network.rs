@@ -263,7 +263,7 @@ impl Network {
                 )));
             }
             ("sampled", k) => {
-                let k = k.unwrap_or(1 << 16);
+                let k = k.unwrap_or(1 << 20);
                 ranges::samples("samples", k).py_err()?;
                 py.detach(|| threads::run(threads, |compute| sampled_transitions(&self.net, compute, traj, k, false)))?
             }
