@@ -124,9 +124,10 @@ fn finite_vector(what: &str, x: &PyReadonlyArrayDyn<'_, f32>) -> PyResult<Vec<f3
 pub fn translate(image: PyReadonlyArrayDyn<'_, f32>, input_shape: [usize; 3]) -> PyResult<Trajectory> {
     let values = finite_vector("image", &image)?;
     let [h, w, c] = input_shape;
-    if input_shape.contains(&0) || values.len() != h * w * c {
+    if input_shape.contains(&0) || values.len() != h.saturating_mul(w).saturating_mul(c) {
         return Err(invalid(format!(
-            "input_shape: ({h}, {w}, {c}) does not fit an image of {} values: height × width × channels must equal its size, each at least 1",
+            "input_shape: ({h}, {w}, {c}) holds {} values but the image has {}: height × width × channels must equal the image's size, each at least 1",
+            h.saturating_mul(w).saturating_mul(c),
             values.len()
         )));
     }

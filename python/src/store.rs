@@ -21,6 +21,17 @@ fn kind_name(kind: ColumnKind) -> &'static str {
     }
 }
 
+/// SQLite's `datetime('now')` text (`2026-11-27 15:01:34`, UTC) as RFC 3339
+/// (`2026-11-27T15:01:34Z`), as `occam sweep export` writes it.
+fn rfc3339_utc(sqlite_time: &str) -> String {
+    let b = sqlite_time.as_bytes();
+    if b.len() == 19 && b[10] == b' ' && b[4] == b'-' && b[13] == b':' {
+        format!("{}T{}Z", &sqlite_time[..10], &sqlite_time[11..])
+    } else {
+        sqlite_time.to_string()
+    }
+}
+
 /// A value as Python sees it: None for null, and arrays or objects as their JSON text
 /// (as the export writes them).
 fn to_python<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
@@ -58,6 +69,10 @@ pub fn read_store<'py>(
             Ok((store.trials()?, store.finished_at()?))
         })
         .py_err()?;
+    let finished_at = finished_at
+        .into_iter()
+        .map(|(id, at)| (id, rfc3339_utc(&at)))
+        .collect();
     let table = Table::new(kind, &trials, &finished_at);
     let columns: Vec<(String, &'static str)> = table
         .columns()
