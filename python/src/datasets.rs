@@ -2,7 +2,7 @@
 //! them, and the closed trajectories that transitions are counted along.
 
 use crate::errors::{IntoPy, invalid};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn};
+use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayLike1, PyArrayMethods, PyReadonlyArrayDyn};
 use occam::data::{DataSource, Dataset};
 use occam::measure::trajectory::{self, check_spans_plane, data_ellipse, random_ellipse as library_random_ellipse};
 use pyo3::prelude::*;
@@ -83,14 +83,18 @@ impl Trajectory {
         self.inner.anchors.clone()
     }
     /// The points at `positions` (each in [0, 1), taken modulo 1), shape (m, dim).
-    fn points<'py>(&self, py: Python<'py>, positions: PyReadonlyArray1<'py, f64>) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let positions = positions.as_slice().map_err(|_| invalid("positions: not contiguous"))?;
+    fn points<'py>(
+        &self,
+        py: Python<'py>,
+        positions: PyArrayLike1<'py, f64, AllowTypeChange>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let positions: Vec<f64> = positions.as_array().iter().copied().collect();
         if let Some(p) = positions.iter().find(|p| !p.is_finite()) {
             return Err(invalid(format!("positions: {p} is not a position: each must be a finite number")));
         }
         let dim = self.dim();
         let mut out = vec![0.0f32; positions.len() * dim];
-        for (row, &p) in out.chunks_exact_mut(dim.max(1)).zip(positions) {
+        for (row, &p) in out.chunks_exact_mut(dim.max(1)).zip(&positions) {
             self.inner.write_point_at(p, row);
         }
         Ok(out.into_pyarray(py).reshape([positions.len(), dim])?)
