@@ -34,9 +34,11 @@ pub fn points<'a>(
         }
         Err(why) => return Err(invalid(format!("{what}: {why}"))),
     };
-    let values = x
-        .as_slice()
-        .map_err(|_| invalid(format!("{what}: the array is not contiguous (internal conversion missed it)")))?;
+    let values = x.as_slice().map_err(|_| {
+        invalid(format!(
+            "{what}: the array is not contiguous (internal conversion missed it)"
+        ))
+    })?;
     if let Some(at) = values.iter().position(|v| !v.is_finite()) {
         let note = if from_f64 {
             " (a float64 value beyond float32's range, about 3.4e38, becomes inf: Occam computes in float32)"
@@ -69,12 +71,15 @@ pub fn labels(labels: &PyReadonlyArray1<'_, i64>, examples: usize, classes: usiz
         .iter()
         .enumerate()
         .map(|(i, &l)| {
-            u16::try_from(l).ok().filter(|&l| (l as usize) < classes).ok_or_else(|| {
-                invalid(format!(
-                    "labels: label {l} at index {i} is not a class of this network: valid labels are 0 to {}",
-                    classes - 1
-                ))
-            })
+            u16::try_from(l)
+                .ok()
+                .filter(|&l| (l as usize) < classes)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "labels: label {l} at index {i} is not a class of this network: valid labels are 0 to {}",
+                        classes - 1
+                    ))
+                })
         })
         .collect()
 }

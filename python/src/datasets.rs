@@ -2,7 +2,9 @@
 //! them, and the closed trajectories that transitions are counted along.
 
 use crate::errors::{IntoPy, invalid};
-use numpy::{AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayLike1, PyArrayMethods, PyReadonlyArrayDyn};
+use numpy::{
+    AllowTypeChange, IntoPyArray, PyArray1, PyArray2, PyArrayDyn, PyArrayLike1, PyArrayMethods, PyReadonlyArrayDyn,
+};
 use occam::data::{DataSource, Dataset};
 use occam::measure::trajectory::{self, check_spans_plane, data_ellipse, random_ellipse as library_random_ellipse};
 use pyo3::prelude::*;
@@ -90,14 +92,16 @@ impl Trajectory {
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let positions: Vec<f64> = positions.as_array().iter().copied().collect();
         if let Some(p) = positions.iter().find(|p| !p.is_finite()) {
-            return Err(invalid(format!("positions: {p} is not a position: each must be a finite number")));
+            return Err(invalid(format!(
+                "positions: {p} is not a position: each must be a finite number"
+            )));
         }
         let dim = self.dim();
         let mut out = vec![0.0f32; positions.len() * dim];
         for (row, &p) in out.chunks_exact_mut(dim.max(1)).zip(&positions) {
             self.inner.write_point_at(p, row);
         }
-        Ok(out.into_pyarray(py).reshape([positions.len(), dim])?)
+        out.into_pyarray(py).reshape([positions.len(), dim])
     }
     fn __repr__(&self) -> String {
         format!(
@@ -112,7 +116,9 @@ impl Trajectory {
 fn finite_vector(what: &str, x: &PyReadonlyArrayDyn<'_, f32>) -> PyResult<Vec<f32>> {
     let values = x.as_slice().map_err(|_| invalid(format!("{what}: not contiguous")))?;
     if values.is_empty() {
-        return Err(invalid(format!("{what}: an empty array; a point needs at least one value")));
+        return Err(invalid(format!(
+            "{what}: an empty array; a point needs at least one value"
+        )));
     }
     if let Some(at) = values.iter().position(|v| !v.is_finite()) {
         return Err(invalid(format!(
@@ -153,7 +159,11 @@ pub fn ellipse(
     x2: PyReadonlyArrayDyn<'_, f32>,
     x3: PyReadonlyArrayDyn<'_, f32>,
 ) -> PyResult<Trajectory> {
-    let (a, b, c) = (finite_vector("x1", &x1)?, finite_vector("x2", &x2)?, finite_vector("x3", &x3)?);
+    let (a, b, c) = (
+        finite_vector("x1", &x1)?,
+        finite_vector("x2", &x2)?,
+        finite_vector("x3", &x3)?,
+    );
     if a.len() != b.len() || a.len() != c.len() {
         return Err(invalid(format!(
             "x1, x2, x3: sizes {}, {} and {} differ; the three points must have the same size",

@@ -4,10 +4,10 @@
 //! users read; this crate computes, always with the GIL released.
 
 mod arrays;
-mod parts;
 mod datasets;
 mod errors;
 mod network;
+mod parts;
 mod store;
 mod threads;
 mod training;

@@ -28,7 +28,8 @@ pub struct Network {
 }
 
 fn activation_of(name: &str) -> PyResult<Activation> {
-    name.parse::<Activation>().map_err(|e| invalid(format!("activation: {e}")))
+    name.parse::<Activation>()
+        .map_err(|e| invalid(format!("activation: {e}")))
 }
 
 impl Network {
@@ -111,12 +112,14 @@ impl Network {
             .weights()
             .iter()
             .enumerate()
-            .map(|(l, w)| Ok(w.clone().into_pyarray(py).reshape([dims[l + 1], dims[l]])?))
+            .map(|(l, w)| w.clone().into_pyarray(py).reshape([dims[l + 1], dims[l]]))
             .collect()
     }
     /// The bias vectors, or None for a bias-free network.
     fn biases<'py>(&self, py: Python<'py>) -> Option<Vec<Bound<'py, numpy::PyArray1<f32>>>> {
-        self.net.biases().map(|bs| bs.iter().map(|b| b.clone().into_pyarray(py)).collect())
+        self.net
+            .biases()
+            .map(|bs| bs.iter().map(|b| b.clone().into_pyarray(py)).collect())
     }
 
     /// Per-point Jacobian quantities (the columns of `occam measure jacobian`'s CSV).
@@ -144,7 +147,10 @@ impl Network {
         let out = PyDict::new(py);
         let column = |f: fn(&occam::measure::PointJacobian) -> f64| results.iter().map(f).collect::<Vec<f64>>();
         out.set_item("jacobian_norm", column(|r| r.jacobian_norm).into_pyarray(py))?;
-        out.set_item("logit_jacobian_norm", column(|r| r.logit_jacobian_norm).into_pyarray(py))?;
+        out.set_item(
+            "logit_jacobian_norm",
+            column(|r| r.logit_jacobian_norm).into_pyarray(py),
+        )?;
         let predicted: Vec<i64> = results.iter().map(|r| r.predicted as i64).collect();
         out.set_item("predicted", predicted.into_pyarray(py))?;
         if labelled {
@@ -174,7 +180,13 @@ impl Network {
                 let mut out = Vec::with_capacity(n * classes);
                 for start in (0..n).step_by(CHUNK) {
                     let b = CHUNK.min(n - start);
-                    out.extend_from_slice(forward(&self.net, compute, &values[start * d..(start + b) * d], b, &mut ws));
+                    out.extend_from_slice(forward(
+                        &self.net,
+                        compute,
+                        &values[start * d..(start + b) * d],
+                        b,
+                        &mut ws,
+                    ));
                 }
                 out
             })
@@ -190,7 +202,7 @@ impl Network {
                 ),
             ));
         }
-        Ok(logits.into_pyarray(py).reshape([n, classes])?)
+        logits.into_pyarray(py).reshape([n, classes])
     }
 
     /// Accuracy and mean cross-entropy loss on labelled points.
@@ -216,7 +228,9 @@ impl Network {
         if let Some((at, loss)) = e.first_non_finite {
             return Err(crate::errors::raise(
                 crate::errors::Kind::NonFinite,
-                format!("X: at index {at}, the loss is {loss} (the network's arithmetic overflowed: its weights or inputs are too large)"),
+                format!(
+                    "X: at index {at}, the loss is {loss} (the network's arithmetic overflowed: its weights or inputs are too large)"
+                ),
             ));
         }
         let out = PyDict::new(py);
@@ -265,7 +279,11 @@ impl Network {
             ("sampled", k) => {
                 let k = k.unwrap_or(1 << 20);
                 ranges::samples("samples", k).py_err()?;
-                py.detach(|| threads::run(threads, |compute| sampled_transitions(&self.net, compute, traj, k, false)))?
+                py.detach(|| {
+                    threads::run(threads, |compute| {
+                        sampled_transitions(&self.net, compute, traj, k, false)
+                    })
+                })?
             }
             (other, _) => {
                 return Err(invalid(format!(

@@ -24,7 +24,11 @@ pub fn network_from_arrays(
     for (l, w) in weights.iter().enumerate() {
         let [out, inp] = [w.shape()[0], w.shape()[1]];
         if l > 0 && inp != dims[l] {
-            let hint = if out == dims[l] { " (did you mean to transpose it? Occam takes [out, in] matrices, as PyTorch's nn.Linear stores them)" } else { "" };
+            let hint = if out == dims[l] {
+                " (did you mean to transpose it? Occam takes [out, in] matrices, as PyTorch's nn.Linear stores them)"
+            } else {
+                ""
+            };
             return Err(invalid(format!(
                 "weights[{l}]: shape [{out}, {inp}] does not chain: weights[{}] gives {} outputs, so weights[{l}] must have shape [out, {}]{hint}",
                 l - 1,

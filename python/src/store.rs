@@ -61,7 +61,11 @@ pub fn read_store<'py>(
     let kind = match rows {
         "trials" => RowKind::Trials,
         "points" => RowKind::Points,
-        other => return Err(invalid(format!("rows: '{other}' is not a table: use 'trials' or 'points'"))),
+        other => {
+            return Err(invalid(format!(
+                "rows: '{other}' is not a table: use 'trials' or 'points'"
+            )));
+        }
     };
     let (trials, finished_at) = py
         .detach(|| -> occam::Result<_> {
@@ -69,10 +73,7 @@ pub fn read_store<'py>(
             Ok((store.trials()?, store.finished_at()?))
         })
         .py_err()?;
-    let finished_at = finished_at
-        .into_iter()
-        .map(|(id, at)| (id, rfc3339_utc(&at)))
-        .collect();
+    let finished_at = finished_at.into_iter().map(|(id, at)| (id, rfc3339_utc(&at))).collect();
     let table = Table::new(kind, &trials, &finished_at);
     let columns: Vec<(String, &'static str)> = table
         .columns()

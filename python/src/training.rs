@@ -34,7 +34,12 @@ pub fn train<'py>(
         })?
         .py_err()?;
     let metrics = PyDict::new(py);
-    metrics.set_item("status", serde_json::to_value(outcome.status).ok().and_then(|v| v.as_str().map(String::from)))?;
+    metrics.set_item(
+        "status",
+        serde_json::to_value(outcome.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from)),
+    )?;
     metrics.set_item("steps", outcome.steps)?;
     metrics.set_item("epochs", outcome.epochs)?;
     metrics.set_item("final_lr", outcome.final_lr)?;
