@@ -35,6 +35,12 @@ pub struct TrainConfig {
     /// no copy. A value at or beyond the step budget never takes the copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_at: Option<usize>,
+    /// Give every layer a bias, zero at initialization and trained like the weights (the
+    /// weights' initialization is unchanged, so a seed gives the same weights either way).
+    /// Left out of the JSON when false, so configurations without biases keep their
+    /// fingerprints and trial ids.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bias: bool,
     /// Multiply the learning rate by `lr_decay_factor` every this many epochs.
     pub lr_decay_epochs: usize,
     pub lr_decay_factor: f64,
@@ -62,6 +68,7 @@ impl Default for TrainConfig {
             steps: 20_000,
             lbfgs_steps: None,
             fallback_at: None,
+            bias: false,
             lr_decay_epochs: 500,
             lr_decay_factor: 0.1,
             stop_at_100: false,
@@ -71,6 +78,11 @@ impl Default for TrainConfig {
             seed: 1,
         }
     }
+}
+
+/// For `skip_serializing_if`: a flag that is off is left out of the JSON.
+pub(crate) fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 impl TrainConfig {
