@@ -427,3 +427,33 @@ fn train_with_bias_on_fashion_mnist_and_measure_the_model() {
         .unwrap_or_else(|| panic!("no mean Jacobian norm in {text}"));
     assert!(mean.is_finite() && mean > 0.0, "{text}");
 }
+
+#[test]
+fn a_sweep_spec_sets_bias_in_its_fixed_settings_and_specs_without_it_keep_their_ids() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = |fixed: &str| {
+        let path = tmp.path().join("spec.toml");
+        std::fs::write(
+            &path,
+            format!("name = \"b\"\n[axes]\nwidth = [4, 8]\ndepth = [2]\nsteps = [10]\n{fixed}"),
+        )
+        .unwrap();
+        occam::sweep::SweepSpec::from_toml_file(&path).unwrap().trials()
+    };
+    let plain = spec("");
+    let with = spec("[fixed]\nbias = true\n");
+    let off = spec("[fixed]\nbias = false\n");
+    assert!(with.iter().all(|t| t.train.bias) && plain.iter().all(|t| !t.train.bias));
+    let ids = |trials: &[occam::sweep::spec::TrialSpec]| trials.iter().map(|t| t.id()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&plain),
+        ids(&off),
+        "bias = false is the default and must not change an id"
+    );
+    assert!(ids(&plain).iter().zip(ids(&with)).all(|(a, b)| *a != b));
+    let json = serde_json::to_string(&plain[0].train).unwrap();
+    assert!(
+        !json.contains("bias"),
+        "a bias-free configuration serializes as before: {json}"
+    );
+}

@@ -22,6 +22,7 @@ impl Layout {
             Layout::InOut => "in-out",
         }
     }
+    /// The other layout (for the hint when shapes chain only in it).
     pub fn other(self) -> Layout {
         match self {
             Layout::OutIn => Layout::InOut,
