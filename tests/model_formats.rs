@@ -5,122 +5,15 @@
 //! refusal is checked through the binary.
 
 mod common;
+#[path = "support/model_files.rs"]
+mod model_files;
 
 use common::*;
-use occam::compute::Compute;
-use occam::net::engine::{self, Workspace};
+use model_files::*;
 use occam::net::{Activation, Layout, LoadOptions, Mlp};
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
-use std::collections::HashMap;
 use std::path::Path;
-
-/// How the tensors are named.
-#[derive(Clone, Copy, Debug)]
-enum Scheme {
-    /// `layers.{i}.weight`
-    Occam,
-    /// `{2i}.weight`: Linear, activation, Linear, … in an nn.Sequential.
-    Sequential,
-    /// `model.{2i}.weight`: the Sequential held as `self.model`.
-    Prefixed,
-}
-
-impl Scheme {
-    fn name(self, layer: usize) -> String {
-        match self {
-            Scheme::Occam => format!("layers.{layer}.weight"),
-            Scheme::Sequential => format!("{}.weight", 2 * layer),
-            Scheme::Prefixed => format!("model.{}.weight", 2 * layer),
-        }
-    }
-}
-
-/// A 3×3×1 → 5 → 5 → 5 → 5 → 5 → 10 relu network: six layers, so a Sequential's keys run
-/// 0, 2, …, 10 and `10.weight` sorts before `2.weight` as a string.
-fn reference() -> Mlp {
-    Mlp::random([3, 3, 1], 5, 6, 10, Activation::Relu, 1.0, 7)
-}
-
-fn encode(values: &[f32], dtype: Dtype) -> Vec<u8> {
-    match dtype {
-        Dtype::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        Dtype::F64 => values.iter().flat_map(|&v| (v as f64).to_le_bytes()).collect(),
-        Dtype::F16 => values
-            .iter()
-            .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
-            .collect(),
-        Dtype::BF16 => values
-            .iter()
-            .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
-            .collect(),
-        other => panic!("no encoder for {other:?}"),
-    }
-}
-
-/// Row-major `[in, out]` from `[out, in]`.
-fn transpose(w: &[f32], out: usize, inp: usize) -> Vec<f32> {
-    let mut t = vec![0.0; w.len()];
-    for o in 0..out {
-        for i in 0..inp {
-            t[i * out + o] = w[o * inp + i];
-        }
-    }
-    t
-}
-
-/// `net` written by the `safetensors` crate in `scheme`, `dtype` and `layout`, with the
-/// metadata given (a state_dict has none).
-fn written(net: &Mlp, scheme: Scheme, dtype: Dtype, layout: Layout, meta: Option<&[(&str, &str)]>) -> Vec<u8> {
-    let mut tensors = Vec::new();
-    for (l, w) in net.weights().iter().enumerate() {
-        let (out, inp) = (net.dims()[l + 1], net.dims()[l]);
-        let (values, shape) = match layout {
-            Layout::OutIn => (w.clone(), vec![out, inp]),
-            Layout::InOut => (transpose(w, out, inp), vec![inp, out]),
-        };
-        tensors.push((scheme.name(l), shape, encode(&values, dtype)));
-    }
-    let views: Vec<(String, TensorView)> = tensors
-        .iter()
-        .map(|(name, shape, bytes)| (name.clone(), TensorView::new(dtype, shape.clone(), bytes).unwrap()))
-        .collect();
-    let meta: Option<HashMap<String, String>> =
-        meta.map(|m| m.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-    safetensors::serialize(views, meta).unwrap()
-}
-
-fn state_dict(net: &Mlp, scheme: Scheme, dtype: Dtype, layout: Layout) -> Vec<u8> {
-    written(net, scheme, dtype, layout, None)
-}
-
-fn logits(net: &Mlp) -> Vec<f32> {
-    let n = 7;
-    let x = lcg_vec(3, n * net.input_dim());
-    let mut ws = Workspace::new(net, n);
-    engine::forward(net, &Compute::single(), &x, n, &mut ws).to_vec()
-}
-
-fn options(layout: Layout) -> LoadOptions {
-    LoadOptions {
-        layout,
-        activation: Some(Activation::Relu),
-        input_shape: Some([3, 3, 1]),
-    }
-}
-
-/// A value rounded to a narrower float and back.
-type Rounding = fn(f32) -> f32;
-
-/// Each weight rounded through `dtype` and back: the network a converted file holds.
-fn rounded(net: &Mlp, round: Rounding) -> Mlp {
-    let weights = net
-        .weights()
-        .iter()
-        .map(|w| w.iter().map(|v| round(*v)).collect())
-        .collect();
-    Mlp::from_parts(net.activation(), net.input_shape(), net.dims().to_vec(), weights, None).unwrap()
-}
 
 #[test]
 fn every_scheme_and_layout_in_f32_and_f64_gives_the_same_logits_bit_for_bit() {
@@ -345,33 +238,19 @@ fn files_that_cannot_be_read_as_asked_are_refused_naming_file_tensors_and_fix() 
     refused(&f.run(EVALUATE, &out_in, &["--activation", "gelu"]), &["gelu", "relu6"]);
 }
 
-/// The tensors of `net` as a Sequential state_dict plus `extra` tensors (name, dtype,
-/// shape, bytes).
-fn with_extra(net: &Mlp, extra: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
-    let mut views: Vec<(String, TensorView)> = Vec::new();
-    let stored: Vec<Vec<u8>> = net.weights().iter().map(|w| encode(w, Dtype::F32)).collect();
-    for (l, bytes) in stored.iter().enumerate() {
-        let shape = vec![net.dims()[l + 1], net.dims()[l]];
-        views.push((
-            Scheme::Sequential.name(l),
-            TensorView::new(Dtype::F32, shape, bytes).unwrap(),
-        ));
-    }
-    for (name, dtype, shape, bytes) in extra {
-        views.push((name.to_string(), TensorView::new(*dtype, shape.clone(), bytes).unwrap()));
-    }
-    safetensors::serialize(views, None).unwrap()
-}
-
 #[test]
 fn biases_unknown_names_dtypes_and_bad_values_are_refused_cleanly() {
     let f = Fixture::new();
     let net = reference();
     let relu = ["--activation", "relu"];
-    let bias = with_extra(&net, &[("0.bias", Dtype::F32, vec![5], encode(&[0.0; 5], Dtype::F32))]);
+    let bias = with_extra(&net, &[("0.bias", Dtype::F32, vec![4], encode(&[0.0; 4], Dtype::F32))]);
     refused(
         &f.run(EVALUATE, &f.file("bias.safetensors", &bias), &relu),
-        &["bias.safetensors", "0.bias [5]", "biases are not supported yet"],
+        &[
+            "bias.safetensors",
+            "bias tensor '0.bias' has shape [4], expected [5] (the output features of '0.weight')",
+            "0.bias [4] F32",
+        ],
     );
     let batchnorm = with_extra(
         &net,
@@ -452,13 +331,6 @@ fn biases_unknown_names_dtypes_and_bad_values_are_refused_cleanly() {
     );
 }
 
-/// The start of a tensor's data within the data section, from the file's header.
-fn find_tensor_offset(bytes: &[u8], name: &str) -> usize {
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    header[name]["data_offsets"][0].as_u64().unwrap() as usize
-}
-
 /// Python with `safetensors` and numpy (and torch, when installed) writes the reference
 /// network as `safetensors.torch.save_file(model.state_dict(), …)` would; Occam reads it.
 #[test]
@@ -536,4 +408,133 @@ fn library_load_returns_the_note_and_occam_files_load_unchanged() {
     assert_eq!(loaded.net.dims(), net.dims());
     assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
     assert!(Path::new(&q).exists());
+}
+
+#[test]
+fn biases_round_trip_and_load_from_state_dicts_and_flax_kernels() {
+    let net = reference_with_biases();
+    let want = logits(&net);
+    assert_ne!(want, logits(&reference()), "the biases must change the logits");
+    // Occam's own file: layers.{i}.bias, the same network back, the same bytes each time.
+    let bytes = net.to_safetensors();
+    assert_eq!(bytes, net.to_safetensors());
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    assert_eq!(header["layers.5.bias"]["shape"], serde_json::json!([10]));
+    assert_eq!(header["layers.0.bias"]["dtype"], "F32");
+    let back = Mlp::from_safetensors(&bytes).unwrap();
+    assert_eq!(back, net);
+    assert!(!String::from_utf8_lossy(&reference().to_safetensors()).contains("bias"));
+    // PyTorch state_dicts ({k}.bias beside {k}.weight) and flax [in, out] kernels.
+    for scheme in [Scheme::Sequential, Scheme::Prefixed, Scheme::Occam] {
+        for layout in [Layout::OutIn, Layout::InOut] {
+            for dtype in [Dtype::F32, Dtype::F64] {
+                let loaded =
+                    Mlp::from_safetensors_with(&state_dict(&net, scheme, dtype, layout), &options(layout)).unwrap();
+                assert_eq!(loaded.net.biases(), net.biases(), "{scheme:?} {layout:?} {dtype:?}");
+                assert_eq!(logits(&loaded.net), want, "{scheme:?} {layout:?} {dtype:?}");
+            }
+        }
+    }
+    let half = Mlp::from_safetensors_with(
+        &state_dict(&net, Scheme::Sequential, Dtype::F16, Layout::OutIn),
+        &options(Layout::OutIn),
+    )
+    .unwrap();
+    let f16 = |v: f32| half::f16::from_f32(v).to_f32();
+    assert_eq!(
+        half.net.biases().unwrap()[2],
+        net.biases().unwrap()[2].iter().map(|&v| f16(v)).collect::<Vec<_>>()
+    );
+    assert!(
+        half.notes
+            .iter()
+            .any(|n| n.contains("biases converted to f32") && n.contains("0.bias (F16)")),
+        "{:?}",
+        half.notes
+    );
+}
+
+#[test]
+fn the_cli_measures_a_state_dict_with_biases_exactly_as_the_occam_file() {
+    let f = Fixture::new();
+    let net = reference_with_biases();
+    let own = f.file("own.safetensors", &net.to_safetensors());
+    let torch = f.file(
+        "torch.safetensors",
+        &state_dict(&net, Scheme::Sequential, Dtype::F32, Layout::OutIn),
+    );
+    let flax = f.file(
+        "flax.safetensors",
+        &state_dict(&net, Scheme::Prefixed, Dtype::F32, Layout::InOut),
+    );
+    let want = result_json(&f.run(JACOBIAN, &own, &[]));
+    for (file, extra) in [
+        (&torch, vec!["--activation", "relu"]),
+        (&flax, vec!["--activation", "relu", "--layout", "in-out"]),
+    ] {
+        let got = result_json(&f.run(JACOBIAN, file, &extra));
+        assert_eq!(got["mean_jacobian_norm"], want["mean_jacobian_norm"], "{file}");
+        assert_eq!(
+            got["mean_logit_jacobian_norm"], want["mean_logit_jacobian_norm"],
+            "{file}"
+        );
+    }
+    let plain = result_json(&f.run(JACOBIAN, &f.occam_model, &[]));
+    assert_ne!(plain["mean_jacobian_norm"], want["mean_jacobian_norm"]);
+}
+
+#[test]
+fn bad_biases_are_refused_and_missing_ones_are_zero_with_a_note() {
+    let f = Fixture::new();
+    let net = reference();
+    let relu = ["--activation", "relu"];
+    let f32s = |v: &[f32]| encode(v, Dtype::F32);
+    let cases: [(&str, Vec<Extra>, &[&str]); 4] = [
+        (
+            "matrix",
+            vec![("2.bias", Dtype::F32, vec![5, 1], f32s(&[0.0; 5]))],
+            &["bias tensor '2.bias' has shape [5, 1], expected [5] (the output features of '2.weight')"],
+        ),
+        (
+            "orphan",
+            vec![("12.bias", Dtype::F32, vec![10], f32s(&[0.0; 10]))],
+            &[
+                "bias tensor '12.bias' has no weight '12.weight' beside it",
+                "10.weight [10, 5] F32",
+            ],
+        ),
+        (
+            "nan",
+            vec![("4.bias", Dtype::F32, vec![5], f32s(&[0.0, 0.0, f32::NAN, 0.0, 0.0]))],
+            &["tensor '4.bias' holds 1 non-finite value of 5; the first is NaN at entry 2"],
+        ),
+        (
+            "ints",
+            vec![("0.bias", Dtype::I32, vec![5], vec![0; 20])],
+            &["tensor '0.bias' is I32", "F32, F64, F16 or BF16"],
+        ),
+    ];
+    for (name, extra, wanted) in cases {
+        let file = format!("{name}.safetensors");
+        let path = f.file(&file, &with_extra(&net, &extra));
+        let mut all = vec![file.as_str()];
+        all.extend_from_slice(wanted);
+        refused(&f.run(EVALUATE, &path, &relu), &all);
+    }
+    // Biases on some layers only: the others are zero, which is the same function.
+    let some = [0.25f32, -0.5, 0.75, 0.0, 1.0];
+    let mixed = with_extra(&net, &[("2.bias", Dtype::F32, vec![5], f32s(&some))]);
+    let loaded = Mlp::from_safetensors_with(&mixed, &options(Layout::OutIn)).unwrap();
+    let mut zeros: Vec<Vec<f32>> = net.dims()[1..].iter().map(|&w| vec![0.0; w]).collect();
+    zeros[1] = some.to_vec();
+    assert_eq!(loaded.net.biases().unwrap(), zeros);
+    let note = loaded.notes.join("; ");
+    assert!(
+        note.contains("layers without a bias in the file get a zero bias") && note.contains("'0.weight', '4.weight'"),
+        "{note}"
+    );
+    let out = f.run(EVALUATE, &f.file("mixed.safetensors", &mixed), &relu);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zero bias"));
 }
