@@ -34,6 +34,9 @@ impl Scheme {
             Scheme::Prefixed => format!("model.{}.weight", 2 * layer),
         }
     }
+    fn bias_name(self, layer: usize) -> String {
+        self.name(layer).replace(".weight", ".bias")
+    }
 }
 
 /// A 3×3×1 → 5 → 5 → 5 → 5 → 5 → 10 relu network: six layers, so a Sequential's keys run
@@ -80,6 +83,9 @@ fn written(net: &Mlp, scheme: Scheme, dtype: Dtype, layout: Layout, meta: Option
             Layout::InOut => (transpose(w, out, inp), vec![inp, out]),
         };
         tensors.push((scheme.name(l), shape, encode(&values, dtype)));
+    }
+    for (l, b) in net.biases().unwrap_or_default().iter().enumerate() {
+        tensors.push((scheme.bias_name(l), vec![b.len()], encode(b, dtype)));
     }
     let views: Vec<(String, TensorView)> = tensors
         .iter()
@@ -345,9 +351,11 @@ fn files_that_cannot_be_read_as_asked_are_refused_naming_file_tensors_and_fix() 
     refused(&f.run(EVALUATE, &out_in, &["--activation", "gelu"]), &["gelu", "relu6"]);
 }
 
-/// The tensors of `net` as a Sequential state_dict plus `extra` tensors (name, dtype,
-/// shape, bytes).
-fn with_extra(net: &Mlp, extra: &[(&str, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+/// A tensor added to a file: name, dtype, shape, bytes.
+type Extra<'a> = (&'a str, Dtype, Vec<usize>, Vec<u8>);
+
+/// The tensors of `net` as a Sequential state_dict plus `extra` tensors.
+fn with_extra(net: &Mlp, extra: &[Extra]) -> Vec<u8> {
     let mut views: Vec<(String, TensorView)> = Vec::new();
     let stored: Vec<Vec<u8>> = net.weights().iter().map(|w| encode(w, Dtype::F32)).collect();
     for (l, bytes) in stored.iter().enumerate() {
@@ -368,10 +376,14 @@ fn biases_unknown_names_dtypes_and_bad_values_are_refused_cleanly() {
     let f = Fixture::new();
     let net = reference();
     let relu = ["--activation", "relu"];
-    let bias = with_extra(&net, &[("0.bias", Dtype::F32, vec![5], encode(&[0.0; 5], Dtype::F32))]);
+    let bias = with_extra(&net, &[("0.bias", Dtype::F32, vec![4], encode(&[0.0; 4], Dtype::F32))]);
     refused(
         &f.run(EVALUATE, &f.file("bias.safetensors", &bias), &relu),
-        &["bias.safetensors", "0.bias [5]", "biases are not supported yet"],
+        &[
+            "bias.safetensors",
+            "bias tensor '0.bias' has shape [4], expected [5] (the output features of '0.weight')",
+            "0.bias [4] F32",
+        ],
     );
     let batchnorm = with_extra(
         &net,
@@ -536,4 +548,151 @@ fn library_load_returns_the_note_and_occam_files_load_unchanged() {
     assert_eq!(loaded.net.dims(), net.dims());
     assert_eq!(loaded.notes.len(), 1, "{:?}", loaded.notes);
     assert!(Path::new(&q).exists());
+}
+
+/// The reference network with a distinct bias on every layer.
+fn reference_with_biases() -> Mlp {
+    let net = reference();
+    let biases = net.dims()[1..]
+        .iter()
+        .enumerate()
+        .map(|(l, &w)| lcg_vec(90 + l as u64, w))
+        .collect();
+    Mlp::from_parts(
+        net.activation(),
+        net.input_shape(),
+        net.dims().to_vec(),
+        net.weights().to_vec(),
+        Some(biases),
+    )
+    .unwrap()
+}
+
+#[test]
+fn biases_round_trip_and_load_from_state_dicts_and_flax_kernels() {
+    let net = reference_with_biases();
+    let want = logits(&net);
+    assert_ne!(want, logits(&reference()), "the biases must change the logits");
+    // Occam's own file: layers.{i}.bias, the same network back, the same bytes each time.
+    let bytes = net.to_safetensors();
+    assert_eq!(bytes, net.to_safetensors());
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    assert_eq!(header["layers.5.bias"]["shape"], serde_json::json!([10]));
+    assert_eq!(header["layers.0.bias"]["dtype"], "F32");
+    let back = Mlp::from_safetensors(&bytes).unwrap();
+    assert_eq!(back, net);
+    assert!(!String::from_utf8_lossy(&reference().to_safetensors()).contains("bias"));
+    // PyTorch state_dicts ({k}.bias beside {k}.weight) and flax [in, out] kernels.
+    for scheme in [Scheme::Sequential, Scheme::Prefixed, Scheme::Occam] {
+        for layout in [Layout::OutIn, Layout::InOut] {
+            for dtype in [Dtype::F32, Dtype::F64] {
+                let loaded =
+                    Mlp::from_safetensors_with(&state_dict(&net, scheme, dtype, layout), &options(layout)).unwrap();
+                assert_eq!(loaded.net.biases(), net.biases(), "{scheme:?} {layout:?} {dtype:?}");
+                assert_eq!(logits(&loaded.net), want, "{scheme:?} {layout:?} {dtype:?}");
+            }
+        }
+    }
+    let half = Mlp::from_safetensors_with(
+        &state_dict(&net, Scheme::Sequential, Dtype::F16, Layout::OutIn),
+        &options(Layout::OutIn),
+    )
+    .unwrap();
+    let f16 = |v: f32| half::f16::from_f32(v).to_f32();
+    assert_eq!(
+        half.net.biases().unwrap()[2],
+        net.biases().unwrap()[2].iter().map(|&v| f16(v)).collect::<Vec<_>>()
+    );
+    assert!(
+        half.notes
+            .iter()
+            .any(|n| n.contains("biases converted to f32") && n.contains("0.bias (F16)")),
+        "{:?}",
+        half.notes
+    );
+}
+
+#[test]
+fn the_cli_measures_a_state_dict_with_biases_exactly_as_the_occam_file() {
+    let f = Fixture::new();
+    let net = reference_with_biases();
+    let own = f.file("own.safetensors", &net.to_safetensors());
+    let torch = f.file(
+        "torch.safetensors",
+        &state_dict(&net, Scheme::Sequential, Dtype::F32, Layout::OutIn),
+    );
+    let flax = f.file(
+        "flax.safetensors",
+        &state_dict(&net, Scheme::Prefixed, Dtype::F32, Layout::InOut),
+    );
+    let want = result_json(&f.run(JACOBIAN, &own, &[]));
+    for (file, extra) in [
+        (&torch, vec!["--activation", "relu"]),
+        (&flax, vec!["--activation", "relu", "--layout", "in-out"]),
+    ] {
+        let got = result_json(&f.run(JACOBIAN, file, &extra));
+        assert_eq!(got["mean_jacobian_norm"], want["mean_jacobian_norm"], "{file}");
+        assert_eq!(
+            got["mean_logit_jacobian_norm"], want["mean_logit_jacobian_norm"],
+            "{file}"
+        );
+    }
+    let plain = result_json(&f.run(JACOBIAN, &f.occam_model, &[]));
+    assert_ne!(plain["mean_jacobian_norm"], want["mean_jacobian_norm"]);
+}
+
+#[test]
+fn bad_biases_are_refused_and_missing_ones_are_zero_with_a_note() {
+    let f = Fixture::new();
+    let net = reference();
+    let relu = ["--activation", "relu"];
+    let f32s = |v: &[f32]| encode(v, Dtype::F32);
+    let cases: [(&str, Vec<Extra>, &[&str]); 4] = [
+        (
+            "matrix",
+            vec![("2.bias", Dtype::F32, vec![5, 1], f32s(&[0.0; 5]))],
+            &["bias tensor '2.bias' has shape [5, 1], expected [5] (the output features of '2.weight')"],
+        ),
+        (
+            "orphan",
+            vec![("12.bias", Dtype::F32, vec![10], f32s(&[0.0; 10]))],
+            &[
+                "bias tensor '12.bias' has no weight '12.weight' beside it",
+                "10.weight [10, 5] F32",
+            ],
+        ),
+        (
+            "nan",
+            vec![("4.bias", Dtype::F32, vec![5], f32s(&[0.0, 0.0, f32::NAN, 0.0, 0.0]))],
+            &["tensor '4.bias' holds 1 non-finite value of 5; the first is NaN at entry 2"],
+        ),
+        (
+            "ints",
+            vec![("0.bias", Dtype::I32, vec![5], vec![0; 20])],
+            &["tensor '0.bias' is I32", "F32, F64, F16 or BF16"],
+        ),
+    ];
+    for (name, extra, wanted) in cases {
+        let file = format!("{name}.safetensors");
+        let path = f.file(&file, &with_extra(&net, &extra));
+        let mut all = vec![file.as_str()];
+        all.extend_from_slice(wanted);
+        refused(&f.run(EVALUATE, &path, &relu), &all);
+    }
+    // Biases on some layers only: the others are zero, which is the same function.
+    let some = [0.25f32, -0.5, 0.75, 0.0, 1.0];
+    let mixed = with_extra(&net, &[("2.bias", Dtype::F32, vec![5], f32s(&some))]);
+    let loaded = Mlp::from_safetensors_with(&mixed, &options(Layout::OutIn)).unwrap();
+    let mut zeros: Vec<Vec<f32>> = net.dims()[1..].iter().map(|&w| vec![0.0; w]).collect();
+    zeros[1] = some.to_vec();
+    assert_eq!(loaded.net.biases().unwrap(), zeros);
+    let note = loaded.notes.join("; ");
+    assert!(
+        note.contains("layers without a bias in the file get a zero bias") && note.contains("'0.weight', '4.weight'"),
+        "{note}"
+    );
+    let out = f.run(EVALUATE, &f.file("mixed.safetensors", &mixed), &relu);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zero bias"));
 }

@@ -126,11 +126,11 @@ fn malformed_networks_are_rejected_with_reasons() {
             handwritten(
                 &[
                     ("layers.0.weight", "F32", vec![2, 4], w.clone()),
-                    ("layers.0.bias", "F32", vec![2], f32_bytes(&[0.0; 2])),
+                    ("layers.0.bias", "F32", vec![3], f32_bytes(&[0.0; 3])),
                 ],
                 meta,
             ),
-            "bias-free",
+            "bias tensor 'layers.0.bias' has shape [3], expected [2]",
         ),
         (
             // A gap is a damaged file only in Occam's own format; a state_dict's indices have gaps.

@@ -311,7 +311,7 @@ fn bench_train_step(
         min_rep,
     );
     let cpu_per_wall = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64();
-    let p: usize = net.param_count();
+    let p: usize = net.weights().iter().map(Vec::len).sum();
     let p1 = net.weights()[0].len();
     let flops = 2.0 * batch as f64 * (3 * p - p1) as f64;
     json!({"type": "measurement", "framework": "occam", "workload": "train", "config": {"w": width, "depth": depth, "shards": shards},

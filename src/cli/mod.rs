@@ -25,7 +25,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a bias-free MLP and write model.safetensors and metrics.json.
+    /// Train an MLP (bias-free unless --bias) and write model.safetensors and metrics.json.
     Train(Box<train::TrainArgs>),
     /// Evaluate a saved network on a dataset's train and test splits, or on your own
     /// points (--inputs).

@@ -66,6 +66,10 @@ pub struct TrainArgs {
     /// --steps; mini-batch optimizers only.
     #[arg(long)]
     fallback_at: Option<usize>,
+    /// Give every layer a bias: zero at initialization, trained like the weights (the
+    /// weights start as without --bias). The model file then holds layers.{i}.bias.
+    #[arg(long)]
+    bias: bool,
     /// Train on uniformly random labels (seeded).
     #[arg(long)]
     random_labels: bool,
@@ -176,6 +180,7 @@ impl TrainArgs {
         }
         c.stop_at_100 |= self.stop_at_100;
         c.random_labels |= self.random_labels;
+        c.bias |= self.bias;
         if self.augment {
             c.augment = Augmentation {
                 vflip: c.augment.vflip,

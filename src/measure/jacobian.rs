@@ -24,6 +24,7 @@ pub struct PointJacobian {
     pub target_row_norm: f64,
     /// Cross-entropy at the label (NaN when no label is given).
     pub loss: f64,
+    /// The arg-max logit (the lowest index on ties).
     pub predicted: usize,
 }
 

@@ -14,7 +14,9 @@ use crate::net::Mlp;
 pub const ANCHOR_RADIUS: f64 = 0.8;
 
 #[derive(Debug, Clone, PartialEq)]
+/// The region boundaries of one hidden layer on a square grid over a plane.
 pub struct RegionMap {
+    /// Grid side: the map has `side × side` pixels.
     pub side: usize,
     /// Row-major `side × side`, row 0 at the top (y = +1).
     pub boundary: Vec<bool>,

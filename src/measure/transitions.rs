@@ -4,7 +4,8 @@
 //!
 //! **Exact** (piecewise-linear φ): on each piece of a trajectory the input is affine in a
 //! basis — (1, t) for a segment, (1, cos θ, sin θ) for an ellipse — and inside a linear
-//! region the network is affine, so every pre-activation there has the same form. Layer by
+//! region the network is affine, so every pre-activation there has the same form; a
+//! layer's bias only adds to the coefficient of the constant basis function 1. Layer by
 //! layer, the pieces are cut at every crossing of the layer's neurons (closed-form roots:
 //! `t = (β − c)/u`, or `θ = φ ± arccos((β − c)/R)`), and each sub-piece carries the
 //! coefficients of the layer's output, `slope·z + offset` of its linear piece. Nothing is
@@ -28,6 +29,7 @@ use rayon::prelude::*;
 /// Transitions along one trajectory.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransitionCount {
+    /// Crossings of all hidden layers together.
     pub total: u64,
     /// Crossings per hidden layer.
     pub per_layer: Vec<u64>,
@@ -162,6 +164,13 @@ fn walk_piece(
                 w.t(),
                 false,
             );
+        }
+        if let Some(bias) = net.bias(layer) {
+            // The bias is constant along the piece: it joins the coefficient of basis
+            // function 0, which is 1 for segments and ellipses alike.
+            for arc in z.chunks_exact_mut(nb * w_out) {
+                arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
         }
         if let Some(bad) = first_non_finite(&z, layer) {
             return Err(bad);
@@ -382,6 +391,11 @@ pub fn codes_of(net: &Mlp, compute: &Compute, x: &[f32], m: usize) -> Result<Vec
             MatRef::rows(&net.weights()[l], w_out, w_in).t(),
             false,
         );
+        if let Some(bias) = net.bias(l) {
+            for row in z.chunks_exact_mut(w_out) {
+                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+        }
         if let Some(bad) = first_non_finite(&z, l) {
             let at = z.iter().position(|v| !v.is_finite()).unwrap_or(0) / w_out;
             return Err(bad.at(at));

@@ -5,17 +5,24 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// The non-linearity φ applied after every hidden layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
+    /// max(0, z).
     Relu,
+    /// min(max(0, z), 6).
     Relu6,
+    /// clamp(z, −1, 1).
     HardTanh,
+    /// clamp(z + 0.5, 0, 1).
     HardSigmoid,
+    /// tanh(z), the one smooth activation (transitions are sampled, never exact).
     Tanh,
 }
 
 impl Activation {
+    /// Every activation, in the order of the docs and the CLI help.
     pub const ALL: [Activation; 5] = [
         Activation::Relu,
         Activation::Relu6,
@@ -24,6 +31,7 @@ impl Activation {
         Activation::Tanh,
     ];
 
+    /// The name used on the command line, in files and in specs.
     pub fn name(self) -> &'static str {
         match self {
             Activation::Relu => "relu",

@@ -19,6 +19,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// Buffers for batches of up to `capacity` examples of `net`.
     pub fn new(net: &Mlp, capacity: usize) -> Self {
         let widest = net.dims[1..].iter().copied().max().unwrap_or(0);
         Workspace {
@@ -27,6 +28,7 @@ impl Workspace {
             grad: [vec![0.0; capacity * widest], vec![0.0; capacity * widest]],
         }
     }
+    /// The largest batch this workspace holds.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
@@ -75,6 +77,7 @@ pub struct BatchStats {
     pub loss_sum: f64,
     /// Examples whose arg-max logit is the label.
     pub correct: usize,
+    /// Examples in the batch.
     pub n: usize,
 }
 
@@ -144,6 +147,7 @@ pub struct BatchGradient {
 }
 
 impl BatchGradient {
+    /// Buffers for batches of up to `batch` examples of `net`, split into `shards` (at least 1, at most `batch`).
     pub fn new(net: &Mlp, batch: usize, shards: usize) -> Self {
         let shards = shards.clamp(1, batch.max(1));
         let per = batch.div_ceil(shards);
@@ -254,7 +258,9 @@ pub struct Evaluation {
     pub accuracy: f64,
     /// NaN for an empty dataset; NaN or infinite when any example's loss is.
     pub loss: f64,
+    /// Examples whose arg-max logit is the label.
     pub correct: usize,
+    /// Examples evaluated.
     pub n: usize,
     /// The first example whose loss is NaN or infinite, if any, and that loss.
     #[serde(skip)]

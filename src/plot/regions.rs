@@ -103,8 +103,11 @@ pub fn colour_regions(labels: &[u32], side: usize, regions: usize, colours: usiz
 /// One region map: a `side × side` boundary mask (true = boundary, row 0 at the top).
 #[derive(Debug, Clone)]
 pub struct RegionPanel {
+    /// The panel's caption.
     pub title: String,
+    /// Grid side in pixels.
     pub side: usize,
+    /// Row-major `side × side` mask, true at a region boundary.
     pub boundary: Vec<bool>,
     /// The training points' plane coordinates.
     pub anchors: Vec<(f64, f64)>,
@@ -112,6 +115,7 @@ pub struct RegionPanel {
 
 /// Region maps side by side, with the training points named "A", "B", "C".
 pub struct RegionMaps {
+    /// The maps, left to right.
     pub panels: Vec<RegionPanel>,
 }
 
@@ -147,6 +151,7 @@ pub fn point_letter(i: usize) -> char {
 pub struct RegionFigure {
     /// The figure's short caption; empty for none.
     pub title: String,
+    /// The maps, left to right.
     pub panels: Vec<RegionPanel>,
     /// Legend text per training point, e.g. "A = training example #12 (class 3)".
     pub point_names: Vec<String>,

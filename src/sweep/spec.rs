@@ -161,6 +161,9 @@ pub struct Fixed {
     /// L-BFGS trials' iteration cap, in place of the steps axis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lbfgs_steps: Option<usize>,
+    /// Every trial's network has biases (zero at initialization).
+    #[serde(skip_serializing_if = "crate::train::is_false")]
+    pub bias: bool,
 }
 
 impl Default for Fixed {
@@ -173,6 +176,7 @@ impl Default for Fixed {
             lr_decay_factor: t.lr_decay_factor,
             fallback_at: None,
             lbfgs_steps: None,
+            bias: false,
         }
     }
 }
@@ -434,6 +438,7 @@ impl SweepSpec {
             lr_decay_factor: self.fixed.lr_decay_factor,
             fallback_at: self.fixed.fallback_at,
             lbfgs_steps: self.fixed.lbfgs_steps,
+            bias: self.fixed.bias,
             ..TrainConfig::default()
         }
     }

@@ -13,14 +13,19 @@ use serde::{Deserialize, Serialize};
 pub struct TrainConfig {
     /// Dataset name as on the command line (`fashion-mnist`, `cifar10:DIR`, …).
     pub data: String,
+    /// Width of every hidden layer.
     pub width: usize,
     /// Number of weight matrices (depth 2 = one hidden layer).
     pub depth: usize,
+    /// The activation of every hidden layer.
     pub activation: Activation,
     /// The init-std multiplier s of N(0, s²·v/fan_in).
     pub init_scale: f64,
+    /// Which optimizer trains the network.
     pub optimizer: OptimizerKind,
+    /// The (initial) learning rate.
     pub lr: f64,
+    /// Mini-batch size (L-BFGS uses the whole training set).
     pub batch: usize,
     /// Step budget (for L-BFGS: the iteration cap, the paper's 2,684).
     pub steps: usize,
@@ -35,16 +40,25 @@ pub struct TrainConfig {
     /// no copy. A value at or beyond the step budget never takes the copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_at: Option<usize>,
+    /// Give every layer a bias, zero at initialization and trained like the weights (the
+    /// weights' initialization is unchanged, so a seed gives the same weights either way).
+    /// Left out of the JSON when false, so configurations without biases keep their
+    /// fingerprints and trial ids.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bias: bool,
     /// Multiply the learning rate by `lr_decay_factor` every this many epochs.
     pub lr_decay_epochs: usize,
+    /// The factor applied every `lr_decay_epochs` epochs.
     pub lr_decay_factor: f64,
     /// Stop as soon as the whole training set is classified correctly.
     pub stop_at_100: bool,
     /// Replace every training label by a random class (seeded).
     pub random_labels: bool,
+    /// Data augmentation applied to training batches.
     pub augment: Augmentation,
     /// Train on only the first N training examples (None: all 50,000).
     pub train_size: Option<usize>,
+    /// The one seed of every random choice (initialization, shuffling, augmentation, labels).
     pub seed: u64,
 }
 
@@ -62,6 +76,7 @@ impl Default for TrainConfig {
             steps: 20_000,
             lbfgs_steps: None,
             fallback_at: None,
+            bias: false,
             lr_decay_epochs: 500,
             lr_decay_factor: 0.1,
             stop_at_100: false,
@@ -71,6 +86,11 @@ impl Default for TrainConfig {
             seed: 1,
         }
     }
+}
+
+/// For `skip_serializing_if`: a flag that is off is left out of the JSON.
+pub(crate) fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 impl TrainConfig {
@@ -146,12 +166,15 @@ pub mod ranges {
     /// Largest translation, in pixels, before the image size is known (then: the image side).
     pub const MAX_TRANSLATE: usize = 1024;
 
+    /// A hidden width: 1 to [`MAX_WIDTH`].
     pub fn width(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 1, MAX_WIDTH)
     }
+    /// A depth (weight matrices): 1 to [`MAX_DEPTH`].
     pub fn depth(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 1, MAX_DEPTH)
     }
+    /// A batch size: 1 to [`MAX_BATCH`].
     pub fn batch(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 1, MAX_BATCH)
     }
@@ -159,12 +182,15 @@ pub mod ranges {
     pub fn steps(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 1, MAX_STEPS)
     }
+    /// A decay period in epochs: 1 to [`MAX_COUNT`].
     pub fn lr_decay_epochs(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 1, MAX_COUNT)
     }
+    /// A training-set size: 1 to [`MAX_COUNT`].
     pub fn train_size(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 1, MAX_COUNT)
     }
+    /// A translation in pixels: 0 to [`MAX_TRANSLATE`].
     pub fn translate(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 0, MAX_TRANSLATE)
     }

@@ -9,6 +9,7 @@ pub mod log;
 pub mod observe;
 mod optim;
 
+pub(crate) use config::is_false;
 pub use config::{TrainConfig, ranges};
 pub use optim::{
     Adam, AdamParams, Momentum, MomentumParams, Optimizer, OptimizerKind, RmsProp, RmsPropParams, Sgd, step_network,
@@ -144,6 +145,7 @@ pub fn train_observed(
         config.init_scale,
         config.seed,
     )?;
+    let net = if config.bias { net.with_zero_biases() } else { net };
     let initial = net.clone();
     if let Some(obs) = &observer
         && config.optimizer == OptimizerKind::Lbfgs

@@ -10,15 +10,20 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OptimizerKind {
+    /// Plain stochastic gradient descent.
     Sgd,
+    /// Heavy-ball momentum (TF-1 `MomentumOptimizer`).
     Momentum,
+    /// Adam with TF-1's folded bias correction.
     Adam,
+    /// RMSProp with TF-1's accumulator starting at 1.
     Rmsprop,
     /// Full-batch L-BFGS; not a step-wise optimizer, see `train::lbfgs`.
     Lbfgs,
 }
 
 impl OptimizerKind {
+    /// Every optimizer, in the order of the docs and the CLI help.
     pub const ALL: [OptimizerKind; 5] = [
         OptimizerKind::Sgd,
         OptimizerKind::Momentum,
@@ -26,6 +31,7 @@ impl OptimizerKind {
         OptimizerKind::Rmsprop,
         OptimizerKind::Lbfgs,
     ];
+    /// The name used on the command line, in files and in specs.
     pub fn name(self) -> &'static str {
         match self {
             OptimizerKind::Sgd => "sgd",
@@ -56,6 +62,7 @@ impl FromStr for OptimizerKind {
 
 /// A step-wise optimizer: updates `weights` in place from `grads` at learning rate `lr`.
 pub trait Optimizer: Send {
+    /// One update of every parameter buffer from its gradient (same shapes) at rate `lr`.
     fn step(&mut self, weights: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f32);
 }
 
@@ -125,8 +132,10 @@ impl Optimizer for Sgd {
     }
 }
 
+/// Momentum's coefficient μ (TF-1 default 0.9).
 #[derive(Debug, Clone, Copy)]
 pub struct MomentumParams {
+    /// μ in `m ← μ·m + g`.
     pub momentum: f32,
 }
 impl Default for MomentumParams {
@@ -137,6 +146,7 @@ impl Default for MomentumParams {
 
 /// TF-1 `MomentumOptimizer` (non-Nesterov): `m ← μ·m + g; w ← w − lr·m`, m starting at 0.
 pub struct Momentum {
+    /// The coefficients.
     pub params: MomentumParams,
     velocity: Vec<Vec<f32>>,
 }
@@ -163,10 +173,14 @@ impl Optimizer for Momentum {
     }
 }
 
+/// Adam's coefficients (TF-1 defaults).
 #[derive(Debug, Clone, Copy)]
 pub struct AdamParams {
+    /// Decay of the first-moment average.
     pub beta1: f64,
+    /// Decay of the second-moment average.
     pub beta2: f64,
+    /// Added to √v (uncorrected) in the denominator.
     pub epsilon: f32,
 }
 impl Default for AdamParams {
@@ -184,6 +198,7 @@ impl Default for AdamParams {
 /// folded into the step size, so ε is added to the *uncorrected* √v: this differs from
 /// PyTorch's `Adam` (which adds ε to √v̂) exactly as TF-1 did.
 pub struct Adam {
+    /// The coefficients.
     pub params: AdamParams,
     m: Vec<Vec<f32>>,
     v: Vec<Vec<f32>>,
@@ -206,9 +221,12 @@ impl Optimizer for Adam {
     }
 }
 
+/// RMSProp's coefficients (TF-1 defaults).
 #[derive(Debug, Clone, Copy)]
 pub struct RmsPropParams {
+    /// ρ, the decay of the mean square.
     pub decay: f32,
+    /// Added to the mean square under the root.
     pub epsilon: f32,
     /// TF-1 starts the mean-square accumulator at 1, not 0.
     pub initial_mean_square: f32,
@@ -225,6 +243,7 @@ impl Default for RmsPropParams {
 
 /// TF-1 `RMSPropOptimizer` with momentum 0: `ms ← ρ·ms + (1−ρ)·g²; w ← w − lr·g/√(ms+ε)`.
 pub struct RmsProp {
+    /// The coefficients.
     pub params: RmsPropParams,
     ms: Vec<Vec<f32>>,
 }

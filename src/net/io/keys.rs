@@ -2,8 +2,9 @@
 //! are read: Occam's own `layers.{i}.weight`, and a PyTorch `nn.Sequential` state_dict
 //! `{k}.weight` (k the module index, so activations leave gaps: 0, 2, 4), optionally
 //! under one common prefix (`model.0.weight`). Layers are ordered by their index as a
-//! number, so `10.weight` comes after `2.weight`. Bias tensors and names of any other
-//! form are refused, listing what the file holds.
+//! number, so `10.weight` comes after `2.weight`. A layer's bias is `{same stem}.bias`;
+//! a bias without its weight, and names of any other form, are refused, listing what the
+//! file holds.
 
 use safetensors::Dtype;
 
@@ -73,9 +74,16 @@ pub(super) fn listing(found: &[Found]) -> String {
     )
 }
 
-/// The names of the weight tensors in layer order. `contiguous` (Occam's own files)
+/// One layer's tensors: its weight matrix and, when the file has one, its bias.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct LayerNames {
+    pub weight: String,
+    pub bias: Option<String>,
+}
+
+/// The tensors of every layer, in layer order. `contiguous` (Occam's own files)
 /// additionally requires `layers.0.weight`, `layers.1.weight`, … without a gap.
-pub(super) fn layer_names(found: &[Found], contiguous: bool) -> Result<Vec<String>, String> {
+pub(super) fn layer_names(found: &[Found], contiguous: bool) -> Result<Vec<LayerNames>, String> {
     if found.is_empty() {
         return Err(format!("the file holds no tensors ({EXPECTED})"));
     }
@@ -107,39 +115,44 @@ pub(super) fn layer_names(found: &[Found], contiguous: bool) -> Result<Vec<Strin
             listing(found)
         ));
     }
-    refuse_biases(&keys)?;
-    let mut weights: Vec<(usize, &str)> = keys.iter().map(|(k, f)| (k.index, f.name.as_str())).collect();
-    weights.sort_unstable();
-    if let Some(pair) = weights.windows(2).find(|w| w[0].0 == w[1].0) {
+    let weights = indexed(&keys, Part::Weight)?;
+    let biases = indexed(&keys, Part::Bias)?;
+    if let Some((index, name)) = biases.iter().find(|(i, _)| !weights.iter().any(|(w, _)| w == i)) {
         return Err(format!(
-            "tensors '{}' and '{}' both claim layer index {}",
-            pair[0].1, pair[1].1, pair[0].0
+            "bias tensor '{name}' has no weight '{}{index}.weight' beside it: a bias belongs to a layer; \
+             the file holds {}",
+            prefixes[0],
+            listing(found)
         ));
     }
     if contiguous {
         check_contiguous(&weights, prefixes[0])?;
     }
-    Ok(weights.into_iter().map(|(_, name)| name.to_string()).collect())
+    Ok(weights
+        .iter()
+        .map(|&(index, weight)| LayerNames {
+            weight: weight.to_string(),
+            bias: biases.iter().find(|(i, _)| *i == index).map(|(_, b)| b.to_string()),
+        })
+        .collect())
 }
 
-/// Networks of this release are bias-free; silently dropping a bias would compute a
-/// different function, so the file is refused naming every bias tensor.
-fn refuse_biases(keys: &[(Key, &Found)]) -> Result<(), String> {
-    let biases: Vec<String> = keys
+/// The (index, name) of every tensor of one `part`, ordered by index; two tensors of the
+/// same part claiming one index are refused.
+fn indexed<'a>(keys: &[(Key, &'a Found)], part: Part) -> Result<Vec<(usize, &'a str)>, String> {
+    let mut named: Vec<(usize, &str)> = keys
         .iter()
-        .filter(|(k, _)| k.part == Part::Bias)
-        .map(|(_, f)| format!("{} {:?}", f.name, f.shape))
+        .filter(|(k, _)| k.part == part)
+        .map(|(k, f)| (k.index, f.name.as_str()))
         .collect();
-    if biases.is_empty() {
-        return Ok(());
+    named.sort_unstable();
+    if let Some(pair) = named.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "tensors '{}' and '{}' both claim layer index {}",
+            pair[0].1, pair[1].1, pair[0].0
+        ));
     }
-    Err(format!(
-        "the file holds bias tensor{} {}: biases are not supported yet (Occam's networks are bias-free, \
-         and dropping a bias would change the network's outputs); save a model built with \
-         nn.Linear(..., bias=False) or Dense(..., use_bias=False)",
-        if biases.len() == 1 { "" } else { "s" },
-        biases.join(", ")
-    ))
+    Ok(named)
 }
 
 /// Occam writes `layers.0.weight` to `layers.{n−1}.weight`; a gap means a damaged file.
@@ -175,15 +188,34 @@ mod tests {
 
     #[test]
     fn indices_order_numerically_under_one_prefix() {
+        let weights = |names: Vec<LayerNames>| names.into_iter().map(|n| n.weight).collect::<Vec<_>>();
         let names = layer_names(&found(&["net.10.weight", "net.2.weight", "net.0.weight"]), false).unwrap();
-        assert_eq!(names, ["net.0.weight", "net.2.weight", "net.10.weight"]);
+        assert_eq!(weights(names), ["net.0.weight", "net.2.weight", "net.10.weight"]);
         let names = layer_names(&found(&["layers.1.weight", "layers.0.weight"]), true).unwrap();
-        assert_eq!(names, ["layers.0.weight", "layers.1.weight"]);
+        assert_eq!(weights(names), ["layers.0.weight", "layers.1.weight"]);
+    }
+
+    #[test]
+    fn each_bias_joins_the_weight_of_its_index_and_may_be_missing() {
+        let names = layer_names(
+            &found(&["10.bias", "2.weight", "10.weight", "0.weight", "0.bias"]),
+            false,
+        )
+        .unwrap();
+        let pairs: Vec<(&str, Option<&str>)> = names.iter().map(|n| (n.weight.as_str(), n.bias.as_deref())).collect();
+        assert_eq!(
+            pairs,
+            [
+                ("0.weight", Some("0.bias")),
+                ("2.weight", None),
+                ("10.weight", Some("10.bias"))
+            ]
+        );
     }
 
     #[test]
     fn other_names_mixed_prefixes_duplicates_and_gaps_are_refused() {
-        let cases: [(&[&str], bool, &str); 6] = [
+        let cases: [(&[&str], bool, &str); 7] = [
             (&["fc1.weight"], false, "unexpected tensor 'fc1.weight'"),
             (
                 &["0.weight", "1.running_mean"],
@@ -197,7 +229,12 @@ mod tests {
             ),
             (&["1.weight", "01.weight"], false, "both claim layer index 1"),
             (&["layers.1.weight"], true, "missing tensor 'layers.0.weight'"),
-            (&["0.weight", "0.bias"], false, "bias tensor 0.bias [2, 2]"),
+            (
+                &["0.weight", "2.bias"],
+                false,
+                "bias tensor '2.bias' has no weight '2.weight'",
+            ),
+            (&["0.weight", "0.bias", "00.bias"], false, "both claim layer index 0"),
         ];
         for (names, contiguous, want) in cases {
             let e = layer_names(&found(names), contiguous).unwrap_err();

@@ -1,11 +1,15 @@
 //! Saving and loading networks as safetensors. Occam writes `layers.{i}.weight`, f32,
-//! `[out_features, in_features]`, with `activation` and `input_shape` metadata. It reads
-//! those files and also models as researchers save them: a PyTorch `nn.Sequential`
-//! state_dict (see [`keys`]), `[in, out]` kernels through [`Layout::InOut`], and F64, F16
-//! or BF16 tensors converted to f32 with a note. Loading refuses anything that is not a
-//! network Occam can compute with: a path that is not a regular file, malformed bytes,
-//! biases, shapes that do not chain, a zero-width layer or input shape, and non-finite
-//! weights; a refusal lists the tensors found and suggests the fix when there is one.
+//! `[out_features, in_features]`, and for a network with biases `layers.{i}.bias`, f32,
+//! `[out_features]`, with `activation` and `input_shape` metadata. It reads those files
+//! and also models as researchers save them: a PyTorch `nn.Sequential` state_dict with or
+//! without `{k}.bias` (see [`keys`]), `[in, out]` kernels through [`Layout::InOut`] (biases
+//! are 1-D and read as they are), and F64, F16 or BF16 tensors converted to f32 with a
+//! note. When only some layers have a bias, the others get a zero bias (the same
+//! function) and a note says so. Loading refuses anything that is not a network Occam can
+//! compute with: a path that is not a regular file, malformed bytes, shapes that do not
+//! chain, a bias whose length is not its layer's outputs, a zero-width layer or input
+//! shape, and non-finite values; a refusal lists the tensors found and suggests the fix
+//! when there is one.
 
 mod keys;
 mod tensors;
@@ -42,6 +46,7 @@ pub struct LoadOptions {
 /// A network read from a file, with what the caller should tell the user.
 #[derive(Debug, Clone)]
 pub struct LoadedModel {
+    /// The network read.
     pub net: Mlp,
     /// Notices for the user (a dtype converted to f32); the library prints nothing.
     pub notes: Vec<String>,
@@ -78,6 +83,14 @@ impl Mlp {
             );
             offset = end;
         }
+        for (i, b) in self.biases().unwrap_or_default().iter().enumerate() {
+            let end = offset + 4 * b.len();
+            header.insert(
+                format!("layers.{i}.bias"),
+                serde_json::json!({"dtype": "F32", "shape": [b.len()], "data_offsets": [offset, end]}),
+            );
+            offset = end;
+        }
         let [h, w, c] = self.input_shape;
         header.insert(
             "__metadata__".into(),
@@ -90,8 +103,9 @@ impl Mlp {
         let mut out = Vec::with_capacity(8 + text.len() + offset);
         out.extend_from_slice(&(text.len() as u64).to_le_bytes());
         out.extend_from_slice(text.as_bytes());
-        for w in self.weights() {
-            out.extend(w.iter().flat_map(|v| v.to_le_bytes()));
+        // Weights, then biases: the order of `params`, and of the offsets above.
+        for p in &self.params {
+            out.extend(p.iter().flat_map(|v| v.to_le_bytes()));
         }
         out
     }
@@ -153,7 +167,8 @@ impl Mlp {
             })
             .collect();
         let names = keys::layer_names(&found, occam_file)?;
-        let layers = layer_shapes(&found, &names)?;
+        let weight_names: Vec<String> = names.iter().map(|n| n.weight.clone()).collect();
+        let layers = layer_shapes(&found, &weight_names)?;
         let input = input_dim.map(|d| (d, recorded_shape.map(shape_text).unwrap_or_default()));
         let dims = match chain(&layers, options.layout, input.clone()) {
             Ok(dims) => dims,
@@ -168,14 +183,17 @@ impl Mlp {
             Err(Chain::Invalid(problem)) => return Err(problem),
         };
         let views: HashMap<String, TensorView> = views.into_iter().collect();
-        let (weights, notes) = decode_weights(&views, &layers, &dims, options.layout)?;
+        let (mut params, mut notes) = decode_weights(&views, &layers, &dims, options.layout)?;
+        let biases = decode_biases(&views, &names, &dims, &found, &mut notes)?;
+        let biased = biases.is_some();
+        params.extend(biases.unwrap_or_default());
         Ok(LoadedModel {
             net: Mlp {
                 activation,
                 input_shape: recorded_shape.unwrap_or([1, 1, dims[0]]),
                 dims,
-                params: weights,
-                biased: false,
+                params,
+                biased,
             },
             notes,
             input_shape_recorded: recorded_shape.is_some(),
@@ -227,6 +245,60 @@ fn decode_weights(
         )]
     };
     Ok((weights, notes))
+}
+
+/// Every layer's bias as f32 when the file has any (a layer without one gets zeros, and a
+/// note names those layers), or `None` for a bias-free file. A bias must be 1-D with the
+/// layer's output count and finite; a conversion from another dtype joins `notes`.
+fn decode_biases(
+    views: &HashMap<String, TensorView>,
+    names: &[keys::LayerNames],
+    dims: &[usize],
+    found: &[Found],
+    notes: &mut Vec<String>,
+) -> std::result::Result<Option<Vec<Vec<f32>>>, String> {
+    if names.iter().all(|n| n.bias.is_none()) {
+        return Ok(None);
+    }
+    let mut biases = Vec::with_capacity(names.len());
+    let (mut converted, mut zeroed) = (Vec::new(), Vec::new());
+    for (l, layer) in names.iter().enumerate() {
+        let outputs = dims[l + 1];
+        let Some(name) = &layer.bias else {
+            zeroed.push(format!("'{}'", layer.weight));
+            biases.push(vec![0.0; outputs]);
+            continue;
+        };
+        let t = &views[name];
+        if t.shape() != [outputs] {
+            return Err(format!(
+                "bias tensor '{name}' has shape {:?}, expected [{outputs}] (the output features of '{}'); \
+                 the file holds {}",
+                t.shape(),
+                layer.weight,
+                keys::listing(found)
+            ));
+        }
+        if tensors::is_converted(name, t.dtype())? {
+            converted.push(format!("{name} ({:?})", t.dtype()));
+        }
+        let values = tensors::to_f32(name, t.dtype(), t.data())?;
+        tensors::check_finite_vector(name, &values)?;
+        biases.push(values);
+    }
+    if !converted.is_empty() {
+        notes.push(format!(
+            "biases converted to f32, the precision Occam computes in: {}",
+            converted.join(", ")
+        ));
+    }
+    if !zeroed.is_empty() {
+        notes.push(format!(
+            "layers without a bias in the file get a zero bias (the same outputs): {}",
+            zeroed.join(", ")
+        ));
+    }
+    Ok(Some(biases))
 }
 
 /// The activation: the file's metadata, or the caller's when the file records none (a

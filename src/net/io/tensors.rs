@@ -22,6 +22,7 @@ impl Layout {
             Layout::InOut => "in-out",
         }
     }
+    /// The other layout (for the hint when shapes chain only in it).
     pub fn other(self) -> Layout {
         match self {
             Layout::OutIn => Layout::InOut,
@@ -117,5 +118,21 @@ pub(super) fn check_finite(name: &str, values: &[f32], in_features: usize) -> Re
         values[first],
         first / in_features,
         first % in_features
+    ))
+}
+
+/// Refuses a 1-D tensor (a bias) holding NaN or ±inf: names the tensor, the first bad
+/// entry, its value, and how many are bad.
+pub(super) fn check_finite_vector(name: &str, values: &[f32]) -> Result<(), String> {
+    let Some(first) = values.iter().position(|v| !v.is_finite()) else {
+        return Ok(());
+    };
+    let bad = values.iter().filter(|v| !v.is_finite()).count();
+    Err(format!(
+        "tensor '{name}' holds {bad} non-finite value{} of {}; the first is {} at entry {first}: \
+         a network with NaN or infinite biases gives no meaningful numbers",
+        if bad == 1 { "" } else { "s" },
+        values.len(),
+        values[first],
     ))
 }
