@@ -10,10 +10,15 @@ use gemm::Parallelism;
 /// `data[i·row_stride + j·col_stride]`. Transposing only swaps the strides.
 #[derive(Clone, Copy, Debug)]
 pub struct MatRef<'a> {
+    /// The elements.
     pub data: &'a [f32],
+    /// Rows of the view.
     pub rows: usize,
+    /// Columns of the view.
     pub cols: usize,
+    /// Distance in `data` between rows.
     pub row_stride: usize,
+    /// Distance in `data` between columns.
     pub col_stride: usize,
 }
 
@@ -59,13 +64,11 @@ pub struct Compute {
 }
 
 impl Compute {
-    /// A backend using up to `threads` threads inside each product (0 = all of rayon's).
+    /// A backend using up to `threads` threads inside each product (0 counts as 1). The
+    /// caller chooses the number; nothing is read from a global thread pool. Products run
+    /// on the current rayon pool (rayon's global one unless the caller installs another),
+    /// and their results do not depend on `threads`.
     pub fn new(threads: usize) -> Self {
-        let threads = if threads == 0 {
-            rayon::current_num_threads()
-        } else {
-            threads
-        };
         Compute {
             threads: threads.max(1),
         }
@@ -74,6 +77,7 @@ impl Compute {
     pub fn single() -> Self {
         Compute { threads: 1 }
     }
+    /// The number of threads a product may use.
     pub fn threads(&self) -> usize {
         self.threads
     }

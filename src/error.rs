@@ -6,34 +6,64 @@ use std::path::{Path, PathBuf};
 /// so the message alone tells the user what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum OccamError {
-    /// The OS error is part of the message (not a `#[source]`), so that printing the
+    /// Reading or writing a file failed. The OS error is part of the message (not a `#[source]`), so that printing the
     /// error chain does not repeat it.
     #[error("{path}: {error}")]
-    Io { path: PathBuf, error: std::io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+    /// A file that exists but cannot be used: wrong format, shape or content.
     #[error("{path}: {problem}")]
-    BadFile { path: PathBuf, problem: String },
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it and what would be valid.
+        problem: String,
+    },
+    /// Bad caller input that is not a file: an option, a setting or an argument. The
+    /// message names it, its value and what is valid.
     #[error("{0}")]
     Config(String),
+    /// The caller's progress callback asked to stop: "training cancelled after 12 of 500
+    /// steps".
+    #[error("{task} cancelled after {done} of {total} {unit}")]
+    Cancelled {
+        /// What was cancelled ("training", "measurement").
+        task: &'static str,
+        /// Units finished before the stop.
+        done: usize,
+        /// Units the run would have taken.
+        total: usize,
+        /// What the units are ("steps").
+        unit: &'static str,
+    },
 }
 
 impl OccamError {
+    /// A failed file operation on `path`.
     pub fn io(path: &Path, error: std::io::Error) -> Self {
         OccamError::Io {
             path: path.to_path_buf(),
             error,
         }
     }
+    /// A file at `path` that cannot be used, and why.
     pub fn bad_file(path: &Path, problem: impl Into<String>) -> Self {
         OccamError::BadFile {
             path: path.to_path_buf(),
             problem: problem.into(),
         }
     }
+    /// Bad caller input other than a file; the message names the input and its value.
     pub fn config(msg: impl Into<String>) -> Self {
         OccamError::Config(msg.into())
     }
 }
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, OccamError>;
 
 /// Refuses to write `output` when it is the same file as `input` (by device and inode, so

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use occam::compute::Compute;
-use occam::measure::jacobian_norms;
+use occam::measure::jacobian::jacobian_norms;
 use occam::net::{Activation, Mlp};
 
 fn softmax(z: &[f64]) -> Vec<f64> {

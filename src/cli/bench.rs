@@ -74,7 +74,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(shards) = args.shards {
         occam::limits::in_range("--shards", shards, 1, 4096)?;
     }
-    let compute = Compute::new(0);
+    let compute = Compute::new(super::threads());
     let (reps, min_rep) = if args.quick { (3, 0.1) } else { (7, 0.25) };
     let threads = compute.threads();
     let mut rows = Vec::new();
@@ -162,7 +162,7 @@ fn bench_jacobian(
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (med, min, max) = time_it(
         || {
-            let r = occam::measure::jacobian_norms(&net, compute, &x, None);
+            let r = occam::measure::jacobian::jacobian_norms(&net, compute, &x, None);
             mean = r.iter().map(|p| p.jacobian_norm).sum::<f64>() / points as f64;
         },
         reps.min(5),

@@ -208,7 +208,7 @@ pub fn evaluate_inputs(model: &Path, format: &ModelFormat, data: Option<&str>, u
             points.from.inputs
         );
     }
-    let compute = Compute::new(0);
+    let compute = Compute::new(super::threads());
     let test = evaluate_set(
         &net,
         &compute,

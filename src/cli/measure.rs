@@ -9,17 +9,18 @@ use clap::{Args, Subcommand, ValueEnum};
 use occam::compute::Compute;
 use occam::data::Dataset;
 use occam::error::write_atomic;
-use occam::measure::finite::{NonFinite, check_jacobians};
-use occam::measure::profile::{Method, Profile, Trajectories, profile};
+use occam::measure::profile::{Method, Profile};
 use occam::measure::ranges;
-use occam::measure::regions::region_map;
 use occam::measure::trajectory::{self, TrajectoryKind};
-use occam::measure::transitions::{exact_transitions, sampled_transitions};
-use occam::measure::{PointJacobian, jacobian_norms};
+use occam::measure::{
+    JacobianRequest, MeasureInputs, MeasureRequest, Measurements, NonFinite, Plane, PointJacobian, ProfileRequest,
+    RegionRequest, TrajectoryRequest, measure, resolve_method,
+};
 use occam::net::Mlp;
 use occam::plot::{self, LinePanel, PALETTE, RegionMaps, RegionPanel, Series, StackedLines};
 use serde_json::json;
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 #[derive(Subcommand)]
@@ -144,28 +145,44 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     if n == 0 { f64::NAN } else { s / n as f64 }
 }
 
+/// Runs one request through the library's measurement entry point with a progress bar
+/// (`unit` names what it counts).
+fn measure_with_bar(
+    common: &Common,
+    net: &Mlp,
+    inputs: MeasureInputs,
+    request: &MeasureRequest,
+    unit: &'static str,
+) -> Result<Measurements> {
+    let compute = Compute::new(super::threads());
+    let bar = occam::progress::bar(!common.quiet, 0, unit);
+    let measured = measure(net, &compute, inputs, request, &mut |p| {
+        bar.set_length(p.total as u64);
+        bar.set_position(p.done as u64);
+        ControlFlow::Continue(())
+    })?;
+    bar.finish_and_clear();
+    Ok(measured)
+}
+
 fn run_jacobian(args: JacobianArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
-    let (net, _, points, origin) = args.common.load()?;
+    let (net, train, points, origin) = args.common.load()?;
     let labelled = origin.labelled();
-    let compute = Compute::new(0);
-    let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
-    let mut results: Vec<PointJacobian> = Vec::with_capacity(points.len());
-    let d = points.dim();
-    for start in (0..points.len()).step_by(1024) {
-        let end = (start + 1024).min(points.len());
-        let chunk = jacobian_norms(
-            &net,
-            &compute,
-            &points.inputs[start * d..end * d],
-            labelled.then(|| &points.labels[start..end]),
-        );
-        check_jacobians(&chunk, start, labelled)
-            .map_err(|bad| args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad))?;
-        results.extend(chunk);
-        bar.set_position(end as u64);
+    let inputs = MeasureInputs {
+        points: &points,
+        labelled,
+        train: &train,
+    };
+    let request = MeasureRequest {
+        jacobian: Some(JacobianRequest { points: None }),
+        ..Default::default()
+    };
+    let measured = measure_with_bar(&args.common, &net, inputs, &request, "points")?;
+    if let Some(bad) = measured.jacobian_non_finite {
+        return Err(args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad));
     }
-    bar.finish_and_clear();
+    let results = measured.points;
     if let Some(path) = &args.per_point {
         write_atomic(
             path,
@@ -232,20 +249,23 @@ pub struct TrajectoryArgs {
 }
 
 impl TrajectoryArgs {
-    /// The counting method, after checking `--points`.
-    fn method(&self, net: &Mlp) -> Result<Method> {
+    /// The library's trajectory request for `count` trajectories of `kind`, after
+    /// checking `--points` and `--method` (so that errors name the options).
+    fn request(&self, net: &Mlp, kind: TrajectoryKind, count: usize) -> Result<TrajectoryRequest> {
         ranges::samples("--points", self.points)?;
-        match self.method {
-            Some(Method::Exact) if !net.activation().is_piecewise_linear() => {
-                bail!(
-                    "--method exact needs a piecewise-linear activation; {} is counted with --method sampled",
-                    net.activation()
-                )
-            }
-            Some(m) => Ok(m),
-            None if net.activation().is_piecewise_linear() => Ok(Method::Exact),
-            None => Ok(Method::Sampled),
-        }
+        let method = resolve_method(net, self.method).map_err(|_| {
+            anyhow::anyhow!(
+                "--method exact needs a piecewise-linear activation; {} is counted with --method sampled",
+                net.activation()
+            )
+        })?;
+        Ok(TrajectoryRequest {
+            kind,
+            count,
+            method: Some(method),
+            samples: self.points,
+            seed: self.seed,
+        })
     }
 }
 
@@ -262,10 +282,12 @@ pub struct TransitionsArgs {
     per_point: Option<PathBuf>,
 }
 
-fn trajectory_count(kind: TrajectoryKind, points: &Dataset, limit: Option<usize>) -> usize {
+/// Trajectories of `kind` the CLI asks for: one per point for `translate` (the points are
+/// already cut to `--limit`), else `--limit` or `default`.
+fn trajectory_count(kind: TrajectoryKind, points: &Dataset, limit: Option<usize>, default: usize) -> usize {
     match kind {
         TrajectoryKind::Translate => points.len(),
-        _ => limit.unwrap_or(100),
+        _ => limit.unwrap_or(default),
     }
 }
 
@@ -273,25 +295,24 @@ fn run_transitions(args: TransitionsArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
     let (net, train, points, origin) = args.common.load()?;
     origin.check_classes("--trajectory", &[args.trajectory])?;
-    let method = args.traj.method(&net)?;
-    let compute = Compute::new(0);
-    let n = trajectory_count(args.trajectory, &points, args.common.limit);
-    let bar = occam::progress::bar(!args.common.quiet, n as u64, "trajectories");
-    let mut rows = Vec::with_capacity(n);
-    for i in 0..n {
-        let traj = trajectory::build(args.trajectory, &points, &train, i, args.traj.seed)?;
-        let count = match method {
-            Method::Exact => exact_transitions(&net, &compute, &traj, false),
-            Method::Sampled => sampled_transitions(&net, &compute, &traj, args.traj.points, false),
-        };
-        if let Some(bad) = count.non_finite {
-            let what = format!("transitions along {} trajectory {i}", args.trajectory.name());
-            return Err(args.common.non_finite(&what, bad.at(i)));
-        }
-        rows.push(count);
-        bar.inc(1);
+    let count = trajectory_count(args.trajectory, &points, args.common.limit, 100);
+    let request = MeasureRequest {
+        transitions: Some(args.traj.request(&net, args.trajectory, count)?),
+        ..Default::default()
+    };
+    let inputs = MeasureInputs {
+        points: &points,
+        labelled: origin.labelled(),
+        train: &train,
+    };
+    let measured = measure_with_bar(&args.common, &net, inputs, &request, "trajectories")?;
+    let result = measured.transitions.expect("transitions were requested");
+    if let Some(bad) = result.non_finite {
+        let what = format!("transitions along {} trajectory {}", args.trajectory.name(), bad.point);
+        return Err(args.common.non_finite(&what, bad));
     }
-    bar.finish_and_clear();
+    let method = result.method;
+    let rows = result.counts;
     let hidden = net.depth() - 1;
     if let Some(path) = &args.per_point {
         let mut csv = String::from("index,transitions");
@@ -340,34 +361,33 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
     let (net, train, points, origin) = args.common.load()?;
     origin.check_classes("--trajectory", &args.trajectory)?;
-    let method = args.traj.method(&net)?;
-    let compute = Compute::new(0);
-    let counts: Vec<usize> = args
+    let curves = args
         .trajectory
         .iter()
-        .map(|&k| trajectory_count(k, &points, args.common.limit.or(Some(20))))
-        .collect();
-    let bar = occam::progress::bar(!args.common.quiet, counts.iter().sum::<usize>() as u64, "trajectories");
-    let mut profiles = Vec::new();
-    for (&kind, &count) in args.trajectory.iter().zip(&counts) {
-        let build = |i: usize| trajectory::build(kind, &points, &train, i, args.traj.seed);
-        let trajectories = Trajectories { count, build: &build };
-        let p = profile(
-            &net,
-            &compute,
-            trajectories,
-            args.bins,
-            method,
-            args.traj.points,
-            || bar.inc(1),
-        )?;
-        if let Some(bad) = p.non_finite {
-            let what = format!("profile along {} trajectory {}", kind.name(), bad.point);
-            return Err(args.common.non_finite(&what, bad));
-        }
-        profiles.push((kind, p));
+        .map(|&kind| {
+            let count = trajectory_count(kind, &points, args.common.limit, 20);
+            args.traj.request(&net, kind, count)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let request = MeasureRequest {
+        profile: Some(ProfileRequest {
+            curves,
+            bins: args.bins,
+        }),
+        ..Default::default()
+    };
+    let inputs = MeasureInputs {
+        points: &points,
+        labelled: origin.labelled(),
+        train: &train,
+    };
+    let measured = measure_with_bar(&args.common, &net, inputs, &request, "trajectories")?;
+    let result = measured.profiles.expect("profiles were requested");
+    if let Some((kind, bad)) = result.non_finite {
+        let what = format!("profile along {} trajectory {}", kind.name(), bad.point);
+        return Err(args.common.non_finite(&what, bad));
     }
-    bar.finish_and_clear();
+    let (method, profiles) = (result.method, result.curves);
     let mut csv = String::from("trajectory,position,jacobian_norm,transition_density\n");
     for (kind, p) in &profiles {
         for b in 0..p.position.len() {
@@ -442,35 +462,47 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     }
     occam::measure::regions::check_grid("--grid", args.grid, &net)?;
     let idx = region_points(&args, &train)?;
-    let x = idx.map(|i| train.input(i));
-    let compute = Compute::new(0);
-    let mut nets = Vec::new();
-    if let Some(init) = &args.initial {
-        let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape());
-        if before.dims() != net.dims() || before.activation() != net.activation() {
-            bail!(
-                "{}: not the same architecture as {}",
-                init.display(),
-                args.common.model.display()
-            );
+    let initial = match &args.initial {
+        Some(init) => {
+            let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape());
+            if before.dims() != net.dims() || before.activation() != net.activation() {
+                bail!(
+                    "{}: not the same architecture as {}",
+                    init.display(),
+                    args.common.model.display()
+                );
+            }
+            Some(before)
         }
-        nets.push(("before training", before));
-    }
-    nets.push((
-        if args.initial.is_some() {
-            "after training"
-        } else {
-            "network"
-        },
-        net,
-    ));
+        None => None,
+    };
+    let names: &[&str] = match initial {
+        Some(_) => &["before training", "after training"],
+        None => &["network"],
+    };
+    let request = MeasureRequest {
+        regions: Some(RegionRequest {
+            plane: Plane::Points(idx),
+            layer: Some(layer),
+            grid: args.grid,
+            initial,
+        }),
+        ..Default::default()
+    };
+    let inputs = MeasureInputs {
+        points: &train,
+        labelled: false,
+        train: &train,
+    };
+    let compute = Compute::new(super::threads());
+    let measured = measure(&net, &compute, inputs, &request, &mut |_| ControlFlow::Continue(()))?;
+    let maps = measured.regions.map(|r| r.maps).unwrap_or_default();
     let labels: Option<Vec<u16>> = origin
         .train_labelled()
         .then(|| idx.iter().map(|&i| train.labels[i]).collect());
     let mut panels = Vec::new();
     let mut counts = Vec::new();
-    for (name, n) in &nets {
-        let map = region_map(n, &compute, x, layer - 1, args.grid)?;
+    for (name, map) in names.iter().zip(maps) {
         if let Some(bad) = map.non_finite {
             return Err(args
                 .common

@@ -67,6 +67,15 @@ pub fn thread_count(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// The thread count of this run: `--threads`, or every core when it is 0. Set once in
+/// [`main`] before any command runs; the library receives it explicitly from here.
+static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// The thread count every command hands to the library (`Compute::new`, sweep options).
+pub fn threads() -> usize {
+    THREADS.get().copied().unwrap_or(1)
+}
+
 /// Exit status of a process whose reader went away (128 + SIGPIPE), as Unix tools give.
 const BROKEN_PIPE_EXIT: i32 = 141;
 
@@ -93,12 +102,15 @@ pub fn main() -> ExitCode {
     stop_quietly_on_broken_pipe();
     let command = Cli::command().mut_subcommand("train", train::with_defaults);
     let cli = Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit());
-    if cli.threads > 0
-        && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(cli.threads).build_global()
-    {
-        eprintln!("error: could not start {} threads: {e}", cli.threads);
+    let threads = match cli.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
+        eprintln!("error: could not start {threads} threads: {e}");
         return ExitCode::FAILURE;
     }
+    THREADS.set(threads).expect("the thread count is set once, at start-up");
     let result = match cli.command {
         Command::Train(args) => train::run_train(*args),
         Command::Evaluate(args) => train::run_evaluate(args),

@@ -93,6 +93,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
             eprintln!("study {name}: {} trials — {}", spec.trials().len(), spec.description);
         }
         let opts = RunOptions {
+            cores: super::threads(),
             parallel: args.parallel,
             progress: !args.quiet,
             ..Default::default()

@@ -72,6 +72,7 @@ fn run(args: RunArgs) -> Result<()> {
     }
     let mut store = Store::open(&args.store)?;
     let opts = RunOptions {
+        cores: super::threads(),
         parallel: args.parallel,
         threads_per_trial: args.threads_per_trial,
         shard: args.shard,

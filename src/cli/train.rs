@@ -323,7 +323,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         .with_context(|| format!("{} = \"{}\"", args.source_of("data"), config.data))?;
     // The output directory before the work, so that a run is never lost for want of it.
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let compute = Compute::new(0);
+    let compute = Compute::new(super::threads());
     let (outcome, track_rows) = train_tracked(&config, &splits, &compute, &args, track)?;
     if args.save_init {
         outcome.initial.save(&args.out.join("model_init.safetensors"))?;
@@ -386,7 +386,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         bail!("--data or --inputs is required")
     };
     let (net, splits) = super::model_format::load_model_and_data(&args.model, &args.format, data)?;
-    let compute = Compute::new(0);
+    let compute = Compute::new(super::threads());
     let mut evaluations = Vec::new();
     for (split, set) in [("train", &splits.train), ("test", &splits.test)] {
         if set.is_empty() {

@@ -3,16 +3,35 @@
 //! 2-D region maps, the valid ranges of their settings, and the detection of non-finite
 //! arithmetic, which is reported as such and never as a number.
 
+//!
+//! The entry point is [`measure()`]: a network, a [`MeasureInputs`] and a
+//! [`MeasureRequest`] in, [`Measurements`] out. [`jacobian_norms`] is its checked shortcut
+//! for per-point Jacobian norms.
+
+pub mod finite;
 pub mod jacobian;
+pub mod profile;
+pub mod regions;
+mod run;
 pub mod trajectory;
 pub mod transitions;
 
-pub use jacobian::{PointJacobian, jacobian_norms};
+#[doc(hidden)]
 pub mod bounds;
-pub mod finite;
-pub mod profile;
-pub mod regions;
+#[doc(hidden)]
 pub mod track;
+
+pub use finite::{NonFinite, Quantity};
+pub use jacobian::PointJacobian;
+pub use profile::{Method, Profile};
+pub use regions::RegionMap;
+pub use run::{
+    JacobianRequest, MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest,
+    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult, jacobian_norms, measure,
+    measurement_seed, resolve_method, trajectory_count,
+};
+pub use trajectory::{Trajectory, TrajectoryKind};
+pub use transitions::TransitionCount;
 
 /// The valid range of every measurement setting, shared by `occam measure` and sweep
 /// specs (docs/METRICS.md lists them). Each check names the setting as `what`.

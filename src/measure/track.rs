@@ -5,7 +5,7 @@
 //! the rows as `track.csv`.
 
 use super::finite::check_jacobians;
-use super::jacobian_norms;
+use super::jacobian::jacobian_norms;
 use super::profile::Method;
 use super::trajectory::{self, TrajectoryKind};
 use super::transitions::{exact_transitions, sampled_transitions};

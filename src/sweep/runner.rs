@@ -17,6 +17,9 @@ use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Cores the run may use (the CLI passes `--threads`, or the machine's cores): the
+    /// defaults of `parallel` and `threads_per_trial` divide them. At least 1.
+    pub cores: usize,
     /// Trials run at the same time (0 = one per core).
     pub parallel: usize,
     /// Threads inside each trial (0 = the cores divided among the trials of this shard:
@@ -36,6 +39,7 @@ pub struct RunOptions {
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
+            cores: 1,
             parallel: 0,
             threads_per_trial: 1,
             shard: None,
@@ -169,7 +173,7 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
         std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
     }
     let datasets = load_datasets(&todo)?;
-    let cores = rayon::current_num_threads();
+    let cores = opts.cores.max(1);
     let threads = if opts.threads_per_trial == 0 {
         (cores / mine.len().clamp(1, cores)).max(1)
     } else {

@@ -370,7 +370,7 @@ impl TrialSpec {
     /// The seed of the trajectories measured on this trial: `[measure] seed`, else the
     /// training seed (the same seed `occam measure --seed` takes).
     pub fn measure_seed(&self) -> u64 {
-        self.measure.seed.unwrap_or(self.train.seed)
+        crate::measure::measurement_seed(self.measure.seed, self.train.seed)
     }
 
     /// A stable identifier: FNV-1a (128-bit) of the canonical JSON (sorted keys).

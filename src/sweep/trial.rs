@@ -6,17 +6,17 @@
 //! caught here ("internal error") is a bug, kept only as a last resort.
 
 use super::artifact::{Artifact, ProfileArtifact, ProfileCurve, RegionMapArtifact, RegionsArtifact};
-use super::metrics::transitions::{method_for, trajectory_count};
+use super::metrics::transitions::method_for;
 use super::metrics::{self as registry, Measured, MetricValues, TrialContext};
 use super::spec::TrialSpec;
 use super::store::{TrialRecord, TrialStatus};
 use crate::compute::Compute;
 use crate::data::Splits;
-use crate::measure::profile::{Method, Trajectories, profile};
-use crate::measure::regions::region_map;
-use crate::measure::trajectory::{self, TrajectoryKind};
+use crate::measure::profile::Method;
+use crate::measure::{MeasureRequest, Measurements, Plane, ProfileRequest, RegionRequest, TrajectoryRequest};
 use crate::net::Mlp;
 use crate::train::{Status, TrainOutcome};
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -71,7 +71,7 @@ pub fn run_trial(
         }
         if outcome.status != Status::Diverged {
             let started = Instant::now();
-            let findings = measure(spec, splits, compute, &outcome, &mut record)?;
+            let findings = measure_trial(spec, splits, compute, &outcome, &mut record)?;
             record.measure_seconds = started.elapsed().as_secs_f64();
             if !findings.is_empty() {
                 record.status = TrialStatus::NonFinite;
@@ -115,7 +115,7 @@ fn hostname() -> String {
 /// Runs every registered measurement, then the artifacts the spec asks for; returns what
 /// came out non-finite (those metrics stay absent, stored as no value). An `Err` is a
 /// failure of the trial.
-fn measure(
+fn measure_trial(
     spec: &TrialSpec,
     splits: &Splits,
     compute: &Compute,
@@ -146,10 +146,10 @@ fn measure(
     }
     record.points = points;
     if let Some(p) = &spec.measure.profile {
-        non_finite.extend(measure_profiles(p, &outcome.net, compute, splits, seed, record)?);
+        non_finite.extend(measure_profiles(p, &ctx, record)?);
     }
     if let Some(r) = &spec.measure.regions {
-        non_finite.extend(measure_regions(r, outcome, compute, splits, seed, record)?);
+        non_finite.extend(measure_regions(r, &ctx, &outcome.initial, record)?);
     }
     Ok(non_finite)
 }
@@ -157,29 +157,38 @@ fn measure(
 /// One profile curve per trajectory kind, stored as the `profile` artifact.
 fn measure_profiles(
     p: &super::spec::ProfileSpec,
-    net: &Mlp,
-    compute: &Compute,
-    splits: &Splits,
-    seed: u64,
+    ctx: &TrialContext,
     record: &mut TrialRecord,
 ) -> Result<Option<String>, String> {
-    let method = method_for(net, Method::Exact);
-    let mut curves = Vec::new();
-    for &kind in &p.trajectories {
-        let build = |i: usize| trajectory::build(kind, &splits.test, &splits.train, i, seed);
-        let trajectories = Trajectories {
-            count: trajectory_count(kind, p.count, &splits.test),
-            build: &build,
-        };
-        let prof = profile(net, compute, trajectories, p.bins, method, 1 << 16, || {}).map_err(|e| e.to_string())?;
-        if let Some(bad) = prof.non_finite {
-            return Ok(Some(format!(
-                "profile along {} trajectory {}: {bad}",
-                kind.name(),
-                bad.point
-            )));
-        }
-        curves.push(ProfileCurve {
+    let method = method_for(ctx.net, Method::Exact);
+    let curves = p
+        .trajectories
+        .iter()
+        .map(|&kind| TrajectoryRequest {
+            kind,
+            count: p.count,
+            method: Some(method),
+            samples: PROFILE_SAMPLES,
+            seed: ctx.seed,
+        })
+        .collect();
+    let request = MeasureRequest {
+        profile: Some(ProfileRequest { curves, bins: p.bins }),
+        ..Default::default()
+    };
+    let measured = run_request(ctx, &request)?;
+    let profiles = measured.profiles.expect("profiles were requested");
+    if let Some((kind, bad)) = profiles.non_finite {
+        return Ok(Some(format!(
+            "profile along {} trajectory {}: {bad}",
+            kind.name(),
+            bad.point
+        )));
+    }
+    let curves = profiles
+        .curves
+        .into_iter()
+        .map(|(kind, prof)| ProfileCurve {
             trajectory: kind,
             trajectories: prof.trajectories,
             position: prof.position,
@@ -187,35 +196,50 @@ fn measure_profiles(
             transition_density: prof.transition_density,
             anchors: prof.anchors,
             mean_transitions: prof.mean_transitions,
-        });
-    }
+        })
+        .collect();
     record
         .artifacts
         .push(Artifact::Profile(ProfileArtifact { method, curves }));
     Ok(None)
 }
 
+/// Samples per trajectory of a sampled profile inside a sweep (smooth activations).
+const PROFILE_SAMPLES: usize = 1 << 16;
+
+/// The library's measurement entry point on a trial's points, without progress.
+fn run_request(ctx: &TrialContext, request: &MeasureRequest) -> Result<Measurements, String> {
+    crate::measure::measure(ctx.net, ctx.compute, ctx.inputs(), request, &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// Region maps of the last hidden layer before and after training (networks with a
 /// hidden layer only), stored as the `regions` artifact.
 fn measure_regions(
     r: &super::spec::RegionSpec,
-    outcome: &TrainOutcome,
-    compute: &Compute,
-    splits: &Splits,
-    seed: u64,
+    ctx: &TrialContext,
+    initial: &Mlp,
     record: &mut TrialRecord,
 ) -> Result<Option<String>, String> {
-    let net = &outcome.net;
-    if net.depth() < 2 {
+    let request = MeasureRequest {
+        regions: Some(RegionRequest {
+            plane: Plane::Triplet {
+                kind: r.triplet,
+                seed: ctx.seed,
+            },
+            layer: None,
+            grid: r.grid,
+            initial: Some(initial.clone()),
+        }),
+        ..Default::default()
+    };
+    let Some(regions) = run_request(ctx, &request)?.regions else {
         return Ok(None);
-    }
-    let same = r.triplet == TrajectoryKind::SameClassEllipse;
-    let idx = trajectory::pick_triplet(&splits.train, same, seed, 0).map_err(|e| e.to_string())?;
-    let x = idx.map(|i| splits.train.input(i));
-    let layer = net.depth() - 2;
+    };
     let mut maps = Vec::new();
-    for (name, n) in [("before training", &outcome.initial), ("after training", net)] {
-        let map = region_map(n, compute, x, layer, r.grid).map_err(|e| e.to_string())?;
+    for (name, map) in ["before training", "after training"].iter().zip(&regions.maps) {
         if let Some(bad) = map.non_finite {
             return Ok(Some(format!("region map {name}, grid pixel {}: {bad}", bad.point)));
         }
@@ -233,8 +257,8 @@ fn measure_regions(
     let [before, after]: [RegionMapArtifact; 2] = maps.try_into().expect("two maps");
     record.artifacts.push(Artifact::Regions(RegionsArtifact {
         grid: r.grid,
-        layer: layer + 1,
-        training_points: idx,
+        layer: regions.layer,
+        training_points: regions.training_points,
         anchors,
         before,
         after,

@@ -3,9 +3,9 @@
 //! study, each point's loss, norms and the norm of its target class's row.
 
 use super::{Measured, Measurement, Metric, MetricValues, PointRow, Scope, TrialContext};
-use crate::measure::finite::check_jacobians;
-use crate::measure::jacobian_norms;
+use crate::measure::{JacobianRequest, MeasureRequest, measure};
 use crate::sweep::spec::MeasureSpec;
+use std::ops::ControlFlow;
 
 const fn metric(name: &'static str, scope: Scope, description: &'static str) -> Metric {
     Metric {
@@ -75,13 +75,20 @@ impl Measurement for JacobianNorms {
         }
         let test = &ctx.splits.test;
         let n = m.jacobian_points.min(test.len());
-        let d = test.dim();
-        let jac = jacobian_norms(ctx.net, ctx.compute, &test.inputs[..n * d], Some(&test.labels[..n]));
-        if let Err(bad) = check_jacobians(&jac, 0, true) {
+        let request = MeasureRequest {
+            jacobian: Some(JacobianRequest { points: Some(n) }),
+            ..Default::default()
+        };
+        let measured = measure(ctx.net, ctx.compute, ctx.inputs(), &request, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(bad) = measured.jacobian_non_finite {
             out.non_finite
                 .push(format!("Jacobian at test point {}: {bad}", bad.point));
             return Ok(());
         }
+        let jac = measured.points;
         let mean =
             |f: &dyn Fn(&crate::measure::jacobian::PointJacobian) -> f64| jac.iter().map(f).sum::<f64>() / n as f64;
         out.values.set(JACOBIAN_NORM, mean(&|p| p.jacobian_norm));

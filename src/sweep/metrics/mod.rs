@@ -157,6 +157,18 @@ pub struct TrialContext<'a> {
     pub seed: u64,
 }
 
+impl TrialContext<'_> {
+    /// The points a trial is measured on: the test split (true labels), with the
+    /// training split supplying the triplets of data ellipses.
+    pub fn inputs(&self) -> crate::measure::MeasureInputs<'_> {
+        crate::measure::MeasureInputs {
+            points: &self.splits.test,
+            labelled: true,
+            train: &self.splits.train,
+        }
+    }
+}
+
 /// What measurements write: per-trial values, per-point rows, and what came out
 /// non-finite (each finding makes the trial `non_finite`).
 #[derive(Debug, Default)]

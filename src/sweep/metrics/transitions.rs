@@ -3,10 +3,10 @@
 
 use super::{Measured, Measurement, Metric, Scope, TrialContext};
 use crate::measure::profile::Method;
-use crate::measure::trajectory::{self, TrajectoryKind};
-use crate::measure::transitions::{TransitionCount, exact_transitions, sampled_transitions};
+use crate::measure::{MeasureRequest, TrajectoryRequest, measure};
 use crate::net::Mlp;
 use crate::sweep::spec::MeasureSpec;
+use std::ops::ControlFlow;
 
 pub const TRANSITIONS: Metric = Metric {
     name: "transitions",
@@ -33,27 +33,30 @@ impl Measurement for Transitions {
         let Some(t) = &ctx.spec.measure.transitions else {
             return Ok(());
         };
-        let (splits, net) = (ctx.splits, ctx.net);
-        let method = method_for(net, t.method);
-        let count = trajectory_count(t.trajectory, t.count, &splits.test);
-        let mut total = 0u64;
-        for i in 0..count {
-            let traj =
-                trajectory::build(t.trajectory, &splits.test, &splits.train, i, ctx.seed).map_err(|e| e.to_string())?;
-            let counted: TransitionCount = match method {
-                Method::Exact => exact_transitions(net, ctx.compute, &traj, false),
-                Method::Sampled => sampled_transitions(net, ctx.compute, &traj, t.samples, false),
-            };
-            if let Some(bad) = counted.non_finite {
-                out.non_finite.push(format!(
-                    "transitions along {} trajectory {i}: {bad}",
-                    t.trajectory.name()
-                ));
-                return Ok(());
-            }
-            total += counted.total;
+        let request = MeasureRequest {
+            transitions: Some(TrajectoryRequest {
+                kind: t.trajectory,
+                count: t.count,
+                method: Some(method_for(ctx.net, t.method)),
+                samples: t.samples,
+                seed: ctx.seed,
+            }),
+            ..Default::default()
+        };
+        let measured = measure(ctx.net, ctx.compute, ctx.inputs(), &request, &mut |_| {
+            ControlFlow::Continue(())
+        })
+        .map_err(|e| e.to_string())?;
+        let counted = measured.transitions.expect("transitions were requested");
+        if let Some(bad) = counted.non_finite {
+            out.non_finite.push(format!(
+                "transitions along {} trajectory {}: {bad}",
+                t.trajectory.name(),
+                bad.point
+            ));
+            return Ok(());
         }
-        out.values.set(TRANSITIONS, total as f64 / count as f64);
+        out.values.set(TRANSITIONS, counted.mean());
         Ok(())
     }
 }
@@ -64,14 +67,5 @@ pub fn method_for(net: &Mlp, method: Method) -> Method {
         method
     } else {
         Method::Sampled
-    }
-}
-
-/// Trajectories to use: `translate` has one per test point, so at most that many.
-pub fn trajectory_count(kind: TrajectoryKind, count: usize, test: &crate::data::Dataset) -> usize {
-    if kind == TrajectoryKind::Translate {
-        count.min(test.len())
-    } else {
-        count
     }
 }

@@ -1,0 +1,573 @@
+//! The one measurement entry point: a network, the points to measure it on and a
+//! [`MeasureRequest`] in, typed per-point and per-network results ([`Measurements`]) out.
+//! `occam measure`, the sweep runner and the Python binding all call [`measure`], so the
+//! trajectory counts, the counting method, the seeds and the region-map planes are chosen
+//! here once. Caller input (wrong input lengths, labels outside the classes, counts out of
+//! range) is a `Result` error; non-finite arithmetic stops the affected measurement and is
+//! reported in its result, never as a number.
+
+use super::finite::{NonFinite, check_jacobians};
+use super::jacobian::PointJacobian;
+use super::profile::{Method, Profile, Trajectories, profile};
+use super::regions::{RegionMap, region_map};
+use super::trajectory::{self, TrajectoryKind};
+use super::transitions::{TransitionCount, exact_transitions, sampled_transitions};
+use crate::compute::Compute;
+use crate::data::Dataset;
+use crate::error::{OccamError, Result};
+use crate::net::Mlp;
+use std::ops::ControlFlow;
+
+/// The seed of a network's trajectories when the caller names none: the seed the network
+/// was trained with ([`crate::train::TrainConfig`]'s default is 1). Sweeps use it for every
+/// trial without `[measure] seed`, and `occam measure --seed` defaults to 1 for the same
+/// reason, so a model trained with default settings is measured on the same trajectories
+/// by both.
+pub fn measurement_seed(explicit: Option<u64>, training_seed: u64) -> u64 {
+    explicit.unwrap_or(training_seed)
+}
+
+/// The points a network is measured on.
+#[derive(Clone, Copy, Debug)]
+pub struct MeasureInputs<'a> {
+    /// The measured points, row-major `len × dim`; their shape is the image shape that
+    /// `translate` trajectories shift. Labels are read only when `labelled`.
+    pub points: &'a Dataset,
+    /// Whether `points.labels` are real labels (losses, target rows, accuracy).
+    pub labelled: bool,
+    /// Training points: the three anchors of data ellipses and region maps come from here.
+    pub train: &'a Dataset,
+}
+
+/// Which measurements to run. Each part is optional; an empty request measures nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MeasureRequest {
+    /// Jacobian norms, loss and prediction of each point.
+    pub jacobian: Option<JacobianRequest>,
+    /// Transition counts along trajectories of one kind.
+    pub transitions: Option<TrajectoryRequest>,
+    /// Profiles along trajectories of several kinds.
+    pub profile: Option<ProfileRequest>,
+    /// Region maps in the plane of three training points.
+    pub regions: Option<RegionRequest>,
+}
+
+/// Per-point Jacobian norms of the first `points` inputs (all of them when `None`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct JacobianRequest {
+    /// How many of the first points to measure; `None` measures every point.
+    pub points: Option<usize>,
+}
+
+/// Trajectories of one kind and how to count transitions along them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrajectoryRequest {
+    /// The family of trajectories.
+    pub kind: TrajectoryKind,
+    /// How many trajectories: 1 to 1,000,000 (`translate` has one per point, so at most
+    /// as many as there are points).
+    pub count: usize,
+    /// `None`: exact for piecewise-linear activations, sampled otherwise.
+    pub method: Option<Method>,
+    /// Samples per trajectory when sampled: 2 to 2^30.
+    pub samples: usize,
+    /// Seed of random ellipses and of the training triplets of data ellipses (see
+    /// [`measurement_seed`]).
+    pub seed: u64,
+}
+
+/// Profiles along trajectories of several kinds, one curve each.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileRequest {
+    /// One curve per entry, in order; all must resolve to the same counting method.
+    pub curves: Vec<TrajectoryRequest>,
+    /// Bins along the loop: 2 to 4096.
+    pub bins: usize,
+}
+
+/// Which three training points span a region map's plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plane {
+    /// These training examples (distinct, spanning a plane).
+    Points([usize; 3]),
+    /// The first triplet of a `same-class-ellipse` or `different-class-ellipse`, drawn by
+    /// the seed as that trajectory's first anchors are.
+    Triplet {
+        /// `SameClassEllipse` or `DifferentClassEllipse`.
+        kind: TrajectoryKind,
+        /// The measurement seed.
+        seed: u64,
+    },
+}
+
+/// Region maps of one hidden layer on the plane of three training points.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionRequest {
+    /// The plane.
+    pub plane: Plane,
+    /// Hidden layer, 1-based; `None` is the last hidden layer.
+    pub layer: Option<usize>,
+    /// Grid points per side: 2 to 4096 (and within memory).
+    pub grid: usize,
+    /// Another network of the same architecture (e.g. the one before training) mapped on
+    /// the same plane, first.
+    pub initial: Option<Mlp>,
+}
+
+/// Progress of a measurement: `done` of `total` units (points, then trajectories).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MeasureProgress {
+    /// Units finished.
+    pub done: usize,
+    /// Units in all.
+    pub total: usize,
+}
+
+/// Transition counts along each trajectory of one kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransitionsResult {
+    /// The trajectories' family.
+    pub kind: TrajectoryKind,
+    /// How they were counted.
+    pub method: Method,
+    /// One count per trajectory, in order (up to the first non-finite one).
+    pub counts: Vec<TransitionCount>,
+    /// The first trajectory whose arithmetic overflowed (`point` is its index).
+    pub non_finite: Option<NonFinite>,
+}
+
+impl TransitionsResult {
+    /// The mean number of transitions per trajectory (NaN when none was counted).
+    pub fn mean(&self) -> f64 {
+        if self.counts.is_empty() {
+            return f64::NAN;
+        }
+        self.counts.iter().map(|c| c.total as f64).sum::<f64>() / self.counts.len() as f64
+    }
+}
+
+/// One profile curve per requested kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfilesResult {
+    /// How transitions were counted.
+    pub method: Method,
+    /// The curves, in the requested order (up to the first non-finite one).
+    pub curves: Vec<(TrajectoryKind, Profile)>,
+    /// The kind and trajectory whose arithmetic overflowed.
+    pub non_finite: Option<(TrajectoryKind, NonFinite)>,
+}
+
+/// Region maps on one plane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegionsResult {
+    /// The hidden layer drawn, 1-based.
+    pub layer: usize,
+    /// The three training examples spanning the plane.
+    pub training_points: [usize; 3],
+    /// The initial network's map (when asked for), then the network's.
+    pub maps: Vec<RegionMap>,
+}
+
+/// What [`measure`] found: each part is present when it was requested.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Measurements {
+    /// Per-point Jacobian results (up to the first non-finite point).
+    pub points: Vec<PointJacobian>,
+    /// The first point whose Jacobian quantities overflowed.
+    pub jacobian_non_finite: Option<NonFinite>,
+    /// Transition counts.
+    pub transitions: Option<TransitionsResult>,
+    /// Profiles.
+    pub profiles: Option<ProfilesResult>,
+    /// Region maps (`None` also for a network without a hidden layer).
+    pub regions: Option<RegionsResult>,
+}
+
+/// Points measured per call of the Jacobian kernel (and per progress report). Large, so
+/// that the per-point measurements of every built-in study are one call, as sweeps have
+/// always made them (a different split of the points could change the last bits).
+const JACOBIAN_CHUNK: usize = 1 << 14;
+
+/// Runs every measurement of `request` on `net` at `inputs`. `on_progress` is called after
+/// every chunk of points and every trajectory; returning `Break` cancels the measurement
+/// with [`OccamError::Cancelled`].
+pub fn measure(
+    net: &Mlp,
+    compute: &Compute,
+    inputs: MeasureInputs,
+    request: &MeasureRequest,
+    on_progress: &mut dyn FnMut(MeasureProgress) -> ControlFlow<()>,
+) -> Result<Measurements> {
+    check_inputs(net, inputs)?;
+    let plan = Plan::new(net, inputs, request)?;
+    let mut tick = Ticker {
+        done: 0,
+        total: plan.total_units(),
+        on_progress,
+    };
+    let mut out = Measurements::default();
+    if let Some(n) = plan.jacobian_points {
+        (out.points, out.jacobian_non_finite) = jacobian_part(net, compute, inputs, n, &mut tick)?;
+    }
+    if let Some((t, method, count)) = plan.transitions {
+        out.transitions = Some(transitions_part(net, compute, inputs, t, method, count, &mut tick)?);
+    }
+    if let (Some(p), Some(method)) = (&request.profile, plan.profile_method) {
+        out.profiles = Some(profiles_part(net, compute, inputs, p, method, &mut tick)?);
+    }
+    if let Some(r) = &request.regions {
+        out.regions = regions_part(net, compute, inputs, r)?;
+    }
+    Ok(out)
+}
+
+/// Checked per-point Jacobian norms of the row-major inputs `x` (`labels`, when given, one
+/// per point and below the network's class count): the library's checked form of
+/// [`super::jacobian::jacobian_norms`]. Non-finite results stay in the returned values;
+/// [`super::finite::check_jacobians`] finds them.
+pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[u16]>) -> Result<Vec<PointJacobian>> {
+    let d = net.input_dim();
+    if x.len() % d != 0 {
+        return Err(OccamError::config(format!(
+            "inputs: {} values are not a whole number of points of {d} values (the network's input size)",
+            x.len()
+        )));
+    }
+    if let Some(labels) = labels {
+        check_labels(labels, x.len() / d, net.classes())?;
+    }
+    Ok(super::jacobian::jacobian_norms(net, compute, x, labels))
+}
+
+/// The counting method: the requested one, or exact for piecewise-linear activations and
+/// sampled otherwise; exact for a smooth activation is an error.
+pub fn resolve_method(net: &Mlp, method: Option<Method>) -> Result<Method> {
+    let piecewise = net.activation().is_piecewise_linear();
+    match method {
+        Some(Method::Exact) if !piecewise => Err(OccamError::config(format!(
+            "exact transitions need a piecewise-linear activation; {} is counted with the sampled method",
+            net.activation()
+        ))),
+        Some(m) => Ok(m),
+        None if piecewise => Ok(Method::Exact),
+        None => Ok(Method::Sampled),
+    }
+}
+
+/// Trajectories of `kind` to build for `count` asked: `translate` has one per point.
+pub fn trajectory_count(kind: TrajectoryKind, count: usize, points: &Dataset) -> usize {
+    if kind == TrajectoryKind::Translate {
+        count.min(points.len())
+    } else {
+        count
+    }
+}
+
+fn check_labels(labels: &[u16], points: usize, classes: usize) -> Result<()> {
+    if labels.len() != points {
+        return Err(OccamError::config(format!(
+            "labels: {} labels for {points} points; give one label per point",
+            labels.len()
+        )));
+    }
+    if let Some((i, &l)) = labels.iter().enumerate().find(|(_, l)| **l as usize >= classes) {
+        return Err(OccamError::config(format!(
+            "labels: label {l} of point {i} is not a class of the network (0 to {})",
+            classes - 1
+        )));
+    }
+    Ok(())
+}
+
+/// Both datasets must hold whole points of the network's input size, and labels (where
+/// used) must be classes of the network.
+fn check_inputs(net: &Mlp, inputs: MeasureInputs) -> Result<()> {
+    for (what, data) in [("points", inputs.points), ("training points", inputs.train)] {
+        if data.dim() != net.input_dim() {
+            let [h, w, c] = data.shape;
+            return Err(OccamError::config(format!(
+                "{what}: inputs of shape {h}x{w}x{c} ({} values) do not fit the network's {} inputs",
+                data.dim(),
+                net.input_dim()
+            )));
+        }
+        if data.inputs.len() != data.len() * data.dim() {
+            return Err(OccamError::config(format!(
+                "{what}: {} values for {} points of {} values",
+                data.inputs.len(),
+                data.len(),
+                data.dim()
+            )));
+        }
+    }
+    if inputs.labelled {
+        check_labels(&inputs.points.labels, inputs.points.len(), net.classes())?;
+    }
+    Ok(())
+}
+
+/// The request, checked and resolved: how many points and trajectories, and which method.
+struct Plan {
+    jacobian_points: Option<usize>,
+    transitions: Option<(TrajectoryRequest, Method, usize)>,
+    profile_method: Option<Method>,
+    profile_units: usize,
+}
+
+impl Plan {
+    fn new(net: &Mlp, inputs: MeasureInputs, request: &MeasureRequest) -> Result<Plan> {
+        let jacobian_points = request
+            .jacobian
+            .map(|j| j.points.unwrap_or(usize::MAX).min(inputs.points.len()));
+        if jacobian_points == Some(0) {
+            return Err(OccamError::config("Jacobian norms: there are no points to measure"));
+        }
+        let transitions = match request.transitions {
+            Some(t) => {
+                check_trajectories(&t, inputs)?;
+                let count = trajectory_count(t.kind, t.count, inputs.points);
+                Some((t, resolve_method(net, t.method)?, count))
+            }
+            None => None,
+        };
+        let (profile_method, profile_units) = match &request.profile {
+            Some(p) => Self::profile(net, inputs, p)?,
+            None => (None, 0),
+        };
+        Ok(Plan {
+            jacobian_points,
+            transitions,
+            profile_method,
+            profile_units,
+        })
+    }
+    /// The profiles' one method and their number of trajectories.
+    fn profile(net: &Mlp, inputs: MeasureInputs, p: &ProfileRequest) -> Result<(Option<Method>, usize)> {
+        if p.curves.is_empty() {
+            return Err(OccamError::config("profile: name at least one trajectory kind"));
+        }
+        super::ranges::bins("profile bins", p.bins)?;
+        let mut methods = Vec::new();
+        for t in &p.curves {
+            check_trajectories(t, inputs)?;
+            methods.push(resolve_method(net, t.method)?);
+        }
+        if methods.iter().any(|&m| m != methods[0]) {
+            return Err(OccamError::config(
+                "profile: every curve must be counted by the same method (exact or sampled)",
+            ));
+        }
+        let units = p
+            .curves
+            .iter()
+            .map(|t| trajectory_count(t.kind, t.count, inputs.points))
+            .sum();
+        Ok((Some(methods[0]), units))
+    }
+    fn total_units(&self) -> usize {
+        self.jacobian_points.unwrap_or(0) + self.transitions.map_or(0, |t| t.2) + self.profile_units
+    }
+}
+
+fn check_trajectories(t: &TrajectoryRequest, inputs: MeasureInputs) -> Result<()> {
+    super::ranges::count("trajectory count", t.count)?;
+    if t.method != Some(Method::Exact) {
+        super::ranges::samples("samples per trajectory", t.samples)?;
+    }
+    if t.kind == TrajectoryKind::Translate && inputs.points.is_empty() {
+        return Err(OccamError::config(
+            "translate trajectories: there are no points to shift",
+        ));
+    }
+    Ok(())
+}
+
+/// Counts finished units and reports them; a `Break` becomes [`OccamError::Cancelled`].
+struct Ticker<'a> {
+    done: usize,
+    total: usize,
+    on_progress: &'a mut dyn FnMut(MeasureProgress) -> ControlFlow<()>,
+}
+
+impl Ticker<'_> {
+    fn advance(&mut self, units: usize) -> Result<()> {
+        self.done += units;
+        let progress = MeasureProgress {
+            done: self.done,
+            total: self.total,
+        };
+        match (self.on_progress)(progress) {
+            ControlFlow::Continue(()) => Ok(()),
+            ControlFlow::Break(()) => Err(OccamError::Cancelled {
+                task: "measurement",
+                done: self.done,
+                total: self.total,
+                unit: "points and trajectories",
+            }),
+        }
+    }
+}
+
+fn jacobian_part(
+    net: &Mlp,
+    compute: &Compute,
+    inputs: MeasureInputs,
+    n: usize,
+    tick: &mut Ticker,
+) -> Result<(Vec<PointJacobian>, Option<NonFinite>)> {
+    let points = inputs.points;
+    let d = points.dim();
+    let mut results = Vec::with_capacity(n);
+    for start in (0..n).step_by(JACOBIAN_CHUNK) {
+        let end = (start + JACOBIAN_CHUNK).min(n);
+        let labels = inputs.labelled.then(|| &points.labels[start..end]);
+        let chunk = super::jacobian::jacobian_norms(net, compute, &points.inputs[start * d..end * d], labels);
+        if let Err(bad) = check_jacobians(&chunk, start, inputs.labelled) {
+            results.extend(chunk.into_iter().take(bad.point - start));
+            return Ok((results, Some(bad)));
+        }
+        results.extend(chunk);
+        tick.advance(end - start)?;
+    }
+    Ok((results, None))
+}
+
+fn transitions_part(
+    net: &Mlp,
+    compute: &Compute,
+    inputs: MeasureInputs,
+    t: TrajectoryRequest,
+    method: Method,
+    count: usize,
+    tick: &mut Ticker,
+) -> Result<TransitionsResult> {
+    let mut result = TransitionsResult {
+        kind: t.kind,
+        method,
+        counts: Vec::with_capacity(count),
+        non_finite: None,
+    };
+    for i in 0..count {
+        let traj = trajectory::build(t.kind, inputs.points, inputs.train, i, t.seed)?;
+        let counted = match method {
+            Method::Exact => exact_transitions(net, compute, &traj, false),
+            Method::Sampled => sampled_transitions(net, compute, &traj, t.samples, false),
+        };
+        if let Some(bad) = counted.non_finite {
+            result.non_finite = Some(bad.at(i));
+            break;
+        }
+        result.counts.push(counted);
+        tick.advance(1)?;
+    }
+    Ok(result)
+}
+
+fn profiles_part(
+    net: &Mlp,
+    compute: &Compute,
+    inputs: MeasureInputs,
+    p: &ProfileRequest,
+    method: Method,
+    tick: &mut Ticker,
+) -> Result<ProfilesResult> {
+    let mut result = ProfilesResult {
+        method,
+        curves: Vec::new(),
+        non_finite: None,
+    };
+    for t in &p.curves {
+        let kind = t.kind;
+        let build = |i: usize| trajectory::build(kind, inputs.points, inputs.train, i, t.seed);
+        let trajectories = Trajectories {
+            count: trajectory_count(kind, t.count, inputs.points),
+            build: &build,
+        };
+        let mut cancelled = None;
+        let curve = profile(net, compute, trajectories, p.bins, method, t.samples, || {
+            if cancelled.is_none() {
+                cancelled = tick.advance(1).err();
+            }
+        })?;
+        if let Some(e) = cancelled {
+            return Err(e);
+        }
+        if let Some(bad) = curve.non_finite {
+            result.non_finite = Some((kind, bad));
+            break;
+        }
+        result.curves.push((kind, curve));
+    }
+    Ok(result)
+}
+
+/// The plane's three training examples, checked to exist, differ and span a plane.
+fn plane_points(plane: Plane, train: &Dataset) -> Result<[usize; 3]> {
+    let idx = match plane {
+        Plane::Points(idx) => idx,
+        Plane::Triplet { kind, seed } => match kind {
+            TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(train, true, seed, 0)?,
+            TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(train, false, seed, 0)?,
+            other => {
+                return Err(OccamError::config(format!(
+                    "region plane: {} is not a triplet kind (same-class-ellipse or different-class-ellipse)",
+                    other.name()
+                )));
+            }
+        },
+    };
+    let [a, b, c] = idx;
+    if let Some(&bad) = idx.iter().find(|&&i| i >= train.len()) {
+        return Err(OccamError::config(format!(
+            "region plane: training example {bad} does not exist ({} examples)",
+            train.len()
+        )));
+    }
+    if a == b || b == c || a == c {
+        return Err(OccamError::config(format!(
+            "region plane {a} {b} {c}: the three training examples must be different"
+        )));
+    }
+    trajectory::check_spans_plane(idx.map(|i| train.input(i)))
+        .map_err(|why| OccamError::config(format!("region plane {a} {b} {c}: {why}")))?;
+    Ok(idx)
+}
+
+fn regions_part(
+    net: &Mlp,
+    compute: &Compute,
+    inputs: MeasureInputs,
+    r: &RegionRequest,
+) -> Result<Option<RegionsResult>> {
+    let hidden = net.depth() - 1;
+    if hidden == 0 {
+        return Ok(None);
+    }
+    let layer = r.layer.unwrap_or(hidden);
+    if layer == 0 || layer > hidden {
+        return Err(OccamError::config(format!(
+            "region layer {layer}: the network has hidden layers 1 to {hidden}"
+        )));
+    }
+    if let Some(initial) = &r.initial
+        && (initial.dims() != net.dims() || initial.activation() != net.activation())
+    {
+        return Err(OccamError::config(
+            "region maps: the initial network does not have the network's architecture",
+        ));
+    }
+    super::regions::check_grid("region grid", r.grid, net)?;
+    let idx = plane_points(r.plane, inputs.train)?;
+    let x = idx.map(|i| inputs.train.input(i));
+    let maps = r
+        .initial
+        .iter()
+        .chain(std::iter::once(net))
+        .map(|n| region_map(n, compute, x, layer - 1, r.grid))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(RegionsResult {
+        layer,
+        training_points: idx,
+        maps,
+    }))
+}
