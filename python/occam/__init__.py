@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _occam, trajectories
 from .errors import (
+    CancelledError,
     FileAccessError,
     FileFormatError,
     InvalidInputError,
@@ -41,6 +42,7 @@ __all__ = [
     "FileFormatError",
     "FileAccessError",
     "NonFiniteError",
+    "CancelledError",
 ]
 
 ACTIVATIONS = ("relu", "relu6", "hard_tanh", "hard_sigmoid", "tanh")

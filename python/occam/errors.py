@@ -14,6 +14,7 @@ class                    also a                               raised for
                                                               read or written
 ``NonFiniteError``       ``ArithmeticError``                  NaN or infinite arithmetic: Occam
                                                               never returns such a value as a number
+``CancelledError``       (only ``OccamError``)                a run stopped by its progress callback
 =======================  ===================================  =====================================
 
 Ctrl-C during a computation raises the usual ``KeyboardInterrupt``.
@@ -25,6 +26,7 @@ __all__ = [
     "FileFormatError",
     "FileAccessError",
     "NonFiniteError",
+    "CancelledError",
 ]
 
 
@@ -46,3 +48,7 @@ class FileAccessError(OccamError, OSError):
 
 class NonFiniteError(OccamError, ArithmeticError):
     """A computation overflowed to NaN or infinity (weights or inputs too large)."""
+
+
+class CancelledError(OccamError):
+    """A run stopped because its progress callback returned False."""

@@ -17,6 +17,8 @@ pub enum Kind {
     FileAccess,
     /// Arithmetic that overflowed: a NaN or infinite value is never returned as a number.
     NonFinite,
+    /// A run stopped by its progress callback.
+    Cancelled,
 }
 
 impl Kind {
@@ -26,6 +28,7 @@ impl Kind {
             Kind::FileFormat => "FileFormatError",
             Kind::FileAccess => "FileAccessError",
             Kind::NonFinite => "NonFiniteError",
+            Kind::Cancelled => "CancelledError",
         }
     }
 }
@@ -59,6 +62,7 @@ pub fn from_occam(error: OccamError) -> PyErr {
         OccamError::Io { .. } => Kind::FileAccess,
         OccamError::BadFile { .. } => Kind::FileFormat,
         OccamError::Config(_) => Kind::InvalidInput,
+        OccamError::Cancelled { .. } => Kind::Cancelled,
     };
     raise(kind, error.to_string())
 }

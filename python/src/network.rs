@@ -9,9 +9,9 @@ use crate::threads;
 use numpy::{IntoPyArray, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArrayDyn};
 use occam::data::Dataset;
 use occam::measure::finite::check_jacobians;
-use occam::measure::jacobian_norms;
 use occam::measure::ranges;
 use occam::measure::transitions::{exact_transitions, sampled_transitions};
+use occam::measure::{PointJacobian, jacobian_norms};
 use occam::net::engine::{Workspace, evaluate, forward};
 use occam::net::{Activation, Layout, LoadOptions, Mlp};
 use pyo3::prelude::*;
@@ -138,14 +138,10 @@ impl Network {
             .map(|l| checked_labels(&l, pts.examples, self.net.classes()))
             .transpose()?;
         let (values, labelled) = (pts.values, labels.is_some());
-        let results = py.detach(|| {
-            threads::run(threads, |compute| {
-                jacobian_norms(&self.net, compute, values, labels.as_deref())
-            })
-        })?;
+        let results = interruptible_jacobian_norms(py, &self.net, threads, values, labels.as_deref())?;
         check_jacobians(&results, 0, labelled).map_err(|f| non_finite("X", f))?;
         let out = PyDict::new(py);
-        let column = |f: fn(&occam::measure::PointJacobian) -> f64| results.iter().map(f).collect::<Vec<f64>>();
+        let column = |f: fn(&PointJacobian) -> f64| results.iter().map(f).collect::<Vec<f64>>();
         out.set_item("jacobian_norm", column(|r| r.jacobian_norm).into_pyarray(py))?;
         out.set_item(
             "logit_jacobian_norm",
@@ -301,6 +297,34 @@ impl Network {
     }
 }
 
+/// Points per call of the library's Jacobian kernel: as many as `occam measure` and sweeps
+/// measure per call, so the numbers are theirs bit for bit. Ctrl-C is checked between calls.
+const JACOBIAN_CHUNK: usize = 1 << 14;
+
+/// The library's checked `jacobian_norms` on `threads` threads without the GIL, in chunks
+/// of [`JACOBIAN_CHUNK`] points with a check for Ctrl-C (KeyboardInterrupt) after each.
+fn interruptible_jacobian_norms(
+    py: Python<'_>,
+    net: &Mlp,
+    threads: usize,
+    values: &[f32],
+    labels: Option<&[u16]>,
+) -> PyResult<Vec<PointJacobian>> {
+    let d = net.input_dim();
+    let n = values.len() / d;
+    let mut out = Vec::with_capacity(n);
+    for start in (0..n).step_by(JACOBIAN_CHUNK) {
+        let end = (start + JACOBIAN_CHUNK).min(n);
+        let (x, y) = (&values[start * d..end * d], labels.map(|l| &l[start..end]));
+        let chunk = py.detach(|| threads::run(threads, |compute| jacobian_norms(net, compute, x, y)))?;
+        out.extend(chunk.py_err()?);
+        if end < n {
+            py.check_signals()?;
+        }
+    }
+    Ok(out)
+}
+
 /// Times the Rust library's `jacobian_norms` alone (no Python in the loop): `repeats`
 /// calls on the same points, on `threads` threads; returns each call's seconds. For
 /// the benchmark in `python/bench/jacobian.py`.
@@ -321,7 +345,7 @@ pub fn time_jacobian_norms(
             (0..repeats)
                 .map(|_| {
                     let started = std::time::Instant::now();
-                    std::hint::black_box(jacobian_norms(&network.net, compute, values, None));
+                    let _ = std::hint::black_box(jacobian_norms(&network.net, compute, values, None));
                     started.elapsed().as_secs_f64()
                 })
                 .collect()
