@@ -9,7 +9,7 @@ import occam
 from conftest import sampled_transitions64, random_parts
 
 PIECEWISE = ("relu", "relu6", "hard_tanh", "hard_sigmoid")
-DENSE = 400_000
+DENSE = 100_000
 
 
 def small_net(act, bias, seed):
