@@ -46,6 +46,24 @@ pub fn bar(show: bool, len: u64, unit: &str) -> ProgressBar {
     bar
 }
 
+/// A training run's progress callback drawing on `bar` (its length is set from the run's
+/// total): the step and the latest mean loss, redrawn every 25 steps and at the end.
+/// It never cancels.
+pub fn training_callback(
+    bar: &ProgressBar,
+) -> impl FnMut(crate::train::TrainProgress) -> std::ops::ControlFlow<()> + Send + '_ {
+    move |p| {
+        if p.step % 25 == 0 || p.step == p.total || p.step == 1 {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.step as u64);
+            if let Some(loss) = p.loss {
+                bar.set_message(format!("loss {loss:.4}"));
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
 /// A "terminal" that turns the bar's redraws into one printed line per interval.
 #[derive(Debug)]
 struct PlainLines {

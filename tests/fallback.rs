@@ -49,7 +49,7 @@ fn a_diverged_run_ends_with_exactly_the_weights_of_its_fallback_step() {
     let (data, splits) = fixture(tmp.path());
     let compute = Compute::new(2);
     let config = diverging_config(&data);
-    let diverged = train(&config, &splits, &compute, false).unwrap();
+    let diverged = train(&config, &splits, &compute).unwrap();
     assert_eq!(diverged.status, Status::Diverged);
     assert!(diverged.fallback.is_none());
     let diverged_after = diverged.steps;
@@ -65,7 +65,6 @@ fn a_diverged_run_ends_with_exactly_the_weights_of_its_fallback_step() {
         },
         &splits,
         &compute,
-        false,
     )
     .unwrap();
     assert_eq!(fell_back.status, Status::Completed);
@@ -87,7 +86,6 @@ fn a_diverged_run_ends_with_exactly_the_weights_of_its_fallback_step() {
         },
         &splits,
         &compute,
-        false,
     )
     .unwrap();
     assert_eq!(stopped.status, Status::Completed);
@@ -104,7 +102,6 @@ fn a_diverged_run_ends_with_exactly_the_weights_of_its_fallback_step() {
         },
         &splits,
         &compute,
-        false,
     )
     .unwrap();
     assert_eq!((late.status, late.fallback), (Status::Diverged, None));
@@ -121,7 +118,7 @@ fn keeping_a_fallback_copy_does_not_change_a_run_that_finishes() {
         steps: 300,
         ..diverging_config(&data)
     };
-    let plain = train(&config, &splits, &compute, false).unwrap();
+    let plain = train(&config, &splits, &compute).unwrap();
     let kept = train(
         &TrainConfig {
             fallback_at: Some(100),
@@ -129,7 +126,6 @@ fn keeping_a_fallback_copy_does_not_change_a_run_that_finishes() {
         },
         &splits,
         &compute,
-        false,
     )
     .unwrap();
     assert_eq!((kept.status, kept.fallback, kept.steps), (Status::Completed, None, 300));

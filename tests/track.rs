@@ -36,7 +36,16 @@ fn observed(
     let mut seen = Vec::new();
     let mut on_checkpoint = |c: Checkpoint<'_>| seen.push((c.step, bits(c.net.weights())));
     let mut observer = Observer::new(log_spaced_steps(config.steps, k), &mut on_checkpoint);
-    let outcome = occam::train::train_observed(config, splits, compute, false, 0, Some(&mut observer)).unwrap();
+    let outcome = occam::train::train_with(
+        config,
+        splits,
+        compute,
+        occam::train::TrainHooks {
+            observer: Some(&mut observer),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     (outcome, seen)
 }
 
@@ -86,7 +95,7 @@ fn tracking_leaves_every_kind_of_run_bit_identical_and_ends_on_the_final_network
         ),
     ];
     for (config, status) in runs {
-        let plain = occam::train::train(&config, &splits, &compute, false).unwrap();
+        let plain = occam::train::train(&config, &splits, &compute).unwrap();
         let (tracked, seen) = observed(&config, &splits, &compute, 8);
         let name = config.optimizer.name();
         assert_eq!(plain.status, status, "{name}");

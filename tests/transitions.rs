@@ -181,7 +181,7 @@ fn exact_counts_bound_and_match_dense_sampling_on_a_trained_network() {
         lr: 0.01,
         ..Default::default()
     };
-    let outcome = train(&config, &splits, &Compute::new(2), false).unwrap();
+    let outcome = train(&config, &splits, &Compute::new(2)).unwrap();
     assert!(outcome.train.accuracy > 0.5);
     for i in 0..3 {
         compare_with_sampling(

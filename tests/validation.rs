@@ -387,7 +387,7 @@ fn training_on_an_empty_split_is_an_error_not_an_accuracy_of_zero() {
             validation: None,
             test,
         };
-        let e = occam::train::train(&config, &splits, &Compute::single(), false)
+        let e = occam::train::train(&config, &splits, &Compute::single())
             .err()
             .unwrap_or_else(|| panic!("training with an empty {empty} split succeeded"))
             .to_string();

@@ -11,7 +11,7 @@ use occam::measure::track::{self, TrackRow, TrackSettings, TrackTransitions};
 use occam::measure::trajectory::TrajectoryKind;
 use occam::net::{Activation, engine};
 use occam::train::observe::{Checkpoint, Observer, check_checkpoints, log_spaced_steps};
-use occam::train::{self, OptimizerKind, TrainConfig};
+use occam::train::{self, OptimizerKind, TrainConfig, TrainHooks};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -284,8 +284,16 @@ fn train_tracked(
     args: &TrainArgs,
     track: Option<(usize, TrackSettings)>,
 ) -> Result<(train::TrainOutcome, Vec<TrackRow>)> {
+    let bar = occam::progress::bar(!args.quiet, config.step_budget() as u64, "steps");
+    let mut on_progress = occam::progress::training_callback(&bar);
     let Some((k, settings)) = track else {
-        let outcome = train::train_logged(config, splits, compute, !args.quiet, args.log_every)?;
+        let hooks = TrainHooks {
+            on_progress: Some(&mut on_progress),
+            log_every: args.log_every,
+            observer: None,
+        };
+        let outcome = train::train_with(config, splits, compute, hooks)?;
+        bar.finish_and_clear();
         return Ok((outcome, Vec::new()));
     };
     track::check_trajectories(splits, &settings).context("--track-trajectory")?;
@@ -300,14 +308,13 @@ fn train_tracked(
         }
     };
     let mut observer = Observer::new(log_spaced_steps(config.steps, k), &mut on_checkpoint);
-    let outcome = train::train_observed(
-        config,
-        splits,
-        compute,
-        !args.quiet,
-        args.log_every,
-        Some(&mut observer),
-    )?;
+    let hooks = TrainHooks {
+        on_progress: Some(&mut on_progress),
+        log_every: args.log_every,
+        observer: Some(&mut observer),
+    };
+    let outcome = train::train_with(config, splits, compute, hooks)?;
+    bar.finish_and_clear();
     if let Some(e) = failure {
         return Err(anyhow::Error::new(e).context("--track-trajectory"));
     }

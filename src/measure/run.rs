@@ -10,7 +10,7 @@ use super::finite::{NonFinite, check_jacobians};
 use super::jacobian::PointJacobian;
 use super::profile::{Method, Profile, Trajectories, profile};
 use super::regions::{RegionMap, region_map};
-use super::trajectory::{self, TrajectoryKind};
+use super::trajectory::{self, Trajectory, TrajectoryKind};
 use super::transitions::{TransitionCount, exact_transitions, sampled_transitions};
 use crate::compute::Compute;
 use crate::data::Dataset;
@@ -237,6 +237,45 @@ pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[
         check_labels(labels, x.len() / d, net.classes())?;
     }
     Ok(super::jacobian::jacobian_norms(net, compute, x, labels))
+}
+
+/// Transitions along one trajectory the caller built (e.g. with
+/// [`super::trajectory::translation`] or [`super::trajectory::data_ellipse`]), counted by
+/// `method` (see [`resolve_method`]) with `samples` points per trajectory when sampled.
+/// Errors: a trajectory without pieces or whose vectors do not have the network's input
+/// size, exact counting for a smooth activation, samples out of range.
+pub fn count_transitions(
+    net: &Mlp,
+    compute: &Compute,
+    trajectory: &Trajectory,
+    method: Option<Method>,
+    samples: usize,
+) -> Result<TransitionCount> {
+    check_trajectory(net, trajectory)?;
+    let method = resolve_method(net, method)?;
+    Ok(match method {
+        Method::Exact => exact_transitions(net, compute, trajectory, false),
+        Method::Sampled => {
+            super::ranges::samples("samples per trajectory", samples)?;
+            sampled_transitions(net, compute, trajectory, samples, false)
+        }
+    })
+}
+
+/// A trajectory has pieces, and every vector of every piece has the network's input size.
+fn check_trajectory(net: &Mlp, trajectory: &Trajectory) -> Result<()> {
+    if trajectory.pieces.is_empty() {
+        return Err(OccamError::config("trajectory: it has no pieces"));
+    }
+    let d = net.input_dim();
+    for (k, piece) in trajectory.pieces.iter().enumerate() {
+        if let Some(bad) = piece.coefficients().iter().map(Vec::len).find(|&len| len != d) {
+            return Err(OccamError::config(format!(
+                "trajectory: piece {k} has vectors of {bad} values; the network takes {d} inputs"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The counting method: the requested one, or exact for piecewise-linear activations and

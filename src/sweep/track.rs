@@ -35,7 +35,7 @@ pub fn settings(spec: &TrialSpec) -> TrackSettings {
 /// steps and returns the `track` artifact. An error is a failure of the trial.
 pub fn train_trial(spec: &TrialSpec, splits: &Splits, compute: &Compute) -> Result<(TrainOutcome, Option<Artifact>)> {
     let Some(k) = spec.measure.track else {
-        return Ok((train::train(&spec.train, splits, compute, false)?, None));
+        return Ok((train::train(&spec.train, splits, compute)?, None));
     };
     let settings = settings(spec);
     crate::measure::track::check_trajectories(splits, &settings)?;
@@ -51,7 +51,15 @@ pub fn train_trial(spec: &TrialSpec, splits: &Splits, compute: &Compute) -> Resu
         }
     };
     let mut observer = Observer::new(log_spaced_steps(spec.train.steps, k), &mut on_checkpoint);
-    let outcome = train::train_observed(&spec.train, splits, compute, false, 0, Some(&mut observer))?;
+    let outcome = train::train_with(
+        &spec.train,
+        splits,
+        compute,
+        train::TrainHooks {
+            observer: Some(&mut observer),
+            ..Default::default()
+        },
+    )?;
     let seconds = observer.seconds();
     if let Some(e) = failure {
         return Err(e);

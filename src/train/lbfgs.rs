@@ -2,7 +2,7 @@
 //! Moré–Thuente line search on the mean cross-entropy over the whole training set.
 //! Both at argmin's default tolerances (docs/MODEL.md, Training, lists them).
 
-use super::observe::Observer;
+use super::observe::{Observer, Reporter};
 use super::{RunState, Status, TrainConfig};
 use crate::compute::Compute;
 use crate::data::Dataset;
@@ -12,7 +12,6 @@ use argmin::core::observers::{Observe, ObserverMode};
 use argmin::core::{CostFunction, Error, Executor, Gradient, KV, State};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
-use indicatif::ProgressBar;
 use std::sync::{Arc, Mutex};
 
 /// History length of the L-BFGS approximation (SciPy's and TF-1's default, m = 10).
@@ -24,18 +23,18 @@ type Evaluated = (Vec<f32>, f32, Vec<f32>);
 
 /// The full-batch objective over flattened weights. Cost and gradient come from one
 /// pass; the last evaluation is cached because argmin asks for them separately.
-struct FullBatch<'a> {
+struct FullBatch<'a, 'p> {
     template: Mlp,
     data: &'a Dataset,
     compute: &'a Compute,
-    bar: &'a ProgressBar,
+    progress: &'a Reporter<'p>,
     cache: Mutex<Option<Evaluated>>,
     /// Lowest finite cost seen and its parameters, kept in case the solver aborts.
     best: &'a Mutex<Option<(f32, Vec<f32>)>>,
     evaluations: &'a Mutex<usize>,
 }
 
-impl FullBatch<'_> {
+impl FullBatch<'_, '_> {
     fn evaluate(&self, flat: &[f32]) -> (f32, Vec<f32>) {
         let mut cache = self.cache.lock().unwrap();
         if let Some((p, c, g)) = cache.as_ref()
@@ -71,10 +70,14 @@ impl FullBatch<'_> {
         }
         let cost = (loss_sum / n as f64) as f32;
         let grad: Vec<f32> = total.iter().map(|&v| v as f32).collect();
-        self.bar.inc(1);
-        self.bar.set_message(format!("full-batch loss {cost:.5}"));
         *cache = Some((flat.to_vec(), cost, grad.clone()));
-        *self.evaluations.lock().unwrap() += 1;
+        let evaluations = {
+            let mut count = self.evaluations.lock().unwrap();
+            *count += 1;
+            *count
+        };
+        // A cancelled run is stopped by the next `cost` or `gradient` call (below).
+        let _ = self.progress.report(evaluations, cost as f64);
         let mut best = self.best.lock().unwrap();
         if cost.is_finite() && best.as_ref().is_none_or(|(c, _)| cost < *c) {
             *best = Some((cost, flat.to_vec()));
@@ -83,18 +86,30 @@ impl FullBatch<'_> {
     }
 }
 
-impl CostFunction for FullBatch<'_> {
+impl FullBatch<'_, '_> {
+    /// Ends the solver's run (as an error, which the caller turns into a cancellation).
+    fn stop_if_cancelled(&self) -> Result<(), Error> {
+        match self.progress.cancelled_at() {
+            Some(_) => Err(Error::msg("training cancelled")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl CostFunction for FullBatch<'_, '_> {
     type Param = Vec<f32>;
     type Output = f32;
     fn cost(&self, p: &Vec<f32>) -> Result<f32, Error> {
+        self.stop_if_cancelled()?;
         Ok(self.evaluate(p).0)
     }
 }
 
-impl Gradient for FullBatch<'_> {
+impl Gradient for FullBatch<'_, '_> {
     type Param = Vec<f32>;
     type Gradient = Vec<f32>;
     fn gradient(&self, p: &Vec<f32>) -> Result<Vec<f32>, Error> {
+        self.stop_if_cancelled()?;
         Ok(self.evaluate(p).1)
     }
 }
@@ -160,7 +175,7 @@ pub(super) fn train_full_batch(
     config: &TrainConfig,
     data: &Dataset,
     compute: &Compute,
-    bar: &ProgressBar,
+    progress: &Reporter<'_>,
     observer: Option<&mut Observer<'_>>,
 ) -> RunState {
     let init = flatten(net.params());
@@ -170,13 +185,12 @@ pub(super) fn train_full_batch(
         template: net.clone(),
         data,
         compute,
-        bar,
+        progress,
         cache: Mutex::new(None),
         best: &best,
         evaluations: &evaluations,
     };
     let max_iters = config.step_budget();
-    bar.set_length(max_iters as u64 * 2);
     let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY);
     let kept: KeptIterates = Arc::new(Mutex::new(Vec::new()));
     let mut executor =

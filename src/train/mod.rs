@@ -11,6 +11,7 @@ mod optim;
 
 pub(crate) use config::is_false;
 pub use config::{TrainConfig, ranges};
+pub use observe::{OnProgress, TrainProgress};
 pub use optim::{
     Adam, AdamParams, Momentum, MomentumParams, Optimizer, OptimizerKind, RmsProp, RmsPropParams, Sgd, step_network,
 };
@@ -21,7 +22,6 @@ use crate::net::Mlp;
 use crate::net::engine::BatchGradient;
 use crate::net::engine::{self, Evaluation};
 use crate::rng::{Stream, rng_for};
-use indicatif::ProgressBar;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 use std::time::Instant;
@@ -97,40 +97,40 @@ pub fn training_set(config: &TrainConfig, splits: &Splits) -> Dataset {
     train
 }
 
-/// Trains a network from scratch as `config` describes. `progress` shows a bar on
-/// stderr. Train accuracy is measured on the (possibly random-labelled) training set.
-pub fn train(
-    config: &TrainConfig,
-    splits: &Splits,
-    compute: &Compute,
-    progress: bool,
-) -> crate::error::Result<TrainOutcome> {
-    train_logged(config, splits, compute, progress, 0)
+/// Trains a network from scratch as `config` describes, silently. Train accuracy is
+/// measured on the (possibly random-labelled) training set.
+pub fn train(config: &TrainConfig, splits: &Splits, compute: &Compute) -> crate::error::Result<TrainOutcome> {
+    train_with(config, splits, compute, TrainHooks::default())
 }
 
-/// [`train`], also logging the mean batch loss and accuracy every `log_every` steps
-/// (0 = no log). The log does not change the run: the same seed gives the same bits.
-pub fn train_logged(
-    config: &TrainConfig,
-    splits: &Splits,
-    compute: &Compute,
-    progress: bool,
-    log_every: usize,
-) -> crate::error::Result<TrainOutcome> {
-    train_observed(config, splits, compute, progress, log_every, None)
+/// What a caller can attach to a training run. None of it changes the run: the same
+/// seed gives the same bits with or without any hook.
+#[derive(Default)]
+pub struct TrainHooks<'a, 'o> {
+    /// Called at least once per step with the progress; `Break` cancels the run, which
+    /// then returns [`crate::error::OccamError::Cancelled`] ("training cancelled after N
+    /// of M steps").
+    pub on_progress: Option<observe::OnProgress<'a>>,
+    /// Log the mean batch loss and accuracy every this many steps into
+    /// [`TrainOutcome::log`] (0 = no log; mini-batch optimizers only).
+    pub log_every: usize,
+    /// Called with the network at its chosen steps and at the end (see
+    /// [`observe::Observer`]); its time is not in `wall_seconds`.
+    pub observer: Option<&'a mut observe::Observer<'o>>,
 }
 
-/// [`train_logged`], also calling `observer` with the network at its chosen steps (and
-/// at the end: see [`observe::Observer`]). The observer only reads the network: the same
-/// seed gives the same weights with or without it. Its time is not in `wall_seconds`.
-pub fn train_observed(
+/// [`train`] with progress, cancellation, a loss log or an observer (see [`TrainHooks`]).
+pub fn train_with(
     config: &TrainConfig,
     splits: &Splits,
     compute: &Compute,
-    progress: bool,
-    log_every: usize,
-    mut observer: Option<&mut observe::Observer<'_>>,
+    hooks: TrainHooks<'_, '_>,
 ) -> crate::error::Result<TrainOutcome> {
+    let TrainHooks {
+        on_progress,
+        log_every,
+        mut observer,
+    } = hooks;
     config.validate()?;
     let started = Instant::now();
     let train_set = training_set(config, splits);
@@ -152,21 +152,31 @@ pub fn train_observed(
     {
         lbfgs::check_iterate_memory(&net, obs.steps().len())?;
     }
-    let bar = crate::progress::bar(progress, config.step_budget() as u64, "steps");
-    let mut run = if config.optimizer == OptimizerKind::Lbfgs {
-        lbfgs::train_full_batch(net, config, &train_set, compute, &bar, observer.as_deref_mut())
+    let lbfgs = config.optimizer == OptimizerKind::Lbfgs;
+    // L-BFGS reports objective evaluations, about two per iteration.
+    let total = config.step_budget() * if lbfgs { 2 } else { 1 };
+    let progress = observe::Reporter::new(on_progress, total);
+    let mut run = if lbfgs {
+        lbfgs::train_full_batch(net, config, &train_set, compute, &progress, observer.as_deref_mut())
     } else {
         train_minibatch(
             net,
             config,
             &train_set,
             compute,
-            &bar,
+            &progress,
             log_every,
             observer.as_deref_mut(),
         )
     };
-    bar.finish_and_clear();
+    if let Some(step) = progress.cancelled_at() {
+        return Err(crate::error::OccamError::Cancelled {
+            task: "training",
+            done: step,
+            total: progress.total(),
+            unit: if lbfgs { "objective evaluations" } else { "steps" },
+        });
+    }
     let mut train_eval = engine::evaluate(&run.net, compute, &train_set);
     let mut test_eval = engine::evaluate(&run.net, compute, &splits.test);
     let finite = |a: &Evaluation, b: &Evaluation| a.loss.is_finite() && b.loss.is_finite();
@@ -270,7 +280,7 @@ fn train_minibatch(
     config: &TrainConfig,
     data: &Dataset,
     compute: &Compute,
-    bar: &ProgressBar,
+    progress: &observe::Reporter<'_>,
     log_every: usize,
     mut observer: Option<&mut observe::Observer<'_>>,
 ) -> RunState {
@@ -346,12 +356,8 @@ fn train_minibatch(
         } else {
             0.95 * recent_loss + 0.05 * stats.loss_sum / stats.n as f64
         };
-        if steps % 25 == 0 || steps == config.steps {
-            bar.set_position(steps as u64);
-            bar.set_message(format!(
-                "epoch {epochs}  loss {recent_loss:.4}  batch acc {:.2}%",
-                100.0 * epoch_correct as f64 / epoch_seen.max(1) as f64
-            ));
+        if progress.report(steps, recent_loss).is_break() {
+            break;
         }
     }
     RunState {

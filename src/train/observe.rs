@@ -1,16 +1,90 @@
-//! Looking at the network during training: the log-spaced checkpoint rule and the
-//! observer a training run calls at those steps (used to track sensitivity over
-//! training). An observer only reads the network, so a run with one ends with the same
-//! weights as a run without.
+//! Looking at a run while it trains: the caller's progress callback (which can also cancel
+//! the run), the log-spaced checkpoint rule and the observer a training run calls at those
+//! steps (used to track sensitivity over training). Neither changes the run: with or
+//! without them the same seed ends with the same weights.
 
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::limits::in_range;
 use crate::net::Mlp;
-use std::time::Instant;
+use std::ops::ControlFlow;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// What a progress callback is told, at least once per step (for L-BFGS: once per
+/// objective evaluation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainProgress {
+    /// Steps taken (L-BFGS: objective evaluations).
+    pub step: usize,
+    /// The most steps the run can take.
+    pub total: usize,
+    /// Time since the run started.
+    pub elapsed: Duration,
+    /// The latest mean loss: a running mean of batch losses, or the full-batch loss;
+    /// `None` before the first one.
+    pub loss: Option<f64>,
+}
+
+/// A progress callback: `Break` cancels the run, which then returns
+/// [`crate::error::OccamError::Cancelled`].
+pub type OnProgress<'a> = &'a mut (dyn FnMut(TrainProgress) -> ControlFlow<()> + Send);
+
+/// Calls the caller's progress callback and remembers a request to stop. Shared by the
+/// mini-batch loop and the L-BFGS objective (hence the lock).
+pub(crate) struct Reporter<'a> {
+    on_progress: Mutex<Option<OnProgress<'a>>>,
+    started: Instant,
+    total: usize,
+    stopped_at: Mutex<Option<usize>>,
+}
+
+impl<'a> Reporter<'a> {
+    pub(crate) fn new(on_progress: Option<OnProgress<'a>>, total: usize) -> Self {
+        Reporter {
+            on_progress: Mutex::new(on_progress),
+            started: Instant::now(),
+            total,
+            stopped_at: Mutex::new(None),
+        }
+    }
+
+    /// Reports `step`; `Break` when the caller asked to stop (now or before).
+    pub(crate) fn report(&self, step: usize, loss: f64) -> ControlFlow<()> {
+        if self.cancelled_at().is_some() {
+            return ControlFlow::Break(());
+        }
+        let mut guard = self.on_progress.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(callback) = guard.as_mut() else {
+            return ControlFlow::Continue(());
+        };
+        let progress = TrainProgress {
+            step,
+            total: self.total,
+            elapsed: self.started.elapsed(),
+            loss: (!loss.is_nan()).then_some(loss),
+        };
+        let flow = callback(progress);
+        if flow.is_break() {
+            *self.stopped_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(step);
+        }
+        flow
+    }
+
+    /// The step at which the caller cancelled, if it did.
+    pub(crate) fn cancelled_at(&self) -> Option<usize> {
+        *self.stopped_at.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The most steps the run can take.
+    pub(crate) fn total(&self) -> usize {
+        self.total
+    }
+}
 
 /// Fewest and most checkpoints a run may be tracked at.
 pub const MIN_CHECKPOINTS: usize = 2;
+/// Most checkpoints a run may be tracked at.
 pub const MAX_CHECKPOINTS: usize = 1000;
 
 /// Checks a number of checkpoints (`what` names the option or key).
@@ -40,7 +114,9 @@ pub fn log_spaced_steps(budget: usize, k: usize) -> Vec<usize> {
 pub struct Checkpoint<'a> {
     /// Steps taken (for L-BFGS: iterations; see [`Observer`] for the last checkpoint).
     pub step: usize,
+    /// The network at that step.
     pub net: &'a Mlp,
+    /// The set it is trained on.
     pub train_set: &'a Dataset,
 }
 
