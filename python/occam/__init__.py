@@ -343,7 +343,7 @@ def load_dataset(name: str, split: str = "train", train_size: Optional[int] = No
 
 
 def train(
-    progress: Union[bool, Callable[[int, int, float], Optional[bool]], None] = True,
+    progress: Union[bool, Callable[[int, int, Optional[float]], Optional[bool]], None] = True,
     threads: Optional[int] = None,
     **config: Any,
 ) -> Tuple[Network, Dict[str, Any]]:
@@ -358,14 +358,18 @@ def train(
 
     ``progress``: True shows a tqdm bar when tqdm is installed (nothing otherwise); False
     shows nothing; a callable ``progress(step, total, loss)`` is called as training goes
-    and stops the run by returning False. Ctrl-C stops training and raises
-    ``KeyboardInterrupt``."""
+    (at most every 50 ms, and at the last step; ``loss`` is the running mean batch loss,
+    None before the first) and stops the run by returning False, which raises
+    :class:`CancelledError` ("training cancelled after N of M steps"); an exception it
+    raises stops the run and propagates. Ctrl-C stops training within 50 ms and raises
+    ``KeyboardInterrupt``. ``threads``: 1 to 1024, None for all cores; the same
+    configuration and thread count give the same weights as ``occam train``."""
     callback = _progress_callback(progress)
     native, metrics = _occam.train(json.dumps(config), threads=threads, progress=callback)
     return Network(native), metrics
 
 
-def _progress_callback(progress: Any) -> Optional[Callable[[int, int, float], Optional[bool]]]:
+def _progress_callback(progress: Any) -> Optional[Callable[[int, int, Optional[float]], Optional[bool]]]:
     if callable(progress):
         return progress
     if not progress:
@@ -376,12 +380,13 @@ def _progress_callback(progress: Any) -> Optional[Callable[[int, int, float], Op
         return None
     state: Dict[str, Any] = {}
 
-    def update(step: int, total: int, loss: float) -> None:
+    def update(step: int, total: int, loss: Optional[float]) -> None:
         bar = state.get("bar")
         if bar is None:
             bar = state["bar"] = tqdm(total=total, unit="step", desc="train")
         bar.update(step - bar.n)
-        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        if loss is not None:
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
         if step >= total:
             bar.close()
 

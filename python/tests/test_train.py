@@ -30,19 +30,43 @@ def test_train_returns_the_trained_network_and_its_metrics(fashion):
         np.testing.assert_array_equal(a, b)
 
 
+def test_train_with_biases_gives_the_command_lines_network(fashion, occam_binary, tmp_path):
+    from conftest import run_occam
+
+    config = dict(SMALL, bias=True)
+    net, metrics = occam.train(progress=False, threads=1, **config)
+    assert net.biases is not None and len(net.biases) == 2
+    toml = "\n".join(f"{k} = {v!r}".replace("True", "true").replace("'", '"') for k, v in config.items())
+    (tmp_path / "config.toml").write_text(toml + "\n")
+    run_occam(occam_binary, "train", "--config", str(tmp_path / "config.toml"), "--out", str(tmp_path / "run"),
+              "--threads", "1", "--quiet")
+    cli = occam.Network.from_safetensors(tmp_path / "run" / "model.safetensors")
+    for a, b in zip(cli.weights + cli.biases, net.weights + net.biases):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_progress_reaches_a_callback_that_can_stop_the_run(fashion):
     seen = []
-
-    def progress(step, total, loss):
-        seen.append((step, total, loss))
-        return step < 20
-
-    config = dict(SMALL, steps=500)
-    net, metrics = occam.train(progress=progress, **config)
-    assert seen and seen[0][1] == 500
+    occam.train(progress=lambda step, total, loss: seen.append((step, total, loss)), **SMALL)
     steps = [s for s, _, _ in seen]
-    assert steps == sorted(steps) and all(np.isfinite(l) for _, _, l in seen)
-    assert 20 <= metrics["steps"] < 500, metrics
+    assert steps[-1] == 60 and all(t == 60 for _, t, _ in seen) and steps == sorted(steps)
+    assert all(l is None or np.isfinite(l) for _, _, l in seen) and seen[-1][2] is not None
+
+    calls = []
+
+    def stop(step, total, loss):
+        calls.append(step)
+        return False
+
+    with pytest.raises(occam.CancelledError, match=r"training cancelled after \d+ of 200000 steps"):
+        occam.train(progress=stop, **dict(SMALL, steps=200_000))
+    assert len(calls) == 1
+
+    def broken(step, total, loss):
+        raise RuntimeError("from the callback")
+
+    with pytest.raises(RuntimeError, match="from the callback"):
+        occam.train(progress=broken, **SMALL)
 
 
 def test_ctrl_c_interrupts_training(fashion):
