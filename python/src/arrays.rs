@@ -39,7 +39,10 @@ pub fn points<'a>(
             "{what}: the array is not contiguous (internal conversion missed it)"
         ))
     })?;
-    if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+    // A branch-free pass first (it vectorizes: a fraction of a millisecond for 2,000
+    // images), and the position only when some value is not finite.
+    let all_finite = values.iter().fold(true, |ok, v| ok & v.is_finite());
+    if !all_finite && let Some(at) = values.iter().position(|v| !v.is_finite()) {
         let note = if from_f64 {
             " (a float64 value beyond float32's range, about 3.4e38, becomes inf: Occam computes in float32)"
         } else {
