@@ -200,7 +200,7 @@ fn jacobian_norms_with_biases_match_float64_central_differences() {
             let points = 6;
             let x = lcg_vec(70 + depth as u64, points * d);
             let labels: Vec<u16> = (0..points).map(|i| (i % 5) as u16).collect();
-            let got = jacobian_norms(&net, &Compute::new(2), &x, Some(&labels));
+            let got = jacobian_norms(&net, &Compute::new(2), &x, Some(&labels)).unwrap();
             let p = params64(&net);
             for (i, point) in got.iter().enumerate() {
                 let xi = to64(&x[i * d..(i + 1) * d]);

@@ -27,8 +27,8 @@ pub use profile::{Method, Profile};
 pub use regions::RegionMap;
 pub use run::{
     JacobianRequest, MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest,
-    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult, count_transitions, jacobian_norms, measure,
-    measurement_seed, resolve_method, trajectory_count,
+    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult, count_transitions,
+    jacobian_norms, measure, measurement_seed, resolve_method, trajectory_count,
 };
 pub use trajectory::{Trajectory, TrajectoryKind};
 pub use transitions::TransitionCount;

@@ -227,7 +227,7 @@ pub fn measure(
 /// [`super::finite::check_jacobians`] finds them.
 pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[u16]>) -> Result<Vec<PointJacobian>> {
     let d = net.input_dim();
-    if x.len() % d != 0 {
+    if !x.len().is_multiple_of(d) {
         return Err(OccamError::config(format!(
             "inputs: {} values are not a whole number of points of {d} values (the network's input size)",
             x.len()
