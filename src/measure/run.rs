@@ -191,6 +191,39 @@ const JACOBIAN_CHUNK: usize = 1 << 14;
 /// Runs every measurement of `request` on `net` at `inputs`. `on_progress` is called after
 /// every chunk of points and every trajectory; returning `Break` cancels the measurement
 /// with [`OccamError::Cancelled`].
+///
+/// ```
+/// use occam::compute::Compute;
+/// use occam::data::Dataset;
+/// use occam::measure::{JacobianRequest, MeasureInputs, MeasureRequest, TrajectoryKind, TrajectoryRequest};
+/// use occam::net::{Activation, Mlp};
+/// use std::ops::ControlFlow;
+///
+/// let net = Mlp::random([2, 2, 1], 8, 3, 2, Activation::Relu, 1.0, 7);
+/// let points = Dataset {
+///     inputs: vec![0.1, -0.4, 0.8, 0.3, -0.6, 0.2, 0.5, -0.9, 0.7, 0.1, -0.2, 0.4],
+///     labels: vec![0, 1, 0],
+///     shape: [2, 2, 1],
+///     classes: 2,
+/// };
+/// let inputs = MeasureInputs { points: &points, labelled: true, train: &points };
+/// let request = MeasureRequest {
+///     jacobian: Some(JacobianRequest { points: None }),
+///     transitions: Some(TrajectoryRequest {
+///         kind: TrajectoryKind::RandomEllipse,
+///         count: 4,
+///         method: None, // exact for ReLU
+///         samples: 1 << 10,
+///         seed: 1,
+///     }),
+///     ..Default::default()
+/// };
+/// let out = occam::measure::measure(&net, &Compute::new(1), inputs, &request, &mut |_| ControlFlow::Continue(()))?;
+/// assert_eq!(out.points.len(), 3);
+/// assert!(out.points.iter().all(|p| p.loss.is_finite()));
+/// assert_eq!(out.transitions.unwrap().counts.len(), 4);
+/// # Ok::<(), occam::OccamError>(())
+/// ```
 pub fn measure(
     net: &Mlp,
     compute: &Compute,
@@ -244,6 +277,21 @@ pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[
 /// `method` (see [`resolve_method`]) with `samples` points per trajectory when sampled.
 /// Errors: a trajectory without pieces or whose vectors do not have the network's input
 /// size, exact counting for a smooth activation, samples out of range.
+///
+/// ```
+/// use occam::compute::Compute;
+/// use occam::measure::{Method, count_transitions, trajectory};
+/// use occam::net::{Activation, Mlp};
+///
+/// let net = Mlp::random([3, 3, 1], 16, 3, 4, Activation::Relu, 1.0, 5);
+/// let image: Vec<f32> = (0..9).map(|i| (i as f32 - 4.0) / 4.0).collect();
+/// let shifted = trajectory::translation(&image, [3, 3, 1]);
+/// let exact = count_transitions(&net, &Compute::new(1), &shifted, None, 0)?;
+/// let sampled = count_transitions(&net, &Compute::new(1), &shifted, Some(Method::Sampled), 1 << 12)?;
+/// assert_eq!(exact.per_layer.len(), 2); // one count per hidden layer
+/// assert!(sampled.total <= exact.total); // sampling can only miss crossings
+/// # Ok::<(), occam::OccamError>(())
+/// ```
 pub fn count_transitions(
     net: &Mlp,
     compute: &Compute,
