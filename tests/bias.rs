@@ -5,12 +5,14 @@
 //! end to end through the binary.
 
 mod common;
+#[path = "support/json_schema.rs"]
+mod json_schema;
 
 use common::*;
 use occam::compute::Compute;
 use occam::measure::jacobian_norms;
 use occam::measure::trajectory::{Trajectory, data_ellipse, random_ellipse, translation};
-use occam::measure::transitions::exact_transitions;
+use occam::measure::transitions::{exact_transitions, sampled_transitions};
 use occam::net::engine::{self, Workspace};
 use occam::net::{Activation, Mlp};
 use std::path::Path;
@@ -298,6 +300,27 @@ fn exact_transitions_with_biases_match_dense_float64_sampling() {
     }
 }
 
+#[test]
+fn sampled_region_codes_with_biases_match_float64_codes_for_every_activation() {
+    // codes_of (behind sampled transitions and region maps) against the float64 codes.
+    let c = Compute::new(2);
+    for act in Activation::ALL {
+        let net = biased([4, 4, 1], 10, 3, 3, act, 40);
+        let traj = random_ellipse(16, 9, 1);
+        let k = 1 << 12;
+        let got = sampled_transitions(&net, &c, &traj, k, false);
+        let want = sampled64(&net, &traj, k);
+        let total: u64 = want.iter().sum();
+        assert!(total >= 8, "{act}: too few crossings to be a test ({total})");
+        let differ: u64 = got.per_layer.iter().zip(&want).map(|(g, w)| g.abs_diff(*w)).sum();
+        assert!(
+            differ <= 2,
+            "{act}: f32 codes give {:?}, float64 codes {want:?}",
+            got.per_layer
+        );
+    }
+}
+
 /// A small Fashion-MNIST-like dataset (6×6, 10 classes) under `dir`.
 fn fixture_data(dir: &Path) -> String {
     write_mnist_like(&dir.join("data"), 200, 50, 6, false);
@@ -342,11 +365,18 @@ fn every_optimizer_trains_the_biases_from_zero() {
         );
         let metrics: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
-        let text = metrics.to_string();
-        assert!(
-            text.contains("\"bias\":true"),
-            "{optimizer}: metrics.json should record bias = true: {text}"
+        assert_eq!(metrics["config"]["bias"], true, "{optimizer}");
+        let biases: usize = net.dims()[1..].iter().sum();
+        let weights: usize = net.weights().iter().map(Vec::len).sum();
+        assert_eq!(
+            metrics["param_count"],
+            weights + biases,
+            "{optimizer}: param_count counts the biases"
         );
+        let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/schemas/metrics.json");
+        let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+        let errors = json_schema::validate(&schema, &metrics);
+        assert!(errors.is_empty(), "{optimizer}: metrics.json with biases: {errors:#?}");
     }
 }
 
@@ -456,4 +486,43 @@ fn a_sweep_spec_sets_bias_in_its_fixed_settings_and_specs_without_it_keep_their_
         !json.contains("bias"),
         "a bias-free configuration serializes as before: {json}"
     );
+}
+
+#[test]
+fn a_sweep_with_biases_runs_and_exports_rows_that_match_the_schemas() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = fixture_data(tmp.path());
+    let spec = tmp.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"biased\"\n[axes]\ndata = [\"{data}\"]\nwidth = [8]\ndepth = [2]\nsteps = [20]\nbatch = [32]\n\
+             [fixed]\nbias = true\n[measure]\njacobian_points = 10\nper_point = true\n\
+             [measure.transitions]\ntrajectory = \"translate\"\ncount = 2\n"
+        ),
+    )
+    .unwrap();
+    let store = tmp.path().join("store.sqlite");
+    let s = |p: &Path| p.display().to_string();
+    ok(&["sweep", "run", &s(&spec), "--store", &s(&store), "--quiet"]);
+    for (option, schema_name) in [(None, "export-row.json"), (Some("--points"), "point-row.json")] {
+        let file = tmp.path().join(format!("{schema_name}.jsonl"));
+        let mut args = vec!["sweep".to_string(), "export".into(), s(&store)];
+        args.extend(option.map(String::from));
+        args.extend(["--jsonl".to_string(), s(&file)]);
+        ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs/schemas")
+            .join(schema_name);
+        let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.lines().count() >= 1, "{schema_name}: no rows");
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(row["train.bias"], true, "{line}");
+            assert_eq!(row["status"], "completed", "{line}");
+            let errors = json_schema::validate(&schema, &row);
+            assert!(errors.is_empty(), "{schema_name}: {errors:#?}");
+        }
+    }
 }

@@ -118,7 +118,6 @@ pub fn full_template() -> TrialSpec {
             train_size: Some(0),
             fallback_at: Some(0),
             lbfgs_steps: Some(0),
-            bias: true,
             ..TrainConfig::default()
         },
         measure: MeasureSpec {
