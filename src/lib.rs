@@ -36,7 +36,7 @@
 //! # Ok::<(), occam::OccamError>(())
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod compute;
 pub mod data;
