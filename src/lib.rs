@@ -45,26 +45,20 @@ pub mod measure;
 pub mod net;
 pub mod train;
 
-/// Valid ranges and the memory check of every setting (used by the CLI; not part of the
-/// stable API).
+// Modules the `occam` command and the tests use. They are public only for them: hidden
+// from the documentation and NOT part of the stable API; they may change in any release.
 #[doc(hidden)]
 pub mod limits;
-/// Figures (not part of the stable API).
 #[doc(hidden)]
 pub mod plot;
-/// The CLI's progress bars (not part of the stable API).
 #[doc(hidden)]
 pub mod progress;
-/// HTML reports of sweep stores (not part of the stable API).
 #[doc(hidden)]
 pub mod report;
-/// Seeded random streams (not part of the stable API).
 #[doc(hidden)]
 pub mod rng;
-/// Statistics for reports (not part of the stable API).
 #[doc(hidden)]
 pub mod stats;
-/// Sweeps, their SQLite stores and Slurm arrays (not part of the stable API).
 #[doc(hidden)]
 pub mod sweep;
 

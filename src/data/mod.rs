@@ -5,8 +5,8 @@
 mod augment;
 mod cifar;
 pub(crate) mod files;
-/// `.npy`/`.npz` arrays for the CLI's `--inputs` and `occam data export` (not part of the
-/// stable API).
+// `.npy`/`.npz` arrays for the CLI's `--inputs` and `occam data export`: hidden, not part
+// of the stable API.
 #[doc(hidden)]
 pub mod npy;
 

@@ -12,10 +12,12 @@ pub mod finite;
 pub mod jacobian;
 pub mod profile;
 pub mod regions;
+mod request;
 mod run;
 pub mod trajectory;
 pub mod transitions;
 
+// Used by the report and `occam train --track`: hidden, not part of the stable API.
 #[doc(hidden)]
 pub mod bounds;
 #[doc(hidden)]
@@ -25,11 +27,11 @@ pub use finite::{NonFinite, Quantity};
 pub use jacobian::PointJacobian;
 pub use profile::{Method, Profile};
 pub use regions::RegionMap;
-pub use run::{
+pub use request::{
     JacobianRequest, MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest,
-    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult, count_transitions,
-    jacobian_norms, measure, measurement_seed, resolve_method, trajectory_count,
+    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult,
 };
+pub use run::{count_transitions, jacobian_norms, measure, measurement_seed, resolve_method, trajectory_count};
 pub use trajectory::{Trajectory, TrajectoryKind};
 pub use transitions::TransitionCount;
 
