@@ -25,10 +25,10 @@ fn main() -> anyhow::Result<()> {
         x.len()
     );
     let n = x.len() / d;
-    let compute = Compute::new(0);
+    let compute = Compute::new(std::thread::available_parallelism().map_or(1, |n| n.get()));
     let mut ws = Workspace::new(&net, n);
     let logits = engine::forward(&net, &compute, &x, n, &mut ws).to_vec();
-    let jac = jacobian_norms(&net, &compute, &x, None);
+    let jac = jacobian_norms(&net, &compute, &x, None)?;
     let k = net.classes();
     for i in 0..n {
         println!(

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 /// so the message alone tells the user what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum OccamError {
-    /// Reading or writing a file failed. The OS error is part of the message (not a `#[source]`), so that printing the
-    /// error chain does not repeat it.
+    /// Reading or writing a file failed. The OS error is part of the message (not a
+    /// `#[source]`), so that printing the error chain does not repeat it.
     #[error("{path}: {error}")]
     Io {
         /// The file or directory.

@@ -12,7 +12,7 @@ use common::*;
 use occam::compute::Compute;
 use occam::measure::jacobian_norms;
 use occam::measure::trajectory::{Trajectory, data_ellipse, random_ellipse, translation};
-use occam::measure::transitions::exact_transitions;
+use occam::measure::transitions::{exact_transitions, sampled_transitions};
 use occam::net::engine::{self, Workspace};
 use occam::net::{Activation, Mlp};
 use std::path::Path;
@@ -202,7 +202,7 @@ fn jacobian_norms_with_biases_match_float64_central_differences() {
             let points = 6;
             let x = lcg_vec(70 + depth as u64, points * d);
             let labels: Vec<u16> = (0..points).map(|i| (i % 5) as u16).collect();
-            let got = jacobian_norms(&net, &Compute::new(2), &x, Some(&labels));
+            let got = jacobian_norms(&net, &Compute::new(2), &x, Some(&labels)).unwrap();
             let p = params64(&net);
             for (i, point) in got.iter().enumerate() {
                 let xi = to64(&x[i * d..(i + 1) * d]);
@@ -297,6 +297,27 @@ fn exact_transitions_with_biases_match_dense_float64_sampling() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn sampled_region_codes_with_biases_match_float64_codes_for_every_activation() {
+    // codes_of (behind sampled transitions and region maps) against the float64 codes.
+    let c = Compute::new(2);
+    for act in Activation::ALL {
+        let net = biased([4, 4, 1], 10, 3, 3, act, 40);
+        let traj = random_ellipse(16, 9, 1);
+        let k = 1 << 12;
+        let got = sampled_transitions(&net, &c, &traj, k, false);
+        let want = sampled64(&net, &traj, k);
+        let total: u64 = want.iter().sum();
+        assert!(total >= 8, "{act}: too few crossings to be a test ({total})");
+        let differ: u64 = got.per_layer.iter().zip(&want).map(|(g, w)| g.abs_diff(*w)).sum();
+        assert!(
+            differ <= 2,
+            "{act}: f32 codes give {:?}, float64 codes {want:?}",
+            got.per_layer
+        );
     }
 }
 

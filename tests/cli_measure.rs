@@ -260,3 +260,47 @@ fn mismatched_model_and_data_are_reported() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--layer 7"));
 }
+
+/// `--threads` is resolved once by the command and handed to the library: training
+/// records the count it was given, and measurements do not depend on it (products split
+/// their output, never a sum).
+#[test]
+fn the_thread_count_is_passed_down_and_does_not_change_measurements() {
+    let f = Fixture::new("relu");
+    let measured = |threads: &str| {
+        ok_json(&[
+            "--threads",
+            threads,
+            "measure",
+            "jacobian",
+            "--model",
+            &f.model(),
+            "--data",
+            &f.data,
+            "--json",
+            "--quiet",
+        ])
+    };
+    let (one, two) = (measured("1"), measured("2"));
+    assert_eq!(one["mean_jacobian_norm"], two["mean_jacobian_norm"]);
+    assert_eq!(one["mean_loss"], two["mean_loss"]);
+    let out = f.path("threads3");
+    let trained = occam(&[
+        "--threads",
+        "3",
+        "train",
+        "--data",
+        &f.data,
+        "--width",
+        "8",
+        "--steps",
+        "5",
+        "--quiet",
+        "--out",
+        &out,
+    ]);
+    assert!(trained.status.success(), "{}", String::from_utf8_lossy(&trained.stderr));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{out}/metrics.json")).unwrap()).unwrap();
+    assert_eq!(metrics["threads"], 3, "{metrics}");
+}

@@ -6,8 +6,8 @@ use occam::compute::Compute;
 use occam::data::{Dataset, Splits};
 use occam::error::OccamError;
 use occam::measure::{
-    self, JacobianRequest, MeasureInputs, MeasureRequest, Method, Plane, ProfileRequest, RegionRequest,
-    TrajectoryKind, TrajectoryRequest,
+    self, JacobianRequest, MeasureInputs, MeasureRequest, Method, Plane, ProfileRequest, RegionRequest, TrajectoryKind,
+    TrajectoryRequest,
 };
 use occam::net::{Activation, Mlp};
 use occam::train::{self, OptimizerKind, TrainConfig, TrainHooks, TrainProgress};
@@ -25,7 +25,11 @@ fn dataset(n: usize, salt: u32) -> Dataset {
     let labels: Vec<u16> = (0..n).map(|i| (i % 3) as u16).collect();
     let inputs = labels
         .iter()
-        .flat_map(|&l| (0..16).map(|j| if j % 3 == l as usize { 1.0 } else { 0.0 }).collect::<Vec<f32>>())
+        .flat_map(|&l| {
+            (0..16)
+                .map(|j| if j % 3 == l as usize { 1.0 } else { 0.0 })
+                .collect::<Vec<f32>>()
+        })
         .map(|v| v + next())
         .collect();
     Dataset {
@@ -95,7 +99,10 @@ fn a_progress_callback_sees_every_step_and_does_not_change_the_bits() {
 
 #[test]
 fn a_callback_that_breaks_cancels_the_run_with_a_typed_error() {
-    for (optimizer, unit) in [(OptimizerKind::Momentum, "steps"), (OptimizerKind::Lbfgs, "objective evaluations")] {
+    for (optimizer, unit) in [
+        (OptimizerKind::Momentum, "steps"),
+        (OptimizerKind::Lbfgs, "objective evaluations"),
+    ] {
         let (splits, compute) = (splits(), Compute::new(1));
         let config = config(optimizer, 50);
         let mut calls = 0;
@@ -137,13 +144,16 @@ fn checked_jacobian_norms_refuse_wrong_lengths_and_labels() {
     let x = vec![0.25f32; 3 * 16];
     let ok = measure::jacobian_norms(&net, &compute, &x, Some(&[0, 1, 2])).unwrap();
     assert_eq!(ok.len(), 3);
-    let cases: [(&[f32], Option<&[u16]>, &[&str]); 3] = [
+    type Case<'a> = (&'a [f32], Option<&'a [u16]>, &'a [&'a str]);
+    let cases: [Case; 3] = [
         (&x[..40], None, &["40 values", "16 values"]),
         (&x, Some(&[0, 1]), &["2 labels", "3 points"]),
         (&x, Some(&[0, 3, 1]), &["label 3", "point 1", "0 to 2"]),
     ];
     for (x, labels, words) in cases {
-        let e = measure::jacobian_norms(&net, &compute, x, labels).unwrap_err().to_string();
+        let e = measure::jacobian_norms(&net, &compute, x, labels)
+            .unwrap_err()
+            .to_string();
         assert!(words.iter().all(|w| e.contains(w)), "{e}");
     }
 }
@@ -156,9 +166,11 @@ fn refused(net: &Mlp, points: &Dataset, request: MeasureRequest) -> String {
         labelled: true,
         train: &train,
     };
-    measure::measure(net, &Compute::single(), inputs, &request, &mut |_| ControlFlow::Continue(()))
-        .unwrap_err()
-        .to_string()
+    measure::measure(net, &Compute::single(), inputs, &request, &mut |_| {
+        ControlFlow::Continue(())
+    })
+    .unwrap_err()
+    .to_string()
 }
 
 fn trajectories(kind: TrajectoryKind, count: usize) -> TrajectoryRequest {
@@ -295,7 +307,10 @@ fn a_trajectory_of_the_wrong_dimension_is_an_error() {
     let (net, compute) = (tiny_net(Activation::Relu), Compute::single());
     let short = measure::trajectory::random_ellipse(15, 1, 0);
     let e = measure::count_transitions(&net, &compute, &short, None, 64).unwrap_err();
-    assert!(e.to_string().contains("15 values") && e.to_string().contains("16 inputs"), "{e}");
+    assert!(
+        e.to_string().contains("15 values") && e.to_string().contains("16 inputs"),
+        "{e}"
+    );
     let fine = measure::trajectory::random_ellipse(16, 1, 0);
     let counted = measure::count_transitions(&net, &compute, &fine, None, 64).unwrap();
     assert!(counted.non_finite.is_none());

@@ -177,3 +177,84 @@ fn a_sweep_trial_and_occam_measure_see_the_same_trajectories_for_the_same_seed()
         ));
     }
 }
+
+/// The CLI and a sweep run the same measurement entry point: a trial's stored per-point
+/// Jacobian rows are the `--per-point` rows of `occam measure jacobian` on its model, to
+/// the bit, and without `--seed` the CLI uses the default training seed (1), so it counts
+/// the transitions of a trial trained with seed 1 and no `[measure] seed`.
+#[test]
+fn per_point_jacobians_and_default_seeds_agree_between_a_sweep_and_occam_measure() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::write_mnist_like(&tmp.path().join("d"), 300, 60, 6, false);
+    let data = format!("mnist:{}", tmp.path().join("d").display());
+    let spec = tmp.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        "name = \"pp\"\n[axes]\ndata = [\"DATA\"]\nwidth = [24]\ndepth = [3]\nbatch = [32]\nsteps = [60]\nseed = [1]\n\
+         [measure]\njacobian_points = 40\nper_point = true\n\
+         [measure.transitions]\ntrajectory = \"same-class-ellipse\"\ncount = 4\n"
+            .replace("DATA", &data),
+    )
+    .unwrap();
+    let (store, models) = (tmp.path().join("s.sqlite"), tmp.path().join("models"));
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    ok(&[
+        "sweep",
+        "run",
+        &path(&spec),
+        "--store",
+        &path(&store),
+        "--keep-models",
+        &path(&models),
+        "--quiet",
+    ]);
+    let trial = Store::open_existing(&store).unwrap().trials().unwrap().remove(0);
+    assert_eq!(trial.points.len(), 40);
+    let model = model_of(tmp.path(), &trial);
+    let csv_path = tmp.path().join("pp.csv");
+    ok(&[
+        "measure",
+        "jacobian",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--limit",
+        "40",
+        "--per-point",
+        &path(&csv_path),
+        "--quiet",
+    ]);
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    for (row, stored) in csv.lines().skip(1).zip(&trial.points) {
+        let f: Vec<&str> = row.split(',').collect();
+        assert_eq!(f[2].parse::<usize>().unwrap(), stored.predicted);
+        for (column, name) in [
+            (3, "loss"),
+            (4, "jacobian_norm"),
+            (5, "logit_jacobian_norm"),
+            (6, "target_row_norm"),
+        ] {
+            let cli: f64 = f[column].parse().unwrap();
+            assert_eq!(cli.to_bits(), stored.values.by_name(name).to_bits(), "{name} of {row}");
+        }
+    }
+    let v = ok_json(&[
+        "measure",
+        "transitions",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--trajectory",
+        "same-class-ellipse",
+        "--limit",
+        "4",
+        "--json",
+        "--quiet",
+    ]);
+    assert_eq!(
+        v["mean_transitions"].as_f64().unwrap(),
+        trial.metric(occam::sweep::metrics::TRANSITIONS)
+    );
+}

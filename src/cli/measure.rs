@@ -235,9 +235,10 @@ fn print_summary(mut summary: serde_json::Value, common: &Common, origin: &Origi
 
 #[derive(Args, Debug)]
 pub struct TrajectoryArgs {
-    /// Seed of the random ellipses and of the training triplets of data ellipses: the
-    /// same as a sweep spec's `[measure] seed` (a sweep without one uses each trial's
-    /// training seed, so pass that seed here to see a trial's trajectories).
+    /// Seed of the random ellipses and of the training triplets of data ellipses. The rule
+    /// is a sweep's: the measurement seed is `[measure] seed` when set, else the training
+    /// seed; so pass the model's training seed (default 1, the default of `occam train`
+    /// and of sweeps) to measure the trajectories its sweep trial measured.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// exact (piecewise-linear activations; the default for them) or sampled.

@@ -20,6 +20,7 @@ pub struct Augmentation {
 }
 
 impl Augmentation {
+    /// Whether it leaves every example unchanged (no augmentation).
     pub fn is_identity(&self) -> bool {
         *self == Augmentation::default()
     }

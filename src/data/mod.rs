@@ -5,6 +5,9 @@
 mod augment;
 mod cifar;
 pub(crate) mod files;
+// `.npy`/`.npz` arrays for the CLI's `--inputs` and `occam data export`: hidden, not part
+// of the stable API.
+#[doc(hidden)]
 pub mod npy;
 
 pub(crate) use files::read_text_file;
@@ -26,23 +29,30 @@ pub const TRAIN_SIZE: usize = 50_000;
 /// in height, width, channel order.
 #[derive(Debug, Clone)]
 pub struct Dataset {
+    /// Row-major `len × dim` values.
     pub inputs: Vec<f32>,
+    /// One class per example, each below `classes`.
     pub labels: Vec<u16>,
     /// Image shape as (height, width, channels); `dim = h·w·c`.
     pub shape: [usize; 3],
+    /// Number of classes the labels come from.
     pub classes: usize,
 }
 
 impl Dataset {
+    /// Number of examples.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
+    /// Whether there are no examples.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
+    /// Values per example: `h·w·c`.
     pub fn dim(&self) -> usize {
         self.shape.iter().product()
     }
+    /// Example `i`'s values (panics when `i >= len()`, like slice indexing).
     pub fn input(&self, i: usize) -> &[f32] {
         let d = self.dim();
         &self.inputs[i * d..(i + 1) * d]
@@ -92,31 +102,44 @@ pub fn normalize_row(row: &mut [f32]) {
 /// rest of the training file (MNIST-like sets only), `test` = the test file.
 #[derive(Debug, Clone)]
 pub struct Splits {
+    /// The dataset's name (for messages and stores).
     pub name: String,
+    /// Examples networks are trained on.
     pub train: Dataset,
+    /// Held-out training examples, where the dataset has them.
     pub validation: Option<Dataset>,
+    /// Examples networks are tested and measured on.
     pub test: Dataset,
 }
 
 /// Which dataset a name on the command line refers to, and where its files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {
+    /// MNIST IDX files in this directory.
     Mnist(PathBuf),
+    /// Fashion-MNIST IDX files in this directory.
     FashionMnist(PathBuf),
+    /// CIFAR-10 binary batches in this directory.
     Cifar10(PathBuf),
+    /// CIFAR-100 binary files in this directory.
     Cifar100(PathBuf),
 }
 
 /// The datasets Occam reads, listed once: their names and class counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatasetKind {
+    /// Handwritten digits, 28x28x1, 10 classes.
     Mnist,
+    /// Clothing images, 28x28x1, 10 classes.
     FashionMnist,
+    /// Photographs, 10 classes.
     Cifar10,
+    /// Photographs, 100 classes.
     Cifar100,
 }
 
 impl DatasetKind {
+    /// Every dataset Occam reads.
     pub const ALL: [DatasetKind; 4] = [
         DatasetKind::Mnist,
         DatasetKind::FashionMnist,
@@ -186,6 +209,7 @@ impl DataSource {
         }
     }
 
+    /// Which dataset this is.
     pub fn kind(&self) -> DatasetKind {
         match self {
             DataSource::Mnist(_) => DatasetKind::Mnist,
@@ -195,6 +219,7 @@ impl DataSource {
         }
     }
 
+    /// The dataset's name, as on the command line.
     pub fn name(&self) -> &'static str {
         self.kind().name()
     }

@@ -8,12 +8,17 @@ use super::jacobian::PointJacobian;
 /// The quantity that came out non-finite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quantity {
+    /// The softmax output's Jacobian norm.
     JacobianNorm,
+    /// The logits' Jacobian norm.
     LogitJacobianNorm,
+    /// The norm of the true class's Jacobian row.
     TargetRowNorm,
+    /// The cross-entropy.
     Loss,
     /// A pre-activation of hidden layer `layer` (1-based) along a trajectory.
     PreActivation {
+        /// The hidden layer, 1-based.
         layer: usize,
     },
 }
@@ -35,8 +40,11 @@ impl std::fmt::Display for Quantity {
 /// the quantity and value; callers say where.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NonFinite {
+    /// Index of the point, trajectory or grid pixel within the measured set.
     pub point: usize,
+    /// What was non-finite.
     pub quantity: Quantity,
+    /// Its value (NaN or infinite).
     pub value: f64,
 }
 

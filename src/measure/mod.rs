@@ -12,10 +12,12 @@ pub mod finite;
 pub mod jacobian;
 pub mod profile;
 pub mod regions;
+mod request;
 mod run;
 pub mod trajectory;
 pub mod transitions;
 
+// Used by the report and `occam train --track`: hidden, not part of the stable API.
 #[doc(hidden)]
 pub mod bounds;
 #[doc(hidden)]
@@ -25,11 +27,11 @@ pub use finite::{NonFinite, Quantity};
 pub use jacobian::PointJacobian;
 pub use profile::{Method, Profile};
 pub use regions::RegionMap;
-pub use run::{
+pub use request::{
     JacobianRequest, MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest,
-    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult, count_transitions, jacobian_norms, measure,
-    measurement_seed, resolve_method, trajectory_count,
+    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult,
 };
+pub use run::{count_transitions, jacobian_norms, measure, measurement_seed, resolve_method, trajectory_count};
 pub use trajectory::{Trajectory, TrajectoryKind};
 pub use transitions::TransitionCount;
 
@@ -43,20 +45,26 @@ pub mod ranges {
     pub const MAX_COUNT: usize = 1_000_000;
     /// Fewest and most samples per trajectory for sampled transitions (the paper: 2^20).
     pub const MIN_SAMPLES: usize = 2;
+    /// Most samples per trajectory.
     pub const MAX_SAMPLES: usize = 1 << 30;
     /// Fewest and most bins of a profile, and grid points per side of a region map.
     pub const MIN_BINS: usize = 2;
+    /// Most bins of a profile.
     pub const MAX_BINS: usize = 4096;
+    /// Fewest grid points per side of a region map.
     pub const MIN_GRID: usize = 2;
+    /// Most grid points per side of a region map.
     pub const MAX_GRID: usize = 4096;
 
     /// Points or trajectories: at least 1 (zero points would average to nothing).
     pub fn count(what: &str, v: usize) -> Result<()> {
         in_range(what, v, 1, MAX_COUNT)
     }
+    /// Samples per trajectory: 2 to 2^30.
     pub fn samples(what: &str, v: usize) -> Result<()> {
         in_range(what, v, MIN_SAMPLES, MAX_SAMPLES)
     }
+    /// Bins of a profile: 2 to 4096.
     pub fn bins(what: &str, v: usize) -> Result<()> {
         in_range(what, v, MIN_BINS, MAX_BINS)
     }

@@ -30,6 +30,7 @@ pub struct Profile {
     pub jacobian_norm: Vec<f64>,
     /// Mean crossings per unit of position (so its mean over the loop is the mean t(x)).
     pub transition_density: Vec<f64>,
+    /// Trajectories averaged.
     pub trajectories: usize,
     /// Anchor positions of the first trajectory (the data points it passes through).
     pub anchors: Vec<f64>,
@@ -42,7 +43,9 @@ pub struct Profile {
 
 /// Where a profile's trajectories come from: how many, and the `i`-th of them.
 pub struct Trajectories<'a> {
+    /// How many trajectories.
     pub count: usize,
+    /// Builds the `i`-th trajectory.
     pub build: &'a dyn Fn(usize) -> Result<Trajectory>,
 }
 

@@ -8,8 +8,12 @@
 
 use super::finite::{NonFinite, check_jacobians};
 use super::jacobian::PointJacobian;
-use super::profile::{Method, Profile, Trajectories, profile};
-use super::regions::{RegionMap, region_map};
+use super::profile::{Method, Trajectories, profile};
+use super::regions::region_map;
+use super::request::{
+    MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest, ProfilesResult, RegionRequest,
+    RegionsResult, TrajectoryRequest, TransitionsResult,
+};
 use super::trajectory::{self, Trajectory, TrajectoryKind};
 use super::transitions::{TransitionCount, exact_transitions, sampled_transitions};
 use crate::compute::Compute;
@@ -27,162 +31,6 @@ pub fn measurement_seed(explicit: Option<u64>, training_seed: u64) -> u64 {
     explicit.unwrap_or(training_seed)
 }
 
-/// The points a network is measured on.
-#[derive(Clone, Copy, Debug)]
-pub struct MeasureInputs<'a> {
-    /// The measured points, row-major `len × dim`; their shape is the image shape that
-    /// `translate` trajectories shift. Labels are read only when `labelled`.
-    pub points: &'a Dataset,
-    /// Whether `points.labels` are real labels (losses, target rows, accuracy).
-    pub labelled: bool,
-    /// Training points: the three anchors of data ellipses and region maps come from here.
-    pub train: &'a Dataset,
-}
-
-/// Which measurements to run. Each part is optional; an empty request measures nothing.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct MeasureRequest {
-    /// Jacobian norms, loss and prediction of each point.
-    pub jacobian: Option<JacobianRequest>,
-    /// Transition counts along trajectories of one kind.
-    pub transitions: Option<TrajectoryRequest>,
-    /// Profiles along trajectories of several kinds.
-    pub profile: Option<ProfileRequest>,
-    /// Region maps in the plane of three training points.
-    pub regions: Option<RegionRequest>,
-}
-
-/// Per-point Jacobian norms of the first `points` inputs (all of them when `None`).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct JacobianRequest {
-    /// How many of the first points to measure; `None` measures every point.
-    pub points: Option<usize>,
-}
-
-/// Trajectories of one kind and how to count transitions along them.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TrajectoryRequest {
-    /// The family of trajectories.
-    pub kind: TrajectoryKind,
-    /// How many trajectories: 1 to 1,000,000 (`translate` has one per point, so at most
-    /// as many as there are points).
-    pub count: usize,
-    /// `None`: exact for piecewise-linear activations, sampled otherwise.
-    pub method: Option<Method>,
-    /// Samples per trajectory when sampled: 2 to 2^30.
-    pub samples: usize,
-    /// Seed of random ellipses and of the training triplets of data ellipses (see
-    /// [`measurement_seed`]).
-    pub seed: u64,
-}
-
-/// Profiles along trajectories of several kinds, one curve each.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProfileRequest {
-    /// One curve per entry, in order; all must resolve to the same counting method.
-    pub curves: Vec<TrajectoryRequest>,
-    /// Bins along the loop: 2 to 4096.
-    pub bins: usize,
-}
-
-/// Which three training points span a region map's plane.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Plane {
-    /// These training examples (distinct, spanning a plane).
-    Points([usize; 3]),
-    /// The first triplet of a `same-class-ellipse` or `different-class-ellipse`, drawn by
-    /// the seed as that trajectory's first anchors are.
-    Triplet {
-        /// `SameClassEllipse` or `DifferentClassEllipse`.
-        kind: TrajectoryKind,
-        /// The measurement seed.
-        seed: u64,
-    },
-}
-
-/// Region maps of one hidden layer on the plane of three training points.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RegionRequest {
-    /// The plane.
-    pub plane: Plane,
-    /// Hidden layer, 1-based; `None` is the last hidden layer.
-    pub layer: Option<usize>,
-    /// Grid points per side: 2 to 4096 (and within memory).
-    pub grid: usize,
-    /// Another network of the same architecture (e.g. the one before training) mapped on
-    /// the same plane, first.
-    pub initial: Option<Mlp>,
-}
-
-/// Progress of a measurement: `done` of `total` units (points, then trajectories).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MeasureProgress {
-    /// Units finished.
-    pub done: usize,
-    /// Units in all.
-    pub total: usize,
-}
-
-/// Transition counts along each trajectory of one kind.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TransitionsResult {
-    /// The trajectories' family.
-    pub kind: TrajectoryKind,
-    /// How they were counted.
-    pub method: Method,
-    /// One count per trajectory, in order (up to the first non-finite one).
-    pub counts: Vec<TransitionCount>,
-    /// The first trajectory whose arithmetic overflowed (`point` is its index).
-    pub non_finite: Option<NonFinite>,
-}
-
-impl TransitionsResult {
-    /// The mean number of transitions per trajectory (NaN when none was counted).
-    pub fn mean(&self) -> f64 {
-        if self.counts.is_empty() {
-            return f64::NAN;
-        }
-        self.counts.iter().map(|c| c.total as f64).sum::<f64>() / self.counts.len() as f64
-    }
-}
-
-/// One profile curve per requested kind.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ProfilesResult {
-    /// How transitions were counted.
-    pub method: Method,
-    /// The curves, in the requested order (up to the first non-finite one).
-    pub curves: Vec<(TrajectoryKind, Profile)>,
-    /// The kind and trajectory whose arithmetic overflowed.
-    pub non_finite: Option<(TrajectoryKind, NonFinite)>,
-}
-
-/// Region maps on one plane.
-#[derive(Clone, Debug, PartialEq)]
-pub struct RegionsResult {
-    /// The hidden layer drawn, 1-based.
-    pub layer: usize,
-    /// The three training examples spanning the plane.
-    pub training_points: [usize; 3],
-    /// The initial network's map (when asked for), then the network's.
-    pub maps: Vec<RegionMap>,
-}
-
-/// What [`measure`] found: each part is present when it was requested.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Measurements {
-    /// Per-point Jacobian results (up to the first non-finite point).
-    pub points: Vec<PointJacobian>,
-    /// The first point whose Jacobian quantities overflowed.
-    pub jacobian_non_finite: Option<NonFinite>,
-    /// Transition counts.
-    pub transitions: Option<TransitionsResult>,
-    /// Profiles.
-    pub profiles: Option<ProfilesResult>,
-    /// Region maps (`None` also for a network without a hidden layer).
-    pub regions: Option<RegionsResult>,
-}
-
 /// Points measured per call of the Jacobian kernel (and per progress report). Large, so
 /// that the per-point measurements of every built-in study are one call, as sweeps have
 /// always made them (a different split of the points could change the last bits).
@@ -191,6 +39,39 @@ const JACOBIAN_CHUNK: usize = 1 << 14;
 /// Runs every measurement of `request` on `net` at `inputs`. `on_progress` is called after
 /// every chunk of points and every trajectory; returning `Break` cancels the measurement
 /// with [`OccamError::Cancelled`].
+///
+/// ```
+/// use occam::compute::Compute;
+/// use occam::data::Dataset;
+/// use occam::measure::{JacobianRequest, MeasureInputs, MeasureRequest, TrajectoryKind, TrajectoryRequest};
+/// use occam::net::{Activation, Mlp};
+/// use std::ops::ControlFlow;
+///
+/// let net = Mlp::random([2, 2, 1], 8, 3, 2, Activation::Relu, 1.0, 7);
+/// let points = Dataset {
+///     inputs: vec![0.1, -0.4, 0.8, 0.3, -0.6, 0.2, 0.5, -0.9, 0.7, 0.1, -0.2, 0.4],
+///     labels: vec![0, 1, 0],
+///     shape: [2, 2, 1],
+///     classes: 2,
+/// };
+/// let inputs = MeasureInputs { points: &points, labelled: true, train: &points };
+/// let request = MeasureRequest {
+///     jacobian: Some(JacobianRequest { points: None }),
+///     transitions: Some(TrajectoryRequest {
+///         kind: TrajectoryKind::RandomEllipse,
+///         count: 4,
+///         method: None, // exact for ReLU
+///         samples: 1 << 10,
+///         seed: 1,
+///     }),
+///     ..Default::default()
+/// };
+/// let out = occam::measure::measure(&net, &Compute::new(1), inputs, &request, &mut |_| ControlFlow::Continue(()))?;
+/// assert_eq!(out.points.len(), 3);
+/// assert!(out.points.iter().all(|p| p.loss.is_finite()));
+/// assert_eq!(out.transitions.unwrap().counts.len(), 4);
+/// # Ok::<(), occam::OccamError>(())
+/// ```
 pub fn measure(
     net: &Mlp,
     compute: &Compute,
@@ -227,7 +108,7 @@ pub fn measure(
 /// [`super::finite::check_jacobians`] finds them.
 pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[u16]>) -> Result<Vec<PointJacobian>> {
     let d = net.input_dim();
-    if x.len() % d != 0 {
+    if !x.len().is_multiple_of(d) {
         return Err(OccamError::config(format!(
             "inputs: {} values are not a whole number of points of {d} values (the network's input size)",
             x.len()
@@ -244,6 +125,21 @@ pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[
 /// `method` (see [`resolve_method`]) with `samples` points per trajectory when sampled.
 /// Errors: a trajectory without pieces or whose vectors do not have the network's input
 /// size, exact counting for a smooth activation, samples out of range.
+///
+/// ```
+/// use occam::compute::Compute;
+/// use occam::measure::{Method, count_transitions, trajectory};
+/// use occam::net::{Activation, Mlp};
+///
+/// let net = Mlp::random([3, 3, 1], 16, 3, 4, Activation::Relu, 1.0, 5);
+/// let image: Vec<f32> = (0..9).map(|i| (i as f32 - 4.0) / 4.0).collect();
+/// let shifted = trajectory::translation(&image, [3, 3, 1]);
+/// let exact = count_transitions(&net, &Compute::new(1), &shifted, None, 0)?;
+/// let sampled = count_transitions(&net, &Compute::new(1), &shifted, Some(Method::Sampled), 1 << 12)?;
+/// assert_eq!(exact.per_layer.len(), 2); // one count per hidden layer
+/// assert!(sampled.total <= exact.total); // sampling can only miss crossings
+/// # Ok::<(), occam::OccamError>(())
+/// ```
 pub fn count_transitions(
     net: &Mlp,
     compute: &Compute,

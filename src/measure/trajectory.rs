@@ -13,9 +13,21 @@ use std::f64::consts::TAU;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Piece {
     /// `z(t) = start + t·(end − start)`, t ∈ [0, 1].
-    Segment { start: Vec<f32>, end: Vec<f32> },
+    Segment {
+        /// The point at t = 0.
+        start: Vec<f32>,
+        /// The point at t = 1.
+        end: Vec<f32>,
+    },
     /// `z(θ) = center + a·cos θ + b·sin θ`, θ ∈ [0, 2π).
-    Ellipse { center: Vec<f32>, a: Vec<f32>, b: Vec<f32> },
+    Ellipse {
+        /// The centre.
+        center: Vec<f32>,
+        /// The axis multiplied by cos θ.
+        a: Vec<f32>,
+        /// The axis multiplied by sin θ.
+        b: Vec<f32>,
+    },
 }
 
 impl Piece {
@@ -54,6 +66,7 @@ impl Piece {
         self.write_point(s, &mut out);
         out
     }
+    /// The dimension of the input space it lies in.
     pub fn dim(&self) -> usize {
         match self {
             Piece::Segment { start, .. } => start.len(),
@@ -84,7 +97,9 @@ impl Piece {
 /// through (empty for random ellipses).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trajectory {
+    /// The pieces, in order around the loop.
     pub pieces: Vec<Piece>,
+    /// Positions in [0, 1) of the data points it passes through.
     pub anchors: Vec<f64>,
 }
 
@@ -123,6 +138,7 @@ pub enum TrajectoryKind {
 }
 
 impl TrajectoryKind {
+    /// The kind's name, as on the command line and in sweep specs.
     pub fn name(self) -> &'static str {
         match self {
             TrajectoryKind::Translate => "translate",

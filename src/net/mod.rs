@@ -111,6 +111,19 @@ impl Mlp {
     /// at least 1, `dims[0]` the product of `input_shape`, one weight matrix per layer of
     /// `dims[l+1] × dims[l]` entries, when `biases` is given one vector of `dims[l+1]`
     /// entries per layer, and every value finite. Errors name the layer and what is wrong.
+    ///
+    /// ```
+    /// use occam::net::{Activation, Mlp};
+    /// // 2 inputs → 3 hidden units → 1 output, with biases.
+    /// let weights = vec![vec![0.5; 6], vec![1.0; 3]];
+    /// let biases = Some(vec![vec![0.1, 0.0, -0.1], vec![0.2]]);
+    /// let net = Mlp::from_parts(Activation::Relu, [1, 2, 1], vec![2, 3, 1], weights, biases)?;
+    /// assert_eq!(net.param_count(), 6 + 3 + 3 + 1);
+    /// // A bias of the wrong length is an error naming the layer.
+    /// let bad = Mlp::from_parts(Activation::Relu, [1, 2, 1], vec![2, 3, 1], net.weights().to_vec(), Some(vec![vec![0.0; 3], vec![0.0; 2]]));
+    /// assert!(bad.unwrap_err().to_string().contains("layer 1's bias has 2 entries, expected 1"));
+    /// # Ok::<(), occam::error::OccamError>(())
+    /// ```
     pub fn from_parts(
         activation: Activation,
         input_shape: [usize; 3],

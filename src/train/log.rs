@@ -30,6 +30,7 @@ pub struct TrainLog {
 }
 
 impl TrainLog {
+    /// A log of one row every `every` steps (0 = no rows).
     pub fn new(every: usize) -> Self {
         TrainLog {
             every,

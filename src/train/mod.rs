@@ -61,24 +61,32 @@ impl Fallback {
 /// Everything a training run produced.
 #[derive(Debug, Clone)]
 pub struct TrainOutcome {
+    /// The trained network.
     pub net: Mlp,
     /// The network at step 0.
     pub initial: Mlp,
+    /// How the run ended.
     pub status: Status,
     /// Steps the returned network was trained for (with a fallback: its checkpoint step).
     pub steps: usize,
+    /// Passes over the training set begun.
     pub epochs: usize,
+    /// The learning rate at the end, after decay.
     pub final_lr: f64,
     /// Set when the run diverged and `net` is the fallback checkpoint (status `Completed`).
     pub fallback: Option<Fallback>,
+    /// Loss and accuracy on the training set (random labels included).
     pub train: Evaluation,
+    /// Loss and accuracy on the test split.
     pub test: Evaluation,
+    /// Seconds of training, without the time spent in an observer.
     pub wall_seconds: f64,
     /// Mean batch loss and accuracy per interval (empty unless asked for; mini-batch only).
     pub log: Vec<log::LogRow>,
 }
 
 impl TrainOutcome {
+    /// Train accuracy minus test accuracy.
     pub fn generalization_gap(&self) -> f64 {
         self.train.accuracy - self.test.accuracy
     }
@@ -120,6 +128,30 @@ pub struct TrainHooks<'a, 'o> {
 }
 
 /// [`train`] with progress, cancellation, a loss log or an observer (see [`TrainHooks`]).
+///
+/// ```
+/// use occam::compute::Compute;
+/// use occam::data::{Dataset, Splits};
+/// use occam::train::{TrainConfig, TrainHooks, TrainProgress};
+/// use std::ops::ControlFlow;
+///
+/// // 40 points of 2x2 inputs in 2 classes: the sign of the first value.
+/// let inputs: Vec<f32> = (0..160).map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0).collect();
+/// let labels = (0..40).map(|p| (inputs[4 * p] > 0.0) as u16).collect();
+/// let data = Dataset { inputs, labels, shape: [2, 2, 1], classes: 2 };
+/// let splits = Splits { name: "toy".into(), train: data.clone(), validation: None, test: data };
+/// let config = TrainConfig { width: 8, depth: 2, batch: 8, steps: 5, ..Default::default() };
+///
+/// let mut seen = 0;
+/// let mut on_progress = |p: TrainProgress| {
+///     seen = p.step;
+///     ControlFlow::Continue(()) // Break would cancel the run
+/// };
+/// let hooks = TrainHooks { on_progress: Some(&mut on_progress), ..Default::default() };
+/// let outcome = occam::train::train_with(&config, &splits, &Compute::new(1), hooks)?;
+/// assert_eq!((outcome.steps, seen), (5, 5));
+/// # Ok::<(), occam::OccamError>(())
+/// ```
 pub fn train_with(
     config: &TrainConfig,
     splits: &Splits,
