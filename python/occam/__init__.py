@@ -66,6 +66,20 @@ def _float32_points(what: str, x: Any) -> Tuple[np.ndarray, bool]:
     return converted, from_f64
 
 
+def _integer(what: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` as a Python int from ``lo`` to ``hi``, or an InvalidInputError naming
+    ``what`` (a negative number would otherwise surface as an OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidInputError(f"{what}={value!r} is not a whole number: valid values are {lo} to {hi}")
+    if not lo <= int(value) <= hi:
+        raise InvalidInputError(f"{what}={value} is out of range: valid values are {lo} to {hi}")
+    return int(value)
+
+
+def _threads(threads: Optional[int]) -> Optional[int]:
+    return None if threads is None else _integer("threads", threads, 1, 1024)
+
+
 def _int64_labels(labels: Any) -> np.ndarray:
     array = np.asarray(labels)
     if array.ndim != 1:
@@ -241,18 +255,18 @@ class Network:
         NaN or infinite value."""
         x, from_f64 = _float32_points("X", X)
         y = None if labels is None else _int64_labels(labels)
-        return self._net.jacobian_norms(x, from_f64, labels=y, threads=threads)
+        return self._net.jacobian_norms(x, from_f64, labels=y, threads=_threads(threads))
 
     def logits(self, X: Any, threads: Optional[int] = None) -> np.ndarray:
         """The network's outputs ``f(x)``, shape (n, classes), float32."""
         x, from_f64 = _float32_points("X", X)
-        return self._net.logits(x, from_f64, threads=threads)
+        return self._net.logits(x, from_f64, threads=_threads(threads))
 
     def evaluate(self, X: Any, labels: Any, threads: Optional[int] = None) -> Dict[str, float]:
         """``{"accuracy", "loss", "correct", "n"}`` on labelled points (loss: mean
         cross-entropy)."""
         x, from_f64 = _float32_points("X", X)
-        return self._net.evaluate(x, from_f64, _int64_labels(labels), threads=threads)
+        return self._net.evaluate(x, from_f64, _int64_labels(labels), threads=_threads(threads))
 
     def transitions(
         self,
@@ -272,7 +286,9 @@ class Network:
             raise InvalidInputError(
                 f"trajectory: a {type(trajectory).__name__} is not a trajectory: build one with occam.trajectories"
             )
-        return self._net.transitions(trajectory, method=method, samples=samples, threads=threads)
+        if samples is not None:
+            samples = _integer("samples", samples, 2, 1 << 30)
+        return self._net.transitions(trajectory, method=method, samples=samples, threads=_threads(threads))
 
 
 def _ordered_linear_tensors(state: Dict[str, Any]) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
@@ -339,7 +355,9 @@ def load_dataset(name: str, split: str = "train", train_size: Optional[int] = No
     ``NAME:DIR``. ``split``: ``train`` (the first 50,000 training examples, or the first
     ``train_size``), ``test`` or ``validation`` (MNIST-like sets: the training file after
     its first 50,000 examples)."""
-    return _occam.load_dataset(str(name), split, train_size)
+    if train_size is not None:
+        train_size = _integer("train_size", train_size, 1, 1_000_000)
+    return _occam.load_dataset(str(name), str(split), train_size)
 
 
 def train(
@@ -365,7 +383,7 @@ def train(
     ``KeyboardInterrupt``. ``threads``: 1 to 1024, None for all cores; the same
     configuration and thread count give the same weights as ``occam train``."""
     callback = _progress_callback(progress)
-    native, metrics = _occam.train(json.dumps(config), threads=threads, progress=callback)
+    native, metrics = _occam.train(json.dumps(config), threads=_threads(threads), progress=callback)
     return Network(native), metrics
 
 

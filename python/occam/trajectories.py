@@ -52,4 +52,8 @@ def random_ellipse(seed: int, dim: int, index: int = 0) -> Trajectory:
     """A zero-centred ellipse ``a cos θ + b sin θ`` in ``dim`` dimensions with
     ``a, b ~ N(0, I)`` drawn from ``seed`` and ``index`` (the ``index``-th ellipse of
     that seed, as ``occam measure transitions --seed`` draws them)."""
-    return _occam.random_ellipse(int(seed), int(dim), int(index))
+    from . import _integer
+
+    return _occam.random_ellipse(
+        _integer("seed", seed, 0, 2**64 - 1), _integer("dim", dim, 1, 1 << 30), _integer("index", index, 0, 2**64 - 1)
+    )

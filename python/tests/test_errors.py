@@ -86,9 +86,18 @@ def test_bad_options_name_the_option(net):
     traj = occam.trajectories.random_ellipse(1, 6)
     with raises(occam.InvalidInputError, ValueError, "threads=0", "1 to 1024"):
         net.logits(np.zeros((1, 6)), threads=0)
+    # Negative numbers are range errors too, not OverflowErrors from the binding.
+    with raises(occam.InvalidInputError, ValueError, "threads=-1", "1 to 1024"):
+        net.jacobian_norms(np.zeros((1, 6)), threads=-1)
+    with raises(occam.InvalidInputError, ValueError, "seed=-1", "0 to"):
+        occam.trajectories.random_ellipse(-1, 6)
+    with raises(occam.InvalidInputError, ValueError, "samples=-2", "2 to"):
+        net.transitions(traj, method="sampled", samples=-2)
+    with raises(occam.InvalidInputError, ValueError, "train_size=-5", "1 to 1000000"):
+        occam.load_dataset("fashion-mnist", train_size=-5)
     with raises(occam.InvalidInputError, ValueError, "method: 'fast'", "'exact'", "'sampled'"):
         net.transitions(traj, method="fast")
-    with raises(occam.InvalidInputError, ValueError, "samples = 1", "2 to"):
+    with raises(occam.InvalidInputError, ValueError, "samples=1", "2 to"):
         net.transitions(traj, method="sampled", samples=1)
     with raises(occam.InvalidInputError, ValueError, "trajectory: it runs through 7-dimensional", "d = 6"):
         net.transitions(occam.trajectories.random_ellipse(1, 7))
