@@ -38,7 +38,8 @@ command -v python3 >/dev/null 2>&1 || { echo "error: python3 not found; install 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 wanted=()
 for spec in "${python_packages[@]}"; do
-    have=$(.venv/bin/python -m pip show "${spec%%==*}" 2>/dev/null | sed -n 's/^Version: //p')
+    # `pip show` fails for a package that is not installed: that is "no version", not an error.
+    have=$({ .venv/bin/python -m pip show "${spec%%==*}" 2>/dev/null || true; } | sed -n 's/^Version: //p')
     [ "$have" = "${spec##*==}" ] || wanted+=("$spec")
 done
 if [ ${#wanted[@]} -gt 0 ]; then
