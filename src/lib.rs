@@ -15,13 +15,15 @@
 //! - [`measure`]: the one measurement entry point [`measure::measure`] (Jacobian norms,
 //!   transitions along trajectories, profiles, region maps) and its checked shortcuts
 //!   [`measure::jacobian_norms`] and [`measure::count_transitions`];
+//! - [`store`]: a sweep store read as typed tables ([`store::read`]), the same tables
+//!   `occam sweep export` writes;
 //! - [`compute`]: [`compute::Compute`], the CPU backend, given an explicit thread count;
 //! - [`error`]: [`OccamError`], the one error type; caller input never panics.
 //!
 //! The library needs no global thread pool and draws nothing on the terminal. The other
 //! modules (`sweep`, `report`, `plot`, `progress`, `limits`, `rng`, `stats`) serve the
 //! `occam` command and its tests; they are hidden from the documentation and are not part
-//! of the stable API.
+//! of the stable API ([`store`] is the stable way to read what a sweep wrote).
 //!
 //! ```
 //! use occam::compute::Compute;
@@ -43,6 +45,7 @@ pub mod data;
 pub mod error;
 pub mod measure;
 pub mod net;
+pub mod store;
 pub mod train;
 
 // Modules the `occam` command and the tests use. They are public only for them: hidden

@@ -275,9 +275,9 @@ fn exact_transitions_with_biases_match_dense_float64_sampling() {
             let scaled = |seed| lcg_vec(seed, 16).iter().map(|v| 2.0 * v).collect::<Vec<f32>>();
             let (x0, x1, x2) = (scaled(1), scaled(2), scaled(3));
             let trajectories = [
-                ("translate", translation(&x0, [4, 4, 1])),
-                ("data ellipse", data_ellipse([&x0, &x1, &x2])),
-                ("random ellipse", random_ellipse(16, 5, depth as u64)),
+                ("translate", translation(&x0, [4, 4, 1]).unwrap()),
+                ("data ellipse", data_ellipse([&x0, &x1, &x2]).unwrap()),
+                ("random ellipse", random_ellipse(16, 5, depth as u64).unwrap()),
             ];
             for (name, traj) in trajectories {
                 let exact = exact_transitions(&net, &c, &traj, false);
@@ -306,7 +306,7 @@ fn sampled_region_codes_with_biases_match_float64_codes_for_every_activation() {
     let c = Compute::new(2);
     for act in Activation::ALL {
         let net = biased([4, 4, 1], 10, 3, 3, act, 40);
-        let traj = random_ellipse(16, 9, 1);
+        let traj = random_ellipse(16, 9, 1).unwrap();
         let k = 1 << 12;
         let got = sampled_transitions(&net, &c, &traj, k, false);
         let want = sampled64(&net, &traj, k);

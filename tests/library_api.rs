@@ -305,13 +305,13 @@ fn the_entry_point_refuses_bad_requests_with_errors_naming_them() {
 #[test]
 fn a_trajectory_of_the_wrong_dimension_is_an_error() {
     let (net, compute) = (tiny_net(Activation::Relu), Compute::single());
-    let short = measure::trajectory::random_ellipse(15, 1, 0);
+    let short = measure::trajectory::random_ellipse(15, 1, 0).unwrap();
     let e = measure::count_transitions(&net, &compute, &short, None, 64).unwrap_err();
     assert!(
         e.to_string().contains("15 values") && e.to_string().contains("16 inputs"),
         "{e}"
     );
-    let fine = measure::trajectory::random_ellipse(16, 1, 0);
+    let fine = measure::trajectory::random_ellipse(16, 1, 0).unwrap();
     let counted = measure::count_transitions(&net, &compute, &fine, None, 64).unwrap();
     assert!(counted.non_finite.is_none());
 }
@@ -350,4 +350,29 @@ fn the_entry_point_gives_what_the_kernels_give_and_can_be_cancelled() {
     let e = measure::measure(&net, &compute, inputs, &request, &mut |_| ControlFlow::Break(())).unwrap_err();
     assert!(matches!(e, OccamError::Cancelled { done: 7, total: 10, .. }), "{e:?}");
     assert!(e.to_string().starts_with("measurement cancelled after 7 of 10"), "{e}");
+}
+
+#[test]
+fn trajectory_builders_refuse_caller_input_instead_of_panicking() {
+    use occam::measure::trajectory::{data_ellipse, random_ellipse, translation};
+    let e = translation(&[0.0; 5], [2, 3, 1]).unwrap_err().to_string();
+    assert!(
+        e.contains("input shape 2,3,1") && e.contains("holds 6") && e.contains("has 5"),
+        "{e}"
+    );
+    let e = translation(&[0.0; 6], [3, 1, 2]).unwrap_err().to_string();
+    assert!(e.contains("width must be at least 2"), "{e}");
+    let e = translation(&[], [0, 4, 1]).unwrap_err().to_string();
+    assert!(e.contains("input shape 0,4,1"), "{e}");
+    assert_eq!(translation(&[0.0; 6], [1, 3, 2]).unwrap().pieces.len(), 3);
+
+    let (a, b, c) = ([1.0f32, 0.0, 0.0], [0.0f32, 1.0, 0.0], [0.0f32, 0.0, 1.0, 0.0]);
+    let e = data_ellipse([&a, &b, &c]).unwrap_err().to_string();
+    assert!(e.contains("sizes 3, 3 and 4 differ"), "{e}");
+    assert!(data_ellipse([&a, &b, &c[..3]]).is_ok());
+
+    let e = random_ellipse(0, 1, 0).unwrap_err().to_string();
+    assert!(e.contains("dimension = 0"), "{e}");
+    let e = random_ellipse(usize::MAX, 1, 0).unwrap_err().to_string();
+    assert!(e.contains("out of range"), "{e}");
 }

@@ -99,7 +99,7 @@ fn one_hidden_layer_on_an_ellipse_crosses_each_reachable_breakpoint_twice() {
     }
     // relu on a zero-centred ellipse: every neuron crosses exactly twice.
     let net = Mlp::random([4, 4, 1], 50, 2, 3, Activation::Relu, 1.0, 2);
-    let traj = random_ellipse(16, 3, 0);
+    let traj = random_ellipse(16, 3, 0).unwrap();
     assert_eq!(exact_transitions(&net, &Compute::single(), &traj, false).total, 100);
 }
 
@@ -147,19 +147,19 @@ fn exact_counts_bound_and_match_dense_sampling_on_random_networks() {
             let img = lcg_vec(depth as u64 + 40, 36);
             compare_with_sampling(
                 &net,
-                &translation(&img, [6, 6, 1]),
+                &translation(&img, [6, 6, 1]).unwrap(),
                 &format!("{act} d{depth} translate"),
             );
             let scaled = |v: Vec<f32>| v.into_iter().map(|x| x * 2.0).collect::<Vec<_>>();
             let (x0, x1, x2) = (scaled(lcg_vec(1, 36)), scaled(lcg_vec(2, 36)), scaled(lcg_vec(3, 36)));
             compare_with_sampling(
                 &net,
-                &data_ellipse([&x0, &x1, &x2]),
+                &data_ellipse([&x0, &x1, &x2]).unwrap(),
                 &format!("{act} d{depth} data ellipse"),
             );
             compare_with_sampling(
                 &net,
-                &random_ellipse(36, 5, depth as u64),
+                &random_ellipse(36, 5, depth as u64).unwrap(),
                 &format!("{act} d{depth} random ellipse"),
             );
         }
@@ -186,7 +186,7 @@ fn exact_counts_bound_and_match_dense_sampling_on_a_trained_network() {
     for i in 0..3 {
         compare_with_sampling(
             &outcome.net,
-            &translation(splits.test.input(i), [6, 6, 1]),
+            &translation(splits.test.input(i), [6, 6, 1]).unwrap(),
             &format!("trained, test point {i}"),
         );
     }
@@ -195,7 +195,7 @@ fn exact_counts_bound_and_match_dense_sampling_on_a_trained_network() {
 #[test]
 fn tanh_is_counted_by_sampling_only() {
     let net = Mlp::random([3, 3, 1], 10, 3, 2, Activation::Tanh, 1.0, 1);
-    let traj = random_ellipse(9, 1, 0);
+    let traj = random_ellipse(9, 1, 0).unwrap();
     let s = sampled_transitions(&net, &Compute::single(), &traj, 1 << 14, false);
     assert!(
         s.total > 0 && s.total.is_multiple_of(2),
@@ -209,7 +209,10 @@ fn a_small_memory_budget_splits_the_walk_without_changing_the_count() {
     use occam::measure::transitions::exact_transitions_within;
     for act in PL {
         let net = Mlp::random([6, 6, 1], 40, 4, 5, act, 1.5, 3);
-        for traj in [translation(&lcg_vec(9, 36), [6, 6, 1]), random_ellipse(36, 2, 1)] {
+        for traj in [
+            translation(&lcg_vec(9, 36), [6, 6, 1]).unwrap(),
+            random_ellipse(36, 2, 1).unwrap(),
+        ] {
             let whole = exact_transitions(&net, &Compute::single(), &traj, false);
             // 2,000 floats forces many halvings of each piece.
             let split = exact_transitions_within(&net, &Compute::single(), &traj, false, 2_000);

@@ -1,51 +1,25 @@
-//! A sweep store read as columns: the same tables `occam export` writes (one row per
-//! trial, or one row per stored point), each column with its type, ready for pandas.
+//! A sweep store read as columns through the library's `occam::store::read`: the same
+//! tables `occam sweep export` writes (one row per trial, or one row per stored point),
+//! each column with its type, ready for pandas.
 
 use crate::errors::{IntoPy, invalid};
 use numpy::IntoPyArray;
-use occam::sweep::export::{ColumnKind, RowKind, Table};
-use occam::sweep::store::Store;
+use occam::store::{self, Rows, Values};
 use pyo3::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use serde_json::Value;
 use std::path::PathBuf;
 
-fn kind_name(kind: ColumnKind) -> &'static str {
-    match kind {
-        ColumnKind::Int64 => "int64",
-        ColumnKind::UInt64 => "uint64",
-        ColumnKind::Float64 => "float64",
-        ColumnKind::Boolean => "bool",
-        ColumnKind::Utf8 => "str",
+/// A column of optional values as a Python list (None where the row has no value).
+fn list<'py, T: IntoPyObjectExt<'py> + Clone>(py: Python<'py>, values: &[Option<T>]) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for v in values {
+        match v {
+            Some(v) => out.append(v.clone().into_bound_py_any(py)?)?,
+            None => out.append(py.None())?,
+        }
     }
-}
-
-/// SQLite's `datetime('now')` text (`2026-11-27 15:01:34`, UTC) as RFC 3339
-/// (`2026-11-27T15:01:34Z`), as `occam sweep export` writes it.
-fn rfc3339_utc(sqlite_time: &str) -> String {
-    let b = sqlite_time.as_bytes();
-    if b.len() == 19 && b[10] == b' ' && b[4] == b'-' && b[13] == b':' {
-        format!("{}T{}Z", &sqlite_time[..10], &sqlite_time[11..])
-    } else {
-        sqlite_time.to_string()
-    }
-}
-
-/// A value as Python sees it: None for null, and arrays or objects as their JSON text
-/// (as the export writes them).
-fn to_python<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    match v {
-        Value::Null => Ok(py.None().into_bound(py)),
-        Value::Bool(b) => b.into_bound_py_any(py),
-        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => i.into_bound_py_any(py),
-            (None, Some(u)) => u.into_bound_py_any(py),
-            _ => n.as_f64().unwrap_or(f64::NAN).into_bound_py_any(py),
-        },
-        Value::String(s) => s.into_bound_py_any(py),
-        other => other.to_string().into_bound_py_any(py),
-    }
+    Ok(out)
 }
 
 /// The table of `rows` ('trials' or 'points') of the store at `path`: a list of
@@ -59,45 +33,41 @@ pub fn read_store<'py>(
     rows: &str,
 ) -> PyResult<(Vec<(String, &'static str)>, Bound<'py, PyList>)> {
     let kind = match rows {
-        "trials" => RowKind::Trials,
-        "points" => RowKind::Points,
+        "trials" => Rows::Trials,
+        "points" => Rows::Points,
         other => {
             return Err(invalid(format!(
                 "rows: '{other}' is not a table: use 'trials' or 'points'"
             )));
         }
     };
-    let (trials, finished_at) = py
-        .detach(|| -> occam::Result<_> {
-            let store = Store::open_existing(&path)?;
-            Ok((store.trials()?, store.finished_at()?))
-        })
-        .py_err()?;
-    let finished_at = finished_at.into_iter().map(|(id, at)| (id, rfc3339_utc(&at))).collect();
-    let table = Table::new(kind, &trials, &finished_at);
-    let columns: Vec<(String, &'static str)> = table
-        .columns()
-        .iter()
-        .map(|c| (c.name.clone(), kind_name(c.kind)))
-        .collect();
-    let mut cells: Vec<Vec<Value>> = vec![Vec::with_capacity(table.len()); columns.len()];
-    for row in table.rows() {
-        for (column, value) in cells.iter_mut().zip(row) {
-            column.push(value);
-        }
-    }
+    let table = py.detach(|| store::read(&path, kind)).py_err()?;
+    let mut names = Vec::with_capacity(table.columns.len());
     let out = PyList::empty(py);
-    for (column, values) in table.columns().iter().zip(&cells) {
-        if column.kind == ColumnKind::Float64 {
-            let floats: Vec<f64> = values.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect();
-            out.append(floats.into_pyarray(py))?;
-        } else {
-            let list = PyList::empty(py);
-            for v in values {
-                list.append(to_python(py, v)?)?;
+    for column in table.columns {
+        let kind = match column.values {
+            Values::Int(v) => {
+                out.append(list(py, &v)?)?;
+                "int64"
             }
-            out.append(list)?;
-        }
+            Values::UInt(v) => {
+                out.append(list(py, &v)?)?;
+                "uint64"
+            }
+            Values::Float(v) => {
+                out.append(v.into_pyarray(py))?;
+                "float64"
+            }
+            Values::Bool(v) => {
+                out.append(list(py, &v)?)?;
+                "bool"
+            }
+            Values::Text(v) => {
+                out.append(list(py, &v)?)?;
+                "str"
+            }
+        };
+        names.push((column.name, kind));
     }
-    Ok((columns, out))
+    Ok((names, out))
 }

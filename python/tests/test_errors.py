@@ -116,8 +116,14 @@ def test_degenerate_trajectories_are_refused():
     x = np.ones(4)
     with raises(occam.InvalidInputError, ValueError, "x1, x2, x3", "identical"):
         occam.trajectories.ellipse(x, x, np.zeros(4))
-    with raises(occam.InvalidInputError, ValueError, "input_shape: (2, 3, 1)", "6"):
+    with raises(occam.InvalidInputError, ValueError, "input shape 2,3,1", "holds 6", "has 5"):
         occam.trajectories.translate(np.ones(5), (2, 3, 1))
+    with raises(occam.InvalidInputError, ValueError, "input shape 3,1,2", "width must be at least 2"):
+        occam.trajectories.translate(np.ones(6), (3, 1, 2))
+    with raises(occam.InvalidInputError, ValueError, "sizes 4, 4 and 5 differ"):
+        occam.trajectories.ellipse(x, np.zeros(4), np.zeros(5))
+    with raises(occam.InvalidInputError, ValueError, "dim=0", "1 to"):
+        occam.trajectories.random_ellipse(1, 0)
 
 
 def test_files_map_to_oserror_and_format_errors(tmp_path):

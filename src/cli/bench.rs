@@ -231,7 +231,7 @@ fn bench_transitions(
             smooth_image(3),
         ),
     };
-    let traj = trajectory::translation(&image, [28, 28, 1]);
+    let traj = trajectory::translation(&image, [28, 28, 1]).expect("a 28x28 image");
     let mut rows = Vec::new();
     let mut row = |method: String, med: f64, min: f64, max: f64, cpw: f64, count: u64| {
         rows.push(

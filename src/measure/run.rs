@@ -133,7 +133,7 @@ pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[
 ///
 /// let net = Mlp::random([3, 3, 1], 16, 3, 4, Activation::Relu, 1.0, 5);
 /// let image: Vec<f32> = (0..9).map(|i| (i as f32 - 4.0) / 4.0).collect();
-/// let shifted = trajectory::translation(&image, [3, 3, 1]);
+/// let shifted = trajectory::translation(&image, [3, 3, 1])?;
 /// let exact = count_transitions(&net, &Compute::new(1), &shifted, None, 0)?;
 /// let sampled = count_transitions(&net, &Compute::new(1), &shifted, Some(Method::Sampled), 1 << 12)?;
 /// assert_eq!(exact.per_layer.len(), 2); // one count per hidden layer

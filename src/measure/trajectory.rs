@@ -151,8 +151,25 @@ impl TrajectoryKind {
 
 /// The closed translation loop of an `[h, w, c]` image: W vertices (shift 0 … W−1 pixels
 /// to the right, wrapping around) joined by straight segments, the last back to the first.
-pub fn translation(image: &[f32], shape: [usize; 3]) -> Trajectory {
+///
+/// An error when the shape has a zero, does not hold exactly `image.len()` values, or is
+/// less than 2 pixels wide (nothing to translate).
+pub fn translation(image: &[f32], shape: [usize; 3]) -> Result<Trajectory> {
     let [h, w, c] = shape;
+    let holds = h.saturating_mul(w).saturating_mul(c);
+    if shape.contains(&0) || holds != image.len() {
+        return Err(OccamError::config(format!(
+            "a translation loop: input shape {h},{w},{c} holds {holds} values but the image has {}: \
+             height × width × channels must equal the image's size, each at least 1",
+            image.len()
+        )));
+    }
+    if w < 2 {
+        return Err(OccamError::config(format!(
+            "a translation loop: input shape {h},{w},{c} is {w} pixel wide, which leaves nothing \
+             to translate: the width must be at least 2"
+        )));
+    }
     let shifted = |s: usize| -> Vec<f32> {
         let mut out = vec![0.0; image.len()];
         for y in 0..h {
@@ -170,14 +187,17 @@ pub fn translation(image: &[f32], shape: [usize; 3]) -> Trajectory {
             end: vertices[(s + 1) % w].clone(),
         })
         .collect();
-    Trajectory {
+    Ok(Trajectory {
         pieces,
         anchors: vec![0.0],
-    }
+    })
 }
 
 /// A zero-centred ellipse with a, b ~ N(0, I_d), drawn from `(seed, index)`.
-pub fn random_ellipse(dim: usize, seed: u64, index: u64) -> Trajectory {
+/// An error for a dimension of 0 or one whose vectors do not fit in memory.
+pub fn random_ellipse(dim: usize, seed: u64, index: u64) -> Result<Trajectory> {
+    crate::limits::in_range("a random ellipse's dimension", dim, 1, 1 << 40)?;
+    crate::limits::check_memory(&format!("a random ellipse in {dim} dimensions"), 12.0 * dim as f64)?;
     let mut rng = rng_for_item(seed, Stream::Trajectory, 2 * index);
     let mut draw = || {
         (0..dim)
@@ -185,14 +205,14 @@ pub fn random_ellipse(dim: usize, seed: u64, index: u64) -> Trajectory {
             .collect::<Vec<f32>>()
     };
     let (a, b) = (draw(), draw());
-    Trajectory {
+    Ok(Trajectory {
         pieces: vec![Piece::Ellipse {
             center: vec![0.0; dim],
             a,
             b,
         }],
         anchors: vec![],
-    }
+    })
 }
 
 /// Angles of the equilateral triangle's vertices on the unit circle.
@@ -243,12 +263,23 @@ pub fn check_spans_plane(x: [&[f32]; 3]) -> std::result::Result<(), String> {
 
 /// The ellipse through three data points: the image of the triangle's circumcircle.
 /// Anchor positions are where it passes through x₁, x₂, x₃.
-pub fn data_ellipse(x: [&[f32]; 3]) -> Trajectory {
+///
+/// An error when the three points differ in size. Points that do not span a plane give a
+/// flat ellipse (sweeps draw their triples at random and keep counting along it); see
+/// [`check_spans_plane`] to refuse them.
+pub fn data_ellipse(x: [&[f32]; 3]) -> Result<Trajectory> {
+    let sizes = x.map(<[f32]>::len);
+    if sizes[1] != sizes[0] || sizes[2] != sizes[0] {
+        return Err(OccamError::config(format!(
+            "an ellipse through three points: their sizes {}, {} and {} differ; the three points must have the same size",
+            sizes[0], sizes[1], sizes[2]
+        )));
+    }
     let (center, a, b) = plane_through(x, 1.0);
-    Trajectory {
+    Ok(Trajectory {
         pieces: vec![Piece::Ellipse { center, a, b }],
         anchors: TRIANGLE_ANGLES.iter().map(|t| t / TAU).collect(),
-    }
+    })
 }
 
 /// Picks three training points for the `index`-th data ellipse, seeded: one class for
@@ -316,7 +347,7 @@ pub fn pick_triplet(data: &Dataset, same_class: bool, seed: u64, index: u64) -> 
 /// the `index`-th random ellipse, or an ellipse through three examples of `train` (seeded).
 /// Callers keep `index < points.len()` for `translate`.
 pub fn build(kind: TrajectoryKind, points: &Dataset, train: &Dataset, index: usize, seed: u64) -> Result<Trajectory> {
-    Ok(match kind {
+    match kind {
         TrajectoryKind::Translate => translation(points.input(index), points.shape),
         TrajectoryKind::RandomEllipse => random_ellipse(points.dim(), seed, index as u64),
         TrajectoryKind::SameClassEllipse | TrajectoryKind::DifferentClassEllipse => {
@@ -324,7 +355,7 @@ pub fn build(kind: TrajectoryKind, points: &Dataset, train: &Dataset, index: usi
             let [a, b, c] = pick_triplet(train, same, seed, index as u64)?;
             data_ellipse([train.input(a), train.input(b), train.input(c)])
         }
-    })
+    }
 }
 
 #[cfg(test)]
@@ -336,7 +367,7 @@ mod tests {
         let x0 = [1.0f32, 0.0, 2.0, -1.0];
         let x1 = [0.0f32, 3.0, 1.0, 1.0];
         let x2 = [-2.0f32, 1.0, 0.5, 4.0];
-        let t = data_ellipse([&x0, &x1, &x2]);
+        let t = data_ellipse([&x0, &x1, &x2]).unwrap();
         for (anchor, want) in t.anchors.iter().zip([x0, x1, x2]) {
             let got = t.point_at(*anchor);
             for (g, w) in got.iter().zip(want) {
@@ -348,7 +379,7 @@ mod tests {
     #[test]
     fn translation_loop_is_closed_and_shifts_by_one_pixel_per_piece() {
         let img: Vec<f32> = (0..2 * 3).map(|i| i as f32).collect();
-        let t = translation(&img, [2, 3, 1]);
+        let t = translation(&img, [2, 3, 1]).unwrap();
         assert_eq!(t.pieces.len(), 3);
         assert_eq!(t.point_at(0.0), img);
         assert_eq!(t.point_at(1.0 / 3.0), vec![2.0, 0.0, 1.0, 5.0, 3.0, 4.0]);
@@ -387,8 +418,8 @@ mod tests {
 
     #[test]
     fn random_ellipses_are_seeded_per_index() {
-        assert_eq!(random_ellipse(5, 1, 3), random_ellipse(5, 1, 3));
-        assert_ne!(random_ellipse(5, 1, 3), random_ellipse(5, 1, 4));
-        assert_ne!(random_ellipse(5, 2, 3), random_ellipse(5, 1, 3));
+        assert_eq!(random_ellipse(5, 1, 3).unwrap(), random_ellipse(5, 1, 3).unwrap());
+        assert_ne!(random_ellipse(5, 1, 3).unwrap(), random_ellipse(5, 1, 4).unwrap());
+        assert_ne!(random_ellipse(5, 2, 3).unwrap(), random_ellipse(5, 1, 3).unwrap());
     }
 }

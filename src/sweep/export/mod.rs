@@ -135,11 +135,7 @@ pub fn export(store: &Store, rows: RowKind, outputs: &[Output]) -> Result<Export
             ),
         ));
     }
-    let finished_at: HashMap<String, String> = store
-        .finished_at()?
-        .into_iter()
-        .map(|(id, at)| (id, rfc3339_utc(&at)))
-        .collect();
+    let finished_at = finished_at_rfc3339(store)?;
     let table = Table::new(rows, &trials, &finished_at);
     for output in outputs {
         write_output(&table, output)?;
@@ -149,6 +145,15 @@ pub fn export(store: &Store, rows: RowKind, outputs: &[Output]) -> Result<Export
         rows: table.len(),
         columns: table.columns().len(),
     })
+}
+
+/// Each trial's finish time, as the exports write it (RFC 3339, UTC).
+pub(crate) fn finished_at_rfc3339(store: &Store) -> Result<HashMap<String, String>> {
+    Ok(store
+        .finished_at()?
+        .into_iter()
+        .map(|(id, at)| (id, rfc3339_utc(&at)))
+        .collect())
 }
 
 /// SQLite's `datetime('now')` text (`2026-11-27 15:01:34`, UTC) as RFC 3339
