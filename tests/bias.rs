@@ -163,33 +163,6 @@ fn weight_and_bias_gradients_match_float64_central_differences() {
     }
 }
 
-fn softmax(z: &[f64]) -> Vec<f64> {
-    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
-    let s: f64 = e.iter().sum();
-    e.iter().map(|v| v / s).collect()
-}
-
-/// Float64 central differences of `f` at `x`: the rows of the Jacobian, one per output.
-fn fd_rows(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64], outputs: usize) -> Vec<Vec<f64>> {
-    let eps = 1e-6;
-    let mut rows = vec![vec![0.0; x.len()]; outputs];
-    for j in 0..x.len() {
-        let (mut p, mut m) = (x.to_vec(), x.to_vec());
-        p[j] += eps;
-        m[j] -= eps;
-        let (fp, fm) = (f(&p), f(&m));
-        for i in 0..outputs {
-            rows[i][j] = (fp[i] - fm[i]) / (2.0 * eps);
-        }
-    }
-    rows
-}
-
-fn norm(rows: &[Vec<f64>]) -> f64 {
-    rows.iter().flatten().map(|v| v * v).sum::<f64>().sqrt()
-}
-
 #[test]
 fn jacobian_norms_with_biases_match_float64_central_differences() {
     for act in Activation::ALL {
@@ -210,12 +183,12 @@ fn jacobian_norms_with_biases_match_float64_central_differences() {
                     continue;
                 }
                 checked += 1;
-                let logit = fd_rows(|v| forward_biased(&net, &p, v).0, &xi, 5);
-                let soft = fd_rows(|v| softmax(&forward_biased(&net, &p, v).0), &xi, 5);
-                let target = norm(&soft[labels[i] as usize..labels[i] as usize + 1]);
+                let logit = fd_jacobian(|v| forward_biased(&net, &p, v).0, &xi, 5);
+                let soft = fd_jacobian(|v| softmax(&forward_biased(&net, &p, v).0), &xi, 5);
+                let target = fro(&soft[labels[i] as usize..labels[i] as usize + 1]);
                 for (what, g, w) in [
-                    ("logit", point.logit_jacobian_norm, norm(&logit)),
-                    ("softmax", point.jacobian_norm, norm(&soft)),
+                    ("logit", point.logit_jacobian_norm, fro(&logit)),
+                    ("softmax", point.jacobian_norm, fro(&soft)),
                     ("target row", point.target_row_norm, target),
                 ] {
                     assert!(

@@ -198,3 +198,32 @@ pub fn refused(out: &Output, wanted: &[&str]) -> String {
     }
     err
 }
+
+/// Softmax in float64 (shifted by the maximum).
+pub fn softmax(z: &[f64]) -> Vec<f64> {
+    let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<f64> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// Float64 central differences of `f` (R^d → R^n) at x: the n × d Jacobian.
+pub fn fd_jacobian(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64], n: usize) -> Vec<Vec<f64>> {
+    let eps = 1e-6;
+    let mut jac = vec![vec![0.0; x.len()]; n];
+    for j in 0..x.len() {
+        let (mut p, mut m) = (x.to_vec(), x.to_vec());
+        p[j] += eps;
+        m[j] -= eps;
+        let (fp, fm) = (f(&p), f(&m));
+        for i in 0..n {
+            jac[i][j] = (fp[i] - fm[i]) / (2.0 * eps);
+        }
+    }
+    jac
+}
+
+/// Frobenius norm of a matrix given by rows.
+pub fn fro(m: &[Vec<f64>]) -> f64 {
+    m.iter().flatten().map(|v| v * v).sum::<f64>().sqrt()
+}
