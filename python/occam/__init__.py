@@ -88,12 +88,53 @@ def _int64_labels(labels: Any) -> np.ndarray:
         )
     if array.size and not np.issubdtype(array.dtype, np.integer):
         if np.issubdtype(array.dtype, np.floating) and np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            _labels_fit_int64(array)
             array = array.astype(np.int64)
         else:
             raise InvalidInputError(
                 f"labels: dtype {array.dtype} holds values that are not class indices: give integers 0 to classes-1"
             )
+    if array.size and np.issubdtype(array.dtype, np.unsignedinteger):
+        _labels_fit_int64(array)
     return np.ascontiguousarray(array, dtype=np.int64)
+
+
+def _labels_fit_int64(array: np.ndarray) -> None:
+    """Refuses labels that a cast to int64 would change (so an error names the value the
+    caller passed, not the wrapped one)."""
+    big = np.flatnonzero((array > np.iinfo(np.int64).max) | (array < np.iinfo(np.int64).min))
+    if big.size:
+        i = int(big[0])
+        raise InvalidInputError(
+            f"labels: label {array[i]} at index {i} is not a class index: labels are integers 0 to classes-1"
+        )
+
+
+def _input_shape(what: str, shape: Any) -> Optional[Tuple[int, int, int]]:
+    """An (h, w, c) argument as three whole numbers of at least 1, or None."""
+    if shape is None:
+        return None
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or len(shape) != 3:
+        raise InvalidInputError(
+            f"{what}={shape!r} is not an image shape: give (height, width, channels), three whole numbers of at least 1"
+        )
+    return tuple(_integer(f"{what}[{i}]", v, 1, 1 << 40) for i, v in enumerate(shape))  # type: ignore[return-value]
+
+
+def _config_value(key: str, value: Any) -> Any:
+    """A training configuration value as JSON takes it: NumPy scalars as Python numbers,
+    NaN and infinities refused by key (JSON has no such numbers)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, dict):
+        return {k: _config_value(f"{key}.{k}", v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_config_value(key, v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        raise InvalidInputError(f"{key}={value} is not a finite number")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 63) <= value < (1 << 64):
+        raise InvalidInputError(f"{key}={value} is out of range for a whole-number setting")
+    return value
 
 
 class Network:
@@ -139,7 +180,7 @@ class Network:
         native, notes = _occam.Network.load(
             os.fspath(path),
             activation=activation,
-            input_shape=None if input_shape is None else tuple(input_shape),
+            input_shape=_input_shape("input_shape", input_shape),
             layout=layout,
         )
         for note in notes:
@@ -180,7 +221,7 @@ class Network:
             mats,
             str(activation),
             biases=vecs,
-            input_shape=None if input_shape is None else tuple(input_shape),
+            input_shape=_input_shape("input_shape", input_shape),
         )
         return cls(native)
 
@@ -237,6 +278,11 @@ class Network:
         """The bias vectors (copies, float32), or None for a bias-free network."""
         return self._net.biases()
 
+    def __reduce__(self) -> Tuple[Any, Tuple[Any, ...]]:
+        # Pickle, copy.deepcopy, joblib and multiprocessing rebuild the network from its
+        # parameters (float32, so the copy is exact).
+        return (_network_from_parts, (self.weights, self.activation, self.biases, self.input_shape))
+
     def __repr__(self) -> str:
         return (
             f"Network(dims={self.dims}, activation='{self.activation}', "
@@ -291,6 +337,10 @@ class Network:
         return self._net.transitions(trajectory, method=method, samples=samples, threads=_threads(threads))
 
 
+def _network_from_parts(weights: Any, activation: str, biases: Any, input_shape: Any) -> Network:
+    return Network.from_arrays(weights, activation, biases=biases, input_shape=input_shape)
+
+
 def _ordered_linear_tensors(state: Dict[str, Any]) -> Tuple[List[np.ndarray], Optional[List[np.ndarray]]]:
     """The Linear layers of a state_dict in order: keys ``PREFIX{i}.weight``/``.bias``
     sorted by the index ``i`` as a number, one common prefix."""
@@ -309,7 +359,13 @@ def _ordered_linear_tensors(state: Dict[str, Any]) -> Tuple[List[np.ndarray], Op
             )
         prefix, index, kind = match.group(1), int(match.group(2)), match.group(3)
         prefixes.add(prefix)
-        layers.setdefault(index, {})[kind] = _to_numpy(key, value)
+        layer = layers.setdefault(index, {})
+        if kind in layer:
+            raise InvalidInputError(
+                f"module_or_state_dict: keys '{layer[kind + '_key']}' and '{key}' both name layer {index}'s {kind}"
+            )
+        layer[kind] = _to_numpy(key, value)
+        layer[kind + "_key"] = key
     if not layers:
         raise InvalidInputError("module_or_state_dict: no weights found (an empty state_dict)")
     if len(prefixes) > 1:
@@ -383,7 +439,10 @@ def train(
     ``KeyboardInterrupt``. ``threads``: 1 to 1024, None for all cores; the same
     configuration and thread count give the same weights as ``occam train``."""
     callback = _progress_callback(progress)
-    native, metrics = _occam.train(json.dumps(config), threads=_threads(threads), progress=callback)
+    checked = {key: _config_value(key, value) for key, value in config.items()}
+    native, metrics = _occam.train(json.dumps(checked, allow_nan=False), threads=_threads(threads), progress=callback)
+    # A diverged run has no finite loss: None, never NaN posing as a number.
+    metrics = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in metrics.items()}
     return Network(native), metrics
 
 

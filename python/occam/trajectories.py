@@ -36,10 +36,9 @@ def _point(what: str, x: Any) -> np.ndarray:
 def translate(image: Any, input_shape: Sequence[int]) -> Trajectory:
     """The translation loop of one image: ``image`` holds h·w·c values (any shape, read
     in (h, w, c) row-major order, channels last) and ``input_shape`` is (h, w, c)."""
-    shape = tuple(int(s) for s in input_shape)
-    if len(shape) != 3:
-        raise InvalidInputError(f"input_shape: {tuple(input_shape)} is not (height, width, channels)")
-    return _occam.translate(_point("image", image), shape)
+    from . import _input_shape
+
+    return _occam.translate(_point("image", image), _input_shape("input_shape", input_shape))
 
 
 def ellipse(x1: Any, x2: Any, x3: Any) -> Trajectory:

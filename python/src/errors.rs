@@ -60,6 +60,8 @@ pub fn invalid(message: impl Into<String>) -> PyErr {
 pub fn from_occam(error: OccamError) -> PyErr {
     let kind = match &error {
         OccamError::Io { .. } => Kind::FileAccess,
+        // A path that is not there is an access problem (an OSError), not a format one.
+        OccamError::BadFile { path, .. } if std::fs::symlink_metadata(path).is_err() => Kind::FileAccess,
         OccamError::BadFile { .. } => Kind::FileFormat,
         OccamError::Config(_) => Kind::InvalidInput,
         OccamError::Cancelled { .. } => Kind::Cancelled,

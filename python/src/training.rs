@@ -33,8 +33,7 @@ pub fn train<'py>(
     progress: Option<Py<PyAny>>,
 ) -> PyResult<(Network, Bound<'py, PyDict>)> {
     let threads = threads::resolve(threads)?;
-    let config: TrainConfig =
-        serde_json::from_str(config_json).map_err(|e| invalid(format!("train configuration: {e}")))?;
+    let config = parse_config(config_json)?;
     config.validate().py_err()?;
     let mut raised: Option<PyErr> = None;
     let mut last_report: Option<Instant> = None;
@@ -104,4 +103,20 @@ fn metrics<'py>(py: Python<'py>, outcome: &TrainOutcome) -> PyResult<Bound<'py, 
     metrics.set_item("generalization_gap", outcome.generalization_gap())?;
     metrics.set_item("wall_seconds", outcome.wall_seconds)?;
     Ok(metrics)
+}
+
+/// The configuration from its JSON text; an error names the key (`width: invalid type:
+/// floating point 16.0, expected usize`), not a position in text the user never wrote.
+fn parse_config(config_json: &str) -> PyResult<TrainConfig> {
+    let mut de = serde_json::Deserializer::from_str(config_json);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let key = e.path().to_string();
+        let inner = e.inner().to_string();
+        let why = inner.split_once(" at line ").map_or(inner.as_str(), |(why, _)| why);
+        if key == "." {
+            invalid(format!("train configuration: {why}"))
+        } else {
+            invalid(format!("train configuration: {key}: {why}"))
+        }
+    })
 }
