@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _occam, trajectories
+from . import _occam, errors, trajectories
 from .errors import (
     CancelledError,
     FileAccessError,
@@ -31,19 +31,7 @@ from .store import Store
 
 __version__ = _occam.__version__
 
-__all__ = [
-    "Network",
-    "load_dataset",
-    "train",
-    "Store",
-    "trajectories",
-    "OccamError",
-    "InvalidInputError",
-    "FileFormatError",
-    "FileAccessError",
-    "NonFiniteError",
-    "CancelledError",
-]
+__all__ = ["Network", "load_dataset", "train", "Store", "trajectories", *errors.__all__]
 
 ACTIVATIONS = ("relu", "relu6", "hard_tanh", "hard_sigmoid", "tanh")
 
@@ -64,6 +52,20 @@ def _float32_points(what: str, x: Any) -> Tuple[np.ndarray, bool]:
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=np.float32)
     return converted, from_f64
+
+
+def _float32_arrays(what: str, arrays: Any, ndim: int, want_list: str, not_ndim: str) -> List[np.ndarray]:
+    """A list or tuple of float arrays of ``ndim`` dimensions as float32, each refused by
+    its index (``what[i]``) when it is not."""
+    if isinstance(arrays, np.ndarray) or not isinstance(arrays, (list, tuple)):
+        raise InvalidInputError(f"{what}: give {want_list}")
+    out = []
+    for i, a in enumerate(arrays):
+        a, _ = _float32_points(f"{what}[{i}]", a)
+        if a.ndim != ndim:
+            raise InvalidInputError(f"{what}[{i}]: shape {a.shape} {not_ndim}")
+        out.append(a)
+    return out
 
 
 def _integer(what: str, value: Any, lo: int, hi: int) -> int:
@@ -199,24 +201,12 @@ class Network:
         any order), the activation (``relu``, ``relu6``, ``hard_tanh``,
         ``hard_sigmoid`` or ``tanh``), optionally one bias vector per layer and the
         input shape (h, w, c) whose product is the first matrix's ``in``."""
-        if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)):
-            raise InvalidInputError("weights: give a list of 2-D [out, in] arrays, one per layer")
-        mats = []
-        for i, w in enumerate(weights):
-            w, _ = _float32_points(f"weights[{i}]", w)
-            if w.ndim != 2:
-                raise InvalidInputError(f"weights[{i}]: shape {w.shape} is not a matrix: give a 2-D [out, in] array")
-            mats.append(w)
+        mats = _float32_arrays("weights", weights, 2, "a list of 2-D [out, in] arrays, one per layer",
+                               "is not a matrix: give a 2-D [out, in] array")
         vecs = None
         if biases is not None:
-            if isinstance(biases, np.ndarray) or not isinstance(biases, (list, tuple)):
-                raise InvalidInputError("biases: give a list of 1-D arrays, one per layer, or None")
-            vecs = []
-            for i, b in enumerate(biases):
-                b, _ = _float32_points(f"biases[{i}]", b)
-                if b.ndim != 1:
-                    raise InvalidInputError(f"biases[{i}]: shape {b.shape} is not a vector: give a 1-D array")
-                vecs.append(b)
+            vecs = _float32_arrays("biases", biases, 1, "a list of 1-D arrays, one per layer, or None",
+                                   "is not a vector: give a 1-D array")
         native = _occam.Network.from_parts(
             mats,
             str(activation),

@@ -11,7 +11,7 @@ use occam::data::Dataset;
 use occam::measure::finite::check_jacobians;
 use occam::measure::ranges;
 use occam::measure::transitions::{exact_transitions, sampled_transitions};
-use occam::measure::{PointJacobian, jacobian_norms};
+use occam::measure::{JACOBIAN_CHUNK, PointJacobian, jacobian_norms};
 use occam::net::engine::{Workspace, evaluate, forward};
 use occam::net::{Activation, Layout, LoadOptions, Mlp};
 use pyo3::prelude::*;
@@ -297,12 +297,9 @@ impl Network {
     }
 }
 
-/// Points per call of the library's Jacobian kernel: as many as `occam measure` and sweeps
-/// measure per call, so the numbers are theirs bit for bit. Ctrl-C is checked between calls.
-const JACOBIAN_CHUNK: usize = 1 << 14;
-
 /// The library's checked `jacobian_norms` on `threads` threads without the GIL, in chunks
-/// of [`JACOBIAN_CHUNK`] points with a check for Ctrl-C (KeyboardInterrupt) after each.
+/// of [`JACOBIAN_CHUNK`] points (as many as `occam measure` and sweeps measure per call,
+/// so the numbers are theirs bit for bit) with a check for Ctrl-C (KeyboardInterrupt) after each.
 fn interruptible_jacobian_norms(
     py: Python<'_>,
     net: &Mlp,

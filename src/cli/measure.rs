@@ -150,10 +150,17 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
 fn measure_with_bar(
     common: &Common,
     net: &Mlp,
-    inputs: MeasureInputs,
+    points: &Dataset,
+    train: &Dataset,
+    origin: &Origin,
     request: &MeasureRequest,
     unit: &'static str,
 ) -> Result<Measurements> {
+    let inputs = MeasureInputs {
+        points,
+        labelled: origin.labelled(),
+        train,
+    };
     let compute = Compute::new(super::threads());
     let bar = occam::progress::bar(!common.quiet, 0, unit);
     let measured = measure(net, &compute, inputs, request, &mut |p| {
@@ -169,16 +176,11 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
     args.common.check_output(args.per_point.as_deref())?;
     let (net, train, points, origin) = args.common.load()?;
     let labelled = origin.labelled();
-    let inputs = MeasureInputs {
-        points: &points,
-        labelled,
-        train: &train,
-    };
     let request = MeasureRequest {
         jacobian: Some(JacobianRequest { points: None }),
         ..Default::default()
     };
-    let measured = measure_with_bar(&args.common, &net, inputs, &request, "points")?;
+    let measured = measure_with_bar(&args.common, &net, &points, &train, &origin, &request, "points")?;
     if let Some(bad) = measured.jacobian_non_finite {
         return Err(args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad));
     }
@@ -301,12 +303,7 @@ fn run_transitions(args: TransitionsArgs) -> Result<()> {
         transitions: Some(args.traj.request(&net, args.trajectory, count)?),
         ..Default::default()
     };
-    let inputs = MeasureInputs {
-        points: &points,
-        labelled: origin.labelled(),
-        train: &train,
-    };
-    let measured = measure_with_bar(&args.common, &net, inputs, &request, "trajectories")?;
+    let measured = measure_with_bar(&args.common, &net, &points, &train, &origin, &request, "trajectories")?;
     let result = measured.transitions.expect("transitions were requested");
     if let Some(bad) = result.non_finite {
         let what = format!("transitions along {} trajectory {}", args.trajectory.name(), bad.point);
@@ -377,12 +374,7 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
         }),
         ..Default::default()
     };
-    let inputs = MeasureInputs {
-        points: &points,
-        labelled: origin.labelled(),
-        train: &train,
-    };
-    let measured = measure_with_bar(&args.common, &net, inputs, &request, "trajectories")?;
+    let measured = measure_with_bar(&args.common, &net, &points, &train, &origin, &request, "trajectories")?;
     let result = measured.profiles.expect("profiles were requested");
     if let Some((kind, bad)) = result.non_finite {
         let what = format!("profile along {} trajectory {}", kind.name(), bad.point);

@@ -31,7 +31,9 @@ pub use request::{
     JacobianRequest, MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest,
     ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult,
 };
-pub use run::{count_transitions, jacobian_norms, measure, measurement_seed, resolve_method, trajectory_count};
+pub use run::{
+    JACOBIAN_CHUNK, count_transitions, jacobian_norms, measure, measurement_seed, resolve_method, trajectory_count,
+};
 pub use trajectory::{Trajectory, TrajectoryKind};
 pub use transitions::TransitionCount;
 

@@ -33,8 +33,9 @@ pub fn measurement_seed(explicit: Option<u64>, training_seed: u64) -> u64 {
 
 /// Points measured per call of the Jacobian kernel (and per progress report). Large, so
 /// that the per-point measurements of every built-in study are one call, as sweeps have
-/// always made them (a different split of the points could change the last bits).
-const JACOBIAN_CHUNK: usize = 1 << 14;
+/// always made them (a different split of the points could change the last bits). Other
+/// callers that split points (the Python binding, to check for Ctrl-C) use the same size.
+pub const JACOBIAN_CHUNK: usize = 1 << 14;
 
 /// Runs every measurement of `request` on `net` at `inputs`. `on_progress` is called after
 /// every chunk of points and every trajectory; returning `Break` cancels the measurement
