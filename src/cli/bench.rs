@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use occam::compute::{Compute, MatRef};
+use occam::compute::{Backend, Compute, DeviceNet, MatRef};
 use occam::net::engine::BatchGradient;
 use occam::net::{Activation, Mlp};
 use occam::train;
@@ -286,7 +286,7 @@ fn bench_train_step(
     shards: Option<usize>,
 ) -> serde_json::Value {
     let batch = 256;
-    let mut net = Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240601);
+    let net = Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240601);
     let mut rng = occam::rng::rng_for(1, occam::rng::Stream::Sweep);
     let mut x: Vec<f32> = (0..batch * 784)
         .map(|_| rng.sample(rand_distr::StandardNormal))
@@ -294,18 +294,25 @@ fn bench_train_step(
     x.chunks_exact_mut(784).for_each(occam::data::normalize_row);
     let labels: Vec<u16> = (0..batch).map(|_| rng.random_range(0..10)).collect();
     let shards = shards.unwrap_or_else(|| BatchGradient::auto_shards(&net, batch, compute.threads()));
-    let mut step = BatchGradient::new(&net, batch, shards);
-    let mut grads: Vec<Vec<f32>> = net.zero_params();
-    let mut opt = train::Momentum::new(net.params());
+    // As the training loop runs it: parameters, gradients and optimizer state in the
+    // backend's buffers; the batch loaded once, as the peers keep theirs in one tensor.
+    let mut step = BatchGradient::on(compute, &net, batch, shards);
+    step.load(compute, batch, &mut |rows, dst| {
+        dst.copy_from_slice(&x[rows.start * 784..rows.end * 784])
+    });
+    let lens: Vec<usize> = net.params().iter().map(Vec::len).collect();
+    let mut device = DeviceNet::upload(compute, &net);
+    let mut grads: Vec<Box<[f32]>> = lens.iter().map(|&len| compute.alloc(len)).collect();
+    let mut opt = train::OptimizerState::on(compute, train::OptimizerKind::Momentum, &lens).expect("step-wise");
     let mut losses = Vec::new();
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (med, min, max) = time_it(
         || {
-            let s = step.compute(&net, compute, &x, &labels, &mut grads);
+            let s = step.compute_loaded(compute, &device, &labels, &mut grads);
             if losses.len() < 11 {
                 losses.push(s.loss_sum / batch as f64);
             }
-            train::step_network(&mut opt, &mut net, &grads, 0.005).expect("gradients shaped like the network");
+            opt.step_on(compute, device.params_mut(), &grads, 0.005);
         },
         reps,
         min_rep,

@@ -9,9 +9,9 @@
 //! `A = diag σ − σσᵀ`. When d > w₁, `K_b = H_b (W₁W₁ᵀ) H_bᵀ` with the w₁ × w₁ Gram matrix
 //! of W₁ computed once per network, which avoids the n × d product per point.
 
-use crate::compute::{Compute, MatRef};
+use crate::compute::{Backend, Compute, NetParams, Operand};
 use crate::net::Mlp;
-use crate::net::engine::{Workspace, forward, softmax_cross_entropy};
+use crate::net::engine::{Workspace, forward_on, softmax_cross_entropy};
 
 /// The Jacobian quantities of one input point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,56 +28,158 @@ pub struct PointJacobian {
     pub predicted: usize,
 }
 
-/// Floats of scratch per chunk (two cotangent buffers); bounds memory for wide networks.
-const SCRATCH_FLOATS: usize = 1 << 24;
+/// Floats of scratch per chunk (two cotangent buffers); bounds memory per worker.
+const SCRATCH_FLOATS: usize = 1 << 22;
 const MAX_CHUNK: usize = 256;
+/// Chunks are at most 1/CHUNKS_PER_CALL of the points (but at least MIN_CHUNK points), so
+/// that many workers have chunks to share.
+const CHUNKS_PER_CALL: usize = 64;
+const MIN_CHUNK: usize = 16;
 
 /// Computes [`PointJacobian`] for each of the `x.len() / d` row-major inputs. Overflow
 /// shows as NaN or infinite values (see [`super::finite::check_jacobians`]), never as 0.
+///
+/// The points are split into chunks whose size depends on the network and the number of
+/// points only; each chunk is one batch of GEMMs on one worker (one thread on the CPU), so
+/// the result is the same bits at every thread count.
 pub fn jacobian_norms(net: &Mlp, compute: &Compute, x: &[f32], labels: Option<&[u16]>) -> Vec<PointJacobian> {
-    let d = net.input_dim();
+    jacobian_norms_on(compute, net, x, labels)
+}
+
+/// [`jacobian_norms`] on any backend, for a network in its memory.
+pub fn jacobian_norms_on<B: Backend, P: NetParams<B> + Sync + ?Sized>(
+    backend: &B,
+    net: &P,
+    x: &[f32],
+    labels: Option<&[u16]>,
+) -> Vec<PointJacobian> {
+    let dims = net.dims();
+    let d = dims[0];
     let n_points = x.len() / d;
     assert_eq!(x.len(), n_points * d);
     if let Some(l) = labels {
         assert_eq!(l.len(), n_points);
     }
-    let n = net.classes();
-    let widest = net.dims()[1..net.depth()]
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(1)
-        .max(d.min(net.dims()[1]));
-    let chunk = (SCRATCH_FLOATS / (2 * n * widest))
-        .clamp(1, MAX_CHUNK)
-        .min(n_points.max(1));
-    let first_gram = FirstLayer::new(net, compute);
-    let mut ws = Workspace::new(net, chunk);
-    let mut bufs = [
-        vec![0.0f32; chunk * n * widest.max(d)],
-        vec![0.0f32; chunk * n * widest.max(d)],
-    ];
-    let mut out = Vec::with_capacity(n_points);
-    for start in (0..n_points).step_by(chunk) {
-        let b = chunk.min(n_points - start);
-        let logits = forward(net, compute, &x[start * d..(start + b) * d], b, &mut ws).to_vec();
-        let grams = class_grams(net, compute, &ws, b, &first_gram, &mut bufs);
-        let mut probs = vec![0.0f32; n];
-        for p in 0..b {
-            let label = labels.map(|l| l[start + p] as usize);
-            let (loss, predicted) = softmax_cross_entropy(&logits[p * n..(p + 1) * n], label.unwrap_or(0), &mut probs);
-            let sigma: Vec<f64> = softmax64(&logits[p * n..(p + 1) * n]);
+    if n_points == 0 {
+        return Vec::new();
+    }
+    let shape = ChunkShape::of(dims, n_points);
+    let first = FirstLayer::new(backend, net);
+    let chunks: Vec<usize> = (0..n_points).step_by(shape.chunk).collect();
+    let workers = backend.workers().min(chunks.len()).max(1);
+    let run_worker = |worker: &B, w: usize| -> Vec<(usize, Vec<PointJacobian>)> {
+        let mut scratch = ChunkScratch::new(worker, dims, &shape);
+        chunks
+            .iter()
+            .skip(w)
+            .step_by(workers)
+            .map(|&start| {
+                let b = shape.chunk.min(n_points - start);
+                let labels = labels.map(|l| &l[start..start + b]);
+                let out = chunk_norms(
+                    worker,
+                    net,
+                    &x[start * d..(start + b) * d],
+                    labels,
+                    &first,
+                    &mut scratch,
+                );
+                (start, out)
+            })
+            .collect()
+    };
+    let mut parts: Vec<(usize, Vec<PointJacobian>)> = if workers > 1 {
+        use rayon::prelude::*;
+        (0..workers)
+            .into_par_iter()
+            .flat_map_iter(|w| run_worker(&backend.worker(), w))
+            .collect()
+    } else {
+        run_worker(backend, 0)
+    };
+    parts.sort_by_key(|(start, _)| *start);
+    parts.into_iter().flat_map(|(_, p)| p).collect()
+}
+
+/// The chunk size and scratch sizes of one call.
+struct ChunkShape {
+    chunk: usize,
+    classes: usize,
+    /// Columns of the widest cotangent buffer.
+    widest: usize,
+}
+
+impl ChunkShape {
+    fn of(dims: &[usize], n_points: usize) -> Self {
+        let (d, classes) = (dims[0], *dims.last().expect("layers"));
+        let depth = dims.len() - 1;
+        let widest = dims[1..depth].iter().copied().max().unwrap_or(1).max(d.min(dims[1]));
+        let chunk = (SCRATCH_FLOATS / (2 * classes * widest))
+            .clamp(1, MAX_CHUNK)
+            .min(n_points.div_ceil(CHUNKS_PER_CALL).max(MIN_CHUNK))
+            .min(n_points);
+        ChunkShape {
+            chunk,
+            classes,
+            widest: widest.max(d),
+        }
+    }
+}
+
+/// One worker's buffers: the chunk's inputs, the forward workspace, two cotangent buffers.
+struct ChunkScratch<B: Backend> {
+    input: Box<B::Buf>,
+    ws: Workspace<B>,
+    bufs: [Box<B::Buf>; 2],
+    logits: Vec<f32>,
+}
+
+impl<B: Backend> ChunkScratch<B> {
+    fn new(backend: &B, dims: &[usize], shape: &ChunkShape) -> Self {
+        let cot = shape.chunk * shape.classes * shape.widest;
+        ChunkScratch {
+            input: backend.alloc(shape.chunk * dims[0]),
+            ws: Workspace::on(backend, dims, shape.chunk),
+            bufs: [backend.alloc(cot), backend.alloc(cot)],
+            logits: vec![0.0; shape.chunk * shape.classes],
+        }
+    }
+}
+
+/// The Jacobian quantities of one chunk of `x.len() / d` points.
+fn chunk_norms<B: Backend, P: NetParams<B> + ?Sized>(
+    backend: &B,
+    net: &P,
+    x: &[f32],
+    labels: Option<&[u16]>,
+    first: &FirstLayer<B>,
+    scratch: &mut ChunkScratch<B>,
+) -> Vec<PointJacobian> {
+    let (dims, depth) = (net.dims(), net.depth());
+    let n = dims[depth];
+    let b = x.len() / dims[0];
+    backend.stage(&mut scratch.input, x.len(), &mut |dst| dst.copy_from_slice(x));
+    forward_on(backend, net, &scratch.input, b, &mut scratch.ws);
+    let logits = &mut scratch.logits[..b * n];
+    backend.read(scratch.ws.output(depth - 1), logits);
+    let grams = class_grams(backend, net, &scratch.ws, b, first, &mut scratch.bufs);
+    let mut probs = vec![0.0f32; n];
+    (0..b)
+        .map(|p| {
+            let label = labels.map(|l| l[p] as usize);
+            let row = &logits[p * n..(p + 1) * n];
+            let (loss, predicted) = softmax_cross_entropy(row, label.unwrap_or(0), &mut probs);
+            let sigma: Vec<f64> = softmax64(row);
             let (j2, g2, row2) = norms_from_gram(&grams[p * n * n..(p + 1) * n * n], &sigma, label);
-            out.push(PointJacobian {
+            PointJacobian {
                 jacobian_norm: j2.sqrt(),
                 logit_jacobian_norm: g2.sqrt(),
                 target_row_norm: row2.map_or(f64::NAN, f64::sqrt),
                 loss: if label.is_some() { loss } else { f64::NAN },
                 predicted,
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
 }
 
 fn softmax64(logits: &[f32]) -> Vec<f64> {
@@ -119,18 +221,18 @@ fn zero_if_negative(v: f64) -> f64 {
 
 /// How `K_b` is formed from `H_b`: through the Gram matrix of W₁ (when d > w₁) or through
 /// the explicit product `G_b = H_b W₁`.
-struct FirstLayer {
-    gram: Option<Vec<f32>>,
+struct FirstLayer<B: Backend> {
+    gram: Option<Box<B::Buf>>,
 }
 
-impl FirstLayer {
-    fn new(net: &Mlp, compute: &Compute) -> Self {
+impl<B: Backend> FirstLayer<B> {
+    fn new<P: NetParams<B> + ?Sized>(backend: &B, net: &P) -> Self {
         let (w1, d) = (net.dims()[1], net.dims()[0]);
         let use_gram = net.depth() == 1 || d > w1;
         let gram = use_gram.then(|| {
-            let w = MatRef::rows(&net.weights()[0], w1, d);
-            let mut m = vec![0.0f32; w1 * w1];
-            compute.matmul(&mut m, w, w.t(), false);
+            let w = Operand::new(net.weight(0), w1, d);
+            let mut m = backend.alloc(w1 * w1);
+            backend.gemm(&mut m, w, w.t(), false);
             m
         });
         FirstLayer { gram }
@@ -139,121 +241,67 @@ impl FirstLayer {
 
 /// The per-point class Gram matrices `K_b = G_b G_bᵀ` (b × n × n, f64) for the chunk
 /// whose forward pass is in `ws`.
-fn class_grams(
-    net: &Mlp,
-    compute: &Compute,
-    ws: &Workspace,
+fn class_grams<B: Backend, P: NetParams<B> + ?Sized>(
+    backend: &B,
+    net: &P,
+    ws: &Workspace<B>,
     b: usize,
-    first: &FirstLayer,
-    bufs: &mut [Vec<f32>; 2],
+    first: &FirstLayer<B>,
+    bufs: &mut [Box<B::Buf>; 2],
 ) -> Vec<f64> {
-    let n = net.classes();
+    let dims = net.dims();
     let depth = net.depth();
+    let n = dims[depth];
     let act = net.activation();
-    let mut grams = vec![0.0f64; b * n * n];
     if depth == 1 {
         // G = W₁ for every point: K = W₁W₁ᵀ.
         let m = first.gram.as_ref().expect("depth 1 uses the Gram matrix");
-        for p in 0..b {
-            grams[p * n * n..(p + 1) * n * n]
-                .iter_mut()
-                .zip(m)
-                .for_each(|(g, &v)| *g = v as f64);
-        }
-        return grams;
+        let mut k = vec![0.0f32; n * n];
+        backend.read(m, &mut k);
+        return (0..b).flat_map(|_| k.iter().map(|&v| v as f64)).collect();
     }
     // H starts as W_L with columns scaled by φ'(a_{L−1}) of each point.
-    let w_last = net.dims()[depth - 1];
-    {
-        let h = &mut bufs[0][..b * n * w_last];
-        let acts = &ws.acts[depth - 2];
-        for p in 0..b {
-            let deriv = &acts[p * w_last..(p + 1) * w_last];
-            for i in 0..n {
-                let row = &mut h[(p * n + i) * w_last..(p * n + i + 1) * w_last];
-                let wrow = &net.weights()[depth - 1][i * w_last..(i + 1) * w_last];
-                for ((h, &w), &a) in row.iter_mut().zip(wrow).zip(deriv) {
-                    *h = w * act.derivative_from_output(a);
-                }
-            }
-        }
-    }
+    let w_last = dims[depth - 1];
+    backend.cotangent_start(
+        &mut bufs[0],
+        net.weight(depth - 1),
+        ws.output(depth - 2),
+        b,
+        n,
+        w_last,
+        act,
+    );
     let mut cur = 0;
     for j in (1..depth - 1).rev() {
-        let (out_dim, in_dim) = (net.dims()[j + 1], net.dims()[j]);
         let [b0, b1] = bufs;
-        let (src, dst) = if cur == 0 { (&*b0, b1) } else { (&*b1, b0) };
-        let dst = &mut dst[..b * n * in_dim];
-        compute.matmul(
+        let (src, dst) = if cur == 0 { (&**b0, b1) } else { (&**b1, b0) };
+        backend.cotangent_backward(
             dst,
-            MatRef::rows(&src[..b * n * out_dim], b * n, out_dim),
-            MatRef::rows(&net.weights()[j], out_dim, in_dim),
-            false,
+            src,
+            net.weight(j),
+            ws.output(j - 1),
+            b,
+            n,
+            (dims[j], dims[j + 1]),
+            act,
         );
-        let acts = &ws.acts[j - 1];
-        for p in 0..b {
-            let deriv = &acts[p * in_dim..(p + 1) * in_dim];
-            for row in dst[p * n * in_dim..(p + 1) * n * in_dim].chunks_exact_mut(in_dim) {
-                row.iter_mut()
-                    .zip(deriv)
-                    .for_each(|(h, &a)| *h *= act.derivative_from_output(a));
-            }
-        }
         cur ^= 1;
     }
-    let (w1, d) = (net.dims()[1], net.dims()[0]);
+    let (w1, d) = (dims[1], dims[0]);
     let [b0, b1] = bufs;
-    let (h, scratch) = if cur == 0 { (&*b0, b1) } else { (&*b1, b0) };
-    let h = &h[..b * n * w1];
+    let (h, scratch) = if cur == 0 { (&**b0, b1) } else { (&**b1, b0) };
+    let hv = Operand::new(h, b * n, w1);
     // Y = H·M (then K = Y Hᵀ per point) or Y = G = H·W₁ (then K = G Gᵀ).
-    let (y, right, cols) = match &first.gram {
+    match &first.gram {
         Some(m) => {
-            let y = &mut scratch[..b * n * w1];
-            compute.matmul(y, MatRef::rows(h, b * n, w1), MatRef::rows(m, w1, w1), false);
-            (&*y, h, w1)
+            backend.gemm(scratch, hv, Operand::new(&**m, w1, w1), false);
+            backend.point_grams(scratch, h, b, n, w1)
         }
         None => {
-            let y = &mut scratch[..b * n * d];
-            compute.matmul(
-                y,
-                MatRef::rows(h, b * n, w1),
-                MatRef::rows(&net.weights()[0], w1, d),
-                false,
-            );
-            (&*y, &*y, d)
-        }
-    };
-    for p in 0..b {
-        for i in 0..n {
-            let yi = &y[(p * n + i) * cols..(p * n + i + 1) * cols];
-            for k in 0..n {
-                let rk = &right[(p * n + k) * cols..(p * n + k + 1) * cols];
-                grams[(p * n + i) * n + k] = dot64(yi, rk);
-            }
+            backend.gemm(scratch, hv, Operand::new(net.weight(0), w1, d), false);
+            backend.point_grams(&**scratch, &**scratch, b, n, d)
         }
     }
-    grams
-}
-
-fn dot64(a: &[f32], b: &[f32]) -> f64 {
-    // Four f32 lanes accumulated in f64 at the end of each block of 64: fast and accurate.
-    let mut total = 0.0f64;
-    for (ca, cb) in a.chunks(64).zip(b.chunks(64)) {
-        let mut acc = [0.0f32; 4];
-        let mut i = 0;
-        while i + 4 <= ca.len() {
-            for l in 0..4 {
-                acc[l] += ca[i + l] * cb[i + l];
-            }
-            i += 4;
-        }
-        let mut s = (acc[0] + acc[1]) as f64 + (acc[2] + acc[3]) as f64;
-        for j in i..ca.len() {
-            s += (ca[j] * cb[j]) as f64;
-        }
-        total += s;
-    }
-    total
 }
 
 #[cfg(test)]

@@ -4,70 +4,87 @@
 //! overflow shows in the loss and in measurements instead of being clamped away.
 
 use super::Mlp;
-use crate::compute::{Compute, MatRef};
+use crate::compute::{Backend, BatchLoss, Compute, NetParams};
 use crate::data::Dataset;
+use std::borrow::BorrowMut;
+use std::ops::Range;
+
+pub use crate::compute::{apply_keeping_nan, softmax_cross_entropy};
 
 /// Scratch buffers for up to `capacity` examples, reused across steps so the training
 /// loop allocates nothing. `acts[l]` holds layer l's output for the batch: φ(z) for hidden
 /// layers (the derivative is recovered from it, see `Activation::derivative_from_output`),
 /// the logits for the last layer.
-#[derive(Debug, Clone)]
-pub struct Workspace {
+pub struct Workspace<B: Backend = Compute> {
     capacity: usize,
-    pub(crate) acts: Vec<Vec<f32>>,
-    grad: [Vec<f32>; 2],
+    pub(crate) acts: Vec<Box<B::Buf>>,
+    grad: [Box<B::Buf>; 2],
 }
 
-impl Workspace {
-    /// Buffers for batches of up to `capacity` examples of `net`.
+impl Workspace<Compute> {
+    /// CPU buffers for batches of up to `capacity` examples of `net`.
     pub fn new(net: &Mlp, capacity: usize) -> Self {
-        let widest = net.dims[1..].iter().copied().max().unwrap_or(0);
+        Workspace::on(&Compute::single(), net.dims(), capacity)
+    }
+}
+
+impl<B: Backend> Workspace<B> {
+    /// Buffers on `backend` for batches of up to `capacity` examples of a network with
+    /// layer widths `dims` (input first).
+    pub fn on(backend: &B, dims: &[usize], capacity: usize) -> Self {
+        let widest = dims[1..].iter().copied().max().unwrap_or(0);
         Workspace {
             capacity,
-            acts: net.dims[1..].iter().map(|&w| vec![0.0; capacity * w]).collect(),
-            grad: [vec![0.0; capacity * widest], vec![0.0; capacity * widest]],
+            acts: dims[1..].iter().map(|&w| backend.alloc(capacity * w)).collect(),
+            grad: [backend.alloc(capacity * widest), backend.alloc(capacity * widest)],
         }
     }
     /// The largest batch this workspace holds.
     pub fn capacity(&self) -> usize {
         self.capacity
     }
+    /// Layer `l`'s output buffer (hidden: φ(z); last: the logits).
+    pub(crate) fn output(&self, l: usize) -> &B::Buf {
+        &self.acts[l]
+    }
 }
 
 /// Logits `f(x)` for `n` row-major inputs `x` (`n × d`); returns the `n × classes` slice
-/// of the workspace. Hidden outputs stay in the workspace for [`backward`].
+/// of the workspace. Hidden outputs stay in the workspace for [`loss_and_gradients`].
 pub fn forward<'w>(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &'w mut Workspace) -> &'w [f32] {
+    assert_eq!(x.len(), n * net.input_dim(), "input buffer does not hold {n} examples");
+    forward_on(compute, net, x, n, ws);
+    &ws.acts[net.depth() - 1][..n * net.classes()]
+}
+
+/// [`forward`] on any backend: the logits stay in the workspace's last buffer.
+pub fn forward_on<B: Backend, P: NetParams<B> + ?Sized>(
+    backend: &B,
+    net: &P,
+    x: &B::Buf,
+    n: usize,
+    ws: &mut Workspace<B>,
+) {
     assert!(
         n <= ws.capacity,
         "batch of {n} exceeds workspace capacity {}",
         ws.capacity
     );
-    assert_eq!(x.len(), n * net.input_dim(), "input buffer does not hold {n} examples");
-    let depth = net.depth();
+    let (dims, depth, act) = (net.dims(), net.depth(), net.activation());
     for l in 0..depth {
         let (before, rest) = ws.acts.split_at_mut(l);
-        let input = if l == 0 { x } else { &before[l - 1][..n * net.dims[l]] };
-        let out = &mut rest[0][..n * net.dims[l + 1]];
-        let w = MatRef::rows(&net.weights()[l], net.dims[l + 1], net.dims[l]);
-        compute.matmul(out, MatRef::rows(input, n, net.dims[l]), w.t(), false);
-        if let Some(bias) = net.bias(l) {
-            for row in out.chunks_exact_mut(bias.len()) {
-                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-            }
-        }
-        if l + 1 < depth {
-            let act = net.activation;
-            out.iter_mut().for_each(|v| *v = apply_keeping_nan(act, *v));
-        }
+        let input: &B::Buf = if l == 0 { x } else { &before[l - 1] };
+        let hidden = (l + 1 < depth).then_some(act);
+        backend.layer_forward(
+            &mut rest[0],
+            input,
+            net.weight(l),
+            net.bias(l),
+            n,
+            (dims[l], dims[l + 1]),
+            hidden,
+        );
     }
-    &ws.acts[depth - 1][..n * net.classes()]
-}
-
-/// φ(z), except that NaN stays NaN (φ's clamps, e.g. `relu(NaN) = 0`, would hide it).
-/// ±inf goes through φ: it is the rounded limit of a large finite value.
-#[inline(always)]
-pub fn apply_keeping_nan(act: crate::net::Activation, z: f32) -> f32 {
-    if z.is_nan() { z } else { act.apply(z) }
 }
 
 /// Mean softmax cross-entropy over a batch, and its statistics.
@@ -81,31 +98,20 @@ pub struct BatchStats {
     pub n: usize,
 }
 
-/// Cross-entropy of one logit row against `label`, with the softmax written to `probs`.
-/// Returns (loss, predicted class); the prediction takes the lowest index on ties.
-pub fn softmax_cross_entropy(logits: &[f32], label: usize, probs: &mut [f32]) -> (f64, usize) {
-    let mut predicted = 0;
-    for (i, &v) in logits.iter().enumerate() {
-        if v > logits[predicted] {
-            predicted = i;
+impl BatchStats {
+    fn of(loss: BatchLoss, n: usize) -> Self {
+        BatchStats {
+            loss_sum: loss.loss_sum,
+            correct: loss.correct,
+            n,
         }
     }
-    let max = logits[predicted] as f64;
-    let mut sum = 0.0f64;
-    for (p, &v) in probs.iter_mut().zip(logits) {
-        let e = (v as f64 - max).exp();
-        *p = e as f32;
-        sum += e;
-    }
-    let inv = 1.0 / sum;
-    probs.iter_mut().for_each(|p| *p = (*p as f64 * inv) as f32);
-    let loss = sum.ln() + max - logits[label] as f64;
-    (loss, predicted)
 }
 
 /// One training step's arithmetic: the mean cross-entropy over the batch and its
 /// gradient with respect to every parameter, written into `grads` (the layout of
-/// [`Mlp::zero_params`]: the weight matrices, then the biases when the network has them). The gradient with respect to the input is never formed.
+/// [`Mlp::zero_params`]: the weight matrices, then the biases when the network has them).
+/// The gradient with respect to the input is never formed.
 pub fn loss_and_gradients(
     net: &Mlp,
     compute: &Compute,
@@ -114,61 +120,98 @@ pub fn loss_and_gradients(
     ws: &mut Workspace,
     grads: &mut [Vec<f32>],
 ) -> BatchStats {
+    assert_eq!(
+        x.len(),
+        labels.len() * net.input_dim(),
+        "input buffer does not hold the batch"
+    );
+    loss_and_gradients_on(compute, net, x, labels, ws, grads)
+}
+
+/// [`loss_and_gradients`] on any backend, with `x` already in the backend's memory.
+pub fn loss_and_gradients_on<B: Backend, P: NetParams<B> + ?Sized, G: BorrowMut<B::Buf>>(
+    backend: &B,
+    net: &P,
+    x: &B::Buf,
+    labels: &[u16],
+    ws: &mut Workspace<B>,
+    grads: &mut [G],
+) -> BatchStats {
     let n = labels.len();
-    let classes = net.classes();
-    forward(net, compute, x, n, ws);
+    let classes = *net.dims().last().expect("a network has layers");
+    forward_on(backend, net, x, n, ws);
     // dL/dlogits = (softmax − onehot) / n, into grad[0].
-    let mut stats = BatchStats {
-        n,
-        ..Default::default()
-    };
-    let logits = &ws.acts[net.depth() - 1];
-    let g = &mut ws.grad[0];
-    for i in 0..n {
-        let row = &mut g[i * classes..(i + 1) * classes];
-        let (loss, predicted) = softmax_cross_entropy(&logits[i * classes..(i + 1) * classes], labels[i] as usize, row);
-        stats.loss_sum += loss;
-        stats.correct += (predicted == labels[i] as usize) as usize;
-        row[labels[i] as usize] -= 1.0;
-        row.iter_mut().for_each(|v| *v /= n as f32);
-    }
-    backward(net, compute, x, n, ws, grads);
-    stats
+    let loss = backend.softmax_cross_entropy(&ws.acts[net.depth() - 1], labels, classes, &mut ws.grad[0]);
+    backward(backend, net, x, n, ws, grads);
+    BatchStats::of(loss, n)
 }
 
-/// Mean loss gradients of a batch, computed either by one pass whose products use every
-/// thread, or by splitting the batch into `shards` row blocks processed in parallel on one
-/// thread each and combined as `Σ_i (n_i/n)·grad_i` in shard order. Splitting wins for
-/// small widths, where one product is too small to share (see `docs/PERFORMANCE.md`).
-/// The shard count is part of the arithmetic: the same shard count gives the same bits.
-pub struct BatchGradient {
-    shards: Vec<(Workspace, Vec<Vec<f32>>)>,
-    whole: Workspace,
-}
-
-impl BatchGradient {
-    /// Buffers for batches of up to `batch` examples of `net`, split into `shards` (at least 1, at most `batch`).
-    pub fn new(net: &Mlp, batch: usize, shards: usize) -> Self {
-        let shards = shards.clamp(1, batch.max(1));
-        let per = batch.div_ceil(shards);
-        BatchGradient {
-            shards: if shards > 1 {
-                (0..shards)
-                    .map(|_| (Workspace::new(net, per), net.zero_params()))
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            whole: Workspace::new(net, if shards > 1 { 0 } else { batch }),
+/// Back-propagates the output gradient held in the workspace (`n × classes`, from
+/// [`loss_and_gradients_on`]) to every parameter: `dW_l = G_lᵀ · a_{l−1}`,
+/// `db_l = Σ_rows G_l`, `G_{l−1} = (G_l · W_l) ∘ φ'(z_{l−1})`.
+fn backward<B: Backend, P: NetParams<B> + ?Sized, G: BorrowMut<B::Buf>>(
+    backend: &B,
+    net: &P,
+    x: &B::Buf,
+    n: usize,
+    ws: &mut Workspace<B>,
+    grads: &mut [G],
+) {
+    let (dims, depth, act) = (net.dims(), net.depth(), net.activation());
+    let has_biases = net.bias(0).is_some();
+    let (weight_grads, bias_grads) = grads.split_at_mut(depth);
+    let mut cur = 0;
+    for l in (0..depth).rev() {
+        let io = (dims[l], dims[l + 1]);
+        let [g0, g1] = &mut ws.grad;
+        let (g_cur, g_next) = if cur == 0 { (&**g0, g1) } else { (&**g1, g0) };
+        let input: &B::Buf = if l == 0 { x } else { &ws.acts[l - 1] };
+        let db = has_biases.then(|| bias_grads[l].borrow_mut());
+        backend.weight_gradient(weight_grads[l].borrow_mut(), db, g_cur, input, n, io);
+        if l > 0 {
+            backend.input_gradient(g_next, g_cur, net.weight(l), &ws.acts[l - 1], n, io, act);
+            cur ^= 1;
         }
     }
+}
 
-    /// The shard count a network and batch should use on `threads` threads: one shard per
-    /// thread when a layer's product is too small to split well inside the GEMM.
-    pub fn auto_shards(net: &Mlp, batch: usize, threads: usize) -> usize {
+/// Mean loss gradients of a batch, computed either by one pass whose operations use every
+/// thread, or by splitting the batch into `shards` row blocks processed in parallel, each
+/// on one worker of the backend, and combined as `Σ_i (n_i/n)·grad_i` in shard order.
+/// Splitting wins for small widths, where one product is too small to share (see
+/// `docs/PERFORMANCE.md`). The shard count is part of the arithmetic: the same shard count
+/// gives the same bits.
+pub struct BatchGradient<B: Backend = Compute> {
+    shards: Vec<Shard<B>>,
+    whole: Workspace<B>,
+    input: Box<B::Buf>,
+    input_dim: usize,
+    param_lens: Vec<usize>,
+    loaded: usize,
+}
+
+/// One shard's buffers: its part of the batch, its workspace and its gradients.
+struct Shard<B: Backend> {
+    input: Box<B::Buf>,
+    ws: Workspace<B>,
+    grads: Vec<Box<B::Buf>>,
+}
+
+impl BatchGradient<Compute> {
+    /// CPU buffers for batches of up to `batch` examples of `net`, split into `shards`
+    /// (at least 1, at most `batch`).
+    pub fn new(net: &Mlp, batch: usize, shards: usize) -> Self {
+        BatchGradient::on(&Compute::single(), net, batch, shards)
+    }
+
+    /// The shard count a network and batch should use on `workers` workers: one shard
+    /// per worker (of at least 32 examples) when a layer's product is too small to split
+    /// well inside the GEMM (every hidden layer narrower than 256).
+    pub fn auto_shards(net: &Mlp, batch: usize, workers: usize) -> usize {
         let widest_hidden = net.hidden_dims().iter().copied().max().unwrap_or(net.classes());
-        if threads > 1 && widest_hidden < 256 && batch >= 32 * threads {
-            threads
+        if workers > 1 && widest_hidden < 256 {
+            // At least 32 examples per shard, so each shard's products stay efficient.
+            (batch / 32).clamp(1, workers)
         } else {
             1
         }
@@ -183,33 +226,109 @@ impl BatchGradient {
         labels: &[u16],
         grads: &mut [Vec<f32>],
     ) -> BatchStats {
-        if self.shards.is_empty() {
-            return loss_and_gradients(net, compute, x, labels, &mut self.whole, grads);
-        }
-        let n = labels.len();
         let d = net.input_dim();
+        assert_eq!(x.len(), labels.len() * d, "input buffer does not hold the batch");
+        if self.shards.is_empty() {
+            return loss_and_gradients_on(compute, net, x, labels, &mut self.whole, grads);
+        }
+        self.load(compute, labels.len(), &mut |rows, dst| {
+            dst.copy_from_slice(&x[rows.start * d..rows.end * d])
+        });
+        self.compute_loaded(compute, net, labels, grads)
+    }
+}
+
+impl<B: Backend> BatchGradient<B> {
+    /// Buffers on `backend` for batches of up to `batch` examples of `net`, split into
+    /// `shards` (at least 1, at most `batch`).
+    pub fn on(backend: &B, net: &Mlp, batch: usize, shards: usize) -> Self {
+        let shards = shards.clamp(1, batch.max(1));
+        let per = batch.div_ceil(shards);
+        let d = net.input_dim();
+        let alloc_params = || net.params().iter().map(|p| backend.alloc(p.len())).collect();
+        BatchGradient {
+            shards: if shards > 1 {
+                (0..shards)
+                    .map(|_| Shard {
+                        input: backend.alloc(per * d),
+                        ws: Workspace::on(backend, net.dims(), per),
+                        grads: alloc_params(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            whole: Workspace::on(backend, net.dims(), if shards > 1 { 0 } else { batch }),
+            input: backend.alloc(if shards > 1 { 0 } else { batch * d }),
+            input_dim: d,
+            param_lens: net.params().iter().map(Vec::len).collect(),
+            loaded: 0,
+        }
+    }
+
+    /// The row ranges of the shards for a batch of `n` examples (one range when unsplit).
+    fn shard_rows(&self, n: usize) -> Vec<Range<usize>> {
+        if self.shards.is_empty() {
+            return std::iter::once(0..n).collect();
+        }
         let per = n.div_ceil(self.shards.len());
-        let single = Compute::single();
+        (0..self.shards.len())
+            .map(|i| (i * per).min(n)..((i + 1) * per).min(n))
+            .collect()
+    }
+
+    /// Writes a batch of `n` examples into the backend: `fill(rows, dst)` writes the
+    /// inputs of batch rows `rows` into `dst` (`rows.len() × d`), once per shard.
+    pub fn load(&mut self, backend: &B, n: usize, fill: &mut dyn FnMut(Range<usize>, &mut [f32])) {
+        let d = self.input_dim;
+        let ranges = self.shard_rows(n);
+        if self.shards.is_empty() {
+            backend.stage(&mut self.input, n * d, &mut |dst| fill(0..n, dst));
+        } else {
+            for (shard, rows) in self.shards.iter_mut().zip(ranges) {
+                let len = rows.len() * d;
+                backend.stage(&mut shard.input, len, &mut |dst| fill(rows.clone(), dst));
+            }
+        }
+        self.loaded = n;
+    }
+
+    /// The loss and gradients of the batch written by [`Self::load`] (`labels` its labels).
+    pub fn compute_loaded<P: NetParams<B> + Sync + ?Sized, G: BorrowMut<B::Buf>>(
+        &mut self,
+        backend: &B,
+        net: &P,
+        labels: &[u16],
+        grads: &mut [G],
+    ) -> BatchStats {
+        let n = labels.len();
+        assert_eq!(n, self.loaded, "labels for a batch of another size than was loaded");
+        if self.shards.is_empty() {
+            return loss_and_gradients_on(backend, net, &self.input, labels, &mut self.whole, grads);
+        }
+        let ranges = self.shard_rows(n);
         let stats: Vec<BatchStats> = {
             use rayon::prelude::*;
             self.shards
                 .par_iter_mut()
-                .enumerate()
-                .map(|(i, (ws, g))| {
-                    let (lo, hi) = ((i * per).min(n), ((i + 1) * per).min(n));
-                    if lo == hi {
-                        g.iter_mut().for_each(|v| v.fill(0.0));
+                .zip(ranges)
+                .map(|(shard, rows)| {
+                    if rows.is_empty() {
                         return BatchStats::default();
                     }
-                    loss_and_gradients(net, &single, &x[lo * d..hi * d], &labels[lo..hi], ws, g)
+                    let worker = backend.worker();
+                    let labels = &labels[rows];
+                    loss_and_gradients_on(&worker, net, &shard.input, labels, &mut shard.ws, &mut shard.grads)
                 })
                 .collect()
         };
         for (l, out) in grads.iter_mut().enumerate() {
-            out.fill(0.0);
-            for ((_, g), st) in self.shards.iter().zip(&stats) {
-                let weight = st.n as f32 / n as f32;
-                out.iter_mut().zip(&g[l]).for_each(|(o, v)| *o += weight * v);
+            let len = self.param_lens[l];
+            backend.fill(out.borrow_mut(), len, 0.0);
+            for (shard, st) in self.shards.iter().zip(&stats) {
+                if st.n > 0 {
+                    backend.scale_add(out.borrow_mut(), &shard.grads[l], len, st.n as f32 / n as f32);
+                }
             }
         }
         stats.iter().fold(BatchStats::default(), |a, b| BatchStats {
@@ -217,37 +336,6 @@ impl BatchGradient {
             correct: a.correct + b.correct,
             n: a.n + b.n,
         })
-    }
-}
-
-/// Back-propagates the output gradient held in the workspace (`n × classes`, from
-/// [`loss_and_gradients`]) to every parameter: `dW_l = G_lᵀ · a_{l−1}`, `db_l = Σ_rows G_l`,
-/// `G_{l−1} = (G_l · W_l) ∘ φ'(z_{l−1})`.
-fn backward(net: &Mlp, compute: &Compute, x: &[f32], n: usize, ws: &mut Workspace, grads: &mut [Vec<f32>]) {
-    let act = net.activation;
-    let mut cur = 0;
-    for l in (0..net.depth()).rev() {
-        let (out_dim, in_dim) = (net.dims[l + 1], net.dims[l]);
-        let [g0, g1] = &mut ws.grad;
-        let (g_cur, g_next) = if cur == 0 { (&*g0, g1) } else { (&*g1, g0) };
-        let g_view = MatRef::rows(&g_cur[..n * out_dim], n, out_dim);
-        let input = if l == 0 { x } else { &ws.acts[l - 1][..n * in_dim] };
-        compute.matmul(&mut grads[l], g_view.t(), MatRef::rows(input, n, in_dim), false);
-        if net.has_biases() {
-            let db = &mut grads[net.depth() + l];
-            db.fill(0.0);
-            for row in g_cur[..n * out_dim].chunks_exact(out_dim) {
-                db.iter_mut().zip(row).for_each(|(d, g)| *d += g);
-            }
-        }
-        if l > 0 {
-            let next = &mut g_next[..n * in_dim];
-            compute.matmul(next, g_view, MatRef::rows(&net.weights()[l], out_dim, in_dim), false);
-            for (g, &a) in next.iter_mut().zip(&ws.acts[l - 1][..n * in_dim]) {
-                *g *= act.derivative_from_output(a);
-            }
-            cur ^= 1;
-        }
     }
 }
 
@@ -269,15 +357,27 @@ pub struct Evaluation {
 
 /// Evaluates `net` on every example of `data`, in chunks that fit a modest workspace.
 pub fn evaluate(net: &Mlp, compute: &Compute, data: &Dataset) -> Evaluation {
+    evaluate_on(compute, net, data)
+}
+
+/// [`evaluate`] on any backend: each chunk's inputs go to the backend and its logits
+/// come back to the host for the loss.
+pub fn evaluate_on<B: Backend, P: NetParams<B> + ?Sized>(backend: &B, net: &P, data: &Dataset) -> Evaluation {
     const CHUNK: usize = 1000;
     let d = data.dim();
-    let classes = net.classes();
-    let mut ws = Workspace::new(net, CHUNK.min(data.len().max(1)));
+    let classes = *net.dims().last().expect("a network has layers");
+    let capacity = CHUNK.min(data.len().max(1));
+    let mut ws = Workspace::on(backend, net.dims(), capacity);
+    let mut input = backend.alloc(capacity * d);
+    let mut logits = vec![0.0f32; capacity * classes];
     let mut probs = vec![0.0f32; classes];
     let (mut loss_sum, mut correct, mut first_non_finite) = (0.0f64, 0usize, None);
     for start in (0..data.len()).step_by(CHUNK) {
         let n = CHUNK.min(data.len() - start);
-        let logits = forward(net, compute, &data.inputs[start * d..(start + n) * d], n, &mut ws);
+        let rows = &data.inputs[start * d..(start + n) * d];
+        backend.stage(&mut input, n * d, &mut |dst| dst.copy_from_slice(rows));
+        forward_on(backend, net, &input, n, &mut ws);
+        backend.read(ws.output(net.depth() - 1), &mut logits[..n * classes]);
         for i in 0..n {
             let label = data.labels[start + i] as usize;
             let (loss, predicted) = softmax_cross_entropy(&logits[i * classes..(i + 1) * classes], label, &mut probs);

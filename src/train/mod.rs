@@ -13,10 +13,11 @@ pub(crate) use config::is_false;
 pub use config::{TrainConfig, ranges};
 pub use observe::{OnProgress, TrainProgress};
 pub use optim::{
-    Adam, AdamParams, Momentum, MomentumParams, Optimizer, OptimizerKind, RmsProp, RmsPropParams, Sgd, step_network,
+    AdamParams, MomentumParams, Optimizer, OptimizerKind, OptimizerState, RmsPropParams, build as optimizer,
+    step_network,
 };
 
-use crate::compute::Compute;
+use crate::compute::{Backend, Compute, DeviceNet};
 use crate::data::{Dataset, Splits};
 use crate::net::Mlp;
 use crate::net::engine::BatchGradient;
@@ -152,10 +153,10 @@ pub struct TrainHooks<'a, 'o> {
 /// assert_eq!((outcome.steps, seen), (5, 5));
 /// # Ok::<(), occam::OccamError>(())
 /// ```
-pub fn train_with(
+pub fn train_with<B: Backend>(
     config: &TrainConfig,
     splits: &Splits,
-    compute: &Compute,
+    backend: &B,
     hooks: TrainHooks<'_, '_>,
 ) -> crate::error::Result<TrainOutcome> {
     let TrainHooks {
@@ -189,13 +190,20 @@ pub fn train_with(
     let total = config.step_budget() * if lbfgs { 2 } else { 1 };
     let progress = observe::Reporter::new(on_progress, total);
     let mut run = if lbfgs {
-        lbfgs::train_full_batch(net, config, &train_set, compute, &progress, observer.as_deref_mut())
+        lbfgs::train_full_batch(
+            net,
+            config,
+            &train_set,
+            &backend.host(),
+            &progress,
+            observer.as_deref_mut(),
+        )
     } else {
         train_minibatch(
             net,
             config,
             &train_set,
-            compute,
+            backend,
             &progress,
             log_every,
             observer.as_deref_mut(),
@@ -209,16 +217,17 @@ pub fn train_with(
             unit: if lbfgs { "objective evaluations" } else { "steps" },
         });
     }
-    let mut train_eval = engine::evaluate(&run.net, compute, &train_set);
-    let mut test_eval = engine::evaluate(&run.net, compute, &splits.test);
+    let evaluate = |net: &Mlp, data: &Dataset| engine::evaluate_on(backend, &DeviceNet::upload(backend, net), data);
+    let mut train_eval = evaluate(&run.net, &train_set);
+    let mut test_eval = evaluate(&run.net, &splits.test);
     let finite = |a: &Evaluation, b: &Evaluation| a.loss.is_finite() && b.loss.is_finite();
     if !finite(&train_eval, &test_eval) {
         run.status = Status::Diverged;
     }
     let mut fallback = None;
     if let (Status::Diverged, Some(checkpoint)) = (run.status, run.checkpoint.take()) {
-        let train_at = engine::evaluate(&checkpoint.net, compute, &train_set);
-        let test_at = engine::evaluate(&checkpoint.net, compute, &splits.test);
+        let train_at = evaluate(&checkpoint.net, &train_set);
+        let test_at = evaluate(&checkpoint.net, &splits.test);
         if finite(&train_at, &test_at) {
             fallback = Some(Fallback {
                 checkpoint_step: checkpoint.steps,
@@ -307,11 +316,11 @@ pub fn decayed_lr(config: &TrainConfig, epochs: usize) -> f64 {
 /// (it is part of the next permutation). Weights are only updated by finite gradients:
 /// on a non-finite loss the run ends as `Diverged` with the previous weights. After the
 /// config's fallback step a copy of the weights is kept (see [`TrainConfig::fallback_at`]).
-fn train_minibatch(
+fn train_minibatch<B: Backend>(
     mut net: Mlp,
     config: &TrainConfig,
     data: &Dataset,
-    compute: &Compute,
+    backend: &B,
     progress: &observe::Reporter<'_>,
     log_every: usize,
     mut observer: Option<&mut observe::Observer<'_>>,
@@ -319,10 +328,12 @@ fn train_minibatch(
     let n = data.len();
     let batch = config.batch.min(n);
     let d = data.dim();
-    let mut optimizer = optim::build(config.optimizer, net.params()).expect("step-wise optimizer");
-    let mut grads: Vec<Vec<f32>> = net.zero_params();
-    let shards = BatchGradient::auto_shards(&net, batch, compute.threads());
-    let mut gradient = BatchGradient::new(&net, batch, shards);
+    let lens: Vec<usize> = net.params().iter().map(Vec::len).collect();
+    let mut device = DeviceNet::upload(backend, &net);
+    let mut optimizer = OptimizerState::on(backend, config.optimizer, &lens).expect("step-wise optimizer");
+    let mut grads: Vec<Box<B::Buf>> = lens.iter().map(|&len| backend.alloc(len)).collect();
+    let shards = BatchGradient::auto_shards(&net, batch, backend.workers());
+    let mut gradient = BatchGradient::on(backend, &net, batch, shards);
     let mut shuffle_rng = rng_for(config.seed, Stream::Shuffle);
     let mut augment_rng = rng_for(config.seed, Stream::Augment);
     let mut order: Vec<usize> = (0..n).collect();
@@ -342,7 +353,7 @@ fn train_minibatch(
             epochs += 1;
             if config.stop_at_100
                 && epoch_correct as f64 >= 0.99 * epoch_seen as f64
-                && engine::evaluate(&net, compute, data).correct == n
+                && engine::evaluate_on(backend, &device, data).correct == n
             {
                 status = Status::Reached100;
                 break;
@@ -351,33 +362,47 @@ fn train_minibatch(
             pos = 0;
             (epoch_correct, epoch_seen) = (0, 0);
         }
-        for (j, &i) in order[pos..pos + batch].iter().enumerate() {
-            x[j * d..(j + 1) * d].copy_from_slice(data.input(i));
+        let rows = &order[pos..pos + batch];
+        for (j, &i) in rows.iter().enumerate() {
             labels[j] = data.labels[i];
         }
-        pos += batch;
-        let input = if config.augment.is_identity() {
-            &x
+        if config.augment.is_identity() {
+            // Straight from the dataset into the backend's batch buffer(s).
+            gradient.load(backend, batch, &mut |range, dst| {
+                for (j, out) in range.zip(dst.chunks_exact_mut(d)) {
+                    out.copy_from_slice(data.input(rows[j]));
+                }
+            });
         } else {
+            for (j, &i) in rows.iter().enumerate() {
+                x[j * d..(j + 1) * d].copy_from_slice(data.input(i));
+            }
             config.augment.apply(data.shape, &x, &mut x_aug, &mut augment_rng);
-            &x_aug
-        };
-        let stats = gradient.compute(&net, compute, input, &labels, &mut grads);
+            gradient.load(backend, batch, &mut |range, dst| {
+                dst.copy_from_slice(&x_aug[range.start * d..range.end * d])
+            });
+        }
+        pos += batch;
+        let stats = gradient.compute_loaded(backend, &device, &labels, &mut grads);
         if !stats.loss_sum.is_finite() {
             status = Status::Diverged;
             break;
         }
         let lr = decayed_lr(config, epochs);
-        optimizer.step(net.params_mut(), &grads, lr as f32);
+        optimizer.step_on(backend, device.params_mut(), &grads, lr as f32);
         steps += 1;
         if Some(steps) == fallback_step {
+            device.read_into(backend, &mut net);
             checkpoint = Some(Checkpoint {
                 net: net.clone(),
                 steps,
                 epochs,
             });
         }
-        if let Some(obs) = &mut observer {
+        if let Some(obs) = &mut observer
+            && obs.wants(steps)
+        {
+            device.read_into(backend, &mut net);
             obs.maybe_observe(steps, &net, data);
         }
         train_log.step(steps, epochs, lr, (stats.loss_sum, stats.correct, stats.n));
@@ -392,6 +417,7 @@ fn train_minibatch(
             break;
         }
     }
+    device.read_into(backend, &mut net);
     RunState {
         net,
         status,

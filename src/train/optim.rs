@@ -1,8 +1,10 @@
 //! First-order optimizers with the TensorFlow-1 semantics the paper used (docs/MODEL.md, Training).
 //! Each has a parameter struct whose `Default` carries TF-1's coefficients.
 
+use crate::compute::{Backend, Compute, UpdateRule};
 use crate::net::Mlp;
 use serde::{Deserialize, Serialize};
+use std::borrow::{Borrow, BorrowMut};
 use std::fmt;
 use std::str::FromStr;
 
@@ -96,39 +98,110 @@ pub fn step_network(
     Ok(())
 }
 
-/// Builds the step-wise optimizer for `kind`, with state shaped like `weights`.
-/// Returns `None` for L-BFGS, which is not step-wise.
+/// Builds the step-wise optimizer for `kind` on the host (one thread), with state shaped
+/// like `weights`. Returns `None` for L-BFGS, which is not step-wise.
 pub fn build(kind: OptimizerKind, weights: &[Vec<f32>]) -> Option<Box<dyn Optimizer>> {
-    let zeros = || weights.iter().map(|w| vec![0.0f32; w.len()]).collect::<Vec<_>>();
-    match kind {
-        OptimizerKind::Sgd => Some(Box::new(Sgd)),
-        OptimizerKind::Momentum => Some(Box::new(Momentum::new(weights))),
-        OptimizerKind::Adam => Some(Box::new(Adam {
-            params: AdamParams::default(),
-            m: zeros(),
-            v: zeros(),
-            t: 0,
-        })),
-        OptimizerKind::Rmsprop => {
-            let params = RmsPropParams::default();
-            let ms = weights
-                .iter()
-                .map(|w| vec![params.initial_mean_square; w.len()])
-                .collect();
-            Some(Box::new(RmsProp { params, ms }))
+    let lens: Vec<usize> = weights.iter().map(Vec::len).collect();
+    OptimizerState::on(&Compute::single(), kind, &lens).map(|s| Box::new(s) as Box<dyn Optimizer>)
+}
+
+/// The update rule of a step-wise optimizer with its coefficients.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    Sgd,
+    Momentum(MomentumParams),
+    Adam(AdamParams),
+    RmsProp(RmsPropParams),
+}
+
+/// A step-wise optimizer on a backend: its coefficients, its step count and its state
+/// buffers (one set per parameter buffer) in the backend's memory. Every update is one
+/// fused elementwise pass of [`Backend::update`].
+pub struct OptimizerState<B: Backend = Compute> {
+    rule: Rule,
+    state: Vec<Vec<Box<B::Buf>>>,
+    lens: Vec<usize>,
+    steps: i32,
+}
+
+impl<B: Backend> OptimizerState<B> {
+    /// TF-1's coefficients for `kind` and initial state for parameter buffers of `lens`
+    /// elements; `None` for L-BFGS.
+    pub fn on(backend: &B, kind: OptimizerKind, lens: &[usize]) -> Option<Self> {
+        let rule = match kind {
+            OptimizerKind::Sgd => Rule::Sgd,
+            OptimizerKind::Momentum => Rule::Momentum(MomentumParams::default()),
+            OptimizerKind::Adam => Rule::Adam(AdamParams::default()),
+            OptimizerKind::Rmsprop => Rule::RmsProp(RmsPropParams::default()),
+            OptimizerKind::Lbfgs => return None,
+        };
+        let (buffers, initial) = match rule {
+            Rule::Sgd => (0, 0.0),
+            Rule::Momentum(_) => (1, 0.0),
+            Rule::Adam(_) => (2, 0.0),
+            Rule::RmsProp(p) => (1, p.initial_mean_square),
+        };
+        let state = lens
+            .iter()
+            .map(|&len| {
+                (0..buffers)
+                    .map(|_| {
+                        let mut b = backend.alloc(len);
+                        backend.fill(&mut b, len, initial);
+                        b
+                    })
+                    .collect()
+            })
+            .collect();
+        Some(OptimizerState {
+            rule,
+            state,
+            lens: lens.to_vec(),
+            steps: 0,
+        })
+    }
+
+    /// The rule of the next step at rate `lr` (Adam's bias correction folded in).
+    fn next_rule(&mut self, lr: f32) -> UpdateRule {
+        self.steps += 1;
+        match self.rule {
+            Rule::Sgd => UpdateRule::Sgd { lr },
+            Rule::Momentum(p) => UpdateRule::Momentum {
+                lr,
+                momentum: p.momentum,
+            },
+            Rule::Adam(AdamParams { beta1, beta2, epsilon }) => UpdateRule::Adam {
+                lr_t: (lr as f64 * (1.0 - beta2.powi(self.steps)).sqrt() / (1.0 - beta1.powi(self.steps))) as f32,
+                beta1: beta1 as f32,
+                beta2: beta2 as f32,
+                epsilon,
+            },
+            Rule::RmsProp(p) => UpdateRule::RmsProp {
+                lr,
+                decay: p.decay,
+                epsilon: p.epsilon,
+            },
         }
-        OptimizerKind::Lbfgs => None,
+    }
+
+    /// One update of every parameter buffer from its gradient at rate `lr`.
+    pub fn step_on<P: BorrowMut<B::Buf>, G: Borrow<B::Buf>>(
+        &mut self,
+        backend: &B,
+        params: &mut [P],
+        grads: &[G],
+        lr: f32,
+    ) {
+        let rule = self.next_rule(lr);
+        for (((p, g), state), &len) in params.iter_mut().zip(grads).zip(&mut self.state).zip(&self.lens) {
+            backend.update(rule, p.borrow_mut(), g.borrow(), state, len);
+        }
     }
 }
 
-/// `w ← w − lr·g`.
-pub struct Sgd;
-
-impl Optimizer for Sgd {
+impl Optimizer for OptimizerState<Compute> {
     fn step(&mut self, weights: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f32) {
-        for (w, g) in weights.iter_mut().zip(grads) {
-            w.iter_mut().zip(g).for_each(|(w, g)| *w -= lr * g);
-        }
+        self.step_on(&Compute::single(), weights, grads, lr);
     }
 }
 
@@ -141,35 +214,6 @@ pub struct MomentumParams {
 impl Default for MomentumParams {
     fn default() -> Self {
         MomentumParams { momentum: 0.9 }
-    }
-}
-
-/// TF-1 `MomentumOptimizer` (non-Nesterov): `m ← μ·m + g; w ← w − lr·m`, m starting at 0.
-pub struct Momentum {
-    /// The coefficients.
-    pub params: MomentumParams,
-    velocity: Vec<Vec<f32>>,
-}
-
-impl Momentum {
-    /// TF-1 defaults, velocity zero, shaped like `weights`.
-    pub fn new(weights: &[Vec<f32>]) -> Self {
-        Momentum {
-            params: MomentumParams::default(),
-            velocity: weights.iter().map(|w| vec![0.0; w.len()]).collect(),
-        }
-    }
-}
-
-impl Optimizer for Momentum {
-    fn step(&mut self, weights: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f32) {
-        let mu = self.params.momentum;
-        for ((w, g), m) in weights.iter_mut().zip(grads).zip(&mut self.velocity) {
-            for ((w, g), m) in w.iter_mut().zip(g).zip(m.iter_mut()) {
-                *m = mu * *m + g;
-                *w -= lr * *m;
-            }
-        }
     }
 }
 
@@ -193,34 +237,6 @@ impl Default for AdamParams {
     }
 }
 
-/// TF-1 `AdamOptimizer`: `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`,
-/// `w ← w − lr_t·m / (√v + ε)` with `lr_t = lr·√(1−β2^t)/(1−β1^t)`. The bias correction is
-/// folded into the step size, so ε is added to the *uncorrected* √v: this differs from
-/// PyTorch's `Adam` (which adds ε to √v̂) exactly as TF-1 did.
-pub struct Adam {
-    /// The coefficients.
-    pub params: AdamParams,
-    m: Vec<Vec<f32>>,
-    v: Vec<Vec<f32>>,
-    t: i32,
-}
-
-impl Optimizer for Adam {
-    fn step(&mut self, weights: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f32) {
-        let AdamParams { beta1, beta2, epsilon } = self.params;
-        self.t += 1;
-        let lr_t = (lr as f64 * (1.0 - beta2.powi(self.t)).sqrt() / (1.0 - beta1.powi(self.t))) as f32;
-        let (b1, b2) = (beta1 as f32, beta2 as f32);
-        for (((w, g), m), v) in weights.iter_mut().zip(grads).zip(&mut self.m).zip(&mut self.v) {
-            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *w -= lr_t * *m / (v.sqrt() + epsilon);
-            }
-        }
-    }
-}
-
 /// RMSProp's coefficients (TF-1 defaults).
 #[derive(Debug, Clone, Copy)]
 pub struct RmsPropParams {
@@ -237,25 +253,6 @@ impl Default for RmsPropParams {
             decay: 0.9,
             epsilon: 1e-10,
             initial_mean_square: 1.0,
-        }
-    }
-}
-
-/// TF-1 `RMSPropOptimizer` with momentum 0: `ms ← ρ·ms + (1−ρ)·g²; w ← w − lr·g/√(ms+ε)`.
-pub struct RmsProp {
-    /// The coefficients.
-    pub params: RmsPropParams,
-    ms: Vec<Vec<f32>>,
-}
-
-impl Optimizer for RmsProp {
-    fn step(&mut self, weights: &mut [Vec<f32>], grads: &[Vec<f32>], lr: f32) {
-        let RmsPropParams { decay, epsilon, .. } = self.params;
-        for ((w, g), ms) in weights.iter_mut().zip(grads).zip(&mut self.ms) {
-            for ((w, &g), ms) in w.iter_mut().zip(g).zip(ms.iter_mut()) {
-                *ms = decay * *ms + (1.0 - decay) * g * g;
-                *w -= lr * g / (*ms + epsilon).sqrt();
-            }
         }
     }
 }

@@ -1,0 +1,190 @@
+//! What the thread count changes and what it does not (docs/BACKEND.md, Determinism):
+//! products, optimizer updates, Jacobian norms and training runs of networks trained
+//! without batch shards are the same bits at every thread count; networks narrow enough
+//! to be trained in batch shards agree within rounding. Each test would fail if a split
+//! changed an inner summation order or dropped part of an output.
+
+use occam::compute::{Backend, Compute, MatRef};
+use occam::data::{Dataset, Splits};
+use occam::measure::jacobian::jacobian_norms;
+use occam::net::{Activation, Mlp};
+use occam::train::{self, OptimizerKind, OptimizerState, TrainConfig};
+
+fn lcg_vec(seed: u64, n: usize) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn products_are_the_same_bits_at_every_thread_count_and_match_float64() {
+    // Shapes above the splitting threshold, split by rows (m > n) and by columns (n ≥ m),
+    // with ragged edges, for every transpose combination and with accumulation.
+    for (m, k, n) in [(300, 200, 97), (64, 513, 700), (1000, 7, 333)] {
+        let a = lcg_vec(1, m * k);
+        let b = lcg_vec(2, k * n);
+        let c0 = lcg_vec(3, m * n);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let av = if ta {
+                MatRef::rows(&a, k, m).t()
+            } else {
+                MatRef::rows(&a, m, k)
+            };
+            let bv = if tb {
+                MatRef::rows(&b, n, k).t()
+            } else {
+                MatRef::rows(&b, k, n)
+            };
+            let run = |threads: usize, accumulate: bool| {
+                let mut out = c0.clone();
+                Compute::new(threads).matmul(&mut out, av, bv, accumulate);
+                out
+            };
+            for accumulate in [false, true] {
+                let one = run(1, accumulate);
+                for threads in [2, 3, 4] {
+                    assert_eq!(
+                        bits(&one),
+                        bits(&run(threads, accumulate)),
+                        "{m}x{k}x{n} {ta} {tb} {threads} threads"
+                    );
+                }
+                // And the product itself is right (float64 reference on a few entries).
+                for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 3), (m - 1, 0)] {
+                    let mut want: f64 = if accumulate { c0[i * n + j] as f64 } else { 0.0 };
+                    for p in 0..k {
+                        want += av.data[i * av.row_stride + p * av.col_stride] as f64
+                            * bv.data[p * bv.row_stride + j * bv.col_stride] as f64;
+                    }
+                    assert!(
+                        (one[i * n + j] as f64 - want).abs() < 1e-4 * (k as f64).sqrt(),
+                        "({i},{j})"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn optimizer_updates_are_the_same_bits_split_or_not() {
+    let lens = [150_000usize, 7];
+    let params: Vec<Vec<f32>> = lens.iter().map(|&l| lcg_vec(l as u64, l)).collect();
+    let grads: Vec<Vec<f32>> = lens.iter().map(|&l| lcg_vec(l as u64 + 9, l)).collect();
+    for kind in [
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Adam,
+        OptimizerKind::Rmsprop,
+    ] {
+        let run = |threads: usize| {
+            let c = Compute::new(threads);
+            let mut p: Vec<Box<[f32]>> = params.iter().map(|v| c.upload(v)).collect();
+            let mut opt = OptimizerState::on(&c, kind, &lens).unwrap();
+            for lr in [0.1, 0.05, 0.01] {
+                opt.step_on(&c, &mut p, &grads, lr);
+            }
+            p.iter().flat_map(|v| bits(v)).collect::<Vec<u32>>()
+        };
+        let one = run(1);
+        assert_eq!(one, run(2), "{kind:?}");
+        assert_eq!(one, run(3), "{kind:?}");
+        // The host optimizer (one thread, used by custom loops) is the same arithmetic.
+        let mut host = params.clone();
+        let mut opt = train::optimizer(kind, &params).unwrap();
+        for lr in [0.1, 0.05, 0.01] {
+            opt.step(&mut host, &grads, lr);
+        }
+        assert_eq!(one, host.iter().flat_map(|v| bits(v)).collect::<Vec<u32>>(), "{kind:?}");
+        assert_ne!(bits(&params[0]), bits(&host[0]), "{kind:?}: the update changed nothing");
+    }
+}
+
+#[test]
+fn jacobian_norms_are_the_same_bits_at_every_thread_count() {
+    for (width, depth, d) in [(300, 3, 64), (40, 4, 100)] {
+        let net = Mlp::random([d, 1, 1], width, depth, 10, Activation::Relu, 1.0, 3);
+        let points = 150;
+        let x = lcg_vec(5, points * d);
+        let labels: Vec<u16> = (0..points).map(|i| (i % 10) as u16).collect();
+        let run = |threads: usize| {
+            jacobian_norms(&net, &Compute::new(threads), &x, Some(&labels))
+                .iter()
+                .flat_map(|p| [p.jacobian_norm, p.logit_jacobian_norm, p.target_row_norm, p.loss])
+                .map(f64::to_bits)
+                .collect::<Vec<u64>>()
+        };
+        let one = run(1);
+        assert_eq!(one.len(), points * 4);
+        assert_eq!(one, run(2), "width {width}");
+        assert_eq!(one, run(3), "width {width}");
+    }
+}
+
+fn splits(n: usize) -> Splits {
+    let d = 64;
+    let inputs = lcg_vec(11, n * d);
+    let labels: Vec<u16> = (0..n).map(|i| (i % 5) as u16).collect();
+    let train = Dataset {
+        inputs,
+        labels,
+        shape: [8, 8, 1],
+        classes: 5,
+    };
+    Splits {
+        name: "lcg".into(),
+        test: train.clone(),
+        validation: None,
+        train,
+    }
+}
+
+fn run(width: usize, threads: usize, optimizer: OptimizerKind) -> train::TrainOutcome {
+    let config = TrainConfig {
+        width,
+        depth: 3,
+        optimizer,
+        steps: 30,
+        batch: 128,
+        lr: 0.01,
+        seed: 4,
+        stop_at_100: false,
+        ..Default::default()
+    };
+    train::train(&config, &splits(512), &Compute::new(threads)).unwrap()
+}
+
+#[test]
+fn training_without_batch_shards_is_the_same_bits_at_every_thread_count() {
+    // Width 300 ≥ 256: one shard, products split inside; the run must not move a bit.
+    for optimizer in [OptimizerKind::Momentum, OptimizerKind::Adam] {
+        let one = run(300, 1, optimizer);
+        let two = run(300, 2, optimizer);
+        assert_eq!(one.steps, 30);
+        let flat = |net: &Mlp| net.params().iter().flat_map(|v| bits(v)).collect::<Vec<u32>>();
+        assert_eq!(flat(&one.net), flat(&two.net), "{optimizer:?}");
+        assert_eq!(one.train.loss.to_bits(), two.train.loss.to_bits());
+        assert_ne!(flat(&one.net), flat(&one.initial), "training changed nothing");
+    }
+}
+
+#[test]
+fn training_in_batch_shards_agrees_within_rounding() {
+    // Width 40: at 2 threads the batch is split in two shards whose gradients are
+    // combined by weight; the sum's rounding differs, nothing else.
+    let one = run(40, 1, OptimizerKind::Momentum);
+    let two = run(40, 2, OptimizerKind::Momentum);
+    let rel = (one.train.loss - two.train.loss).abs() / one.train.loss;
+    assert!(rel < 1e-4, "{} vs {}", one.train.loss, two.train.loss);
+    for (a, b) in one.net.params().iter().flatten().zip(two.net.params().iter().flatten()) {
+        assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{a} vs {b}");
+    }
+}
