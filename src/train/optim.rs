@@ -205,7 +205,8 @@ impl Optimizer for OptimizerState<Compute> {
     }
 }
 
-/// Momentum's coefficient μ (TF-1 default 0.9).
+/// Momentum's coefficient μ (TF-1 default 0.9). TF-1 `MomentumOptimizer` (non-Nesterov):
+/// `m ← μ·m + g; w ← w − lr·m`, m starting at 0.
 #[derive(Debug, Clone, Copy)]
 pub struct MomentumParams {
     /// μ in `m ← μ·m + g`.
@@ -217,7 +218,11 @@ impl Default for MomentumParams {
     }
 }
 
-/// Adam's coefficients (TF-1 defaults).
+/// Adam's coefficients (TF-1 defaults). TF-1 `AdamOptimizer`: `m ← β1·m + (1−β1)·g`,
+/// `v ← β2·v + (1−β2)·g²`, `w ← w − lr_t·m / (√v + ε)` with
+/// `lr_t = lr·√(1−β2^t)/(1−β1^t)`. The bias correction is folded into the step size, so ε
+/// is added to the *uncorrected* √v: this differs from PyTorch's `Adam` (which adds ε to
+/// √v̂) exactly as TF-1 did.
 #[derive(Debug, Clone, Copy)]
 pub struct AdamParams {
     /// Decay of the first-moment average.
@@ -237,7 +242,8 @@ impl Default for AdamParams {
     }
 }
 
-/// RMSProp's coefficients (TF-1 defaults).
+/// RMSProp's coefficients (TF-1 defaults). TF-1 `RMSPropOptimizer` with momentum 0:
+/// `ms ← ρ·ms + (1−ρ)·g²; w ← w − lr·g/√(ms+ε)`, ms starting at 1.
 #[derive(Debug, Clone, Copy)]
 pub struct RmsPropParams {
     /// ρ, the decay of the mean square.
