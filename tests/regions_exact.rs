@@ -4,7 +4,6 @@
 
 mod common;
 
-#[allow(unused_imports)]
 use common::{occam, ok_json};
 use occam::compute::Compute;
 use occam::measure::regions::region_map;
@@ -299,4 +298,119 @@ fn tanh_a_hidden_layer_and_the_cap_are_checked() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("--max-regions") && e.contains('0'), "{e}");
+}
+
+/// A network on 6×6 fixture images saved as `model.safetensors`, and the fixture data.
+struct CliFixture {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    data: String,
+}
+
+impl CliFixture {
+    fn new(act: Activation) -> CliFixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        common::write_mnist_like(&dir.join("data"), 60, 10, 6, false);
+        let net = Mlp::random([6, 6, 1], 10, 3, 10, act, 1.0, 7).with_zero_biases();
+        net.save(&dir.join("model.safetensors")).unwrap();
+        let data = format!("fashion-mnist:{}", dir.join("data").display());
+        CliFixture { _tmp: tmp, dir, data }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+    fn regions(&self, extra: &[&str]) -> Vec<String> {
+        let mut args: Vec<String> = [
+            "measure",
+            "regions",
+            "--model",
+            &self.path("model.safetensors"),
+            "--data",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.push(self.data.clone());
+        args.extend(["--points", "0,1,2", "--quiet", "--json"].map(String::from));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Asserts a clean refusal: non-zero exit, no signal, no panic, and every wanted text.
+fn refused(out: &std::process::Output, wanted: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && out.status.code().is_some(), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
+    for w in wanted {
+        assert!(err.contains(w), "missing {w:?} in: {err}");
+    }
+}
+
+#[test]
+fn exact_regions_write_svg_png_and_json_with_counts_above_the_raster() {
+    let f = CliFixture::new(Activation::Relu);
+    let out = f.path("exact");
+    let r = ok_json(&strs(&f.regions(&["--exact", "--out", &out])));
+    let m = &r["maps"][0];
+    let regions = m["regions"].as_u64().unwrap();
+    assert!(regions > 3, "{r}");
+    assert_eq!(
+        m["regions_per_layer"].as_array().unwrap().last().unwrap().as_u64(),
+        Some(regions)
+    );
+    assert!(m["boundary_length_per_area"].as_f64().unwrap() > 0.0);
+    assert!(m["boundary_length_per_area_near"].is_number(), "{r}");
+    let png = std::fs::read(f.dir.join("exact/regions.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let svg = std::fs::read_to_string(f.dir.join("exact/regions.svg")).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.matches("<polygon").count() as u64 >= regions,
+        "one polygon per region"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(f.dir.join("exact/regions.json")).unwrap()).unwrap();
+    assert_eq!(written["maps"], r["maps"]);
+    // The raster's distinct codes of the same layer, on the same plane, are no more.
+    let raster = ok_json(&strs(&f.regions(&["--grid", "300", "--out", &f.path("raster")])));
+    let codes = raster["maps"][0]["regions"].as_u64().unwrap();
+    assert!(codes <= m["layer_codes"].as_u64().unwrap(), "{codes} vs {m}");
+    // A random plane has no training points, so nothing is "near" them.
+    let mut args = f.regions(&["--exact", "--plane", "random", "--out", &out]);
+    args.retain(|a| a != "--points" && a != "0,1,2");
+    let random = ok_json(&strs(&args)).to_string();
+    assert!(random.contains("\"boundary_length_per_area_near\":null"), "{random}");
+}
+
+#[test]
+fn exact_regions_refuse_tanh_and_bad_options_by_name() {
+    let f = CliFixture::new(Activation::Tanh);
+    let out = f.path("x");
+    refused(
+        &occam(&strs(&f.regions(&["--exact", "--out", &out]))),
+        &["tanh", "piecewise-linear", "relu, relu6, hard_tanh or hard_sigmoid"],
+    );
+    let f = CliFixture::new(Activation::HardTanh);
+    let bad: [(&[&str], &[&str]); 5] = [
+        (&["--exact", "--max-regions", "0"], &["--max-regions", "0"]),
+        (
+            &["--exact", "--max-regions", "3"],
+            &["more than 3 regions", "--max-regions"],
+        ),
+        (
+            &["--exact", "--near-radius", "0.9"],
+            &["--near-radius 0.9", "at most 0.6"],
+        ),
+        (&["--plane", "random"], &["--plane random", "--exact"]),
+        (&["--near-radius", "0.2"], &["--near-radius 0.2", "--exact"]),
+    ];
+    for (extra, wanted) in bad {
+        let mut args = extra.to_vec();
+        args.extend(["--out", &out]);
+        refused(&occam(&strs(&f.regions(&args))), wanted);
+    }
 }

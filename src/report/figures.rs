@@ -10,7 +10,7 @@ use crate::data::DataSource;
 use crate::error::Result;
 use crate::measure::bounds::{full_norm_range, max_entropy_full_norm, target_row_range};
 use crate::measure::regions::{ANCHOR_RADIUS, boundary_density_near};
-use crate::plot::{self, AxisSpec, Chart, ChartGrid, PALETTE, RegionFigure, RegionPanel, Series};
+use crate::plot::{self, AxisSpec, Chart, ChartGrid, PALETTE, RegionFigure, RegionPanel, RegionShapes, Series};
 use crate::sweep::TrialRecord;
 use crate::sweep::artifact::{ProfileArtifact, ProfileCurve, RegionsArtifact};
 use crate::train::TrainConfig;
@@ -503,8 +503,7 @@ fn region_figure(
             "{when}: hidden layer {layer}, {} activation patterns",
             thousands(regions)
         ),
-        side,
-        boundary,
+        shapes: RegionShapes::Raster { side, boundary },
         anchors: anchors.clone(),
     };
     let names = point_names(reg, trial, anchors.len());

@@ -178,8 +178,26 @@ fn check_request(net: &Mlp, plane: &PlaneCoordinates, request: ExactRequest) -> 
 /// tanh (not piecewise linear), a layer that is not hidden, a plane of the wrong size, a
 /// cap out of range or beyond memory, or more regions than the cap.
 pub fn exact_region_map(net: &Mlp, plane: &PlaneCoordinates, request: ExactRequest) -> Result<ExactRegionMap> {
+    exact_region_map_within(net, plane, request)?.ok_or_else(|| {
+        OccamError::config(format!(
+            "the exact region map has more than {} regions (the cap, --max-regions): raise the cap (up to {}, \
+             about 256 bytes per region), map a lower --layer, or draw the map on a grid (without --exact)",
+            request.max_regions, MAX_REGIONS_RANGE.1
+        ))
+    })
+}
+
+/// [`exact_region_map`], with `None` instead of an error when the map has more regions
+/// than the cap (the walk stops as soon as it knows).
+pub fn exact_region_map_within(
+    net: &Mlp,
+    plane: &PlaneCoordinates,
+    request: ExactRequest,
+) -> Result<Option<ExactRegionMap>> {
     check_request(net, plane, request)?;
-    let walked = walk::partition(net, plane, request)?;
+    let Some(walked) = walk::partition(net, plane, request) else {
+        return Ok(None);
+    };
     let mut map = ExactRegionMap {
         layer: request.layer,
         regions: Vec::new(),
@@ -193,7 +211,7 @@ pub fn exact_region_map(net: &Mlp, plane: &PlaneCoordinates, request: ExactReque
         map.layer_codes = distinct.len();
         map.regions = walked.regions;
     }
-    Ok(map)
+    Ok(Some(map))
 }
 
 /// Region-boundary length per unit area near the training points and over the whole map.
@@ -212,27 +230,31 @@ pub struct BoundaryDensity {
 /// between two regions is an edge of both, so the polygons' interior edges are summed
 /// and halved; the square's border is not a boundary.
 pub fn boundary_density(map: &ExactRegionMap, radius: f64) -> BoundaryDensity {
+    polygons_boundary_density(map.regions.iter().map(|r| &r.vertices[..]), &map.anchors, radius)
+}
+
+/// [`boundary_density`] of counter-clockwise polygons that tile the square.
+pub fn polygons_boundary_density<'a>(
+    polygons: impl Iterator<Item = &'a [Point]>,
+    anchors: &[Point],
+    radius: f64,
+) -> BoundaryDensity {
     let (mut near, mut all) = (0.0, 0.0);
-    for r in &map.regions {
-        let n = r.vertices.len();
+    for vertices in polygons {
+        let n = vertices.len();
         for i in 0..n {
-            let (a, b) = (r.vertices[i], r.vertices[(i + 1) % n]);
+            let (a, b) = (vertices[i], vertices[(i + 1) % n]);
             if geometry::on_border(a, b) {
                 continue;
             }
             all += (b.0 - a.0).hypot(b.1 - a.1);
-            near += map
-                .anchors
+            near += anchors
                 .iter()
                 .map(|&c| geometry::length_in_disc(a, b, c, radius))
                 .sum::<f64>();
         }
     }
-    let near_area: f64 = map
-        .anchors
-        .iter()
-        .map(|&c| geometry::disc_area_in_square(c, radius))
-        .sum();
+    let near_area: f64 = anchors.iter().map(|&c| geometry::disc_area_in_square(c, radius)).sum();
     BoundaryDensity {
         near: if near_area > 0.0 {
             0.5 * near / near_area

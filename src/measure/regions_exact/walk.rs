@@ -4,7 +4,6 @@
 
 use super::geometry::{self, Point, Split};
 use super::{ExactRegion, ExactRequest, PlaneCoordinates, code_hash};
-use crate::error::{OccamError, Result};
 use crate::measure::finite::{NonFinite, Quantity};
 use crate::net::Mlp;
 use rayon::prelude::*;
@@ -19,8 +18,8 @@ pub(super) struct Walked {
 
 /// Why a walk stopped early.
 enum Stop {
-    /// More regions than the cap after this hidden layer (0-based).
-    TooMany(usize),
+    /// More regions than the cap.
+    TooMany,
     /// A coefficient overflowed.
     NonFinite(NonFinite),
 }
@@ -38,8 +37,9 @@ struct Walk {
     stopped: AtomicBool,
 }
 
-/// Cuts the square of `plane` into the regions of hidden layers 0 to `request.layer`.
-pub(super) fn partition(net: &Mlp, plane: &PlaneCoordinates, request: ExactRequest) -> Result<Walked> {
+/// Cuts the square of `plane` into the regions of hidden layers 0 to `request.layer`;
+/// `None` when there are more than `request.max_regions` after some layer.
+pub(super) fn partition(net: &Mlp, plane: &PlaneCoordinates, request: ExactRequest) -> Option<Walked> {
     let act = net.activation();
     let wide = |v: &Vec<f32>| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
     let breakpoints: Vec<f64> = act.breakpoints().iter().map(|&b| f64::from(b)).collect();
@@ -63,24 +63,17 @@ pub(super) fn partition(net: &Mlp, plane: &PlaneCoordinates, request: ExactReque
     let result = walk.descend(0, geometry::unit_square(), &input, &[]);
     let per_layer = walk.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     match result {
-        Ok(regions) => Ok(Walked {
+        Ok(regions) => Some(Walked {
             regions,
             per_layer,
             non_finite: None,
         }),
-        Err(Stop::NonFinite(bad)) => Ok(Walked {
+        Err(Stop::NonFinite(bad)) => Some(Walked {
             regions: Vec::new(),
             per_layer: Vec::new(),
             non_finite: Some(bad),
         }),
-        Err(Stop::TooMany(layer)) => Err(OccamError::config(format!(
-            "the exact region map has more than {} regions (the cap, --max-regions) after hidden layer {}: \
-             raise the cap (up to {}, about 256 bytes per region), map a lower --layer, or draw the map on a \
-             grid (without --exact)",
-            walk.max_regions,
-            layer + 1,
-            super::MAX_REGIONS_RANGE.1
-        ))),
+        Err(Stop::TooMany) => None,
     }
 }
 
@@ -96,7 +89,7 @@ impl Walk {
         code: &[u8],
     ) -> std::result::Result<Vec<ExactRegion>, Stop> {
         if self.stopped.load(Ordering::Relaxed) {
-            return Err(Stop::TooMany(layer));
+            return Err(Stop::TooMany);
         }
         let z = self.pre_activations(layer, input)?;
         let w = self.widths[layer + 1];
@@ -104,7 +97,7 @@ impl Walk {
         let total = self.counts[layer].fetch_add(pieces.len(), Ordering::Relaxed) + pieces.len();
         if total > self.max_regions {
             self.stopped.store(true, Ordering::Relaxed);
-            return Err(Stop::TooMany(layer));
+            return Err(Stop::TooMany);
         }
         let finish = |piece: Vec<Point>| -> std::result::Result<Vec<ExactRegion>, Stop> {
             let (u, v) = geometry::vertex_mean(&piece);
