@@ -214,6 +214,33 @@ pub fn exact_region_map_within(
     Ok(Some(map))
 }
 
+/// The most regions an exact map in a sweep's report may have: its polygons are stored
+/// with the trial and drawn in the report, so larger maps are drawn from the grid.
+pub const REPORT_MAX_REGIONS: usize = 20_000;
+
+/// The exact maps of two networks (before and after training) on the plane through `x`
+/// up to hidden `layer` (0-based), for a sweep's report: `None` when the activation is not
+/// piecewise linear, an arithmetic overflow, or either map has more than
+/// [`REPORT_MAX_REGIONS`] regions (the report then draws the grid maps).
+pub fn exact_maps_for_report(nets: [&Mlp; 2], x: [&[f32]; 3], layer: usize) -> Result<Option<[ExactRegionMap; 2]>> {
+    if !nets[0].activation().is_piecewise_linear() || check_spans_plane(x).is_err() {
+        return Ok(None);
+    }
+    let plane = PlaneCoordinates::through(x)?;
+    let request = ExactRequest {
+        layer,
+        max_regions: REPORT_MAX_REGIONS,
+    };
+    let mut maps = Vec::with_capacity(2);
+    for net in nets {
+        match exact_region_map_within(net, &plane, request)? {
+            Some(map) if map.non_finite.is_none() => maps.push(map),
+            _ => return Ok(None),
+        }
+    }
+    Ok(maps.try_into().ok())
+}
+
 /// Region-boundary length per unit area near the training points and over the whole map.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoundaryDensity {
