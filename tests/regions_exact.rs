@@ -470,3 +470,72 @@ fn the_report_draws_exact_maps_for_piecewise_linear_networks_and_the_grid_for_ta
     let caption = json["figures"]["regions"][0]["caption"].as_str().unwrap();
     assert!(caption.starts_with("Linear regions of hidden layer"), "{caption}");
 }
+
+/// Points where the unit circle crosses a region boundary of the map (each boundary is an
+/// edge of the two regions beside it, so every crossing is found twice).
+fn circle_crossings(m: &ExactRegionMap) -> usize {
+    let mut found = 0;
+    for r in &m.regions {
+        let n = r.vertices.len();
+        for i in 0..n {
+            let (a, b) = (r.vertices[i], r.vertices[(i + 1) % n]);
+            if geometry::on_border(a, b) {
+                continue;
+            }
+            let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+            let (qa, qb, qc) = (
+                dx * dx + dy * dy,
+                2.0 * (a.0 * dx + a.1 * dy),
+                a.0 * a.0 + a.1 * a.1 - 1.0,
+            );
+            let disc = qb * qb - 4.0 * qa * qc;
+            if qa == 0.0 || disc <= 0.0 {
+                continue;
+            }
+            for t in [(-qb - disc.sqrt()) / (2.0 * qa), (-qb + disc.sqrt()) / (2.0 * qa)] {
+                found += (0.0..1.0).contains(&t) as usize;
+            }
+        }
+    }
+    assert_eq!(found % 2, 0, "every crossing is on two regions' edges");
+    found / 2
+}
+
+#[test]
+fn the_unit_circle_of_a_random_plane_crosses_the_boundaries_the_exact_walk_counts() {
+    let acts = [
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::HardTanh,
+        Activation::HardSigmoid,
+    ];
+    for (i, act) in acts.into_iter().enumerate() {
+        for seed in [3u64, 4] {
+            // Biases move the lines off the origin, so they do not all meet there.
+            let plain = Mlp::random([1, 16, 1], 10, 3, 3, act, 1.0, 90 + i as u64);
+            let biases = plain.dims()[1..]
+                .iter()
+                .map(|&w| common::lcg_vec(seed + w as u64, w))
+                .collect();
+            let net = Mlp::from_parts(
+                act,
+                [1, 16, 1],
+                plain.dims().to_vec(),
+                plain.weights().to_vec(),
+                Some(biases),
+            )
+            .unwrap();
+            let plane = PlaneCoordinates::random(16, seed).unwrap();
+            let m = map(&net, &plane, 1);
+            let circle = occam::measure::trajectory::random_ellipse(16, seed, 0).unwrap();
+            let walk = occam::measure::transitions::exact_transitions(&net, &Compute::new(1), &circle, false);
+            assert_eq!(
+                circle_crossings(&m) as u64,
+                walk.total,
+                "{act}, seed {seed}: the map has {} regions",
+                m.regions.len()
+            );
+            assert!(walk.total > 4, "{act}: a circle worth checking");
+        }
+    }
+}
