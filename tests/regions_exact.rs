@@ -539,3 +539,31 @@ fn the_unit_circle_of_a_random_plane_crosses_the_boundaries_the_exact_walk_count
         }
     }
 }
+
+#[test]
+fn an_overflowing_network_is_reported_as_non_finite_not_mapped() {
+    // Weights of 1e30 over 12 layers: the coefficients pass f64's range (1e308) on the
+    // way down, which the map reports instead of drawing.
+    let depth = 12;
+    let mut dims = vec![2];
+    dims.extend(std::iter::repeat_n(2, depth - 1));
+    dims.push(2);
+    let weights = dims.windows(2).map(|io| vec![1e30f32; io[0] * io[1]]).collect();
+    let net = Mlp::from_parts(Activation::Relu, [1, 2, 1], dims, weights, None).unwrap();
+    let plane = PlaneCoordinates {
+        origin: vec![0.5, 0.5],
+        ..identity_plane()
+    };
+    let m = exact_region_map(
+        &net,
+        &plane,
+        ExactRequest {
+            layer: depth - 2,
+            max_regions: 1000,
+        },
+    )
+    .unwrap();
+    let bad = m.non_finite.expect("the coefficients overflow");
+    assert!(!bad.value.is_finite());
+    assert!(m.regions.is_empty() && m.layer_codes == 0);
+}
