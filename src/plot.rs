@@ -1,13 +1,15 @@
 //! Figures as PNG and SVG (plotters): trajectory profiles, region maps, and the charts the
 //! reports reuse. Every figure is drawn once per backend from one drawing function.
-//! Axis ticks live in [`ticks`], charts and legends in [`chart`], region maps in [`regions`].
+//! Axis ticks live in [`ticks`], charts and legends in [`chart`], region maps in [`regions`]
+//! (exact polygon maps in [`exact_regions`]).
 
 pub mod chart;
+pub mod exact_regions;
 pub mod regions;
 pub mod ticks;
 
 pub use chart::{AxisSpec, Chart, ChartGrid, LegendEntry, Swatch};
-pub use regions::{RegionFigure, RegionMaps, RegionPanel};
+pub use regions::{RegionFigure, RegionMaps, RegionPanel, RegionShapes};
 
 use crate::error::{OccamError, Result};
 use plotters::coord::Shift;

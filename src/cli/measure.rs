@@ -17,11 +17,13 @@ use occam::measure::{
     RegionRequest, TrajectoryRequest, measure, resolve_method,
 };
 use occam::net::Mlp;
-use occam::plot::{self, LinePanel, PALETTE, RegionMaps, RegionPanel, Series, StackedLines};
+use occam::plot::{self, LinePanel, PALETTE, RegionMaps, RegionPanel, RegionShapes, Series, StackedLines};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+
+mod exact;
 
 #[derive(Subcommand)]
 pub enum MeasureCommand {
@@ -428,21 +430,27 @@ pub struct RegionsArgs {
     #[arg(long, value_delimiter = ',', num_args = 1..=3)]
     points: Option<Vec<usize>>,
     /// Seed of the --triplet choice: the same as a sweep spec's `[measure] seed` (a sweep
-    /// without one uses each trial's training seed).
+    /// without one uses each trial's training seed); with --plane random, the seed of the
+    /// plane.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Output directory for regions.png and regions.svg.
+    /// Output directory for regions.png and regions.svg (and regions.json with --exact).
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    exact: exact::ExactArgs,
 }
 
 fn run_regions(args: RegionsArgs) -> Result<()> {
-    ranges::grid("--grid", args.grid)?;
+    args.exact.check(&args)?;
+    if !args.exact.exact {
+        ranges::grid("--grid", args.grid)?;
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
     let why = "regions draws the plane of three training points, from --inputs or from --data's training split";
     args.common.user.refuse_with_data(args.common.data.as_deref(), why)?;
     let (net, train, _, origin) = args.common.load()?;
-    if args.points.is_none() {
+    if args.points.is_none() && !args.exact.random_plane() {
         origin.check_classes("--triplet", &[args.triplet])?;
     }
     let hidden = net.depth() - 1;
@@ -453,22 +461,12 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     if layer == 0 || layer > hidden {
         bail!("--layer {layer}: the network has hidden layers 1..{hidden}");
     }
+    let initial = initial_network(&args, &net)?;
+    if args.exact.exact {
+        return exact::run(&args, &net, initial.as_ref(), &train, &origin, layer);
+    }
     occam::measure::regions::check_grid("--grid", args.grid, &net)?;
     let idx = region_points(&args, &train)?;
-    let initial = match &args.initial {
-        Some(init) => {
-            let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape());
-            if before.dims() != net.dims() || before.activation() != net.activation() {
-                bail!(
-                    "{}: not the same architecture as {}",
-                    init.display(),
-                    args.common.model.display()
-                );
-            }
-            Some(before)
-        }
-        None => None,
-    };
     let names: &[&str] = match initial {
         Some(_) => &["before training", "after training"],
         None => &["network"],
@@ -504,8 +502,10 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
         counts.push(json!({"network": name, "regions": map.regions, "boundary_fraction": map.boundary.iter().filter(|&&b| b).count() as f64 / map.boundary.len() as f64}));
         panels.push(RegionPanel {
             title: format!("{name}: layer {layer} regions ({} codes)", map.regions),
-            side: map.side,
-            boundary: map.boundary,
+            shapes: RegionShapes::Raster {
+                side: map.side,
+                boundary: map.boundary,
+            },
             anchors: map.anchors,
         });
     }
@@ -513,6 +513,22 @@ fn run_regions(args: RegionsArgs) -> Result<()> {
     let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
     print_summary(summary, &args.common, &origin);
     Ok(())
+}
+
+/// The network before training (`--initial`), checked to have the same architecture.
+fn initial_network(args: &RegionsArgs, net: &Mlp) -> Result<Option<Mlp>> {
+    let Some(init) = &args.initial else {
+        return Ok(None);
+    };
+    let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape());
+    if before.dims() != net.dims() || before.activation() != net.activation() {
+        bail!(
+            "{}: not the same architecture as {}",
+            init.display(),
+            args.common.model.display()
+        );
+    }
+    Ok(Some(before))
 }
 
 /// The three training examples spanning the plane: `--points`, or a triplet picked by

@@ -1,7 +1,8 @@
 //! Sensitivity metrics: input-Jacobian norms, linear-region transitions along closed
 //! trajectories (exact for piecewise-linear φ, sampled for any φ), trajectory profiles,
-//! 2-D region maps, the valid ranges of their settings, and the detection of non-finite
-//! arithmetic, which is reported as such and never as a number.
+//! 2-D region maps (sampled on a grid, or exact for piecewise-linear φ), the valid ranges
+//! of their settings, and the detection of non-finite arithmetic, which is reported as
+//! such and never as a number.
 
 //!
 //! The entry point is [`measure()`]: a network, a [`MeasureInputs`] and a
@@ -12,6 +13,7 @@ pub mod finite;
 pub mod jacobian;
 pub mod profile;
 pub mod regions;
+pub mod regions_exact;
 mod request;
 mod run;
 pub mod trajectory;

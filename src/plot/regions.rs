@@ -1,6 +1,7 @@
 //! Region maps (the paper's Figure 3): each linear region — a connected patch of pixels
-//! between boundary pixels — gets its own soft colour, distinct from its neighbours';
-//! boundaries are dark; the training points are marked and named.
+//! between boundary pixels, or an exact polygon ([`super::exact_regions`]) — gets its own
+//! soft colour, distinct from its neighbours'; boundaries are dark; the training points
+//! are marked and named.
 
 use super::chart::{
     LEGEND_ROW_PX, LegendEntry, Swatch, TickedRange, draw_legend, draw_title, legend_rows, title_height,
@@ -8,6 +9,7 @@ use super::chart::{
 use super::ticks::{Tick, TickAxis, choose_ticks};
 use super::{Figure, err};
 use plotters::coord::Shift;
+use plotters::prelude::Cartesian2d;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -22,7 +24,7 @@ pub const REGION_PALETTE: [RGBColor; 8] = [
     RGBColor(229, 216, 189),
     RGBColor(253, 218, 236),
 ];
-const BOUNDARY: RGBColor = RGBColor(45, 45, 45);
+pub(super) const BOUNDARY: RGBColor = RGBColor(45, 45, 45);
 const POINT: RGBColor = RGBColor(200, 20, 20);
 
 /// Connected components (4-neighbour) of the non-boundary pixels of a row-major
@@ -100,18 +102,37 @@ pub fn colour_regions(labels: &[u32], side: usize, regions: usize, colours: usiz
     colour
 }
 
-/// One region map: a `side × side` boundary mask (true = boundary, row 0 at the top).
+/// What a region map is drawn from.
+#[derive(Debug, Clone)]
+pub enum RegionShapes {
+    /// A `side × side` boundary mask (true = boundary, row-major, row 0 at the top).
+    Raster {
+        /// Grid side in pixels.
+        side: usize,
+        /// Row-major `side × side` mask, true at a region boundary.
+        boundary: Vec<bool>,
+    },
+    /// Exact convex regions: each a counter-clockwise vertex list in plane coordinates.
+    Exact {
+        /// The regions' polygons.
+        polygons: Vec<Vec<(f64, f64)>>,
+    },
+}
+
+/// One region map.
 #[derive(Debug, Clone)]
 pub struct RegionPanel {
     /// The panel's caption.
     pub title: String,
-    /// Grid side in pixels.
-    pub side: usize,
-    /// Row-major `side × side` mask, true at a region boundary.
-    pub boundary: Vec<bool>,
+    /// The regions.
+    pub shapes: RegionShapes,
     /// The training points' plane coordinates.
     pub anchors: Vec<(f64, f64)>,
 }
+
+/// The panel width an exact map is drawn at (a raster map gets about one screen pixel
+/// per grid cell).
+const EXACT_PANEL_SIDE: usize = 560;
 
 /// Region maps side by side, with the training points named "A", "B", "C".
 pub struct RegionMaps {
@@ -162,7 +183,15 @@ pub struct RegionFigure {
 impl RegionFigure {
     fn width(&self) -> u32 {
         // About one screen pixel per grid cell, so boundaries stay legible.
-        let side = self.panels.iter().map(|p| p.side).max().unwrap_or(0) as u32;
+        let side = self
+            .panels
+            .iter()
+            .map(|p| match &p.shapes {
+                RegionShapes::Raster { side, .. } => *side,
+                RegionShapes::Exact { .. } => EXACT_PANEL_SIDE,
+            })
+            .max()
+            .unwrap_or(0) as u32;
         (side + 130).max(620) * self.panels.len().max(1) as u32
     }
     fn title_px(&self) -> u32 {
@@ -181,8 +210,16 @@ impl RegionFigure {
                 swatch: Swatch::Dot,
             })
             .collect();
+        let exact = self
+            .panels
+            .iter()
+            .any(|p| matches!(p.shapes, RegionShapes::Exact { .. }));
         out.push(LegendEntry {
-            name: "region boundary (the layer's activation pattern changes)".into(),
+            name: if exact {
+                "region boundary, exact (the activation pattern of a hidden layer up to the mapped one changes)".into()
+            } else {
+                "region boundary (the layer's activation pattern changes)".into()
+            },
             color: BOUNDARY,
             swatch: Swatch::Line,
         });
@@ -265,7 +302,11 @@ fn draw_region_panel<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .disable_mesh()
-        .x_desc("u (plane of the three training points; they sit at radius 0.8)")
+        .x_desc(if p.anchors.is_empty() {
+            "u (a plane through input space)"
+        } else {
+            "u (plane of the three training points; they sit at radius 0.8)"
+        })
         .y_desc("v (same plane units)")
         .label_style(("sans-serif", 13))
         .axis_desc_style(("sans-serif", 13))
@@ -273,11 +314,59 @@ fn draw_region_panel<DB: DrawingBackend>(
         .y_label_formatter(&|v| find(&y_ticks, *v))
         .draw()
         .map_err(err)?;
-    let side = p.side;
-    if side == 0 || p.boundary.len() != side * side {
+    match &p.shapes {
+        RegionShapes::Raster { side, boundary } => draw_raster(&mut chart, *side, boundary)?,
+        RegionShapes::Exact { polygons } => super::exact_regions::draw_polygons(&mut chart, polygons)?,
+    }
+    if let Some(r) = near_radius {
+        for &(ax, ay) in &p.anchors {
+            let circle: Vec<(f64, f64)> = (0..=64)
+                .map(|k| {
+                    let t = k as f64 / 64.0 * std::f64::consts::TAU;
+                    (ax + r * t.cos(), ay + r * t.sin())
+                })
+                .collect();
+            chart
+                .draw_series(LineSeries::new(circle.clone(), WHITE.stroke_width(4)))
+                .map_err(err)?;
+            chart
+                .draw_series(DashedLineSeries::new(circle, 5, 3, POINT.stroke_width(2)))
+                .map_err(err)?;
+        }
+    }
+    let font = ("sans-serif", 17)
+        .into_font()
+        .color(&POINT)
+        .pos(Pos::new(HPos::Center, VPos::Center));
+    for (i, &(x, y)) in p.anchors.iter().enumerate() {
+        // The name sits in a white box outside the triangle, away from the centre.
+        let norm = x.hypot(y);
+        let (dx, dy) = if norm > 0.0 { (x / norm, -y / norm) } else { (0.0, -1.0) };
+        let (ox, oy) = ((dx * 30.0) as i32, (dy * 30.0) as i32);
+        let label = EmptyElement::at((x, y))
+            + Circle::new((0, 0), 6, POINT.filled())
+            + Circle::new((0, 0), 7, WHITE.stroke_width(2))
+            + Rectangle::new([(ox - 11, oy - 11), (ox + 11, oy + 11)], WHITE.mix(0.9).filled())
+            + Rectangle::new([(ox - 11, oy - 11), (ox + 11, oy + 11)], POINT.stroke_width(1))
+            + Text::new(point_letter(i).to_string(), (ox, oy), font.clone());
+        chart.draw_series(std::iter::once(label)).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The axes of one region map: [−1, 1]² in plane coordinates.
+pub(super) type PlaneChart<'a, DB> = ChartContext<'a, DB, Cartesian2d<TickedRange, TickedRange>>;
+
+/// Fills the square with a raster map: one rectangle per horizontal run of one colour.
+fn draw_raster<DB: DrawingBackend>(
+    chart: &mut PlaneChart<'_, DB>,
+    side: usize,
+    boundary: &[bool],
+) -> std::result::Result<(), String> {
+    if side == 0 || boundary.len() != side * side {
         return Ok(());
     }
-    let (labels, regions) = label_regions(&p.boundary, side);
+    let (labels, regions) = label_regions(boundary, side);
     let colour = colour_regions(&labels, side, regions, REGION_PALETTE.len());
     let pixel_colour = |i: usize| match labels[i] {
         0 => BOUNDARY,
@@ -316,39 +405,6 @@ fn draw_region_panel<DB: DrawingBackend>(
             )
         }))
         .map_err(err)?;
-    if let Some(r) = near_radius {
-        for &(ax, ay) in &p.anchors {
-            let circle: Vec<(f64, f64)> = (0..=64)
-                .map(|k| {
-                    let t = k as f64 / 64.0 * std::f64::consts::TAU;
-                    (ax + r * t.cos(), ay + r * t.sin())
-                })
-                .collect();
-            chart
-                .draw_series(LineSeries::new(circle.clone(), WHITE.stroke_width(4)))
-                .map_err(err)?;
-            chart
-                .draw_series(DashedLineSeries::new(circle, 5, 3, POINT.stroke_width(2)))
-                .map_err(err)?;
-        }
-    }
-    let font = ("sans-serif", 17)
-        .into_font()
-        .color(&POINT)
-        .pos(Pos::new(HPos::Center, VPos::Center));
-    for (i, &(x, y)) in p.anchors.iter().enumerate() {
-        // The name sits in a white box outside the triangle, away from the centre.
-        let norm = x.hypot(y);
-        let (dx, dy) = if norm > 0.0 { (x / norm, -y / norm) } else { (0.0, -1.0) };
-        let (ox, oy) = ((dx * 30.0) as i32, (dy * 30.0) as i32);
-        let label = EmptyElement::at((x, y))
-            + Circle::new((0, 0), 6, POINT.filled())
-            + Circle::new((0, 0), 7, WHITE.stroke_width(2))
-            + Rectangle::new([(ox - 11, oy - 11), (ox + 11, oy + 11)], WHITE.mix(0.9).filled())
-            + Rectangle::new([(ox - 11, oy - 11), (ox + 11, oy + 11)], POINT.stroke_width(1))
-            + Text::new(point_letter(i).to_string(), (ox, oy), font.clone());
-        chart.draw_series(std::iter::once(label)).map_err(err)?;
-    }
     Ok(())
 }
 

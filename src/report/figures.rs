@@ -5,14 +5,15 @@
 
 use super::analysis::{self, CorrelationAnalysis, NetworkPoint, PairedAnalysis, PerPointAnalysis};
 use super::config::{StudySummary, caption_text, series_names, thousands};
-use super::{RegionDensity, Report};
+use super::{ExactDensity, RegionDensity, Report};
 use crate::data::DataSource;
 use crate::error::Result;
 use crate::measure::bounds::{full_norm_range, max_entropy_full_norm, target_row_range};
 use crate::measure::regions::{ANCHOR_RADIUS, boundary_density_near};
-use crate::plot::{self, AxisSpec, Chart, ChartGrid, PALETTE, RegionFigure, RegionPanel, Series};
+use crate::measure::regions_exact::polygons_boundary_density;
+use crate::plot::{self, AxisSpec, Chart, ChartGrid, PALETTE, RegionFigure, RegionPanel, RegionShapes, Series};
 use crate::sweep::TrialRecord;
-use crate::sweep::artifact::{ProfileArtifact, ProfileCurve, RegionsArtifact};
+use crate::sweep::artifact::{ExactRegionsArtifact, ProfileArtifact, ProfileCurve, RegionsArtifact};
 use crate::train::TrainConfig;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -498,40 +499,76 @@ fn region_figure(
     let layer = reg.layer;
     let (before_near, before_overall) = boundary_density_near(&before, side, &anchors, NEAR_RADIUS);
     let (after_near, after_overall) = boundary_density_near(&after, side, &anchors, NEAR_RADIUS);
-    let panel = |when: &str, regions: usize, boundary: Vec<bool>| RegionPanel {
-        title: format!(
-            "{when}: hidden layer {layer}, {} activation patterns",
-            thousands(regions)
-        ),
-        side,
-        boundary,
-        anchors: anchors.clone(),
-    };
     let names = point_names(reg, trial, anchors.len());
+    let (panels, exact) = match &reg.exact {
+        Some(exact) => exact_panels(exact, layer, &anchors),
+        None => {
+            let panel = |when: &str, regions: usize, boundary: Vec<bool>| RegionPanel {
+                title: format!(
+                    "{when}: hidden layer {layer}, {} activation patterns",
+                    thousands(regions)
+                ),
+                shapes: RegionShapes::Raster { side, boundary },
+                anchors: anchors.clone(),
+            };
+            let panels = vec![
+                panel("before training", reg.before.regions, before),
+                panel("after training", reg.after.regions, after),
+            ];
+            (panels, None)
+        }
+    };
     let fig = RegionFigure {
         title: caption.to_string(),
-        panels: vec![
-            panel("before training", reg.before.regions, before),
-            panel("after training", reg.after.regions, after),
-        ],
+        panels,
         point_names: names.clone(),
         near_radius: Some(NEAR_RADIUS),
     };
+    let (what, shown) = match &exact {
+        Some(_) => (
+            format!(
+                "Exact linear regions of hidden layers 1 to {layer} in the plane through three training points ({}), \
+                 before and after training: the plane cut into the convex polygons on which every neuron of those \
+                 layers keeps its linear piece, computed from the weights, not sampled. Each polygon is one region \
+                 (neighbouring regions get different colours; colours repeat); dark lines: the exact boundaries.",
+                names.join("; ")
+            ),
+            "exactly, as polygons",
+        ),
+        None => (
+            format!(
+                "Linear regions of hidden layer {layer} in the plane through three training points ({}), before and \
+                 after training. Each colour patch is one connected linear region (neighbouring regions get \
+                 different colours; colours repeat); dark pixels: boundaries, where the layer's activation pattern \
+                 changes.",
+                names.join("; ")
+            ),
+            "on a grid",
+        ),
+    };
     let caption = format!(
-        "Linear regions of hidden layer {layer} in the plane through three training points ({}), before and after \
-         training. Each colour patch is one connected linear region (neighbouring regions get different colours; \
-         colours repeat); dark pixels: boundaries, where the layer's activation pattern changes. Plane coordinates: \
-         the training points sit on a circle of radius {ANCHOR_RADIUS} around the origin; dashed circles: within \
-         {NEAR_RADIUS} of a training point in these units. {caption}.",
-        names.join("; ")
+        "{what} Plane coordinates: the training points sit on a circle of radius {ANCHOR_RADIUS} around the origin; \
+         dashed circles: within {NEAR_RADIUS} of a training point in these units. {caption}."
     );
-    let alt = format!(
-        "Two {side}×{side} maps of linear regions, before and after training, coloured one colour per region with dark \
-         boundaries; three red dots mark the training points. After training, boundaries cover {:.1}% of the map \
-         and {:.1}% of the area within {NEAR_RADIUS} of the training points.",
-        100.0 * after_overall,
-        100.0 * after_near
-    );
+    let alt = match &exact {
+        Some(d) => format!(
+            "Two maps of linear regions drawn {shown}, before ({} regions) and after training ({} regions), one \
+             colour per region with dark boundaries; three red dots mark the training points. After training the \
+             boundary length per unit area is {:.2} within {NEAR_RADIUS} of the training points and {:.2} over the \
+             whole map.",
+            thousands(d.before_regions),
+            thousands(d.after_regions),
+            d.after_near,
+            d.after_overall
+        ),
+        None => format!(
+            "Two {side}×{side} maps of linear regions drawn {shown}, before and after training, coloured one colour \
+             per region with dark boundaries; three red dots mark the training points. After training, boundaries \
+             cover {:.1}% of the map and {:.1}% of the area within {NEAR_RADIUS} of the training points.",
+            100.0 * after_overall,
+            100.0 * after_near
+        ),
+    };
     w.emit("regions", sweep, &fig, caption, alt)?;
     Ok(Some(RegionDensity {
         sweep: sweep.to_string(),
@@ -539,5 +576,38 @@ fn region_figure(
         before_overall,
         after_near,
         after_overall,
+        exact,
     }))
+}
+
+/// The two exact maps as panels, and their boundary length per unit area.
+fn exact_panels(
+    exact: &ExactRegionsArtifact,
+    layer: usize,
+    anchors: &[(f64, f64)],
+) -> (Vec<RegionPanel>, Option<ExactDensity>) {
+    let density =
+        |polygons: &[Vec<(f64, f64)>]| polygons_boundary_density(polygons.iter().map(|p| &p[..]), anchors, NEAR_RADIUS);
+    let (before, after) = (exact.before.polygons_f64(), exact.after.polygons_f64());
+    let (db, da) = (density(&before), density(&after));
+    let panel = |when: &str, polygons: Vec<Vec<(f64, f64)>>| RegionPanel {
+        title: format!(
+            "{when}: hidden layers 1–{layer}, {} linear regions (exact)",
+            thousands(polygons.len())
+        ),
+        shapes: RegionShapes::Exact { polygons },
+        anchors: anchors.to_vec(),
+    };
+    let numbers = ExactDensity {
+        before_near: db.near,
+        before_overall: db.overall,
+        after_near: da.near,
+        after_overall: da.overall,
+        before_regions: before.len(),
+        after_regions: after.len(),
+    };
+    (
+        vec![panel("before training", before), panel("after training", after)],
+        Some(numbers),
+    )
 }

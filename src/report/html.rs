@@ -224,7 +224,9 @@ pub fn page(r: &Report) -> String {
 fn regions_section(r: &Report, h: &mut String) {
     *h += "<h2>Linear regions in the plane of three training points (Figure 3)</h2><p>Each colour patch is one \
            linear region of the last hidden layer; dark pixels are boundaries, where its activation pattern \
-           changes. Plane coordinates: the three training points sit on a circle of radius 0.8 around the origin \
+           changes. Maps marked “exact” are instead the convex polygons on which every hidden layer up to the \
+           last keeps its linear pieces, computed from the weights (piecewise-linear activations with at most \
+           20,000 regions per map); their boundaries are exact lines. Plane coordinates: the three training points sit on a circle of radius 0.8 around the origin \
            of the square [−1, 1]².</p>";
     figures(r, "regions", h);
     let _ = write!(
@@ -249,6 +251,42 @@ fn regions_section(r: &Report, h: &mut String) {
         "</table><p>Distances in plane units (the training points are 0.8 from the centre; {} is one eighth of that).</p>",
         super::figures::NEAR_RADIUS
     );
+    exact_density_table(r, h);
+}
+
+/// Boundary length per unit area of the exact maps (studies whose maps were drawn exactly).
+fn exact_density_table(r: &Report, h: &mut String) {
+    let exact: Vec<_> = r
+        .region_density
+        .iter()
+        .filter_map(|d| d.exact.as_ref().map(|e| (&d.sweep, e)))
+        .collect();
+    if exact.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<p>Where a map is drawn exactly, the boundaries are lines and their density is a length: boundary length \
+         per unit area (plane units), within {0} of a training point and over the whole map.</p><table><tr>\
+         <th>sweep</th><th>regions before / after</th><th>within {0}, before</th><th>whole map, before</th>\
+         <th>within {0}, after</th><th>whole map, after</th><th>near / whole, after</th></tr>",
+        super::figures::NEAR_RADIUS
+    );
+    for (sweep, e) in exact {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{} / {}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td></tr>",
+            esc(sweep),
+            e.before_regions,
+            e.after_regions,
+            e.before_near,
+            e.before_overall,
+            e.after_near,
+            e.after_overall,
+            e.after_near / e.after_overall
+        );
+    }
+    *h += "</table>";
 }
 
 fn paired_table(p: &PairedAnalysis, h: &mut String) {

@@ -23,7 +23,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Fraction of region-boundary pixels within 0.1 (plane units) of the training points and overall.
+/// Fraction of region-boundary pixels within 0.1 (plane units) of the training points and
+/// overall, and, where the exact maps were drawn, their boundary length per unit area.
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionDensity {
     pub sweep: String,
@@ -31,6 +32,20 @@ pub struct RegionDensity {
     pub before_overall: f64,
     pub after_near: f64,
     pub after_overall: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exact: Option<ExactDensity>,
+}
+
+/// Region-boundary length per unit area (plane units) of the exact maps, within 0.1 of
+/// the training points and over the whole map, and their region counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExactDensity {
+    pub before_near: f64,
+    pub before_overall: f64,
+    pub after_near: f64,
+    pub after_overall: f64,
+    pub before_regions: usize,
+    pub after_regions: usize,
 }
 
 /// Everything a report shows.

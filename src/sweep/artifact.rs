@@ -95,6 +95,49 @@ pub struct RegionsArtifact {
     pub anchors: Vec<[f64; 2]>,
     pub before: RegionMapArtifact,
     pub after: RegionMapArtifact,
+    /// The exact maps of hidden layers 1 to `layer` (piecewise-linear activations whose
+    /// maps have few enough regions to draw); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<ExactRegionsArtifact>,
+}
+
+/// Exact region maps before and after training, on the same plane as the grid maps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactRegionsArtifact {
+    pub before: ExactMapArtifact,
+    pub after: ExactMapArtifact,
+}
+
+/// One exact region map: its counts and its convex regions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactMapArtifact {
+    /// Entry k: regions after hidden layers 1 to k + 1.
+    pub regions_per_layer: Vec<usize>,
+    /// Distinct activation patterns of the mapped layer alone.
+    pub layer_codes: usize,
+    /// Each region's vertices [u, v], counter-clockwise, in plane coordinates.
+    pub polygons: Vec<Vec<[f32; 2]>>,
+}
+
+impl ExactMapArtifact {
+    pub fn new(map: &crate::measure::regions_exact::ExactRegionMap) -> Self {
+        ExactMapArtifact {
+            regions_per_layer: map.per_layer.clone(),
+            layer_codes: map.layer_codes,
+            polygons: map
+                .regions
+                .iter()
+                .map(|r| r.vertices.iter().map(|&(u, v)| [u as f32, v as f32]).collect())
+                .collect(),
+        }
+    }
+    /// The polygons in f64, as the drawing and the boundary lengths take them.
+    pub fn polygons_f64(&self) -> Vec<Vec<(f64, f64)>> {
+        self.polygons
+            .iter()
+            .map(|p| p.iter().map(|&[u, v]| (u as f64, v as f64)).collect())
+            .collect()
+    }
 }
 
 /// One region map: the number of distinct activation patterns and the boundary mask

@@ -5,7 +5,9 @@
 //! reason saying what overflowed. Specs are validated before any trial runs, so a panic
 //! caught here ("internal error") is a bug, kept only as a last resort.
 
-use super::artifact::{Artifact, ProfileArtifact, ProfileCurve, RegionMapArtifact, RegionsArtifact};
+use super::artifact::{
+    Artifact, ExactMapArtifact, ExactRegionsArtifact, ProfileArtifact, ProfileCurve, RegionMapArtifact, RegionsArtifact,
+};
 use super::metrics::transitions::method_for;
 use super::metrics::{self as registry, Measured, MetricValues, TrialContext};
 use super::spec::TrialSpec;
@@ -255,6 +257,13 @@ fn measure_regions(
         })
         .collect();
     let [before, after]: [RegionMapArtifact; 2] = maps.try_into().expect("two maps");
+    let x = regions.training_points.map(|i| ctx.inputs().train.input(i));
+    let exact = crate::measure::regions_exact::exact_maps_for_report([initial, ctx.net], x, regions.layer - 1)
+        .map_err(|e| e.to_string())?
+        .map(|[before, after]| ExactRegionsArtifact {
+            before: ExactMapArtifact::new(&before),
+            after: ExactMapArtifact::new(&after),
+        });
     record.artifacts.push(Artifact::Regions(RegionsArtifact {
         grid: r.grid,
         layer: regions.layer,
@@ -262,6 +271,7 @@ fn measure_regions(
         anchors,
         before,
         after,
+        exact,
     }));
     Ok(None)
 }
