@@ -1,6 +1,8 @@
 //! `occam bench`: times Occam on the workloads of `shared/bench/peers` (same shapes, same
 //! batch, same step definition) so the two can be run side by side and compared.
 
+mod transitions_scan;
+
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use occam::compute::{Backend, Compute, DeviceNet, MatRef};
@@ -37,6 +39,17 @@ pub struct BenchArgs {
     /// Batch shards for the train step, 1 to 4096 (default: Occam's automatic choice).
     #[arg(long)]
     shards: Option<usize>,
+    /// Transitions: also scan these widths (1 to 65536), e.g. --widths 250,500,1000,2000,4000:
+    /// exact counts along the translation loop at depth --scan-depth (random init), with
+    /// seconds and crossings per width and the fitted growth exponents.
+    #[arg(long, value_delimiter = ',')]
+    widths: Vec<usize>,
+    /// Depth of the networks of the width scan, 2 to 64.
+    #[arg(long, default_value_t = 3)]
+    scan_depth: usize,
+    /// Also time the reference GEMM walk in the width scan (slow past width 2000).
+    #[arg(long)]
+    scan_gemm: bool,
 }
 
 /// Median of `reps` repetitions, each running `inner` calls of `f` and lasting at least
@@ -74,6 +87,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Some(shards) = args.shards {
         occam::limits::in_range("--shards", shards, 1, 4096)?;
     }
+    for &w in &args.widths {
+        occam::limits::in_range("--widths", w, 1, 65536)?;
+    }
+    occam::limits::in_range("--scan-depth", args.scan_depth, 2, 64)?;
     let compute = Compute::new(super::threads());
     let (reps, min_rep) = if args.quick { (3, 0.1) } else { (7, 0.25) };
     let threads = compute.threads();
@@ -112,6 +129,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
             rows.extend(bench_transitions(&compute, w, depth, &args, reps, min_rep)?);
         }
     }
+    let scan = if matches!(args.workload, Workload::Transitions) && !args.widths.is_empty() {
+        transitions_scan::run(
+            &compute,
+            &args.widths,
+            args.scan_depth,
+            args.scan_gemm,
+            reps,
+            smooth_image(3),
+        )?
+    } else {
+        Vec::new()
+    };
+    rows.extend(scan.iter().cloned());
     for r in &rows {
         println!("{r}");
     }
@@ -133,6 +163,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             r["cpu_per_wall"].as_f64().unwrap(),
         );
     }
+    transitions_scan::print_summary(&scan);
     Ok(())
 }
 
@@ -212,7 +243,8 @@ fn bench_transitions(
     reps: usize,
     min_rep: f64,
 ) -> Result<Vec<serde_json::Value>> {
-    use occam::measure::{trajectory, transitions};
+    use occam::measure::trajectory;
+    use occam::measure::transitions::{self, ExactWalk};
     let (net, image) = match &args.peers_dir {
         Some(dir) => {
             let net = Mlp::load(&dir.join(format!("net_w{width}_d{depth}.safetensors")))?;
@@ -242,20 +274,26 @@ fn bench_transitions(
         );
     };
     let mut count = 0;
-    let (cpu0, wall0) = (cpu_seconds(), Instant::now());
-    let (med, min, max) = time_it(
-        || count = transitions::exact_transitions(&net, compute, &traj, false).total,
-        reps,
-        min_rep,
-    );
-    row(
-        "exact".into(),
-        med,
-        min,
-        max,
-        (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64(),
-        count,
-    );
+    // "exact" is the default rank-1 walk; "exact-gemm" the reference GEMM walk.
+    for (method, walk) in [("exact", ExactWalk::Rank1), ("exact-gemm", ExactWalk::Gemm)] {
+        let (cpu0, wall0) = (cpu_seconds(), Instant::now());
+        let (med, min, max) = time_it(
+            || {
+                count =
+                    transitions::exact_transitions_by(&net, compute, &traj, false, walk, transitions::COEF_BUDGET).total
+            },
+            reps,
+            min_rep,
+        );
+        row(
+            method.into(),
+            med,
+            min,
+            max,
+            (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64(),
+            count,
+        );
+    }
     for &k in &args.sample_k {
         let (cpu0, wall0) = (cpu_seconds(), Instant::now());
         let (med, min, max) = time_it(

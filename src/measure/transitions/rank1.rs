@@ -1,0 +1,482 @@
+//! The rank-1 exact walk (the default). Layer by layer, as the GEMM walk, each piece is cut
+//! into arcs on which every layer so far is affine, but a layer's coefficients are not
+//! recomputed by a product on every arc: the arcs ("children") that one arc of the layer
+//! below (their "parent") is cut into differ, from one to the next, only in the linear
+//! piece of the lower-layer neurons that cross at the cut between them. With `z_i` the
+//! parent's coefficients of neuron i (one per basis function) and W_l the layer's weights,
+//! the next child's coefficients are the previous child's plus, per changed neuron i,
+//! `(Δslope_i · z_i + Δoffset_i · e₀) ⊗ W_l[:, i]`: O(w_l) per basis function.
+//!
+//! Re-anchoring rule: the first child of every parent, and every R-th child after it with
+//! `R = max(64, w_{l−1})`, gets exact coefficients (one product of its input row — the
+//! parent's coefficients through its activation pattern — with W_l, as the GEMM walk
+//! computes every row); the updates in between are accumulated in float64 and rounded to
+//! float32 once per child. At most R float64 additions err by at most R·2⁻⁵³ of the terms'
+//! magnitude, far below the float32 rounding of the exact product, so no root can move
+//! across a cut that the exact product's own rounding would not move it across. R grows
+//! with w_{l−1} so that the exact products cost no more than the updates between them.
+//!
+//! Each child's activation pattern is read at its midpoint (as the GEMM walk reads it), so
+//! a cut where several neurons cross at once (a tie) changes all of them together.
+
+use super::roots::{cut, values_at};
+use super::{ARC_BLOCK, first_non_finite};
+use crate::compute::{Compute, MatRef};
+use crate::measure::finite::NonFinite;
+use crate::measure::trajectory::{Piece, Trajectory};
+use crate::net::{Activation, Mlp};
+use rayon::prelude::*;
+
+/// Fewest children between two exact products on one parent (the rule above).
+const REANCHOR_MIN: usize = 64;
+
+/// A parameter range `[lo, hi)` of one piece, walked as a unit.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Range {
+    piece: usize,
+    lo: f64,
+    hi: f64,
+    /// Whether its end is its start (a whole ellipse).
+    pub(super) closed: bool,
+}
+
+/// A sub-interval of a range on which every layer seen so far is affine.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct BatchArc {
+    /// Index of its range in the batch.
+    pub(super) range: u32,
+    pub(super) lo: f64,
+    pub(super) hi: f64,
+}
+
+/// Ranges of pieces of one kind (one basis), walked together layer by layer so that each
+/// layer's exact products are one batch of rows against one packing of the weights.
+pub(super) struct Batch<'a> {
+    pieces: &'a [Piece],
+    pub(super) ranges: &'a [Range],
+    pub(super) act: Activation,
+    /// Basis functions: 2 for segments, 3 for ellipses.
+    pub(super) nb: usize,
+    pub(super) is_ellipse: bool,
+}
+
+/// One hidden layer's pre-activation coefficients on every arc of a batch: arc after arc,
+/// within an arc basis function after basis function, within those neuron after neuron.
+pub(super) struct Level {
+    pub(super) arcs: Vec<BatchArc>,
+    /// The first arc of every range.
+    pub(super) range_start: Vec<usize>,
+    z: Vec<f32>,
+    pub(super) width: usize,
+}
+
+impl Level {
+    pub(super) fn arc_coefficients(&self, a: usize, nb: usize) -> &[f32] {
+        &self.z[a * nb * self.width..(a + 1) * nb * self.width]
+    }
+
+    fn new(arcs: Vec<BatchArc>, z: Vec<f32>, width: usize) -> Level {
+        let mut range_start = Vec::new();
+        for (a, arc) in arcs.iter().enumerate() {
+            if a == 0 || arcs[a - 1].range != arc.range {
+                range_start.push(a);
+            }
+        }
+        Level {
+            arcs,
+            range_start,
+            z,
+            width,
+        }
+    }
+}
+
+/// `W_lᵀ` (row-major `w_{l−1} × w_l`) for every hidden layer l ≥ 1, so that a rank-1 step
+/// reads the column `W_l[:, i]` as one contiguous row. Computed once per trajectory.
+fn transposed_hidden_weights(net: &Mlp) -> Vec<Vec<f32>> {
+    (1..net.depth() - 1)
+        .map(|l| transpose(&net.weights()[l], net.dims()[l + 1], net.dims()[l]))
+        .collect()
+}
+
+fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const TILE: usize = 32;
+    let mut t = vec![0.0f32; rows * cols];
+    for r0 in (0..rows).step_by(TILE) {
+        for c0 in (0..cols).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(rows) {
+                for c in c0..(c0 + TILE).min(cols) {
+                    t[c * rows + r] = w[r * cols + c];
+                }
+            }
+        }
+    }
+    t
+}
+
+/// Crossings of one piece: (hidden layer, parameter value).
+type Crossings = Vec<(usize, f64)>;
+
+/// Crossings of a batch: (range, hidden layer, parameter value).
+type BatchCrossings = Vec<(u32, usize, f64)>;
+
+/// Every crossing of every piece of `traj`, piece by piece; pieces of one kind are walked
+/// together while their coefficients fit in `budget` floats (else the batch is split, down
+/// to halves of one piece's range); an error when a pre-activation coefficient is NaN or
+/// infinite.
+pub(super) fn walk_trajectory(
+    net: &Mlp,
+    compute: &Compute,
+    traj: &Trajectory,
+    budget: usize,
+) -> Result<Vec<Crossings>, NonFinite> {
+    let transposed = transposed_hidden_weights(net);
+    let mut per_piece = vec![Vec::new(); traj.pieces.len()];
+    for is_ellipse in [false, true] {
+        let ranges: Vec<Range> = (traj.pieces.iter().enumerate())
+            .filter(|(_, piece)| matches!(piece, Piece::Ellipse { .. }) == is_ellipse)
+            .map(|(k, piece)| Range {
+                piece: k,
+                lo: 0.0,
+                hi: piece.span(),
+                closed: is_ellipse,
+            })
+            .collect();
+        let Some(first) = ranges.first() else { continue };
+        let batch = Batch {
+            pieces: &traj.pieces,
+            ranges: &ranges,
+            act: net.activation(),
+            nb: traj.pieces[first.piece].basis_len(),
+            is_ellipse,
+        };
+        batch.walk_ranges(net, compute, &transposed, budget, &mut per_piece)?;
+    }
+    Ok(per_piece)
+}
+
+impl Batch<'_> {
+    /// The basis functions' values at parameter `s` of `arc`'s piece.
+    pub(super) fn basis(&self, arc: BatchArc, s: f64) -> [f64; 3] {
+        self.pieces[self.ranges[arc.range as usize].piece].basis(s)
+    }
+
+    /// Walks the batch's ranges, splitting the batch (then a lone range, in halves) while
+    /// it does not fit in `budget`; appends every crossing to its piece's list.
+    fn walk_ranges(
+        &self,
+        net: &Mlp,
+        compute: &Compute,
+        transposed: &[Vec<f32>],
+        budget: usize,
+        per_piece: &mut [Crossings],
+    ) -> Result<(), NonFinite> {
+        if let Some(crossings) = self.walk(net, compute, transposed, budget)? {
+            for (range, layer, s) in crossings {
+                per_piece[self.ranges[range as usize].piece].push((layer, s));
+            }
+            return Ok(());
+        }
+        let halves: Vec<Vec<Range>> = match self.ranges {
+            [lone] => {
+                let mid = 0.5 * (lone.lo + lone.hi);
+                let part = |lo, hi| Range {
+                    lo,
+                    hi,
+                    closed: false,
+                    ..*lone
+                };
+                vec![vec![part(lone.lo, mid)], vec![part(mid, lone.hi)]]
+            }
+            many => many.chunks(many.len().div_ceil(2)).map(<[Range]>::to_vec).collect(),
+        };
+        for ranges in &halves {
+            let part = Batch { ranges, ..*self };
+            part.walk_ranges(net, compute, transposed, budget, per_piece)?;
+        }
+        Ok(())
+    }
+
+    /// Every crossing of the batch: (range, hidden layer, parameter value), layer after
+    /// layer; `None` when the coefficients would exceed `budget` floats (unless the batch
+    /// is a single range that is already tiny).
+    fn walk(
+        &self,
+        net: &Mlp,
+        compute: &Compute,
+        transposed: &[Vec<f32>],
+        budget: usize,
+    ) -> Result<Option<BatchCrossings>, NonFinite> {
+        let splittable = match self.ranges {
+            [lone] => lone.hi - lone.lo > 1e-9 * self.pieces[lone.piece].span(),
+            _ => true,
+        };
+        let hidden = net.depth() - 1;
+        let mut level = self.first_level(net, compute)?;
+        let mut crossings = Vec::new();
+        for layer in 0..hidden {
+            let roots = self.layer_roots(&level);
+            let mut next_root = 0;
+            for (arc, &count) in level.arcs.iter().zip(&roots.per_arc) {
+                let own = &roots.positions[next_root..next_root + count as usize];
+                crossings.extend(own.iter().map(|&s| (arc.range, layer, s)));
+                next_root += count as usize;
+            }
+            // The last hidden layer has no layer above it to compute.
+            let Some(transposed) = transposed.get(layer) else { break };
+            let (children, first_child) = cut(&level.arcs, &roots);
+            let (w_in, w_out) = (net.dims()[layer + 1], net.dims()[layer + 2]);
+            if splittable && children.len() * self.nb * w_out.max(w_in) > budget {
+                return Ok(None);
+            }
+            let step = NextLayer {
+                net,
+                compute,
+                transposed,
+                layer: layer + 1,
+            };
+            level = step.level(self, &level, children, &first_child)?;
+        }
+        Ok(Some(crossings))
+    }
+
+    /// The first hidden layer's coefficients on every range: one exact product of the
+    /// pieces' basis coefficients with W₁ (plus the bias on the constant basis function).
+    fn first_level(&self, net: &Mlp, compute: &Compute) -> Result<Level, NonFinite> {
+        let (d, width) = (net.dims()[0], net.dims()[1]);
+        let coef: Vec<f32> = (self.ranges.iter())
+            .flat_map(|r| self.pieces[r.piece].coefficients().concat())
+            .collect();
+        let rows = self.ranges.len() * self.nb;
+        let mut z = vec![0.0f32; rows * width];
+        let w = MatRef::rows(&net.weights()[0], width, d);
+        for start in (0..rows).step_by(ARC_BLOCK) {
+            let r = ARC_BLOCK.min(rows - start);
+            compute.matmul(
+                &mut z[start * width..(start + r) * width],
+                MatRef::rows(&coef[start * d..(start + r) * d], r, d),
+                w.t(),
+                false,
+            );
+        }
+        if let Some(bias) = net.bias(0) {
+            for arc in z.chunks_exact_mut(self.nb * width) {
+                arc[..width].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+        }
+        if let Some(bad) = first_non_finite(&z, 0) {
+            return Err(bad);
+        }
+        let arcs = (self.ranges.iter().enumerate())
+            .map(|(k, r)| BatchArc {
+                range: k as u32,
+                lo: r.lo,
+                hi: r.hi,
+            })
+            .collect();
+        Ok(Level::new(arcs, z, width))
+    }
+
+    /// The region code of every neuron of `parent_z`'s layer at parameter `s` of `arc`.
+    fn codes_at(&self, parent_z: &[f32], arc: BatchArc, s: f64, values: &mut [f64], codes: &mut [u8]) {
+        values_at(parent_z, self.nb, &self.basis(arc, s), values);
+        // The code is the number of breakpoints strictly below the value (as
+        // `Activation::code` of the float32 value), counted one breakpoint at a time.
+        codes.fill(0);
+        for &beta in self.act.breakpoints() {
+            for (c, &v) in codes.iter_mut().zip(values.iter()) {
+                *c += ((v as f32) > beta) as u8;
+            }
+        }
+    }
+}
+
+/// Computing the coefficients of hidden layer `layer` (≥ 1) from those of the layer below.
+struct NextLayer<'a> {
+    net: &'a Mlp,
+    compute: &'a Compute,
+    /// `W_layerᵀ`, row-major `w_in × w_out`.
+    transposed: &'a [f32],
+    layer: usize,
+}
+
+impl NextLayer<'_> {
+    /// The layer's coefficients on every child of every arc of `parent` (the layer below):
+    /// exact products on the anchors, rank-1 updates in between (the module's rule).
+    fn level(
+        &self,
+        walk: &Batch,
+        parent: &Level,
+        children: Vec<BatchArc>,
+        first_child: &[usize],
+    ) -> Result<Level, NonFinite> {
+        let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
+        let every = REANCHOR_MIN.max(w_in);
+        // Anchors: (child, parent), parent after parent; anchor_start[p] is p's first.
+        let mut anchors = Vec::new();
+        let mut anchor_start = Vec::with_capacity(parent.arcs.len() + 1);
+        for p in 0..parent.arcs.len() {
+            anchor_start.push(anchors.len());
+            anchors.extend((first_child[p]..first_child[p + 1]).step_by(every).map(|c| (c, p)));
+        }
+        anchor_start.push(anchors.len());
+        let anchor_z = self.exact_rows(walk, parent, &children, &anchors)?;
+        let mut z = vec![0.0f32; children.len() * nb * w_out];
+        let mut per_parent: Vec<&mut [f32]> = Vec::with_capacity(parent.arcs.len());
+        let mut rest = z.as_mut_slice();
+        for p in 0..parent.arcs.len() {
+            let (head, tail) = rest.split_at_mut((first_child[p + 1] - first_child[p]) * nb * w_out);
+            per_parent.push(head);
+            rest = tail;
+        }
+        let results: Vec<Result<(), NonFinite>> = per_parent
+            .into_par_iter()
+            .enumerate()
+            .map(|(p, out)| {
+                let block = nb * w_out;
+                let chain = Chain {
+                    walk,
+                    parent_z: parent.arc_coefficients(p, nb),
+                    children: &children[first_child[p]..first_child[p + 1]],
+                    anchor_z: &anchor_z[anchor_start[p] * block..anchor_start[p + 1] * block],
+                    every,
+                };
+                chain.run(self, out)
+            })
+            .collect();
+        results.into_iter().collect::<Result<(), NonFinite>>()?;
+        Ok(Level::new(children, z, w_out))
+    }
+
+    /// The exact coefficients of the anchor children: their input rows (the parent's
+    /// coefficients through the activation pattern at the child's midpoint) times Wᵀ, plus
+    /// the bias on the constant basis function.
+    fn exact_rows(
+        &self,
+        walk: &Batch,
+        parent: &Level,
+        children: &[BatchArc],
+        anchors: &[(usize, usize)],
+    ) -> Result<Vec<f32>, NonFinite> {
+        let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
+        let mut input = vec![0.0f32; anchors.len() * nb * w_in];
+        input
+            .par_chunks_mut(nb * w_in)
+            .zip(anchors)
+            .for_each(|(block, &(c, p))| {
+                let parent_z = parent.arc_coefficients(p, nb);
+                let mut values = vec![0.0f64; w_in];
+                let mut codes = vec![0u8; w_in];
+                walk.codes_at(
+                    parent_z,
+                    children[c],
+                    0.5 * (children[c].lo + children[c].hi),
+                    &mut values,
+                    &mut codes,
+                );
+                for (i, &code) in codes.iter().enumerate() {
+                    let (slope, offset) = walk.act.linear_piece(code);
+                    for k in 0..nb {
+                        let v = slope * parent_z[k * w_in + i];
+                        block[k * w_in + i] = if k == 0 { v + offset } else { v };
+                    }
+                }
+            });
+        let rows = anchors.len() * nb;
+        let mut z = vec![0.0f32; rows * w_out];
+        let w = MatRef::rows(&self.net.weights()[self.layer], w_out, w_in);
+        for start in (0..rows).step_by(ARC_BLOCK) {
+            let r = ARC_BLOCK.min(rows - start);
+            self.compute.matmul(
+                &mut z[start * w_out..(start + r) * w_out],
+                MatRef::rows(&input[start * w_in..(start + r) * w_in], r, w_in),
+                w.t(),
+                false,
+            );
+        }
+        if let Some(bias) = self.net.bias(self.layer) {
+            for arc in z.chunks_exact_mut(nb * w_out) {
+                arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+            }
+        }
+        match first_non_finite(&z, self.layer) {
+            Some(bad) => Err(bad),
+            None => Ok(z),
+        }
+    }
+}
+
+/// The children of one parent arc, walked in order.
+struct Chain<'a> {
+    walk: &'a Batch<'a>,
+    /// The parent's coefficients (the layer below), `nb × w_in`.
+    parent_z: &'a [f32],
+    children: &'a [BatchArc],
+    /// The exact coefficients of children 0, every, 2·every, …
+    anchor_z: &'a [f32],
+    every: usize,
+}
+
+impl Chain<'_> {
+    /// Writes every child's coefficients into `out` (child after child, `nb × w_out`
+    /// each): the anchors' copied, the others the previous child's plus one rank-1 update
+    /// per neuron whose linear piece differs between the two children's midpoints.
+    fn run(&self, next: &NextLayer, out: &mut [f32]) -> Result<(), NonFinite> {
+        let walk = self.walk;
+        let nb = walk.nb;
+        let w_in = self.parent_z.len() / nb;
+        let w_out = out.len() / self.children.len().max(1) / nb;
+        let block = nb * w_out;
+        let mut acc = vec![0.0f64; block];
+        let mut values = vec![0.0f64; w_in];
+        let mut codes = vec![0u8; w_in];
+        let mut new_codes = vec![0u8; w_in];
+        for (j, child) in self.children.iter().enumerate() {
+            let mid = 0.5 * (child.lo + child.hi);
+            if j % self.every == 0 {
+                let anchor = &self.anchor_z[(j / self.every) * block..(j / self.every + 1) * block];
+                acc.iter_mut().zip(anchor).for_each(|(a, &v)| *a = v as f64);
+                walk.codes_at(self.parent_z, *child, mid, &mut values, &mut codes);
+            } else {
+                walk.codes_at(self.parent_z, *child, mid, &mut values, &mut new_codes);
+                for i in 0..w_in {
+                    if codes[i] != new_codes[i] {
+                        self.add_change(i, codes[i], new_codes[i], next.transposed, &mut acc);
+                    }
+                }
+                std::mem::swap(&mut codes, &mut new_codes);
+            }
+            let dst = &mut out[j * block..(j + 1) * block];
+            let mut all_finite = true;
+            for (d, &a) in dst.iter_mut().zip(&acc) {
+                *d = a as f32;
+                all_finite &= d.is_finite();
+            }
+            if !all_finite && let Some(bad) = first_non_finite(dst, next.layer) {
+                return Err(bad);
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds to `acc` the change of the layer's coefficients when neuron `i` of the layer
+    /// below goes from linear piece `from` to `to`: `(Δslope·z_i + Δoffset·e₀) ⊗ W[:, i]`.
+    fn add_change(&self, i: usize, from: u8, to: u8, transposed: &[f32], acc: &mut [f64]) {
+        let act = self.walk.act;
+        let nb = self.walk.nb;
+        let w_in = self.parent_z.len() / nb;
+        let w_out = acc.len() / nb;
+        let ((s0, o0), (s1, o1)) = (act.linear_piece(from), act.linear_piece(to));
+        let column = &transposed[i * w_out..(i + 1) * w_out];
+        for k in 0..nb {
+            let mut delta = (s1 as f64 - s0 as f64) * self.parent_z[k * w_in + i] as f64;
+            if k == 0 {
+                delta += o1 as f64 - o0 as f64;
+            }
+            if delta != 0.0 {
+                let row = &mut acc[k * w_out..(k + 1) * w_out];
+                row.iter_mut().zip(column).for_each(|(a, &w)| *a += delta * w as f64);
+            }
+        }
+    }
+}

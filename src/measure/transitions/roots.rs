@@ -1,0 +1,192 @@
+//! Where one layer's neurons cross their breakpoints: closed-form roots of one neuron on
+//! one arc (a segment's pre-activation `c₀ + c₁ t` crosses β once where its ends lie on
+//! different sides of β, an ellipse's `c₀ + c₁ cos θ + c₂ sin θ` at
+//! `θ = φ ± arccos((β − c₀)/R)`), shared by both exact walks, and the rank-1 walk's pass
+//! over every arc of a layer and its cutting of the arcs at the roots.
+
+use super::rank1::{Batch, BatchArc, Level};
+use rayon::prelude::*;
+
+/// Arcs per parallel task when finding roots.
+const ROOT_CHUNK: usize = 64;
+
+/// The roots of one layer on every arc, each arc's sorted, arc after arc.
+pub(super) struct LayerRoots {
+    pub(super) positions: Vec<f64>,
+    pub(super) per_arc: Vec<u32>,
+}
+
+/// Cuts every arc at its roots: the children in order, and where each arc's children start
+/// (one entry per arc, plus the total). Every arc has at least one child.
+pub(super) fn cut(arcs: &[BatchArc], roots: &LayerRoots) -> (Vec<BatchArc>, Vec<usize>) {
+    let mut children = Vec::with_capacity(arcs.len() + roots.positions.len());
+    let mut first_child = Vec::with_capacity(arcs.len() + 1);
+    let mut next_root = 0;
+    for (arc, &count) in arcs.iter().zip(&roots.per_arc) {
+        first_child.push(children.len());
+        let own = &roots.positions[next_root..next_root + count as usize];
+        next_root += count as usize;
+        let mut lo = arc.lo;
+        for &s in own.iter().chain(std::iter::once(&arc.hi)) {
+            if s > lo {
+                children.push(BatchArc { lo, hi: s, ..*arc });
+                lo = s;
+            }
+        }
+    }
+    first_child.push(children.len());
+    (children, first_child)
+}
+
+/// `out[i] = Σ_k z[k·w + i] · basis[k]` in float64, summed in the order of k.
+pub(super) fn values_at(z: &[f32], nb: usize, basis: &[f64; 3], out: &mut [f64]) {
+    let w = out.len();
+    for (o, &c) in out.iter_mut().zip(&z[..w]) {
+        *o = c as f64 * basis[0];
+    }
+    for (k, &b) in basis.iter().enumerate().take(nb).skip(1) {
+        for (o, &c) in out.iter_mut().zip(&z[k * w..(k + 1) * w]) {
+            *o += c as f64 * b;
+        }
+    }
+}
+
+impl Batch<'_> {
+    /// The pre-activations at the start of arc `a`, from arc a's coefficients.
+    fn start_values(&self, level: &Level, a: usize, out: &mut [f64]) {
+        let arc = level.arcs[a];
+        values_at(
+            level.arc_coefficients(a, self.nb),
+            self.nb,
+            &self.basis(arc, arc.lo),
+            out,
+        );
+    }
+
+    /// The pre-activations at the end of arc `a`: the next arc's start when it continues
+    /// the same range (so that the two arcs share one value), else the range's start again
+    /// when the range closes on itself (a whole ellipse), else arc a's own end. Returns
+    /// whether they are the next arc's start values.
+    fn end_values(&self, level: &Level, a: usize, out: &mut [f64]) -> bool {
+        let arc = level.arcs[a];
+        if level.arcs.get(a + 1).is_some_and(|next| next.range == arc.range) {
+            self.start_values(level, a + 1, out);
+            return true;
+        }
+        if self.ranges[arc.range as usize].closed {
+            let first = level.range_start[arc.range as usize];
+            self.start_values(level, first, out);
+        } else {
+            values_at(
+                level.arc_coefficients(a, self.nb),
+                self.nb,
+                &self.basis(arc, arc.hi),
+                out,
+            );
+        }
+        false
+    }
+
+    /// Every root of the level's layer on every arc, in parallel over blocks of arcs.
+    pub(super) fn layer_roots(&self, level: &Level) -> LayerRoots {
+        let n = level.arcs.len();
+        let blocks: Vec<LayerRoots> = (0..n.div_ceil(ROOT_CHUNK))
+            .into_par_iter()
+            .map(|block| {
+                let (a0, a1) = (block * ROOT_CHUNK, ((block + 1) * ROOT_CHUNK).min(n));
+                let mut start = vec![0.0f64; level.width];
+                let mut end = vec![0.0f64; level.width];
+                self.start_values(level, a0, &mut start);
+                let mut out = LayerRoots {
+                    positions: Vec::new(),
+                    per_arc: Vec::with_capacity(a1 - a0),
+                };
+                for a in a0..a1 {
+                    let continues = self.end_values(level, a, &mut end);
+                    let before = out.positions.len();
+                    self.arc_roots(level, a, &start, &end, &mut out.positions);
+                    out.positions[before..].sort_by(f64::total_cmp);
+                    out.per_arc.push((out.positions.len() - before) as u32);
+                    if continues {
+                        std::mem::swap(&mut start, &mut end);
+                    } else if a + 1 < a1 {
+                        self.start_values(level, a + 1, &mut start);
+                    }
+                }
+                out
+            })
+            .collect();
+        let mut all = LayerRoots {
+            positions: Vec::new(),
+            per_arc: Vec::with_capacity(n),
+        };
+        for block in blocks {
+            all.positions.extend(block.positions);
+            all.per_arc.extend(block.per_arc);
+        }
+        all
+    }
+
+    /// The roots on arc `a` of every neuron, given the pre-activations at its two ends.
+    fn arc_roots(&self, level: &Level, a: usize, start: &[f64], end: &[f64], out: &mut Vec<f64>) {
+        let BatchArc { lo, hi, .. } = level.arcs[a];
+        let (w, z) = (level.width, level.arc_coefficients(a, self.nb));
+        for &beta in self.act.breakpoints() {
+            let beta = beta as f64;
+            for i in 0..w {
+                let changes = (start[i] > beta) != (end[i] > beta);
+                if self.is_ellipse {
+                    let c = [z[i] as f64, z[w + i] as f64, z[2 * w + i] as f64];
+                    // No root can exist when β is farther from c₀ than the amplitude
+                    // (with a margin for rounding): skip the trigonometry.
+                    let gap = beta - c[0];
+                    if !changes && gap * gap > (c[1] * c[1] + c[2] * c[2]) * (1.0 + 1e-6) {
+                        continue;
+                    }
+                    ellipse_roots(&c, beta, lo, hi, changes, out);
+                } else if changes {
+                    // Affine on the arc: exactly one crossing.
+                    let (c0, c1) = (z[i] as f64, z[w + i] as f64);
+                    let t = if c1 != 0.0 { (beta - c0) / c1 } else { 0.5 * (lo + hi) };
+                    out.push(t.clamp(lo, hi));
+                }
+            }
+        }
+    }
+}
+
+/// Roots θ ∈ [lo, hi) of `c₀ + c₁ cos θ + c₂ sin θ = β`, pushed onto `out`. Their number
+/// is forced to the parity of `changes` (whether the ends lie on different sides): an odd
+/// excess drops the root nearest an end, a missing one is placed at the nearer end.
+pub(super) fn ellipse_roots(c: &[f64], beta: f64, lo: f64, hi: f64, changes: bool, out: &mut Vec<f64>) {
+    let r = c[1].hypot(c[2]);
+    let mut found: Vec<f64> = Vec::with_capacity(2);
+    if r > 0.0 {
+        let ratio = (beta - c[0]) / r;
+        if ratio.abs() < 1.0 {
+            let phase = c[2].atan2(c[1]);
+            let alpha = ratio.acos();
+            for th in [phase - alpha, phase + alpha] {
+                let th = th.rem_euclid(std::f64::consts::TAU);
+                if th >= lo && th < hi {
+                    found.push(th);
+                }
+            }
+        }
+    }
+    if (found.len() % 2 == 1) != changes {
+        let dist = |t: f64| (t - lo).min(hi - t);
+        if let Some((idx, _)) = found
+            .iter()
+            .enumerate()
+            .min_by(|x, y| dist(*x.1).total_cmp(&dist(*y.1)))
+        {
+            found.remove(idx);
+        } else {
+            let at_lo = (c[0] + c[1] * lo.cos() + c[2] * lo.sin() - beta).abs();
+            let at_hi = (c[0] + c[1] * hi.cos() + c[2] * hi.sin() - beta).abs();
+            found.push(if at_lo <= at_hi { lo } else { hi });
+        }
+    }
+    out.extend(found);
+}
