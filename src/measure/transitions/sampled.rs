@@ -1,9 +1,9 @@
 //! Transitions by dense sampling (any activation): region codes at k equidistant positions
 //! around the loop, counting the code differences between neighbours, as the paper did.
 
-use super::{TransitionCount, first_non_finite};
-use crate::compute::{Compute, MatRef};
-use crate::measure::finite::NonFinite;
+use super::TransitionCount;
+use crate::compute::{Backend, Compute, NetParams};
+use crate::measure::finite::{NonFinite, Quantity};
 use crate::measure::trajectory::Trajectory;
 use crate::net::Mlp;
 use rayon::prelude::*;
@@ -92,38 +92,38 @@ fn add_code_changes(out: &mut TransitionCount, net: &Mlp, a: &[u8], b: &[u8], po
 /// layer after layer, computed from the pre-activations; an error naming the input (its
 /// index among the `m`) whose pre-activation was NaN or infinite.
 pub fn codes_of(net: &Mlp, compute: &Compute, x: &[f32], m: usize) -> Result<Vec<u8>, NonFinite> {
-    let act = net.activation();
-    let code_width: usize = net.hidden_dims().iter().sum();
+    codes_on(compute, net, x, m)
+}
+
+/// [`codes_of`] on any backend, for inputs already in its memory: each hidden layer's
+/// pre-activations by [`Backend::layer_forward`] without φ, then [`Backend::region_codes`]
+/// (which applies φ for the next layer); only the codes come back to the host.
+pub fn codes_on<B: Backend, P: NetParams<B> + ?Sized>(
+    backend: &B,
+    net: &P,
+    x: &B::Buf,
+    m: usize,
+) -> Result<Vec<u8>, NonFinite> {
+    let (dims, act) = (net.dims(), net.activation());
+    let hidden = &dims[1..dims.len() - 1];
+    let code_width: usize = hidden.iter().sum();
     let mut codes = vec![0u8; m * code_width];
-    let mut h = x.to_vec();
+    let mut z_prev: Option<Box<B::Buf>> = None;
     let mut offset = 0;
-    for l in 0..net.depth() - 1 {
-        let (w_in, w_out) = (net.dims()[l], net.dims()[l + 1]);
-        let mut z = vec![0.0f32; m * w_out];
-        compute.matmul(
-            &mut z,
-            MatRef::rows(&h, m, w_in),
-            MatRef::rows(&net.weights()[l], w_out, w_in).t(),
-            false,
-        );
-        if let Some(bias) = net.bias(l) {
-            for row in z.chunks_exact_mut(w_out) {
-                row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-            }
-        }
-        if let Some(bad) = first_non_finite(&z, l) {
-            let at = z.iter().position(|v| !v.is_finite()).unwrap_or(0) / w_out;
-            return Err(bad.at(at));
-        }
-        for (j, row) in z.chunks_exact_mut(w_out).enumerate() {
-            let dst = &mut codes[j * code_width + offset..j * code_width + offset + w_out];
-            for (c, v) in dst.iter_mut().zip(row.iter_mut()) {
-                *c = act.code(*v);
-                *v = act.apply(*v);
-            }
+    for (l, &w_out) in hidden.iter().enumerate() {
+        let mut z = backend.alloc(m * w_out);
+        let input: &B::Buf = z_prev.as_deref().unwrap_or(x);
+        backend.layer_forward(&mut z, input, net.weight(l), net.bias(l), m, (dims[l], w_out), None);
+        let layer_codes = backend.region_codes(&mut z, m * w_out, act).map_err(|(i, v)| NonFinite {
+            point: i / w_out,
+            quantity: Quantity::PreActivation { layer: l + 1 },
+            value: v as f64,
+        })?;
+        for (j, row) in layer_codes.chunks_exact(w_out).enumerate() {
+            codes[j * code_width + offset..j * code_width + offset + w_out].copy_from_slice(row);
         }
         offset += w_out;
-        h = z;
+        z_prev = Some(z);
     }
     Ok(codes)
 }
