@@ -15,7 +15,10 @@ use super::request::{
     RegionsResult, TrajectoryRequest, TransitionsResult,
 };
 use super::trajectory::{self, Trajectory, TrajectoryKind};
-use super::transitions::{TransitionCount, exact_transitions, sampled_transitions};
+use super::transitions::{
+    COEF_BUDGET, ExactWalk, TransitionCount, exact_transitions, exact_transitions_by, sampled_transitions,
+};
+use rayon::prelude::*;
 use crate::compute::Compute;
 use crate::data::Dataset;
 use crate::error::{OccamError, Result};
@@ -383,18 +386,33 @@ fn transitions_part(
         counts: Vec::with_capacity(count),
         non_finite: None,
     };
-    for i in 0..count {
-        let traj = trajectory::build(t.kind, inputs.points, inputs.train, i, t.seed)?;
-        let counted = match method {
-            Method::Exact => exact_transitions(net, compute, &traj, false),
-            Method::Sampled => sampled_transitions(net, compute, &traj, t.samples, false),
-        };
-        if let Some(bad) = counted.non_finite {
-            result.non_finite = Some(bad.at(i));
-            break;
+    // One trajectory per thread at a time, each walked on one thread (the counts do not
+    // depend on the thread count); the exact walks share the coefficient budget.
+    let group = compute.threads();
+    let single = Compute::single();
+    let budget = COEF_BUDGET / group;
+    for first in (0..count).step_by(group) {
+        let ids = first..(first + group).min(count);
+        let counted: Vec<Result<TransitionCount>> = ids
+            .clone()
+            .into_par_iter()
+            .map(|i| {
+                let traj = trajectory::build(t.kind, inputs.points, inputs.train, i, t.seed)?;
+                Ok(match method {
+                    Method::Exact => exact_transitions_by(net, &single, &traj, false, ExactWalk::Rank1, budget),
+                    Method::Sampled => sampled_transitions(net, &single, &traj, t.samples, false),
+                })
+            })
+            .collect();
+        for (i, counted) in ids.zip(counted) {
+            let counted = counted?;
+            if let Some(bad) = counted.non_finite {
+                result.non_finite = Some(bad.at(i));
+                return Ok(result);
+            }
+            result.counts.push(counted);
+            tick.advance(1)?;
         }
-        result.counts.push(counted);
-        tick.advance(1)?;
     }
     Ok(result)
 }
