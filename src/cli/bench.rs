@@ -36,7 +36,8 @@ pub struct BenchArgs {
     /// Also time dense sampling at these k (transitions, 2 to 2^30), e.g. --sample-k 65536,1048576.
     #[arg(long, value_delimiter = ',', default_values_t = vec![65536])]
     sample_k: Vec<usize>,
-    /// Batch shards for the train step, 1 to 4096 (default: Occam's automatic choice).
+    /// Batch shards for the train step, 1 to 4096 (default 1, as training uses: the same
+    /// bits at every thread count; more shards trade that for speed on narrow networks).
     #[arg(long)]
     shards: Option<usize>,
     /// Transitions: also scan these widths (1 to 65536), e.g. --widths 250,500,1000,2000,4000:
@@ -331,7 +332,7 @@ fn bench_train_step(
         .collect();
     x.chunks_exact_mut(784).for_each(occam::data::normalize_row);
     let labels: Vec<u16> = (0..batch).map(|_| rng.random_range(0..10)).collect();
-    let shards = shards.unwrap_or_else(|| BatchGradient::auto_shards(&net, batch, compute.threads()));
+    let shards = shards.unwrap_or(1);
     // As the training loop runs it: parameters, gradients and optimizer state in the
     // backend's buffers; the batch loaded once, as the peers keep theirs in one tensor.
     let mut step = BatchGradient::on(compute, &net, batch, shards);

@@ -178,9 +178,10 @@ fn backward<B: Backend, P: NetParams<B> + ?Sized, G: BorrowMut<B::Buf>>(
 /// Mean loss gradients of a batch, computed either by one pass whose operations use every
 /// thread, or by splitting the batch into `shards` row blocks processed in parallel, each
 /// on one worker of the backend, and combined as `Σ_i (n_i/n)·grad_i` in shard order.
-/// Splitting wins for small widths, where one product is too small to share (see
-/// `docs/PERFORMANCE.md`). The shard count is part of the arithmetic: the same shard count
-/// gives the same bits.
+/// Training uses one shard: its bits do not depend on the thread count. Splitting is ~10%
+/// faster for narrow networks at 2 threads (`occam bench train --shards 2`), but the shard
+/// count is part of the arithmetic: the same shard count gives the same bits, another
+/// count a differently rounded sum, which training amplifies (docs/BACKEND.md).
 pub struct BatchGradient<B: Backend = Compute> {
     shards: Vec<Shard<B>>,
     whole: Workspace<B>,
@@ -202,19 +203,6 @@ impl BatchGradient<Compute> {
     /// (at least 1, at most `batch`).
     pub fn new(net: &Mlp, batch: usize, shards: usize) -> Self {
         BatchGradient::on(&Compute::single(), net, batch, shards)
-    }
-
-    /// The shard count a network and batch should use on `workers` workers: one shard
-    /// per worker (of at least 32 examples) when a layer's product is too small to split
-    /// well inside the GEMM (every hidden layer narrower than 256).
-    pub fn auto_shards(net: &Mlp, batch: usize, workers: usize) -> usize {
-        let widest_hidden = net.hidden_dims().iter().copied().max().unwrap_or(net.classes());
-        if workers > 1 && widest_hidden < 256 {
-            // At least 32 examples per shard, so each shard's products stay efficient.
-            (batch / 32).clamp(1, workers)
-        } else {
-            1
-        }
     }
 
     /// Like [`loss_and_gradients`], for a batch of `labels.len()` examples.

@@ -332,8 +332,8 @@ fn train_minibatch<B: Backend>(
     let mut device = DeviceNet::upload(backend, &net);
     let mut optimizer = OptimizerState::on(backend, config.optimizer, &lens).expect("step-wise optimizer");
     let mut grads: Vec<Box<B::Buf>> = lens.iter().map(|&len| backend.alloc(len)).collect();
-    let shards = BatchGradient::auto_shards(&net, batch, backend.workers());
-    let mut gradient = BatchGradient::on(backend, &net, batch, shards);
+    // One shard: the same bits at every thread count (docs/BACKEND.md, Determinism).
+    let mut gradient = BatchGradient::on(backend, &net, batch, 1);
     let mut shuffle_rng = rng_for(config.seed, Stream::Shuffle);
     let mut augment_rng = rng_for(config.seed, Stream::Augment);
     let mut order: Vec<usize> = (0..n).collect();
