@@ -209,34 +209,9 @@ fn jacobian_norms_with_biases_match_float64_central_differences() {
 /// loop, per hidden layer: a lower bound on the exact count that reaches it as k grows.
 fn sampled64(net: &Mlp, traj: &Trajectory, k: usize) -> Vec<u64> {
     let p = params64(net);
-    let codes = |position: f64| -> Vec<Vec<usize>> {
-        let x = to64(&traj.point_at(position));
-        forward_biased(net, &p, &x)
-            .1
-            .iter()
-            .map(|layer| {
-                layer
-                    .iter()
-                    .map(|&z| net.activation().breakpoints().iter().filter(|&&b| z > b as f64).count())
-                    .collect()
-            })
-            .collect()
-    };
-    let first = codes(0.0);
-    let mut previous = first.clone();
-    let mut counts = vec![0u64; net.depth() - 1];
-    for j in 1..=k {
-        let current = if j == k {
-            first.clone()
-        } else {
-            codes(j as f64 / k as f64)
-        };
-        for (l, (a, b)) in previous.iter().zip(&current).enumerate() {
-            counts[l] += a.iter().zip(b).map(|(p, q)| p.abs_diff(*q) as u64).sum::<u64>();
-        }
-        previous = current;
-    }
-    counts
+    common::loop_crossings64(net, k, |position| {
+        forward_biased(net, &p, &to64(&traj.point_at(position))).1
+    })
 }
 
 #[test]

@@ -66,7 +66,10 @@ fn products_are_the_same_bits_at_every_thread_count_and_match_float64() {
                             want += av.data[i * av.row_stride + p * av.col_stride] as f64
                                 * bv.data[p * bv.row_stride + j * bv.col_stride] as f64;
                         }
-                        assert!((one[i * n + j] as f64 - want).abs() < 1e-5 * (k as f64).sqrt(), "({i},{j})");
+                        assert!(
+                            (one[i * n + j] as f64 - want).abs() < 1e-5 * (k as f64).sqrt(),
+                            "({i},{j})"
+                        );
                     }
                 }
             }
@@ -179,7 +182,11 @@ fn training_is_the_same_bits_at_every_thread_count() {
         let flat = |net: &Mlp| net.params().iter().flat_map(|v| bits(v)).collect::<Vec<u32>>();
         assert_eq!(flat(&one.net), flat(&two.net), "width {width} {optimizer:?}");
         assert_eq!(one.train.loss.to_bits(), two.train.loss.to_bits());
-        assert_eq!(flat(&one.net), flat(&run(width, 3, optimizer).net), "width {width} {optimizer:?}, 3 threads");
+        assert_eq!(
+            flat(&one.net),
+            flat(&run(width, 3, optimizer).net),
+            "width {width} {optimizer:?}, 3 threads"
+        );
         assert_ne!(flat(&one.net), flat(&one.initial), "training changed nothing");
     }
 }

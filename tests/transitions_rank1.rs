@@ -234,30 +234,7 @@ fn sampled64(net: &Mlp, traj: &Trajectory, k: usize) -> Vec<u64> {
             .map(|j| (0..c.len()).map(|b| c[b][j] as f64 * basis[b]).sum())
             .collect()
     };
-    let codes = |position: f64| -> Vec<Vec<usize>> {
-        (pre_activations64(net, &point(position)).iter())
-            .map(|layer| {
-                (layer.iter())
-                    .map(|&z| net.activation().breakpoints().iter().filter(|&&b| z > b as f64).count())
-                    .collect()
-            })
-            .collect()
-    };
-    let first = codes(0.0);
-    let mut previous = first.clone();
-    let mut counts = vec![0u64; net.depth() - 1];
-    for j in 1..=k {
-        let current = if j == k {
-            first.clone()
-        } else {
-            codes(j as f64 / k as f64)
-        };
-        for (l, (a, b)) in previous.iter().zip(&current).enumerate() {
-            counts[l] += a.iter().zip(b).map(|(p, q)| p.abs_diff(*q) as u64).sum::<u64>();
-        }
-        previous = current;
-    }
-    counts
+    common::loop_crossings64(net, k, |position| pre_activations64(net, &point(position)))
 }
 
 #[test]

@@ -18,11 +18,11 @@ use super::trajectory::{self, Trajectory, TrajectoryKind};
 use super::transitions::{
     COEF_BUDGET, ExactWalk, TransitionCount, exact_transitions, exact_transitions_by, sampled_transitions,
 };
-use rayon::prelude::*;
 use crate::compute::Compute;
 use crate::data::Dataset;
 use crate::error::{OccamError, Result};
 use crate::net::Mlp;
+use rayon::prelude::*;
 use std::ops::ControlFlow;
 
 /// The seed of a network's trajectories when the caller names none: the seed the network

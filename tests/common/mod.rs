@@ -227,3 +227,34 @@ pub fn fd_jacobian(f: impl Fn(&[f64]) -> Vec<f64>, x: &[f64], n: usize) -> Vec<V
 pub fn fro(m: &[Vec<f64>]) -> f64 {
     m.iter().flatten().map(|v| v * v).sum::<f64>().sqrt()
 }
+
+/// Crossings per hidden layer counted from float64 region codes at `k` equidistant
+/// positions around a closed loop (the last back to the first); `pre_activations(t)` gives
+/// every hidden layer's float64 pre-activations at position t ∈ [0, 1).
+pub fn loop_crossings64(net: &Mlp, k: usize, pre_activations: impl Fn(f64) -> Vec<Vec<f64>>) -> Vec<u64> {
+    let codes = |position: f64| -> Vec<Vec<usize>> {
+        pre_activations(position)
+            .iter()
+            .map(|layer| {
+                (layer.iter())
+                    .map(|&z| net.activation().breakpoints().iter().filter(|&&b| z > b as f64).count())
+                    .collect()
+            })
+            .collect()
+    };
+    let first = codes(0.0);
+    let mut previous = first.clone();
+    let mut counts = vec![0u64; net.depth() - 1];
+    for j in 1..=k {
+        let current = if j == k {
+            first.clone()
+        } else {
+            codes(j as f64 / k as f64)
+        };
+        for (l, (a, b)) in previous.iter().zip(&current).enumerate() {
+            counts[l] += a.iter().zip(b).map(|(p, q)| p.abs_diff(*q) as u64).sum::<u64>();
+        }
+        previous = current;
+    }
+    counts
+}

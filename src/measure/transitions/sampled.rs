@@ -114,11 +114,13 @@ pub fn codes_on<B: Backend, P: NetParams<B> + ?Sized>(
         let mut z = backend.alloc(m * w_out);
         let input: &B::Buf = z_prev.as_deref().unwrap_or(x);
         backend.layer_forward(&mut z, input, net.weight(l), net.bias(l), m, (dims[l], w_out), None);
-        let layer_codes = backend.region_codes(&mut z, m * w_out, act).map_err(|(i, v)| NonFinite {
-            point: i / w_out,
-            quantity: Quantity::PreActivation { layer: l + 1 },
-            value: v as f64,
-        })?;
+        let layer_codes = backend
+            .region_codes(&mut z, m * w_out, act)
+            .map_err(|(i, v)| NonFinite {
+                point: i / w_out,
+                quantity: Quantity::PreActivation { layer: l + 1 },
+                value: v as f64,
+            })?;
         for (j, row) in layer_codes.chunks_exact(w_out).enumerate() {
             codes[j * code_width + offset..j * code_width + offset + w_out].copy_from_slice(row);
         }
