@@ -17,8 +17,17 @@
 //!   [`measure::jacobian_norms`] and [`measure::count_transitions`];
 //! - [`store`]: a sweep store read as typed tables ([`store::read`]), the same tables
 //!   `occam sweep export` writes;
-//! - [`compute`]: [`compute::Compute`], the CPU backend, given an explicit thread count;
-//! - [`error`]: [`OccamError`], the one error type; caller input never panics.
+//! - [`compute`]: the [`compute::Backend`] trait (the operations training and measurement
+//!   run on, on buffers the backend owns; `docs/BACKEND.md`) and [`compute::Compute`], the
+//!   CPU backend, given an explicit thread count;
+//! - [`error`]: [`OccamError`], the one error type; caller input never panics through the
+//!   entry points above.
+//!
+//! The building blocks under them — the backend's operations, `net::engine`
+//! (`forward_on`, `BatchGradient`, `evaluate_on`), `train::OptimizerState` and
+//! `compute::DeviceNet` — are for callers writing their own loops: they check shapes with
+//! assertions, so a buffer of the wrong size is a programming error that panics with a
+//! message rather than an error value.
 //!
 //! The library needs no global thread pool and draws nothing on the terminal. The other
 //! modules (`sweep`, `report`, `plot`, `progress`, `limits`, `rng`, `stats`) serve the

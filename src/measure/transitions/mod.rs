@@ -11,7 +11,7 @@
 //! coefficients of the layer's pre-activations. Nothing is sampled and nothing is missed.
 //!
 //! Two walks compute the coefficients, with the same cuts and roots:
-//! - [`rank1`] (the default, [`exact_transitions`]): the arcs that one arc of layer l−1
+//! - `rank1` (the default, [`exact_transitions`]): the arcs that one arc of layer l−1
 //!   is cut into differ, from one to the next, in the linear piece of the layer-(l−1)
 //!   neurons that cross at the cut between them (usually one). So layer l's coefficients
 //!   move from arc to arc by `Δslope · z_i ⊗ W_l[:, i]` per changed neuron i: O(w_l) per
@@ -24,7 +24,7 @@
 //!   rounding of the exact product, so a rank-1 arc's coefficients are the exact
 //!   product's to within that product's own rounding and no root moves across a cut
 //!   that the exact product would not move it across.
-//! - [`gemm_walk`] ([`exact_transitions_gemm`], the reference): one GEMM over all arcs
+//! - `gemm_walk` ([`exact_transitions_gemm`], the reference): one GEMM over all arcs
 //!   per layer.
 //!
 //! **Sampled** (any φ, [`sampled_transitions`]): codes at k equidistant positions,

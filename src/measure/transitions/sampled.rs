@@ -13,7 +13,7 @@ const SAMPLE_CHUNK: usize = 2048;
 
 /// Counts transitions by sampling codes at `k` equidistant positions j/k around the
 /// loop (for every activation; for tanh the code is the sign). `k` must be at least 2
-/// (callers check it against [`super::ranges::samples`]).
+/// (callers check it against [`crate::measure::ranges::samples`]).
 pub fn sampled_transitions(
     net: &Mlp,
     compute: &Compute,
