@@ -1,11 +1,12 @@
-//! Exact 2-D region maps (`occam measure regions --exact`): hand-countable line
-//! arrangements, agreement with dense sampling of the activation patterns, the raster
-//! map's counts as a lower bound, and the command's outputs and refusals.
+//! Exact 2-D region maps (the library behind `occam measure regions --exact`):
+//! hand-countable line arrangements, agreement with dense sampling of the activation
+//! patterns, the raster map's counts as a lower bound, and overflow refused as the raster
+//! map refuses it. The command itself: tests/regions_exact_cli.rs.
 
 mod common;
 
-use common::{occam, ok_json};
 use occam::compute::Compute;
+use occam::measure::Quantity;
 use occam::measure::regions::region_map;
 use occam::measure::regions_exact::{
     ExactRegionMap, ExactRequest, PlaneCoordinates, boundary_density, code_hash, exact_region_map, geometry, region_at,
@@ -300,177 +301,6 @@ fn tanh_a_hidden_layer_and_the_cap_are_checked() {
     assert!(e.contains("--max-regions") && e.contains('0'), "{e}");
 }
 
-/// A network on 6×6 fixture images saved as `model.safetensors`, and the fixture data.
-struct CliFixture {
-    _tmp: tempfile::TempDir,
-    dir: std::path::PathBuf,
-    data: String,
-}
-
-impl CliFixture {
-    fn new(act: Activation) -> CliFixture {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().to_path_buf();
-        common::write_mnist_like(&dir.join("data"), 60, 10, 6, false);
-        let net = Mlp::random([6, 6, 1], 10, 3, 10, act, 1.0, 7).with_zero_biases();
-        net.save(&dir.join("model.safetensors")).unwrap();
-        let data = format!("fashion-mnist:{}", dir.join("data").display());
-        CliFixture { _tmp: tmp, dir, data }
-    }
-    fn path(&self, name: &str) -> String {
-        self.dir.join(name).display().to_string()
-    }
-    fn regions(&self, extra: &[&str]) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "measure",
-            "regions",
-            "--model",
-            &self.path("model.safetensors"),
-            "--data",
-        ]
-        .map(String::from)
-        .to_vec();
-        args.push(self.data.clone());
-        args.extend(["--points", "0,1,2", "--quiet", "--json"].map(String::from));
-        args.extend(extra.iter().map(|s| s.to_string()));
-        args
-    }
-}
-
-fn strs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-/// Asserts a clean refusal: non-zero exit, no signal, no panic, and every wanted text.
-fn refused(out: &std::process::Output, wanted: &[&str]) {
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && out.status.code().is_some(), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("internal error"), "{err}");
-    for w in wanted {
-        assert!(err.contains(w), "missing {w:?} in: {err}");
-    }
-}
-
-#[test]
-fn exact_regions_write_svg_png_and_json_with_counts_above_the_raster() {
-    let f = CliFixture::new(Activation::Relu);
-    let out = f.path("exact");
-    let r = ok_json(&strs(&f.regions(&["--exact", "--out", &out])));
-    let m = &r["maps"][0];
-    let regions = m["regions"].as_u64().unwrap();
-    assert!(regions > 3, "{r}");
-    assert_eq!(
-        m["regions_per_layer"].as_array().unwrap().last().unwrap().as_u64(),
-        Some(regions)
-    );
-    assert!(m["boundary_length_per_area"].as_f64().unwrap() > 0.0);
-    assert!(m["boundary_length_per_area_near"].is_number(), "{r}");
-    let png = std::fs::read(f.dir.join("exact/regions.png")).unwrap();
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
-    let svg = std::fs::read_to_string(f.dir.join("exact/regions.svg")).unwrap();
-    assert!(
-        svg.contains("<svg") && svg.matches("<polygon").count() as u64 >= regions,
-        "one polygon per region"
-    );
-    let written: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(f.dir.join("exact/regions.json")).unwrap()).unwrap();
-    assert_eq!(written["maps"], r["maps"]);
-    // The raster's distinct codes of the same layer, on the same plane, are no more.
-    let raster = ok_json(&strs(&f.regions(&["--grid", "300", "--out", &f.path("raster")])));
-    let codes = raster["maps"][0]["regions"].as_u64().unwrap();
-    assert!(codes <= m["layer_codes"].as_u64().unwrap(), "{codes} vs {m}");
-    // A random plane has no training points, so nothing is "near" them.
-    let mut args = f.regions(&["--exact", "--plane", "random", "--out", &out]);
-    args.retain(|a| a != "--points" && a != "0,1,2");
-    let random = ok_json(&strs(&args)).to_string();
-    assert!(random.contains("\"boundary_length_per_area_near\":null"), "{random}");
-}
-
-#[test]
-fn exact_regions_refuse_tanh_and_bad_options_by_name() {
-    let f = CliFixture::new(Activation::Tanh);
-    let out = f.path("x");
-    refused(
-        &occam(&strs(&f.regions(&["--exact", "--out", &out]))),
-        &["tanh", "piecewise-linear", "relu, relu6, hard_tanh or hard_sigmoid"],
-    );
-    let f = CliFixture::new(Activation::HardTanh);
-    let bad: [(&[&str], &[&str]); 5] = [
-        (&["--exact", "--max-regions", "0"], &["--max-regions", "0"]),
-        (
-            &["--exact", "--max-regions", "3"],
-            &["more than 3 regions", "--max-regions"],
-        ),
-        (
-            &["--exact", "--near-radius", "0.9"],
-            &["--near-radius 0.9", "at most 0.6"],
-        ),
-        (&["--plane", "random"], &["--plane random", "--exact"]),
-        (&["--near-radius", "0.2"], &["--near-radius 0.2", "--exact"]),
-    ];
-    for (extra, wanted) in bad {
-        let mut args = extra.to_vec();
-        args.extend(["--out", &out]);
-        refused(&occam(&strs(&f.regions(&args))), wanted);
-    }
-}
-
-/// Runs a one-network region-map study with `activation` and writes its report; returns
-/// report.json and the report directory.
-fn region_report(dir: &std::path::Path, activation: &str) -> (serde_json::Value, std::path::PathBuf) {
-    common::write_mnist_like(&dir.join("data"), 200, 40, 6, false);
-    let spec = dir.join("maps.toml");
-    std::fs::write(
-        &spec,
-        format!(
-            "name = \"maps\"\n[axes]\ndata = [\"mnist:{}\"]\nwidth = [8]\ndepth = [3]\nactivation = [\"{activation}\"]\n\
-             batch = [32]\nsteps = [60]\nseed = [1]\n[measure]\njacobian_points = 20\n[measure.regions]\ngrid = 60\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let (spec, store, out) = (spec.display().to_string(), dir.join("s.sqlite"), dir.join("report"));
-    let store = store.display().to_string();
-    common::ok(&["sweep", "run", &spec, "--store", &store, "--parallel", "1", "--quiet"]);
-    common::ok(&["report", &store, "--out", &out.display().to_string()]);
-    let json = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    (json, out)
-}
-
-#[test]
-fn the_report_draws_exact_maps_for_piecewise_linear_networks_and_the_grid_for_tanh() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (json, out) = region_report(&tmp.path().join("relu6"), "relu6");
-    let density = &json["region_density"][0];
-    let exact = &density["exact"];
-    assert!(exact["after_regions"].as_u64().unwrap() > 1, "{density}");
-    assert!(exact["after_overall"].as_f64().unwrap() > 0.0, "{density}");
-    let stored = &json["regions"][0][1]["exact"]["after"];
-    assert_eq!(
-        stored["regions_per_layer"].as_array().unwrap().last(),
-        Some(&exact["after_regions"])
-    );
-    let fig = &json["figures"]["regions"][0];
-    assert!(
-        fig["caption"].as_str().unwrap().starts_with("Exact linear regions"),
-        "{fig}"
-    );
-    let svg = std::fs::read_to_string(out.join(fig["svg"].as_str().unwrap())).unwrap();
-    assert!(svg.matches("<polygon").count() as u64 >= exact["after_regions"].as_u64().unwrap());
-    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(html.contains("boundary length per unit area"));
-
-    let (json, _) = region_report(&tmp.path().join("tanh"), "tanh");
-    assert!(
-        json["region_density"][0].get("exact").is_none(),
-        "{}",
-        json["region_density"]
-    );
-    assert!(json["regions"][0][1].get("exact").is_none());
-    let caption = json["figures"]["regions"][0]["caption"].as_str().unwrap();
-    assert!(caption.starts_with("Linear regions of hidden layer"), "{caption}");
-}
-
 /// Points where the unit circle crosses a region boundary of the map (each boundary is an
 /// edge of the two regions beside it, so every crossing is found twice).
 fn circle_crossings(m: &ExactRegionMap) -> usize {
@@ -566,4 +396,54 @@ fn an_overflowing_network_is_reported_as_non_finite_not_mapped() {
     let bad = m.non_finite.expect("the coefficients overflow");
     assert!(!bad.value.is_finite());
     assert!(m.regions.is_empty() && m.layer_codes == 0);
+}
+
+#[test]
+fn a_float32_overflow_is_non_finite_in_the_exact_map_as_in_the_raster() {
+    // Weights of 1e20: hidden layer 1's pre-activations (about 1e20) fit float32, hidden
+    // layer 2's (about 1e40) fit f64 but not the f32 network the map is of.
+    let dims = vec![2, 3, 3, 2];
+    let weights = dims.windows(2).map(|io| vec![1e20f32; io[0] * io[1]]).collect();
+    let net = Mlp::from_parts(Activation::Relu, [1, 2, 1], dims, weights, None).unwrap();
+    let plane = identity_plane();
+    let bad = map_or_overflow(&net, &plane, 1).expect("layer 2 overflows float32");
+    assert_eq!(bad.quantity, Quantity::PreActivation { layer: 2 });
+    assert_eq!(bad.value, f64::INFINITY);
+    assert!(map_or_overflow(&net, &plane, 0).is_none(), "layer 1 fits");
+    // The raster map says the same, and maps layer 1 without computing layer 2.
+    let x: [&[f32]; 3] = [&[0.5, 0.0], &[0.0, 0.5], &[-0.5, -0.5]];
+    let raster = |layer| region_map(&net, &Compute::new(1), x, layer, 16).unwrap();
+    let bad = raster(1).non_finite.expect("the raster's layer 2 overflows");
+    assert_eq!(bad.quantity, Quantity::PreActivation { layer: 2 });
+    assert!(bad.value.is_infinite());
+    let first = raster(0);
+    assert!(
+        first.non_finite.is_none() && first.regions > 1,
+        "{:?}",
+        first.non_finite
+    );
+}
+
+/// The map's non-finite finding, or `None` when it was mapped.
+fn map_or_overflow(net: &Mlp, plane: &PlaneCoordinates, layer: usize) -> Option<occam::measure::NonFinite> {
+    let request = ExactRequest {
+        layer,
+        max_regions: 1000,
+    };
+    exact_region_map(net, plane, request).unwrap().non_finite
+}
+
+#[test]
+fn boundary_density_near_a_point_holds_at_a_tiny_radius() {
+    // The line u = 0.5 runs through (0.5, 0.25): within 1e-10 of it lie 2e-10 of boundary
+    // in a disc of area π·1e-20 (the area came out 0 before, and the density null).
+    let m = map(
+        &one_layer(Activation::Relu, &[([1.0, 0.0], -0.5)]),
+        &identity_plane(),
+        0,
+    );
+    let polygons = m.regions.iter().map(|r| &r.vertices[..]);
+    let d = occam::measure::regions_exact::polygons_boundary_density(polygons, &[(0.5, 0.25)], 1e-10);
+    let want = 2e-10 / (std::f64::consts::PI * 1e-20);
+    assert!((d.near - want).abs() < 1e-9 * want, "{} vs {want}", d.near);
 }

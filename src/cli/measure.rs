@@ -11,19 +11,22 @@ use occam::data::Dataset;
 use occam::error::write_atomic;
 use occam::measure::profile::{Method, Profile};
 use occam::measure::ranges;
-use occam::measure::trajectory::{self, TrajectoryKind};
+use occam::measure::trajectory::TrajectoryKind;
 use occam::measure::{
-    JacobianRequest, MeasureInputs, MeasureRequest, Measurements, NonFinite, Plane, PointJacobian, ProfileRequest,
-    RegionRequest, TrajectoryRequest, measure, resolve_method,
+    JacobianRequest, MeasureInputs, MeasureRequest, Measurements, NonFinite, PointJacobian, ProfileRequest,
+    TrajectoryRequest, measure, resolve_method,
 };
 use occam::net::Mlp;
-use occam::plot::{self, LinePanel, PALETTE, RegionMaps, RegionPanel, RegionShapes, Series, StackedLines};
+use occam::plot::{self, LinePanel, PALETTE, Series, StackedLines};
 use serde_json::json;
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 mod exact;
+mod regions;
+
+pub use regions::RegionsArgs;
 
 #[derive(Subcommand)]
 pub enum MeasureCommand {
@@ -43,6 +46,15 @@ pub enum Split {
     Test,
 }
 
+impl Split {
+    fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct Common {
     /// A network in the safetensors format (README, "Loading models").
@@ -51,13 +63,13 @@ pub struct Common {
     #[command(flatten)]
     format: ModelFormat,
     /// Dataset, as for `occam train`. With --inputs it is optional and supplies only the
-    /// training points (data ellipses, region triplets); without it the inputs serve as
-    /// the training points too.
+    /// training points (those data ellipses are drawn through); without it the inputs serve as the
+    /// training points too.
     #[arg(long, required_unless_present = "inputs")]
     data: Option<String>,
-    /// Which split supplies the points.
-    #[arg(long, value_enum, default_value = "test", conflicts_with = "inputs")]
-    split: Split,
+    /// Which split supplies the points [default: test].
+    #[arg(long, value_enum, conflicts_with = "inputs")]
+    split: Option<Split>,
     #[command(flatten)]
     user: InputArgs,
     /// Use the first N points (or N trajectories), in file order: 1 to 1,000,000.
@@ -91,7 +103,7 @@ impl Common {
         };
         let limit = self.limit.unwrap_or(usize::MAX);
         let (train, points, origin) = self.user.measure_points(&net, splits, limit, |splits| {
-            let points = match self.split {
+            let points = match self.split() {
                 Split::Train => &splits.train,
                 Split::Test => &splits.test,
             };
@@ -107,11 +119,11 @@ impl Common {
         })?;
         Ok((net, train, points, origin))
     }
+    fn split(&self) -> Split {
+        self.split.unwrap_or(Split::Test)
+    }
     fn split_name(&self) -> &'static str {
-        match self.split {
-            Split::Train => "train",
-            Split::Test => "test",
-        }
+        self.split().name()
     }
     /// The error for a non-finite result: the model, the points and where it happened.
     fn non_finite(&self, what: &str, bad: NonFinite) -> anyhow::Error {
@@ -129,7 +141,7 @@ pub fn run(cmd: MeasureCommand) -> Result<()> {
         MeasureCommand::Jacobian(a) => run_jacobian(a),
         MeasureCommand::Transitions(a) => run_transitions(a),
         MeasureCommand::Profile(a) => run_profile(a),
-        MeasureCommand::Regions(a) => run_regions(a),
+        MeasureCommand::Regions(a) => regions::run_regions(a),
     }
 }
 
@@ -406,174 +418,6 @@ fn run_profile(args: ProfileArgs) -> Result<()> {
     });
     print_summary(summary, &args.common, &origin);
     Ok(())
-}
-
-#[derive(Args, Debug)]
-pub struct RegionsArgs {
-    #[command(flatten)]
-    common: Common,
-    /// The same network before training (e.g. model_init.safetensors from --save-init),
-    /// drawn beside it.
-    #[arg(long)]
-    initial: Option<PathBuf>,
-    /// Hidden layer whose code is drawn, 1-based (default: the last hidden layer).
-    #[arg(long)]
-    layer: Option<usize>,
-    /// Grid points per side: 2 to 4096.
-    #[arg(long, default_value_t = 400)]
-    grid: usize,
-    /// Training points spanning the plane: three of one class or of different classes.
-    #[arg(long, value_enum, default_value = "different-class-ellipse")]
-    triplet: TrajectoryKind,
-    /// Indices of three different training examples spanning a plane, as `A B C` or
-    /// `A,B,C` (overrides --triplet).
-    #[arg(long, value_delimiter = ',', num_args = 1..=3)]
-    points: Option<Vec<usize>>,
-    /// Seed of the --triplet choice: the same as a sweep spec's `[measure] seed` (a sweep
-    /// without one uses each trial's training seed); with --plane random, the seed of the
-    /// plane.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
-    /// Output directory for regions.png and regions.svg (and regions.json with --exact).
-    #[arg(long)]
-    out: PathBuf,
-    #[command(flatten)]
-    exact: exact::ExactArgs,
-}
-
-fn run_regions(args: RegionsArgs) -> Result<()> {
-    args.exact.check(&args)?;
-    if !args.exact.exact {
-        ranges::grid("--grid", args.grid)?;
-    }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let why = "regions draws the plane of three training points, from --inputs or from --data's training split";
-    args.common.user.refuse_with_data(args.common.data.as_deref(), why)?;
-    let (net, train, _, origin) = args.common.load()?;
-    if args.points.is_none() && !args.exact.random_plane() {
-        origin.check_classes("--triplet", &[args.triplet])?;
-    }
-    let hidden = net.depth() - 1;
-    if hidden == 0 {
-        bail!("{}: the network has no hidden layer", args.common.model.display());
-    }
-    let layer = args.layer.unwrap_or(hidden);
-    if layer == 0 || layer > hidden {
-        bail!("--layer {layer}: the network has hidden layers 1..{hidden}");
-    }
-    let initial = initial_network(&args, &net)?;
-    if args.exact.exact {
-        return exact::run(&args, &net, initial.as_ref(), &train, &origin, layer);
-    }
-    occam::measure::regions::check_grid("--grid", args.grid, &net)?;
-    let idx = region_points(&args, &train)?;
-    let names: &[&str] = match initial {
-        Some(_) => &["before training", "after training"],
-        None => &["network"],
-    };
-    let request = MeasureRequest {
-        regions: Some(RegionRequest {
-            plane: Plane::Points(idx),
-            layer: Some(layer),
-            grid: args.grid,
-            initial,
-        }),
-        ..Default::default()
-    };
-    let inputs = MeasureInputs {
-        points: &train,
-        labelled: false,
-        train: &train,
-    };
-    let compute = Compute::new(super::threads());
-    let measured = measure(&net, &compute, inputs, &request, &mut |_| ControlFlow::Continue(()))?;
-    let maps = measured.regions.map(|r| r.maps).unwrap_or_default();
-    let labels: Option<Vec<u16>> = origin
-        .train_labelled()
-        .then(|| idx.iter().map(|&i| train.labels[i]).collect());
-    let mut panels = Vec::new();
-    let mut counts = Vec::new();
-    for (name, map) in names.iter().zip(maps) {
-        if let Some(bad) = map.non_finite {
-            return Err(args
-                .common
-                .non_finite(&format!("region map {name}, grid pixel {}", bad.point), bad));
-        }
-        counts.push(json!({"network": name, "regions": map.regions, "boundary_fraction": map.boundary.iter().filter(|&&b| b).count() as f64 / map.boundary.len() as f64}));
-        panels.push(RegionPanel {
-            title: format!("{name}: layer {layer} regions ({} codes)", map.regions),
-            shapes: RegionShapes::Raster {
-                side: map.side,
-                boundary: map.boundary,
-            },
-            anchors: map.anchors,
-        });
-    }
-    let [png, svg] = plot::render(&args.out.join("regions"), &RegionMaps { panels })?;
-    let summary = json!({"model": args.common.model, "layer": layer, "training_points": idx, "labels": labels, "grid": args.grid, "maps": counts, "png": png, "svg": svg});
-    print_summary(summary, &args.common, &origin);
-    Ok(())
-}
-
-/// The network before training (`--initial`), checked to have the same architecture.
-fn initial_network(args: &RegionsArgs, net: &Mlp) -> Result<Option<Mlp>> {
-    let Some(init) = &args.initial else {
-        return Ok(None);
-    };
-    let before = args.common.format.load(init)?.for_inputs_of_shape(net.input_shape());
-    if before.dims() != net.dims() || before.activation() != net.activation() {
-        bail!(
-            "{}: not the same architecture as {}",
-            init.display(),
-            args.common.model.display()
-        );
-    }
-    Ok(Some(before))
-}
-
-/// The three training examples spanning the plane: `--points`, or a triplet picked by
-/// `--triplet` and `--seed`; checked to exist, to differ and to span a plane.
-fn region_points(args: &RegionsArgs, train: &Dataset) -> Result<[usize; 3]> {
-    let idx: [usize; 3] = match &args.points {
-        Some(p) => match p[..] {
-            [a, b, c] => [a, b, c],
-            _ => bail!(
-                "--points takes three training-example indices (e.g. --points 0 1 2 or --points 0,1,2), got {}",
-                p.len()
-            ),
-        },
-        None => match args.triplet {
-            TrajectoryKind::SameClassEllipse => trajectory::pick_triplet(train, true, args.seed, 0)?,
-            TrajectoryKind::DifferentClassEllipse => trajectory::pick_triplet(train, false, args.seed, 0)?,
-            other => bail!(
-                "--triplet {} is not a triplet kind (same-class-ellipse or different-class-ellipse)",
-                other.name()
-            ),
-        },
-    };
-    if let Some(&bad) = idx.iter().find(|&&i| i >= train.len()) {
-        bail!(
-            "--points: training example {bad} does not exist ({} examples)",
-            train.len()
-        );
-    }
-    let what = if args.points.is_some() {
-        "--points"
-    } else {
-        "training examples picked by --triplet"
-    };
-    if idx[0] == idx[1] || idx[1] == idx[2] || idx[0] == idx[2] {
-        bail!(
-            "{what} {} {} {}: the three training examples must be different",
-            idx[0],
-            idx[1],
-            idx[2]
-        );
-    }
-    let x = idx.map(|i| train.input(i));
-    trajectory::check_spans_plane(x)
-        .map_err(|why| anyhow::anyhow!("{what} {} {} {}: {why}", idx[0], idx[1], idx[2]))?;
-    Ok(idx)
 }
 
 /// The two stacked panels of a profile: Jacobian norm and transition density.

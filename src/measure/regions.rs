@@ -5,9 +5,10 @@
 
 use super::finite::NonFinite;
 use super::trajectory::{TRIANGLE_ANGLES, check_spans_plane, plane_through};
-use super::transitions::codes_of;
-use crate::compute::Compute;
+use super::transitions::codes_on;
+use crate::compute::{Compute, NetParams};
 use crate::error::{OccamError, Result};
+use crate::net::Activation;
 use crate::net::Mlp;
 
 /// Radius at which the three anchor points sit in the [−1, 1]² square.
@@ -44,8 +45,9 @@ pub fn check_grid(what: &str, side: usize, net: &Mlp) -> Result<()> {
 }
 
 /// Maps the regions of hidden layer `layer` (0-based) on the plane through `x`, on a
-/// `side × side` grid. Errors: `layer` not a hidden layer, `side` out of range (or the map
-/// too large for memory), or points that span no plane.
+/// `side × side` grid. Only hidden layers 0 to `layer` are computed, so a layer above it
+/// that overflows does not stop the map. Errors: `layer` not a hidden layer, `side` out
+/// of range (or the map too large for memory), or points that span no plane.
 pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, side: usize) -> Result<RegionMap> {
     if layer + 1 >= net.depth() {
         return Err(OccamError::config(format!(
@@ -58,7 +60,8 @@ pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, si
     check_spans_plane(x).map_err(OccamError::config)?;
     let (c, m1, m2) = plane_through(x, ANCHOR_RADIUS);
     let d = net.input_dim();
-    let code_width: usize = net.hidden_dims().iter().sum();
+    let below = LayersUpTo::new(net, layer);
+    let code_width: usize = net.hidden_dims()[..=layer].iter().sum();
     let offset: usize = net.hidden_dims()[..layer].iter().sum();
     let width = net.hidden_dims()[layer];
     let coord = |k: usize| -1.0 + 2.0 * (k as f64 + 0.5) / side as f64;
@@ -72,7 +75,7 @@ pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, si
                 p[j] = (c[j] as f64 + m1[j] as f64 * xv + m2[j] as f64 * y) as f32;
             }
         }
-        let codes = codes_of(net, compute, &pts, side).map_err(|bad| bad.at(r * side + bad.point))?;
+        let codes = codes_on(compute, &below, &pts, side).map_err(|bad| bad.at(r * side + bad.point))?;
         Ok(codes
             .chunks_exact(code_width)
             .flat_map(|row| row[offset..offset + width].to_vec())
@@ -106,6 +109,38 @@ pub fn region_map(net: &Mlp, compute: &Compute, x: [&[f32]; 3], layer: usize, si
         regions: distinct.len(),
         non_finite: None,
     })
+}
+
+/// Hidden layers 0 to `last` of a network (weights borrowed): all a map of layer `last`
+/// computes, so layers above it can neither cost time nor overflow. Its last weight layer
+/// stands in for the output layer, which codes never use.
+struct LayersUpTo<'a> {
+    net: &'a Mlp,
+    dims: &'a [usize],
+}
+
+impl<'a> LayersUpTo<'a> {
+    fn new(net: &'a Mlp, last: usize) -> LayersUpTo<'a> {
+        LayersUpTo {
+            net,
+            dims: &net.dims()[..last + 3],
+        }
+    }
+}
+
+impl NetParams<Compute> for LayersUpTo<'_> {
+    fn dims(&self) -> &[usize] {
+        self.dims
+    }
+    fn activation(&self) -> Activation {
+        self.net.activation()
+    }
+    fn weight(&self, l: usize) -> &[f32] {
+        &self.net.weights()[l]
+    }
+    fn bias(&self, l: usize) -> Option<&[f32]> {
+        self.net.bias(l)
+    }
 }
 
 /// A 64-bit hash of a region code: distinct codes are counted by hash, so the set stays

@@ -125,8 +125,9 @@ pub struct ExactRegionMap {
     pub layer_codes: usize,
     /// The plane coordinates of the training points, if any.
     pub anchors: Vec<Point>,
-    /// Set when a pre-activation coefficient overflowed to NaN or infinity (`point` is 0);
-    /// the map is then empty and must not be reported.
+    /// Set when a pre-activation somewhere in the square is beyond float32's range (the
+    /// network computes in f32, where it is infinite) or a coefficient overflowed to NaN
+    /// or infinity (`point` is 0); the map is then empty and must not be reported.
     pub non_finite: Option<NonFinite>,
 }
 

@@ -93,6 +93,7 @@ impl Walk {
         }
         let z = self.pre_activations(layer, input)?;
         let w = self.widths[layer + 1];
+        check_f32_range(layer, &poly, &z, w)?;
         let pieces = self.cut(poly, &z, w);
         let total = self.counts[layer].fetch_add(pieces.len(), Ordering::Relaxed) + pieces.len();
         if total > self.max_regions {
@@ -187,4 +188,27 @@ impl Walk {
         }
         pieces
     }
+}
+
+/// Refuses a polygon on which some pre-activation of hidden layer `layer` (0-based; `z`
+/// its coefficients, `3 × w`) leaves float32's range. The walk is in f64, but the network
+/// it maps computes in f32, where such a value is infinite: the map of that f32 function
+/// does not exist, and the raster map refuses it in the same words. An affine function on a
+/// convex polygon is largest in magnitude at a vertex, so the vertices settle it.
+fn check_f32_range(layer: usize, poly: &[Point], z: &[f64], w: usize) -> std::result::Result<(), Stop> {
+    let limit = f64::from(f32::MAX);
+    for i in 0..w {
+        for &(u, v) in poly {
+            let value = z[i] + u * z[w + i] + v * z[2 * w + i];
+            if value.abs() > limit {
+                return Err(Stop::NonFinite(NonFinite {
+                    point: 0,
+                    quantity: Quantity::PreActivation { layer: layer + 1 },
+                    // What the f32 forward pass would hold there.
+                    value: f64::INFINITY.copysign(value),
+                }));
+            }
+        }
+    }
+    Ok(())
 }

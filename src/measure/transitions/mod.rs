@@ -43,7 +43,7 @@ mod rank1;
 mod roots;
 mod sampled;
 
-pub use sampled::{codes_of, sampled_transitions};
+pub use sampled::{codes_of, codes_on, sampled_transitions};
 
 use super::finite::{NonFinite, Quantity};
 use super::trajectory::Trajectory;
