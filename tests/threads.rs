@@ -208,3 +208,72 @@ fn batch_shards_when_asked_for_agree_within_rounding() {
         assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{a} vs {b}");
     }
 }
+
+#[test]
+fn measurements_are_the_same_at_every_thread_count() {
+    // Trajectories are counted (and profiled) several at once, one per thread; the
+    // results and the order of every sum must not change with the thread count.
+    use occam::measure::{
+        self, MeasureInputs, MeasureRequest, Method, ProfileRequest, TrajectoryKind, TrajectoryRequest,
+    };
+    let data = splits(120).train;
+    let net = Mlp::random([8, 8, 1], 60, 4, 5, Activation::Relu, 1.0, 8);
+    let curve = |kind, count| TrajectoryRequest {
+        kind,
+        count,
+        method: None,
+        samples: 1 << 10,
+        seed: 3,
+    };
+    let run = |threads: usize, method: Method| {
+        let inputs = MeasureInputs {
+            points: &data,
+            labelled: true,
+            train: &data,
+        };
+        let request = MeasureRequest {
+            transitions: Some(TrajectoryRequest {
+                method: Some(method),
+                ..curve(TrajectoryKind::RandomEllipse, 5)
+            }),
+            profile: Some(ProfileRequest {
+                curves: vec![TrajectoryRequest {
+                    method: Some(method),
+                    ..curve(TrajectoryKind::DifferentClassEllipse, 5)
+                }],
+                bins: 32,
+            }),
+            ..Default::default()
+        };
+        measure::measure(&net, &Compute::new(threads), inputs, &request, &mut |_| {
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap()
+    };
+    for method in [Method::Exact, Method::Sampled] {
+        let one = run(1, method);
+        let counts = one.transitions.as_ref().unwrap();
+        assert_eq!(counts.counts.len(), 5);
+        assert!(
+            counts.counts.iter().all(|c| c.total > 0),
+            "{method:?}: no crossings counted"
+        );
+        let profile = &one.profiles.as_ref().unwrap().curves[0].1;
+        assert!(profile.mean_transitions > 0.0 && profile.jacobian_norm.iter().all(|v| *v > 0.0));
+        for threads in [2, 3] {
+            let other = run(threads, method);
+            assert_eq!(one.transitions, other.transitions, "{method:?} at {threads} threads");
+            let bits = |p: &occam::measure::Profile| {
+                (p.jacobian_norm.iter().chain(&p.transition_density))
+                    .map(|v| v.to_bits())
+                    .collect::<Vec<u64>>()
+            };
+            let other_profile = &other.profiles.as_ref().unwrap().curves[0].1;
+            assert_eq!(
+                bits(profile),
+                bits(other_profile),
+                "{method:?} profile at {threads} threads"
+            );
+        }
+    }
+}

@@ -1,14 +1,16 @@
 //! Profiles along trajectories (the paper's Figure 2): the Jacobian norm and the
 //! transition density as functions of position on the loop, averaged over trajectories.
-//! Trajectories are built one at a time, so their number does not bound memory.
+//! Trajectories are built a few at a time (one per thread), so their number does not
+//! bound memory; sums run in trajectory order, so the thread count changes no bit.
 
 use super::finite::{NonFinite, check_jacobians};
-use super::jacobian::jacobian_norms;
+use super::jacobian::{PointJacobian, jacobian_norms};
 use super::trajectory::Trajectory;
-use super::transitions::{exact_transitions, sampled_transitions};
+use super::transitions::{TransitionCount, exact_transitions, sampled_transitions};
 use crate::compute::Compute;
 use crate::error::{OccamError, Result};
 use crate::net::Mlp;
+use rayon::prelude::*;
 
 /// How transitions are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -46,7 +48,7 @@ pub struct Trajectories<'a> {
     /// How many trajectories.
     pub count: usize,
     /// Builds the `i`-th trajectory.
-    pub build: &'a dyn Fn(usize) -> Result<Trajectory>,
+    pub build: &'a (dyn Fn(usize) -> Result<Trajectory> + Sync),
 }
 
 /// Profiles the trajectories of one kind on `bins` bins, counting transitions by `method`
@@ -71,39 +73,50 @@ pub fn profile(
     let mut total = 0u64;
     let mut anchors = Vec::new();
     let mut non_finite = None;
-    for i in 0..trajectories.count {
+    if method == Method::Exact && !net.activation().is_piecewise_linear() {
+        return Err(OccamError::config(format!(
+            "exact transitions need a piecewise-linear activation, not {}",
+            net.activation()
+        )));
+    }
+    // One trajectory per thread at a time, each on one thread; folded in order below.
+    let one = |i: usize| -> Result<(Trajectory, Vec<PointJacobian>, TransitionCount)> {
+        let single = Compute::single();
         let traj = (trajectories.build)(i)?;
-        if i == 0 {
-            anchors = traj.anchors.clone();
-        }
         let x: Vec<f32> = position.iter().flat_map(|&p| traj.point_at(p)).collect();
-        let points = jacobian_norms(net, compute, &x, None);
-        if let Err(bad) = check_jacobians(&points, 0, false) {
-            non_finite = Some(bad.at(i));
-            break;
-        }
-        for (j, pj) in jac.iter_mut().zip(points) {
-            *j += pj.jacobian_norm;
-        }
+        let points = jacobian_norms(net, &single, &x, None);
         let count = match method {
-            Method::Exact if !net.activation().is_piecewise_linear() => {
-                return Err(OccamError::config(format!(
-                    "exact transitions need a piecewise-linear activation, not {}",
-                    net.activation()
-                )));
-            }
-            Method::Exact => exact_transitions(net, compute, &traj, true),
-            Method::Sampled => sampled_transitions(net, compute, &traj, k, true),
+            Method::Exact => exact_transitions(net, &single, &traj, true),
+            Method::Sampled => sampled_transitions(net, &single, &traj, k, true),
         };
-        if let Some(bad) = count.non_finite {
-            non_finite = Some(bad.at(i));
-            break;
+        Ok((traj, points, count))
+    };
+    let group = compute.threads();
+    'groups: for first in (0..trajectories.count).step_by(group) {
+        let ids = first..(first + group).min(trajectories.count);
+        let done: Vec<_> = ids.clone().into_par_iter().map(one).collect();
+        for (i, result) in ids.zip(done) {
+            let (traj, points, count) = result?;
+            if i == 0 {
+                anchors = traj.anchors.clone();
+            }
+            if let Err(bad) = check_jacobians(&points, 0, false) {
+                non_finite = Some(bad.at(i));
+                break 'groups;
+            }
+            for (j, pj) in jac.iter_mut().zip(points) {
+                *j += pj.jacobian_norm;
+            }
+            if let Some(bad) = count.non_finite {
+                non_finite = Some(bad.at(i));
+                break 'groups;
+            }
+            total += count.total;
+            for p in count.positions {
+                density[((p * bins as f64) as usize).min(bins - 1)] += bins as f64;
+            }
+            on_each();
         }
-        total += count.total;
-        for p in count.positions {
-            density[((p * bins as f64) as usize).min(bins - 1)] += bins as f64;
-        }
-        on_each();
     }
     let n = trajectories.count as f64;
     Ok(Profile {
