@@ -214,7 +214,7 @@ impl Compute {
             };
             // SAFETY: `view` is one band of `dst` (asserted large enough above), disjoint
             // from every other band of this product.
-            unsafe { gemm_band(&view, a, b, k, accumulate) };
+            unsafe { gemm_band(&mut view, a, b, k, accumulate) };
             epilogue(&mut view);
         });
     }
@@ -225,17 +225,14 @@ impl Compute {
 /// # Safety
 /// `view` must address `band.rows × band.cols` elements of an output of row stride
 /// `view.ld` that nothing else accesses meanwhile; `a` and `b` must be valid views.
-unsafe fn gemm_band(view: &BandMut, a: MatRef, b: MatRef, k: usize, accumulate: bool) {
-    let Band { rows, cols } = &view.band;
+unsafe fn gemm_band(view: &mut BandMut, a: MatRef, b: MatRef, k: usize, accumulate: bool) {
     if k == 0 {
         if !accumulate {
-            for r in rows.clone() {
-                // SAFETY: inside this band (caller's contract).
-                unsafe { std::slice::from_raw_parts_mut(view.ptr.add(r * view.ld + cols.start), cols.len()).fill(0.0) };
-            }
+            view.band.rows.clone().for_each(|r| view.row(r).fill(0.0));
         }
         return;
     }
+    let Band { rows, cols } = &view.band;
     // SAFETY: the offsets stay inside the views (band ⊆ output, asserted by `product`).
     unsafe {
         gemm::gemm(

@@ -11,6 +11,7 @@
 
 pub mod finite;
 pub mod jacobian;
+mod parallel;
 pub mod profile;
 pub mod regions;
 pub mod regions_exact;

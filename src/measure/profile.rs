@@ -5,12 +5,13 @@
 
 use super::finite::{NonFinite, check_jacobians};
 use super::jacobian::{PointJacobian, jacobian_norms};
+use super::parallel::in_order_by_groups;
 use super::trajectory::Trajectory;
-use super::transitions::{TransitionCount, exact_transitions, sampled_transitions};
+use super::transitions::{COEF_BUDGET, ExactWalk, TransitionCount, exact_transitions_by, sampled_transitions};
 use crate::compute::Compute;
 use crate::error::{OccamError, Result};
 use crate::net::Mlp;
-use rayon::prelude::*;
+use std::ops::ControlFlow;
 
 /// How transitions are counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -79,45 +80,44 @@ pub fn profile(
             net.activation()
         )));
     }
-    // One trajectory per thread at a time, each on one thread; folded in order below.
+    // One trajectory per thread at a time, each on one thread (the exact walks share the
+    // coefficient budget), folded in trajectory order.
+    let group = compute.threads();
+    let budget = COEF_BUDGET / group;
     let one = |i: usize| -> Result<(Trajectory, Vec<PointJacobian>, TransitionCount)> {
         let single = Compute::single();
         let traj = (trajectories.build)(i)?;
         let x: Vec<f32> = position.iter().flat_map(|&p| traj.point_at(p)).collect();
         let points = jacobian_norms(net, &single, &x, None);
         let count = match method {
-            Method::Exact => exact_transitions(net, &single, &traj, true),
+            Method::Exact => exact_transitions_by(net, &single, &traj, true, ExactWalk::Rank1, budget),
             Method::Sampled => sampled_transitions(net, &single, &traj, k, true),
         };
         Ok((traj, points, count))
     };
-    let group = compute.threads();
-    'groups: for first in (0..trajectories.count).step_by(group) {
-        let ids = first..(first + group).min(trajectories.count);
-        let done: Vec<_> = ids.clone().into_par_iter().map(one).collect();
-        for (i, result) in ids.zip(done) {
-            let (traj, points, count) = result?;
-            if i == 0 {
-                anchors = traj.anchors.clone();
-            }
-            if let Err(bad) = check_jacobians(&points, 0, false) {
-                non_finite = Some(bad.at(i));
-                break 'groups;
-            }
-            for (j, pj) in jac.iter_mut().zip(points) {
-                *j += pj.jacobian_norm;
-            }
-            if let Some(bad) = count.non_finite {
-                non_finite = Some(bad.at(i));
-                break 'groups;
-            }
-            total += count.total;
-            for p in count.positions {
-                density[((p * bins as f64) as usize).min(bins - 1)] += bins as f64;
-            }
-            on_each();
+    in_order_by_groups(trajectories.count, group, one, |i, result| {
+        let (traj, points, count) = result?;
+        if i == 0 {
+            anchors = traj.anchors.clone();
         }
-    }
+        if let Err(bad) = check_jacobians(&points, 0, false) {
+            non_finite = Some(bad.at(i));
+            return Ok(ControlFlow::Break(()));
+        }
+        for (j, pj) in jac.iter_mut().zip(points) {
+            *j += pj.jacobian_norm;
+        }
+        if let Some(bad) = count.non_finite {
+            non_finite = Some(bad.at(i));
+            return Ok(ControlFlow::Break(()));
+        }
+        total += count.total;
+        for p in count.positions {
+            density[((p * bins as f64) as usize).min(bins - 1)] += bins as f64;
+        }
+        on_each();
+        Ok(ControlFlow::Continue(()))
+    })?;
     let n = trajectories.count as f64;
     Ok(Profile {
         position,

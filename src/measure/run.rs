@@ -8,6 +8,7 @@
 
 use super::finite::{NonFinite, check_jacobians};
 use super::jacobian::PointJacobian;
+use super::parallel::in_order_by_groups;
 use super::profile::{Method, Trajectories, profile};
 use super::regions::region_map;
 use super::request::{
@@ -22,7 +23,6 @@ use crate::compute::Compute;
 use crate::data::Dataset;
 use crate::error::{OccamError, Result};
 use crate::net::Mlp;
-use rayon::prelude::*;
 use std::ops::ControlFlow;
 
 /// The seed of a network's trajectories when the caller names none: the seed the network
@@ -391,29 +391,23 @@ fn transitions_part(
     let group = compute.threads();
     let single = Compute::single();
     let budget = COEF_BUDGET / group;
-    for first in (0..count).step_by(group) {
-        let ids = first..(first + group).min(count);
-        let counted: Vec<Result<TransitionCount>> = ids
-            .clone()
-            .into_par_iter()
-            .map(|i| {
-                let traj = trajectory::build(t.kind, inputs.points, inputs.train, i, t.seed)?;
-                Ok(match method {
-                    Method::Exact => exact_transitions_by(net, &single, &traj, false, ExactWalk::Rank1, budget),
-                    Method::Sampled => sampled_transitions(net, &single, &traj, t.samples, false),
-                })
-            })
-            .collect();
-        for (i, counted) in ids.zip(counted) {
-            let counted = counted?;
-            if let Some(bad) = counted.non_finite {
-                result.non_finite = Some(bad.at(i));
-                return Ok(result);
-            }
-            result.counts.push(counted);
-            tick.advance(1)?;
+    let count_one = |i: usize| -> Result<TransitionCount> {
+        let traj = trajectory::build(t.kind, inputs.points, inputs.train, i, t.seed)?;
+        Ok(match method {
+            Method::Exact => exact_transitions_by(net, &single, &traj, false, ExactWalk::Rank1, budget),
+            Method::Sampled => sampled_transitions(net, &single, &traj, t.samples, false),
+        })
+    };
+    in_order_by_groups(count, group, count_one, |i, counted| {
+        let counted = counted?;
+        if let Some(bad) = counted.non_finite {
+            result.non_finite = Some(bad.at(i));
+            return Ok(ControlFlow::Break(()));
         }
-    }
+        result.counts.push(counted);
+        tick.advance(1)?;
+        Ok(ControlFlow::Continue(()))
+    })?;
     Ok(result)
 }
 

@@ -338,7 +338,9 @@ fn train_minibatch<B: Backend>(
     let mut augment_rng = rng_for(config.seed, Stream::Augment);
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut shuffle_rng);
-    let (mut x, mut x_aug) = (vec![0.0f32; batch * d], vec![0.0f32; batch * d]);
+    // Host copies of the batch, needed only to augment it before it goes to the backend.
+    let scratch = if config.augment.is_identity() { 0 } else { batch * d };
+    let (mut x, mut x_aug) = (vec![0.0f32; scratch], vec![0.0f32; scratch]);
     let mut labels = vec![0u16; batch];
     let (mut pos, mut epochs) = (0usize, 0usize);
     let (mut epoch_correct, mut epoch_seen, mut recent_loss) = (0usize, 0usize, f64::NAN);

@@ -114,6 +114,30 @@ enum Rule {
     RmsProp(RmsPropParams),
 }
 
+impl Rule {
+    /// The backend's update for step `step` (from 1) at rate `lr`.
+    fn update(self, lr: f32, step: i32) -> UpdateRule {
+        match self {
+            Rule::Sgd => UpdateRule::Sgd { lr },
+            Rule::Momentum(p) => UpdateRule::Momentum {
+                lr,
+                momentum: p.momentum,
+            },
+            Rule::Adam(AdamParams { beta1, beta2, epsilon }) => UpdateRule::Adam {
+                lr_t: (lr as f64 * (1.0 - beta2.powi(step)).sqrt() / (1.0 - beta1.powi(step))) as f32,
+                beta1: beta1 as f32,
+                beta2: beta2 as f32,
+                epsilon,
+            },
+            Rule::RmsProp(p) => UpdateRule::RmsProp {
+                lr,
+                decay: p.decay,
+                epsilon: p.epsilon,
+            },
+        }
+    }
+}
+
 /// A step-wise optimizer on a backend: its coefficients, its step count and its state
 /// buffers (one set per parameter buffer) in the backend's memory. Every update is one
 /// fused elementwise pass of [`Backend::update`].
@@ -135,12 +159,11 @@ impl<B: Backend> OptimizerState<B> {
             OptimizerKind::Rmsprop => Rule::RmsProp(RmsPropParams::default()),
             OptimizerKind::Lbfgs => return None,
         };
-        let (buffers, initial) = match rule {
-            Rule::Sgd => (0, 0.0),
-            Rule::Momentum(_) => (1, 0.0),
-            Rule::Adam(_) => (2, 0.0),
-            Rule::RmsProp(p) => (1, p.initial_mean_square),
+        let initial = match rule {
+            Rule::RmsProp(p) => p.initial_mean_square,
+            _ => 0.0,
         };
+        let buffers = rule.update(1.0, 1).state_buffers();
         let state = lens
             .iter()
             .map(|&len| {
@@ -164,24 +187,7 @@ impl<B: Backend> OptimizerState<B> {
     /// The rule of the next step at rate `lr` (Adam's bias correction folded in).
     fn next_rule(&mut self, lr: f32) -> UpdateRule {
         self.steps += 1;
-        match self.rule {
-            Rule::Sgd => UpdateRule::Sgd { lr },
-            Rule::Momentum(p) => UpdateRule::Momentum {
-                lr,
-                momentum: p.momentum,
-            },
-            Rule::Adam(AdamParams { beta1, beta2, epsilon }) => UpdateRule::Adam {
-                lr_t: (lr as f64 * (1.0 - beta2.powi(self.steps)).sqrt() / (1.0 - beta1.powi(self.steps))) as f32,
-                beta1: beta1 as f32,
-                beta2: beta2 as f32,
-                epsilon,
-            },
-            Rule::RmsProp(p) => UpdateRule::RmsProp {
-                lr,
-                decay: p.decay,
-                epsilon: p.epsilon,
-            },
-        }
+        self.rule.update(lr, self.steps)
     }
 
     /// One update of every parameter buffer from its gradient at rate `lr`.
