@@ -53,6 +53,40 @@ pub fn jacobian_norms_on<B: Backend, P: NetParams<B> + Sync + ?Sized>(
     x: &[f32],
     labels: Option<&[u16]>,
 ) -> Vec<PointJacobian> {
+    JacobianPlan::new(backend, net).norms(backend, x, labels)
+}
+
+/// A network prepared for Jacobian norms: what depends on the network alone (the first
+/// layer's Gram matrix `W₁W₁ᵀ`, when it is used) is computed once, for any number of
+/// calls — e.g. one per trajectory of a profile.
+pub struct JacobianPlan<'n, B: Backend, P: ?Sized> {
+    net: &'n P,
+    first: FirstLayer<B>,
+}
+
+impl<'n, B: Backend, P: NetParams<B> + Sync + ?Sized> JacobianPlan<'n, B, P> {
+    /// Prepares `net` on `backend`.
+    pub fn new(backend: &B, net: &'n P) -> Self {
+        JacobianPlan {
+            net,
+            first: FirstLayer::new(backend, net),
+        }
+    }
+
+    /// [`jacobian_norms`] of the `x.len() / d` row-major inputs, on `backend` (the one the
+    /// plan was made on, or one sharing its memory).
+    pub fn norms(&self, backend: &B, x: &[f32], labels: Option<&[u16]>) -> Vec<PointJacobian> {
+        chunked_norms(backend, self.net, &self.first, x, labels)
+    }
+}
+
+fn chunked_norms<B: Backend, P: NetParams<B> + Sync + ?Sized>(
+    backend: &B,
+    net: &P,
+    first: &FirstLayer<B>,
+    x: &[f32],
+    labels: Option<&[u16]>,
+) -> Vec<PointJacobian> {
     let dims = net.dims();
     let d = dims[0];
     let n_points = x.len() / d;
@@ -64,7 +98,6 @@ pub fn jacobian_norms_on<B: Backend, P: NetParams<B> + Sync + ?Sized>(
         return Vec::new();
     }
     let shape = ChunkShape::of(dims, n_points);
-    let first = FirstLayer::new(backend, net);
     let chunks: Vec<usize> = (0..n_points).step_by(shape.chunk).collect();
     let workers = backend.workers().min(chunks.len()).max(1);
     let run_worker = |worker: &B, w: usize| -> Vec<(usize, Vec<PointJacobian>)> {
@@ -76,14 +109,7 @@ pub fn jacobian_norms_on<B: Backend, P: NetParams<B> + Sync + ?Sized>(
             .map(|&start| {
                 let b = shape.chunk.min(n_points - start);
                 let labels = labels.map(|l| &l[start..start + b]);
-                let out = chunk_norms(
-                    worker,
-                    net,
-                    &x[start * d..(start + b) * d],
-                    labels,
-                    &first,
-                    &mut scratch,
-                );
+                let out = chunk_norms(worker, net, &x[start * d..(start + b) * d], labels, first, &mut scratch);
                 (start, out)
             })
             .collect()

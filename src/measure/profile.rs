@@ -4,7 +4,7 @@
 //! bound memory; sums run in trajectory order, so the thread count changes no bit.
 
 use super::finite::{NonFinite, check_jacobians};
-use super::jacobian::{PointJacobian, jacobian_norms};
+use super::jacobian::{JacobianPlan, PointJacobian};
 use super::parallel::in_order_by_groups;
 use super::trajectory::Trajectory;
 use super::transitions::{COEF_BUDGET, ExactWalk, TransitionCount, exact_transitions_by, sampled_transitions};
@@ -84,11 +84,12 @@ pub fn profile(
     // coefficient budget), folded in trajectory order.
     let group = compute.threads();
     let budget = COEF_BUDGET / group;
+    let single = Compute::single();
+    let jacobian = JacobianPlan::new(&single, net);
     let one = |i: usize| -> Result<(Trajectory, Vec<PointJacobian>, TransitionCount)> {
-        let single = Compute::single();
         let traj = (trajectories.build)(i)?;
         let x: Vec<f32> = position.iter().flat_map(|&p| traj.point_at(p)).collect();
-        let points = jacobian_norms(net, &single, &x, None);
+        let points = jacobian.norms(&single, &x, None);
         let count = match method {
             Method::Exact => exact_transitions_by(net, &single, &traj, true, ExactWalk::Rank1, budget),
             Method::Sampled => sampled_transitions(net, &single, &traj, k, true),
