@@ -114,8 +114,8 @@ pub fn resample(image: &RgbImage, width: u32, height: u32) -> Vec<u8> {
             for y in rows.clone() {
                 for x in cols.clone() {
                     let p = (y * sw + x) * 3;
-                    for k in 0..3 {
-                        sum[k] += u32::from(image.rgb[p + k]);
+                    for (total, &byte) in sum.iter_mut().zip(&image.rgb[p..p + 3]) {
+                        *total += u32::from(byte);
                     }
                 }
             }

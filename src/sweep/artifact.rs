@@ -98,7 +98,7 @@ pub struct RegionsArtifact {
     /// The exact maps of hidden layers 1 to `layer` (piecewise-linear activations whose
     /// maps stay within the region cap); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exact: Option<ExactRegionsArtifact>,
+    pub exact: Option<Box<ExactRegionsArtifact>>,
     /// Why there are no exact maps (absent when there are, and in stores written before
     /// the reason was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -263,7 +263,7 @@ fn measure_regions(
     let x = regions.training_points.map(|i| ctx.inputs().train.input(i));
     let max_regions = r.max_regions.unwrap_or(regions_exact::SWEEP_MAX_REGIONS);
     let (exact, exact_skipped) = match exact_maps([initial, ctx.net], x, regions.layer - 1, max_regions)? {
-        Ok(maps) => (Some(maps), None),
+        Ok(maps) => (Some(Box::new(maps)), None),
         Err(skip) => (None, Some(skip)),
     };
     record.artifacts.push(Artifact::Regions(RegionsArtifact {
