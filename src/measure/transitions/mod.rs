@@ -38,7 +38,9 @@
 //! to agree with the side change between the arc's ends. Several neurons crossing at the
 //! same point make one cut, and the arc after it carries all of their new linear pieces.
 
+mod chain;
 mod gemm_walk;
+mod next_layer;
 mod rank1;
 mod roots;
 mod sampled;
