@@ -39,11 +39,13 @@
 //! same point make one cut, and the arc after it carries all of their new linear pieces.
 
 mod chain;
+mod codes;
 mod gemm_walk;
 mod next_layer;
 mod rank1;
 mod roots;
 mod sampled;
+mod scratch;
 
 pub use sampled::{codes_of, codes_on, sampled_transitions};
 

@@ -10,8 +10,9 @@
 //! 3. the blocks, in parallel: each child's coefficients from the previous child's.
 
 use super::chain::{Block, Changes, Direction, Term};
+use super::codes::for_each_difference;
 use super::rank1::{Batch, BatchArc, Level};
-use super::{ARC_BLOCK, first_non_finite};
+use super::{ARC_BLOCK, first_non_finite, scratch};
 use crate::compute::{Compute, MatRef};
 use crate::measure::finite::NonFinite;
 use crate::net::Mlp;
@@ -63,9 +64,11 @@ impl NextLayer<'_> {
         let anchors = anchors(&children, &changes, first_child, REANCHOR_MIN.max(w_in));
         let anchor_z = self.exact_rows(walk, parent, &children, &anchors)?;
         let mut changes = changes;
-        changes.carried = self.product(&changes.carried, w_in);
+        let carried_input = std::mem::take(&mut changes.carried);
+        changes.carried = self.product(&carried_input, w_in);
+        scratch::release(carried_input);
         let block = nb * w_out;
-        let mut z = vec![0.0f32; children.len() * block];
+        let mut z = scratch::zeros(children.len() * block);
         let mut parts: Vec<(usize, &mut [f32])> = Vec::with_capacity(anchors.len());
         let mut rest = z.as_mut_slice();
         for (k, &(first, _)) in anchors.iter().enumerate() {
@@ -74,14 +77,16 @@ impl NextLayer<'_> {
             parts.push((k, head));
             rest = tail;
         }
-        parts.into_par_iter().try_for_each(|(k, out)| {
+        let filled = parts.into_par_iter().try_for_each(|(k, out)| {
             let run = Block {
                 first: anchors[k].0,
                 anchor: &anchor_z[k * block..(k + 1) * block],
             };
             run.run(&changes, self.transposed, w_out, self.layer, out)
-        })?;
-        Ok(Level::new(children, z, w_out, changes))
+        });
+        scratch::release(anchor_z);
+        let level = Level::new(children, z, w_out, changes);
+        filled.map(|()| level)
     }
 
     /// The first pass over every child, in parallel over runs of parents; the carried
@@ -96,8 +101,10 @@ impl NextLayer<'_> {
             })
             .collect();
         let w_in = parent.width;
+        let carried_floats = plans.iter().map(|p| p.carried_input.len()).sum();
         let mut out = Changes {
             start: Vec::with_capacity(children.len() + 1),
+            carried: scratch::empty(carried_floats),
             ..Default::default()
         };
         out.start.push(0);
@@ -134,14 +141,13 @@ impl NextLayer<'_> {
             counts: Vec::with_capacity(c1 - c0),
             carried_input: Vec::new(),
         };
-        let mut values = vec![0.0f64; w_in];
         let mut codes = vec![0u8; w_in];
         let mut previous = vec![0u8; w_in];
         for p in parents {
             let parent_z = parent.arc_coefficients(p, nb);
             for c in first_child[p]..first_child[p + 1] {
                 let child = children[c];
-                walk.codes_at(parent_z, child, child.mid(), &mut values, &mut codes);
+                walk.codes_at(parent_z, child, child.mid(), &mut codes);
                 let starts_range = c == 0 || children[c - 1].range != child.range;
                 if starts_range {
                     plan.counts.push(0);
@@ -153,7 +159,7 @@ impl NextLayer<'_> {
                 if c == c0 {
                     // The run's first child: its predecessor's pattern is not known yet.
                     let before = children[c - 1];
-                    walk.codes_at(left_z, before, before.mid(), &mut values, &mut previous);
+                    walk.codes_at(left_z, before, before.mid(), &mut previous);
                 }
                 let before = plan.terms.len();
                 column_terms(walk, left_z, &previous, &codes, &mut plan.terms);
@@ -188,7 +194,7 @@ impl NextLayer<'_> {
     fn product(&self, rows: &[f32], w_in: usize) -> Vec<f32> {
         let w_out = self.net.dims()[self.layer + 1];
         let n = rows.len() / w_in;
-        let mut out = vec![0.0f32; n * w_out];
+        let mut out = scratch::zeros(n * w_out);
         let w = MatRef::rows(&self.net.weights()[self.layer], w_out, w_in);
         for start in (0..n).step_by(ARC_BLOCK) {
             let r = ARC_BLOCK.min(n - start);
@@ -213,15 +219,14 @@ impl NextLayer<'_> {
         anchors: &[(usize, usize)],
     ) -> Result<Vec<f32>, NonFinite> {
         let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
-        let mut input = vec![0.0f32; anchors.len() * nb * w_in];
+        let mut input = scratch::zeros(anchors.len() * nb * w_in);
         input
             .par_chunks_mut(nb * w_in)
             .zip(anchors)
             .for_each(|(block, &(c, p))| {
                 let parent_z = parent.arc_coefficients(p, nb);
-                let mut values = vec![0.0f64; w_in];
                 let mut codes = vec![0u8; w_in];
-                walk.codes_at(parent_z, children[c], children[c].mid(), &mut values, &mut codes);
+                walk.codes_at(parent_z, children[c], children[c].mid(), &mut codes);
                 for (i, &code) in codes.iter().enumerate() {
                     let (slope, offset) = walk.act.linear_piece(code);
                     for k in 0..nb {
@@ -231,6 +236,7 @@ impl NextLayer<'_> {
                 }
             });
         let mut z = self.product(&input, w_in);
+        scratch::release(input);
         if let Some(bias) = self.net.bias(self.layer) {
             for arc in z.chunks_exact_mut(nb * w_out) {
                 arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
@@ -249,11 +255,8 @@ impl NextLayer<'_> {
 /// direction `W_l[:, i]`.
 fn column_terms(walk: &Batch, left_z: &[f32], from: &[u8], to: &[u8], terms: &mut Vec<Term>) {
     let w_in = from.len();
-    for (i, (&a, &b)) in from.iter().zip(to).enumerate() {
-        if a == b {
-            continue;
-        }
-        let ((s0, o0), (s1, o1)) = (walk.act.linear_piece(a), walk.act.linear_piece(b));
+    for_each_difference(from, to, |i| {
+        let ((s0, o0), (s1, o1)) = (walk.act.linear_piece(from[i]), walk.act.linear_piece(to[i]));
         let mut delta = [0.0f64; 3];
         for (k, d) in delta.iter_mut().enumerate().take(walk.nb) {
             *d = (s1 as f64 - s0 as f64) * left_z[k * w_in + i] as f64;
@@ -263,7 +266,7 @@ fn column_terms(walk: &Batch, left_z: &[f32], from: &[u8], to: &[u8], terms: &mu
             delta,
             dir: Direction::Column(i as u32),
         });
-    }
+    });
 }
 
 /// The anchors (child, its parent), child after child: the first child of every range,

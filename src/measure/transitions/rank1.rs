@@ -20,8 +20,10 @@
 //! a cut where several neurons cross at once (a tie) changes all of them together.
 
 use super::chain::Changes;
+use super::codes;
 use super::next_layer::NextLayer;
-use super::roots::{cut, values_at};
+use super::roots::cut;
+use super::scratch;
 use super::{ARC_BLOCK, first_non_finite};
 use crate::compute::{Compute, MatRef};
 use crate::measure::finite::NonFinite;
@@ -75,6 +77,13 @@ pub(super) struct Level {
     pub(super) width: usize,
     /// The coefficients' change from each arc to the next.
     pub(super) changes: Changes,
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        scratch::release(std::mem::take(&mut self.z));
+        scratch::release(std::mem::take(&mut self.changes.carried));
+    }
 }
 
 impl Level {
@@ -259,7 +268,7 @@ impl Batch<'_> {
             .flat_map(|r| self.pieces[r.piece].coefficients().concat())
             .collect();
         let rows = self.ranges.len() * self.nb;
-        let mut z = vec![0.0f32; rows * width];
+        let mut z = scratch::zeros(rows * width);
         let w = MatRef::rows(&net.weights()[0], width, d);
         for start in (0..rows).step_by(ARC_BLOCK) {
             let r = ARC_BLOCK.min(rows - start);
@@ -290,15 +299,8 @@ impl Batch<'_> {
     }
 
     /// The region code of every neuron of `parent_z`'s layer at parameter `s` of `arc`.
-    pub(super) fn codes_at(&self, parent_z: &[f32], arc: BatchArc, s: f64, values: &mut [f64], codes: &mut [u8]) {
-        values_at(parent_z, self.nb, &self.basis(arc, s), values);
-        // The code is the number of breakpoints strictly below the value (as
-        // `Activation::code` of the float32 value), counted one breakpoint at a time.
-        codes.fill(0);
-        for &beta in self.act.breakpoints() {
-            for (c, &v) in codes.iter_mut().zip(values.iter()) {
-                *c += ((v as f32) > beta) as u8;
-            }
-        }
+    pub(super) fn codes_at(&self, parent_z: &[f32], arc: BatchArc, s: f64, codes: &mut [u8]) {
+        let basis = self.basis(arc, s);
+        codes::codes_at(parent_z, self.nb, &basis, self.act.breakpoints(), codes);
     }
 }
