@@ -66,14 +66,15 @@ pub(super) fn for_each_difference(a: &[u8], b: &[u8], mut f: impl FnMut(usize)) 
 /// Calls `f(i)` for every neuron whose pre-activation lies on different sides of `beta`
 /// at the two ends of an arc (`start`, `end`), in increasing order.
 pub(super) fn for_each_side_change(start: &[f64], end: &[f64], beta: f64, mut f: impl FnMut(usize)) {
-    for (chunk, (s, e)) in start.chunks(8).zip(end.chunks(8)).enumerate() {
-        let mut mask = 0u32;
-        for (j, (&s, &e)) in s.iter().zip(e).enumerate() {
-            mask |= (((s > beta) != (e > beta)) as u32) << j;
-        }
-        while mask != 0 {
-            f(chunk * 8 + mask.trailing_zeros() as usize);
-            mask &= mask - 1;
+    const CHUNK: usize = 16;
+    let changes = |s: f64, e: f64| (s > beta) != (e > beta);
+    for (chunk, (s, e)) in start.chunks(CHUNK).zip(end.chunks(CHUNK)).enumerate() {
+        // A branch-free test of the whole chunk first: side changes are rare.
+        let any = (s.iter().zip(e)).fold(false, |any, (&s, &e)| any | changes(s, e));
+        if any {
+            (0..s.len())
+                .filter(|&j| changes(s[j], e[j]))
+                .for_each(|j| f(chunk * CHUNK + j));
         }
     }
 }

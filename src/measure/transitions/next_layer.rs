@@ -178,11 +178,16 @@ impl NextLayer<'_> {
     /// direction in the layer below), to be multiplied by W_l.
     fn carry(&self, walk: &Batch, parent: &Level, p: usize, codes: &[u8], plan: &mut Plan) {
         let w_in = parent.width;
+        let breakpoints = walk.act.breakpoints().len();
+        let slope: [f32; 4] = std::array::from_fn(|code| match code {
+            c if c <= breakpoints => walk.act.linear_piece(c as u8).0,
+            _ => 0.0,
+        });
         for term in parent.changes.of(p) {
             let d = parent.changes.direction(term, self.lower_transposed, w_in);
             let row = plan.carried_input.len() / w_in;
             plan.carried_input
-                .extend((d.iter().zip(codes)).map(|(&v, &code)| walk.act.linear_piece(code).0 * v));
+                .extend((d.iter().zip(codes)).map(|(&v, &code)| slope[code as usize & 3] * v));
             plan.terms.push(Term {
                 delta: term.delta,
                 dir: Direction::Carried(row as u32),

@@ -118,7 +118,7 @@ fn transposed_hidden_weights(net: &Mlp) -> Vec<Vec<f32>> {
 
 fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const TILE: usize = 32;
-    let mut t = vec![0.0f32; rows * cols];
+    let mut t = scratch::zeros(rows * cols);
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
             for r in r0..(r0 + TILE).min(rows) {
@@ -148,6 +148,19 @@ pub(super) fn walk_trajectory(
     budget: usize,
 ) -> Result<Vec<Crossings>, NonFinite> {
     let transposed = transposed_hidden_weights(net);
+    let walked = walk_batches(net, compute, traj, &transposed, budget);
+    transposed.into_iter().for_each(scratch::release);
+    walked
+}
+
+/// [`walk_trajectory`] with the hidden layers' transposed weights.
+fn walk_batches(
+    net: &Mlp,
+    compute: &Compute,
+    traj: &Trajectory,
+    transposed: &[Vec<f32>],
+    budget: usize,
+) -> Result<Vec<Crossings>, NonFinite> {
     let mut per_piece = vec![Vec::new(); traj.pieces.len()];
     for is_ellipse in [false, true] {
         let ranges: Vec<Range> = (traj.pieces.iter().enumerate())
@@ -167,7 +180,7 @@ pub(super) fn walk_trajectory(
             nb: traj.pieces[first.piece].basis_len(),
             is_ellipse,
         };
-        batch.walk_ranges(net, compute, &transposed, budget, &mut per_piece)?;
+        batch.walk_ranges(net, compute, transposed, budget, &mut per_piece)?;
     }
     Ok(per_piece)
 }
@@ -264,10 +277,11 @@ impl Batch<'_> {
     /// pieces' basis coefficients with W₁ (plus the bias on the constant basis function).
     fn first_level(&self, net: &Mlp, compute: &Compute) -> Result<Level, NonFinite> {
         let (d, width) = (net.dims()[0], net.dims()[1]);
-        let coef: Vec<f32> = (self.ranges.iter())
-            .flat_map(|r| self.pieces[r.piece].coefficients().concat())
-            .collect();
         let rows = self.ranges.len() * self.nb;
+        let mut coef = scratch::empty(rows * d);
+        for r in self.ranges {
+            self.pieces[r.piece].coefficients().iter().for_each(|c| coef.extend(c));
+        }
         let mut z = scratch::zeros(rows * width);
         let w = MatRef::rows(&net.weights()[0], width, d);
         for start in (0..rows).step_by(ARC_BLOCK) {
@@ -279,6 +293,7 @@ impl Batch<'_> {
                 false,
             );
         }
+        scratch::release(coef);
         if let Some(bias) = net.bias(0) {
             for arc in z.chunks_exact_mut(self.nb * width) {
                 arc[..width].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
