@@ -40,13 +40,20 @@ pub(super) struct NextLayer<'a> {
     pub(super) layer: usize,
 }
 
-/// The first pass's result for a run of children: per child its terms, and the input rows
-/// of the carried directions (`w_in` numbers each, numbered from 0 in the run).
+/// The first pass's result for a run of children: per child its terms (carried rows
+/// numbered over the whole level).
 struct Plan {
     terms: Vec<Term>,
     /// Terms per child.
     counts: Vec<u32>,
-    carried_input: Vec<f32>,
+}
+
+/// Where a run of children writes the input rows of its carried directions: `rows`
+/// (`w_in` numbers each) are the level's rows `first_row..`.
+struct CarriedRows<'a> {
+    rows: &'a mut [f32],
+    first_row: usize,
+    written: usize,
 }
 
 impl NextLayer<'_> {
@@ -68,7 +75,7 @@ impl NextLayer<'_> {
         changes.carried = self.product(&carried_input, w_in);
         scratch::release(carried_input);
         let block = nb * w_out;
-        let mut z = scratch::zeros(children.len() * block);
+        let mut z = scratch::take(children.len() * block);
         let mut parts: Vec<(usize, &mut [f32])> = Vec::with_capacity(anchors.len());
         let mut rest = z.as_mut_slice();
         for (k, &(first, _)) in anchors.iter().enumerate() {
@@ -92,35 +99,45 @@ impl NextLayer<'_> {
     /// The first pass over every child, in parallel over runs of parents; the carried
     /// directions are returned as their input rows (not yet multiplied by W_l).
     fn changes(&self, walk: &Batch, parent: &Level, children: &[BatchArc], first_child: &[usize]) -> Changes {
-        let parents = parent.arcs.len();
-        let plans: Vec<Plan> = (0..parents.div_ceil(PARENT_CHUNK))
-            .into_par_iter()
-            .map(|chunk| {
-                let (p0, p1) = (chunk * PARENT_CHUNK, ((chunk + 1) * PARENT_CHUNK).min(parents));
-                self.plan(walk, parent, children, first_child, p0..p1)
-            })
+        let (parents, w_in) = (parent.arcs.len(), parent.width);
+        let runs: Vec<std::ops::Range<usize>> = (0..parents.div_ceil(PARENT_CHUNK))
+            .map(|k| k * PARENT_CHUNK..((k + 1) * PARENT_CHUNK).min(parents))
             .collect();
-        let w_in = parent.width;
-        let carried_floats = plans.iter().map(|p| p.carried_input.len()).sum();
+        // Each new parent (not the first of its range) carries its own change's terms.
+        let carried_rows = |run: &std::ops::Range<usize>| -> usize {
+            (run.clone())
+                .filter(|&p| p > 0 && parent.arcs[p - 1].range == parent.arcs[p].range)
+                .map(|p| parent.changes.of(p).len())
+                .sum()
+        };
+        let per_run: Vec<usize> = runs.iter().map(carried_rows).collect();
+        let mut carried = scratch::take(per_run.iter().sum::<usize>() * w_in);
+        let mut slots = Vec::with_capacity(runs.len());
+        let (mut rest, mut first_row) = (carried.as_mut_slice(), 0);
+        for &rows in &per_run {
+            let (head, tail) = rest.split_at_mut(rows * w_in);
+            slots.push(CarriedRows {
+                rows: head,
+                first_row,
+                written: 0,
+            });
+            (rest, first_row) = (tail, first_row + rows);
+        }
+        let plans: Vec<Plan> = (runs.into_par_iter().zip(slots))
+            .map(|(run, mut slot)| self.plan(walk, parent, children, first_child, run, &mut slot))
+            .collect();
         let mut out = Changes {
             start: Vec::with_capacity(children.len() + 1),
-            carried: scratch::empty(carried_floats),
-            ..Default::default()
+            terms: Vec::with_capacity(plans.iter().map(|p| p.terms.len()).sum()),
+            carried,
         };
         out.start.push(0);
         for plan in plans {
-            let offset = (out.carried.len() / w_in) as u32;
-            out.terms.extend(plan.terms.into_iter().map(|mut t| {
-                if let Direction::Carried(r) = &mut t.dir {
-                    *r += offset;
-                }
-                t
-            }));
+            out.terms.extend(plan.terms);
             for count in plan.counts {
                 let last = *out.start.last().unwrap_or(&0);
                 out.start.push(last + count);
             }
-            out.carried.extend(plan.carried_input);
         }
         out
     }
@@ -133,13 +150,13 @@ impl NextLayer<'_> {
         children: &[BatchArc],
         first_child: &[usize],
         parents: std::ops::Range<usize>,
+        carried: &mut CarriedRows,
     ) -> Plan {
         let (nb, w_in) = (walk.nb, parent.width);
         let (c0, c1) = (first_child[parents.start], first_child[parents.end]);
         let mut plan = Plan {
             terms: Vec::new(),
             counts: Vec::with_capacity(c1 - c0),
-            carried_input: Vec::new(),
         };
         let mut codes = vec![0u8; w_in];
         let mut previous = vec![0u8; w_in];
@@ -164,7 +181,7 @@ impl NextLayer<'_> {
                 let before = plan.terms.len();
                 column_terms(walk, left_z, &previous, &codes, &mut plan.terms);
                 if left != p {
-                    self.carry(walk, parent, p, &codes, &mut plan);
+                    self.carry(walk, parent, p, &codes, carried, &mut plan.terms);
                 }
                 plan.counts.push((plan.terms.len() - before) as u32);
                 std::mem::swap(&mut codes, &mut previous);
@@ -176,7 +193,15 @@ impl NextLayer<'_> {
     /// Carries the terms of parent `p`'s change (from parent p−1) up one layer: per term,
     /// the input row `slopes ⊙ d` (the slopes of the child's pattern `codes`, d the term's
     /// direction in the layer below), to be multiplied by W_l.
-    fn carry(&self, walk: &Batch, parent: &Level, p: usize, codes: &[u8], plan: &mut Plan) {
+    fn carry(
+        &self,
+        walk: &Batch,
+        parent: &Level,
+        p: usize,
+        codes: &[u8],
+        carried: &mut CarriedRows,
+        terms: &mut Vec<Term>,
+    ) {
         let w_in = parent.width;
         let breakpoints = walk.act.breakpoints().len();
         let slope: [f32; 4] = std::array::from_fn(|code| match code {
@@ -185,13 +210,15 @@ impl NextLayer<'_> {
         });
         for term in parent.changes.of(p) {
             let d = parent.changes.direction(term, self.lower_transposed, w_in);
-            let row = plan.carried_input.len() / w_in;
-            plan.carried_input
-                .extend((d.iter().zip(codes)).map(|(&v, &code)| slope[code as usize & 3] * v));
-            plan.terms.push(Term {
+            let row = &mut carried.rows[carried.written * w_in..(carried.written + 1) * w_in];
+            for ((x, &v), &code) in row.iter_mut().zip(d).zip(codes) {
+                *x = slope[code as usize & 3] * v;
+            }
+            terms.push(Term {
                 delta: term.delta,
-                dir: Direction::Carried(row as u32),
+                dir: Direction::Carried((carried.first_row + carried.written) as u32),
             });
+            carried.written += 1;
         }
     }
 
@@ -199,7 +226,7 @@ impl NextLayer<'_> {
     fn product(&self, rows: &[f32], w_in: usize) -> Vec<f32> {
         let w_out = self.net.dims()[self.layer + 1];
         let n = rows.len() / w_in;
-        let mut out = scratch::zeros(n * w_out);
+        let mut out = scratch::take(n * w_out);
         let w = MatRef::rows(&self.net.weights()[self.layer], w_out, w_in);
         for start in (0..n).step_by(ARC_BLOCK) {
             let r = ARC_BLOCK.min(n - start);
@@ -224,7 +251,7 @@ impl NextLayer<'_> {
         anchors: &[(usize, usize)],
     ) -> Result<Vec<f32>, NonFinite> {
         let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
-        let mut input = scratch::zeros(anchors.len() * nb * w_in);
+        let mut input = scratch::take(anchors.len() * nb * w_in);
         input
             .par_chunks_mut(nb * w_in)
             .zip(anchors)

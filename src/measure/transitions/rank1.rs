@@ -118,7 +118,7 @@ fn transposed_hidden_weights(net: &Mlp) -> Vec<Vec<f32>> {
 
 fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const TILE: usize = 32;
-    let mut t = scratch::zeros(rows * cols);
+    let mut t = scratch::take(rows * cols);
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
             for r in r0..(r0 + TILE).min(rows) {
@@ -282,7 +282,7 @@ impl Batch<'_> {
         for r in self.ranges {
             self.pieces[r.piece].coefficients().iter().for_each(|c| coef.extend(c));
         }
-        let mut z = scratch::zeros(rows * width);
+        let mut z = scratch::take(rows * width);
         let w = MatRef::rows(&net.weights()[0], width, d);
         for start in (0..rows).step_by(ARC_BLOCK) {
             let r = ARC_BLOCK.min(rows - start);

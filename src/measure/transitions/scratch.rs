@@ -12,16 +12,26 @@ thread_local! {
     static SPARE: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A buffer of `len` zeros, reusing a released one when one is large enough (the smallest
-/// such), else the largest released one, grown.
-pub(super) fn zeros(len: usize) -> Vec<f32> {
-    let mut v = empty(len);
+/// A buffer of `len` floats for the caller to overwrite entirely: a released one when one
+/// is large enough (the smallest such), else the largest released one, grown. Its values
+/// are whatever the buffer held before (zeros where it grew): not zeroing a few megabytes
+/// per layer saves a memset as long as the product that fills them.
+pub(super) fn take(len: usize) -> Vec<f32> {
+    let mut v = reuse(len);
+    v.truncate(len);
     v.resize(len, 0.0);
     v
 }
 
 /// An empty buffer with room for `capacity` floats, reusing a released one.
 pub(super) fn empty(capacity: usize) -> Vec<f32> {
+    let mut v = reuse(capacity);
+    v.clear();
+    v
+}
+
+/// A released buffer (with its contents) that can hold `capacity` floats, or a new one.
+fn reuse(capacity: usize) -> Vec<f32> {
     let reused = SPARE.with_borrow_mut(|spare| {
         let fits = (spare.iter().enumerate())
             .filter(|(_, v)| v.capacity() >= capacity)
@@ -31,8 +41,7 @@ pub(super) fn empty(capacity: usize) -> Vec<f32> {
         pick.map(|k| spare.swap_remove(k))
     });
     let mut v = reused.unwrap_or_default();
-    v.clear();
-    v.reserve(capacity);
+    v.reserve(capacity.saturating_sub(v.len()));
     v
 }
 
@@ -58,15 +67,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn released_buffers_come_back_zeroed_and_the_spare_stays_bounded() {
-        let mut v = zeros(1000);
+    fn released_buffers_are_reused_and_the_spare_stays_bounded() {
+        let mut v = take(1000);
+        assert!(v.len() == 1000);
         v.iter_mut().for_each(|x| *x = 7.0);
         let address = v.as_ptr();
         release(v);
-        let again = zeros(900);
+        let again = take(900);
         assert_eq!(again.as_ptr(), address, "the released buffer is reused");
-        assert!(again.len() == 900 && again.iter().all(|&x| x == 0.0));
+        assert_eq!(again.len(), 900);
         release(again);
+        let grown = take(1500);
+        assert!(grown.len() == 1500 && grown[1000..].iter().all(|&x| x == 0.0));
+        release(grown);
+        assert!(empty(10).is_empty());
         release(vec![0.0; SPARE_LIMIT]);
         let kept: usize = SPARE.with_borrow(|s| s.iter().map(|v| v.capacity()).sum());
         assert!(kept <= SPARE_LIMIT, "{kept} floats kept");
