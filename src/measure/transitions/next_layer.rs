@@ -325,3 +325,64 @@ fn anchors(children: &[BatchArc], changes: &Changes, first_child: &[usize], ever
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arc(range: u32, lo: f64) -> BatchArc {
+        BatchArc {
+            range,
+            lo,
+            hi: lo + 1.0,
+        }
+    }
+
+    #[test]
+    fn blocks_restart_at_ranges_after_the_interval_and_past_the_carried_limit() {
+        // Range 0: 10 children, one parent; range 1: 30 children over three parents; each
+        // child but a range's first has 2 column terms and 3 carried ones.
+        let children: Vec<BatchArc> = (0..10)
+            .map(|k| arc(0, k as f64))
+            .chain((0..30).map(|k| arc(1, k as f64)))
+            .collect();
+        let first_child = [0, 10, 20, 30, 40];
+        let mut changes = Changes::none(0);
+        changes.start.clear();
+        changes.start.push(0);
+        for c in 0..children.len() {
+            if c != 0 && c != 10 {
+                for k in 0..5 {
+                    let dir = if k < 2 {
+                        Direction::Column(k)
+                    } else {
+                        Direction::Carried(k)
+                    };
+                    changes.terms.push(Term { delta: [1.0; 3], dir });
+                }
+            }
+            changes.start.push(changes.terms.len() as u32);
+        }
+        let got = anchors(&children, &changes, &first_child, 4);
+        // Every 4 children (3 carried terms per child would allow 5 after an anchor:
+        // 15 ≤ 16), across parents, restarting at range 1.
+        let want: Vec<(usize, usize)> = vec![
+            (0, 0),
+            (4, 0),
+            (8, 0),
+            (10, 1),
+            (14, 1),
+            (18, 1),
+            (22, 2),
+            (26, 2),
+            (30, 3),
+            (34, 3),
+            (38, 3),
+        ];
+        assert_eq!(got, want);
+        // With a long interval the carried limit decides: 5 children after each anchor.
+        let got = anchors(&children, &changes, &first_child, 1000);
+        let want: Vec<(usize, usize)> = vec![(0, 0), (6, 0), (10, 1), (16, 1), (22, 2), (28, 2), (34, 3)];
+        assert_eq!(got, want);
+    }
+}
