@@ -1,20 +1,38 @@
 //! The rank-1 exact walk (the default). Layer by layer, as the GEMM walk, each piece is cut
 //! into arcs on which every layer so far is affine, but a layer's coefficients are not
-//! recomputed by a product on every arc: the arcs ("children") that one arc of the layer
-//! below (their "parent") is cut into differ, from one to the next, only in the linear
-//! piece of the lower-layer neurons that cross at the cut between them. With `z_i` the
-//! parent's coefficients of neuron i (one per basis function) and W_l the layer's weights,
-//! the next child's coefficients are the previous child's plus, per changed neuron i,
-//! `(Δslope_i · z_i + Δoffset_i · e₀) ⊗ W_l[:, i]`: O(w_l) per basis function.
+//! recomputed by a product on every arc: consecutive arcs of a range differ only in the
+//! linear pieces of the neurons that cross at the cut between them, so each arc's
+//! coefficients are the previous arc's plus a few rank-1 terms `δ ⊗ d` (δ: one number per
+//! basis function, d: one per neuron of the layer; see `chain`).
 //!
-//! Re-anchoring rule: the first child of every parent, and every R-th child after it with
-//! `R = max(64, w_{l−1})`, gets exact coefficients (one product of its input row — the
-//! parent's coefficients through its activation pattern — with W_l, as the GEMM walk
-//! computes every row); the updates in between are accumulated in float64 and rounded to
-//! float32 once per child. At most R float64 additions err by at most R·2⁻⁵³ of the terms'
-//! magnitude, far below the float32 rounding of the exact product, so no root can move
-//! across a cut that the exact product's own rounding would not move it across. R grows
-//! with w_{l−1} so that the exact products cost no more than the updates between them.
+//! At layer l, between two consecutive arcs ("children" of the arcs of layer l−1, their
+//! "parents"), with `D` the slopes of layer l−1's pieces on the right child and `z` the
+//! left child's parent's coefficients of layer l−1:
+//! - a neuron i of layer l−1 that changes piece gives `δ = Δslope_i · z_i + Δoffset_i · e₀`
+//!   and `d = W_l[:, i]` (a column: O(w_l) per basis function);
+//! - if the two children have different parents (a crossing of a layer k ≤ l−2 separates
+//!   them), the parents' coefficients differ by their own terms `δ ⊗ d'`, and each gives
+//!   layer l the term `δ ⊗ W_l (D ⊙ d')`: the same δ, the direction carried up one layer,
+//!   one product row per term, all of a layer's in one batched product. Using the right
+//!   child's slopes D makes this exact also when a neuron of layer l−1 changes piece at the
+//!   very point of the lower crossing (a tie across layers): that neuron's change is a
+//!   column term with the left parent's z, and `D_R z_R − D_L z_L = (D_R − D_L) z_L +
+//!   D_R (z_R − z_L)`.
+//!
+//! Re-anchoring rule: the children of a range are walked in blocks; each block starts with
+//! an exact product (its first child's input row — its parent's coefficients through its
+//! activation pattern — times W_l, as the GEMM walk computes every row) and ends before
+//! (a) a new range, (b) `R = max(64, w_{l−1})` children, or (c) the child whose carried terms
+//! would bring the block's count above `K = 16`. In between, terms are added in float64 and
+//! each child's coefficients rounded to float32 once. Column terms are exact products of
+//! float32 numbers, so their sums err by at most R·2⁻⁵³ of the terms (< 1e-12). A carried
+//! direction is a float32 product row: it is rounded like one row of the exact product (and
+//! carries the rounding of the rows below it, one per layer it went through), so a block's
+//! coefficients differ from the exact product's by at most K such roundings — about ten
+//! times the exact product's own rounding, which the GEMM walk has too — however many
+//! parents the block spans. R grows with w_{l−1} so that anchors cost no more than the
+//! updates between them; K bounds the drift and costs at most b anchor rows per K carried
+//! rows (b = 2 or 3 basis functions).
 //!
 //! Each child's activation pattern is read at its midpoint (as the GEMM walk reads it), so
 //! a cut where several neurons cross at once (a tie) changes all of them together.
