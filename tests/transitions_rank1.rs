@@ -273,3 +273,59 @@ fn straight_lines_in_a_plane_cross_exactly_the_boundaries_float64_sampling_finds
         );
     }
 }
+
+/// A network on 4×4 inputs whose second hidden layer has neurons that copy one neuron of
+/// the first through φ (one weight 1, the rest 0, the bias putting φ's lowest piece exactly
+/// on the lowest breakpoint): each such neuron leaves its lowest piece exactly where its
+/// first-layer neuron does, so a second-layer tie sits at that first-layer crossing, and the
+/// layers above see both changes at once across one parent boundary.
+fn network_tied_across_layers(act: Activation, depth: usize) -> Mlp {
+    let net = with_biases(Mlp::random([4, 4, 1], 12, depth, 3, act, 1.5, 5), 5);
+    let (mut weights, mut biases) = (net.weights().to_vec(), net.biases().unwrap().to_vec());
+    let w = net.dims()[1];
+    let lowest_value = act.apply(-100.0);
+    let lowest_breakpoint = act.breakpoints()[0];
+    for j in 0..4 {
+        let row = &mut weights[1][j * w..(j + 1) * w];
+        row.fill(0.0);
+        row[2 * j] = 1.0;
+        biases[1][j] = lowest_breakpoint - lowest_value;
+    }
+    Mlp::from_parts(act, net.input_shape(), net.dims().to_vec(), weights, Some(biases)).unwrap()
+}
+
+#[test]
+fn a_tie_at_a_higher_layer_at_a_lower_crossing_changes_the_layers_above_once() {
+    // Not hard_sigmoid: its copy sits on the breakpoint as (z + 0.5) − 0.5, exactly −0.5
+    // in the GEMM walk's product but only to rounding when the rank-1 walk adds the change
+    // of piece (−z − 0.5) to an anchor, so which side of −0.5 it is on is a rounding tie
+    // (the rank-1 walk before this test behaved the same).
+    for act in [Activation::Relu, Activation::Relu6, Activation::HardTanh] {
+        let net = network_tied_across_layers(act, 5);
+        for (name, traj) in [
+            ("ellipse", random_ellipse(16, 4, 3).unwrap()),
+            ("translate", translation(&lcg_vec(8, 16), [4, 4, 1]).unwrap()),
+        ] {
+            let exact = assert_walks_agree(&net, &traj, &format!("{act} tied across layers, {name}"));
+            assert!(
+                exact.per_layer[1] >= 4 && exact.per_layer[3] >= 4,
+                "{act} {name}: too few crossings to be a test ({:?})",
+                exact.per_layer
+            );
+        }
+    }
+}
+
+#[test]
+fn chains_across_many_parents_are_re_anchored_without_changing_the_count() {
+    // Depth 6 on one ellipse: the upper layers' blocks run across many parents (each
+    // lower crossing starts one) and each carries several lower directions, so blocks end
+    // by the carried-term limit as well as by the interval.
+    for act in PL {
+        let net = with_biases(Mlp::random([6, 6, 1], 48, 6, 5, act, 2.0, 11), 11);
+        let traj = random_ellipse(36, 8, 2).unwrap();
+        let exact = assert_walks_agree(&net, &traj, &format!("{act} chains across parents"));
+        let lower: u64 = exact.per_layer[..3].iter().sum();
+        assert!(lower > 100, "{act}: too few lower crossings to carry ({lower})");
+    }
+}

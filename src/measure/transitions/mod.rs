@@ -11,19 +11,18 @@
 //! coefficients of the layer's pre-activations. Nothing is sampled and nothing is missed.
 //!
 //! Two walks compute the coefficients, with the same cuts and roots:
-//! - `rank1` (the default, [`exact_transitions`]): the arcs that one arc of layer l−1
-//!   is cut into differ, from one to the next, in the linear piece of the layer-(l−1)
-//!   neurons that cross at the cut between them (usually one). So layer l's coefficients
-//!   move from arc to arc by `Δslope · z_i ⊗ W_l[:, i]` per changed neuron i: O(w_l) per
-//!   basis function instead of an O(w_{l−1}·w_l) product. Re-anchoring rule: the first
-//!   arc cut from each lower arc, and every `max(64, w_{l−1})`-th after it, gets exact
-//!   coefficients (one product against its activation pattern, as the GEMM walk computes
-//!   them); in between the updates are accumulated in float64 and rounded to float32 once
-//!   per arc. Accumulating at most R updates in float64 errs by at most R·2⁻⁵³ of the
-//!   terms' magnitude (< 1e-12 for R ≤ 8192), five orders of magnitude below the float32
-//!   rounding of the exact product, so a rank-1 arc's coefficients are the exact
-//!   product's to within that product's own rounding and no root moves across a cut
-//!   that the exact product would not move it across.
+//! - `rank1` (the default, [`exact_transitions`]): consecutive arcs of a layer differ by a
+//!   few rank-1 terms `δ ⊗ d` (one per neuron whose linear piece changes at the cut
+//!   between them), so each arc's coefficients are the previous arc's plus those terms.
+//!   A crossing of layer l−1 gives layer l a column of W_l as d (O(w) per arc); a crossing
+//!   of a lower layer k gives every layer m ≥ k+2 a direction carried up through the
+//!   layers, `d_m = W_m (slopes_{m−1} ⊙ d_{m−1})` (one product row per layer, batched).
+//!   Re-anchoring rule (details in `rank1`): an exact product starts every block of at most
+//!   `max(64, w_{l−1})` consecutive arcs of a range, and a block ends early before its
+//!   carried terms would exceed 16, so the drift of the chained updates (float64 sums of
+//!   exact column terms, and at most 16 carried directions each rounded like one row of the
+//!   exact product) stays within about ten times the exact product's own float32 rounding,
+//!   across parent arcs as within them.
 //! - `gemm_walk` ([`exact_transitions_gemm`], the reference): one GEMM over all arcs
 //!   per layer.
 //!
@@ -38,10 +37,14 @@
 //! to agree with the side change between the arc's ends. Several neurons crossing at the
 //! same point make one cut, and the arc after it carries all of their new linear pieces.
 
+mod chain;
+mod codes;
 mod gemm_walk;
+mod next_layer;
 mod rank1;
 mod roots;
 mod sampled;
+mod scratch;
 
 pub use sampled::{codes_of, codes_on, sampled_transitions};
 

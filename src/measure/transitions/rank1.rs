@@ -1,34 +1,52 @@
 //! The rank-1 exact walk (the default). Layer by layer, as the GEMM walk, each piece is cut
 //! into arcs on which every layer so far is affine, but a layer's coefficients are not
-//! recomputed by a product on every arc: the arcs ("children") that one arc of the layer
-//! below (their "parent") is cut into differ, from one to the next, only in the linear
-//! piece of the lower-layer neurons that cross at the cut between them. With `z_i` the
-//! parent's coefficients of neuron i (one per basis function) and W_l the layer's weights,
-//! the next child's coefficients are the previous child's plus, per changed neuron i,
-//! `(Δslope_i · z_i + Δoffset_i · e₀) ⊗ W_l[:, i]`: O(w_l) per basis function.
+//! recomputed by a product on every arc: consecutive arcs of a range differ only in the
+//! linear pieces of the neurons that cross at the cut between them, so each arc's
+//! coefficients are the previous arc's plus a few rank-1 terms `δ ⊗ d` (δ: one number per
+//! basis function, d: one per neuron of the layer; see `chain`).
 //!
-//! Re-anchoring rule: the first child of every parent, and every R-th child after it with
-//! `R = max(64, w_{l−1})`, gets exact coefficients (one product of its input row — the
-//! parent's coefficients through its activation pattern — with W_l, as the GEMM walk
-//! computes every row); the updates in between are accumulated in float64 and rounded to
-//! float32 once per child. At most R float64 additions err by at most R·2⁻⁵³ of the terms'
-//! magnitude, far below the float32 rounding of the exact product, so no root can move
-//! across a cut that the exact product's own rounding would not move it across. R grows
-//! with w_{l−1} so that the exact products cost no more than the updates between them.
+//! At layer l, between two consecutive arcs ("children" of the arcs of layer l−1, their
+//! "parents"), with `D` the slopes of layer l−1's pieces on the right child and `z` the
+//! left child's parent's coefficients of layer l−1:
+//! - a neuron i of layer l−1 that changes piece gives `δ = Δslope_i · z_i + Δoffset_i · e₀`
+//!   and `d = W_l[:, i]` (a column: O(w_l) per basis function);
+//! - if the two children have different parents (a crossing of a layer k ≤ l−2 separates
+//!   them), the parents' coefficients differ by their own terms `δ ⊗ d'`, and each gives
+//!   layer l the term `δ ⊗ W_l (D ⊙ d')`: the same δ, the direction carried up one layer,
+//!   one product row per term, all of a layer's in one batched product. Using the right
+//!   child's slopes D makes this exact also when a neuron of layer l−1 changes piece at the
+//!   very point of the lower crossing (a tie across layers): that neuron's change is a
+//!   column term with the left parent's z, and `D_R z_R − D_L z_L = (D_R − D_L) z_L +
+//!   D_R (z_R − z_L)`.
+//!
+//! Re-anchoring rule: the children of a range are walked in blocks; each block starts with
+//! an exact product (its first child's input row — its parent's coefficients through its
+//! activation pattern — times W_l, as the GEMM walk computes every row) and ends before
+//! (a) a new range, (b) `R = max(64, w_{l−1})` children, or (c) the child whose carried terms
+//! would bring the block's count above `K = 16`. In between, terms are added in float64 and
+//! each child's coefficients rounded to float32 once. Column terms are exact products of
+//! float32 numbers, so their sums err by at most R·2⁻⁵³ of the terms (< 1e-12). A carried
+//! direction is a float32 product row: it is rounded like one row of the exact product (and
+//! carries the rounding of the rows below it, one per layer it went through), so a block's
+//! coefficients differ from the exact product's by at most K such roundings — about ten
+//! times the exact product's own rounding, which the GEMM walk has too — however many
+//! parents the block spans. R grows with w_{l−1} so that anchors cost no more than the
+//! updates between them; K bounds the drift and costs at most b anchor rows per K carried
+//! rows (b = 2 or 3 basis functions).
 //!
 //! Each child's activation pattern is read at its midpoint (as the GEMM walk reads it), so
 //! a cut where several neurons cross at once (a tie) changes all of them together.
 
-use super::roots::{cut, values_at};
+use super::chain::Changes;
+use super::codes;
+use super::next_layer::NextLayer;
+use super::roots::cut;
+use super::scratch;
 use super::{ARC_BLOCK, first_non_finite};
 use crate::compute::{Compute, MatRef};
 use crate::measure::finite::NonFinite;
 use crate::measure::trajectory::{Piece, Trajectory};
 use crate::net::{Activation, Mlp};
-use rayon::prelude::*;
-
-/// Fewest children between two exact products on one parent (the rule above).
-const REANCHOR_MIN: usize = 64;
 
 /// A parameter range `[lo, hi)` of one piece, walked as a unit.
 #[derive(Clone, Copy, Debug)]
@@ -47,6 +65,13 @@ pub(super) struct BatchArc {
     pub(super) range: u32,
     pub(super) lo: f64,
     pub(super) hi: f64,
+}
+
+impl BatchArc {
+    /// The middle of the arc, where its activation pattern is read.
+    pub(super) fn mid(&self) -> f64 {
+        0.5 * (self.lo + self.hi)
+    }
 }
 
 /// Ranges of pieces of one kind (one basis), walked together layer by layer so that each
@@ -68,6 +93,15 @@ pub(super) struct Level {
     pub(super) range_start: Vec<usize>,
     z: Vec<f32>,
     pub(super) width: usize,
+    /// The coefficients' change from each arc to the next.
+    pub(super) changes: Changes,
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        scratch::release(std::mem::take(&mut self.z));
+        scratch::release(std::mem::take(&mut self.changes.carried));
+    }
 }
 
 impl Level {
@@ -75,7 +109,7 @@ impl Level {
         &self.z[a * nb * self.width..(a + 1) * nb * self.width]
     }
 
-    fn new(arcs: Vec<BatchArc>, z: Vec<f32>, width: usize) -> Level {
+    pub(super) fn new(arcs: Vec<BatchArc>, z: Vec<f32>, width: usize, changes: Changes) -> Level {
         let mut range_start = Vec::new();
         for (a, arc) in arcs.iter().enumerate() {
             if a == 0 || arcs[a - 1].range != arc.range {
@@ -87,6 +121,7 @@ impl Level {
             range_start,
             z,
             width,
+            changes,
         }
     }
 }
@@ -101,7 +136,7 @@ fn transposed_hidden_weights(net: &Mlp) -> Vec<Vec<f32>> {
 
 fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const TILE: usize = 32;
-    let mut t = vec![0.0f32; rows * cols];
+    let mut t = scratch::take(rows * cols);
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
             for r in r0..(r0 + TILE).min(rows) {
@@ -131,6 +166,19 @@ pub(super) fn walk_trajectory(
     budget: usize,
 ) -> Result<Vec<Crossings>, NonFinite> {
     let transposed = transposed_hidden_weights(net);
+    let walked = walk_batches(net, compute, traj, &transposed, budget);
+    transposed.into_iter().for_each(scratch::release);
+    walked
+}
+
+/// [`walk_trajectory`] with the hidden layers' transposed weights.
+fn walk_batches(
+    net: &Mlp,
+    compute: &Compute,
+    traj: &Trajectory,
+    transposed: &[Vec<f32>],
+    budget: usize,
+) -> Result<Vec<Crossings>, NonFinite> {
     let mut per_piece = vec![Vec::new(); traj.pieces.len()];
     for is_ellipse in [false, true] {
         let ranges: Vec<Range> = (traj.pieces.iter().enumerate())
@@ -150,7 +198,7 @@ pub(super) fn walk_trajectory(
             nb: traj.pieces[first.piece].basis_len(),
             is_ellipse,
         };
-        batch.walk_ranges(net, compute, &transposed, budget, &mut per_piece)?;
+        batch.walk_ranges(net, compute, transposed, budget, &mut per_piece)?;
     }
     Ok(per_piece)
 }
@@ -204,7 +252,7 @@ impl Batch<'_> {
         &self,
         net: &Mlp,
         compute: &Compute,
-        transposed: &[Vec<f32>],
+        all_transposed: &[Vec<f32>],
         budget: usize,
     ) -> Result<Option<BatchCrossings>, NonFinite> {
         let splittable = match self.ranges {
@@ -223,7 +271,9 @@ impl Batch<'_> {
                 next_root += count as usize;
             }
             // The last hidden layer has no layer above it to compute.
-            let Some(transposed) = transposed.get(layer) else { break };
+            let Some(transposed) = all_transposed.get(layer) else {
+                break;
+            };
             let (children, first_child) = cut(&level.arcs, &roots);
             let (w_in, w_out) = (net.dims()[layer + 1], net.dims()[layer + 2]);
             if splittable && children.len() * self.nb * w_out.max(w_in) > budget {
@@ -233,6 +283,7 @@ impl Batch<'_> {
                 net,
                 compute,
                 transposed,
+                lower_transposed: layer.checked_sub(1).map_or(&[][..], |l| &all_transposed[l]),
                 layer: layer + 1,
             };
             level = step.level(self, &level, children, &first_child)?;
@@ -244,11 +295,12 @@ impl Batch<'_> {
     /// pieces' basis coefficients with W₁ (plus the bias on the constant basis function).
     fn first_level(&self, net: &Mlp, compute: &Compute) -> Result<Level, NonFinite> {
         let (d, width) = (net.dims()[0], net.dims()[1]);
-        let coef: Vec<f32> = (self.ranges.iter())
-            .flat_map(|r| self.pieces[r.piece].coefficients().concat())
-            .collect();
         let rows = self.ranges.len() * self.nb;
-        let mut z = vec![0.0f32; rows * width];
+        let mut coef = scratch::empty(rows * d);
+        for r in self.ranges {
+            self.pieces[r.piece].coefficients().iter().for_each(|c| coef.extend(c));
+        }
+        let mut z = scratch::take(rows * width);
         let w = MatRef::rows(&net.weights()[0], width, d);
         for start in (0..rows).step_by(ARC_BLOCK) {
             let r = ARC_BLOCK.min(rows - start);
@@ -259,6 +311,7 @@ impl Batch<'_> {
                 false,
             );
         }
+        scratch::release(coef);
         if let Some(bias) = net.bias(0) {
             for arc in z.chunks_exact_mut(self.nb * width) {
                 arc[..width].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
@@ -267,216 +320,20 @@ impl Batch<'_> {
         if let Some(bad) = first_non_finite(&z, 0) {
             return Err(bad);
         }
-        let arcs = (self.ranges.iter().enumerate())
+        let arcs: Vec<BatchArc> = (self.ranges.iter().enumerate())
             .map(|(k, r)| BatchArc {
                 range: k as u32,
                 lo: r.lo,
                 hi: r.hi,
             })
             .collect();
-        Ok(Level::new(arcs, z, width))
+        let changes = Changes::none(arcs.len());
+        Ok(Level::new(arcs, z, width, changes))
     }
 
     /// The region code of every neuron of `parent_z`'s layer at parameter `s` of `arc`.
-    fn codes_at(&self, parent_z: &[f32], arc: BatchArc, s: f64, values: &mut [f64], codes: &mut [u8]) {
-        values_at(parent_z, self.nb, &self.basis(arc, s), values);
-        // The code is the number of breakpoints strictly below the value (as
-        // `Activation::code` of the float32 value), counted one breakpoint at a time.
-        codes.fill(0);
-        for &beta in self.act.breakpoints() {
-            for (c, &v) in codes.iter_mut().zip(values.iter()) {
-                *c += ((v as f32) > beta) as u8;
-            }
-        }
-    }
-}
-
-/// Computing the coefficients of hidden layer `layer` (≥ 1) from those of the layer below.
-struct NextLayer<'a> {
-    net: &'a Mlp,
-    compute: &'a Compute,
-    /// `W_layerᵀ`, row-major `w_in × w_out`.
-    transposed: &'a [f32],
-    layer: usize,
-}
-
-impl NextLayer<'_> {
-    /// The layer's coefficients on every child of every arc of `parent` (the layer below):
-    /// exact products on the anchors, rank-1 updates in between (the module's rule).
-    fn level(
-        &self,
-        walk: &Batch,
-        parent: &Level,
-        children: Vec<BatchArc>,
-        first_child: &[usize],
-    ) -> Result<Level, NonFinite> {
-        let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
-        let every = REANCHOR_MIN.max(w_in);
-        // Anchors: (child, parent), parent after parent; anchor_start[p] is p's first.
-        let mut anchors = Vec::new();
-        let mut anchor_start = Vec::with_capacity(parent.arcs.len() + 1);
-        for p in 0..parent.arcs.len() {
-            anchor_start.push(anchors.len());
-            anchors.extend((first_child[p]..first_child[p + 1]).step_by(every).map(|c| (c, p)));
-        }
-        anchor_start.push(anchors.len());
-        let anchor_z = self.exact_rows(walk, parent, &children, &anchors)?;
-        let mut z = vec![0.0f32; children.len() * nb * w_out];
-        let mut per_parent: Vec<&mut [f32]> = Vec::with_capacity(parent.arcs.len());
-        let mut rest = z.as_mut_slice();
-        for p in 0..parent.arcs.len() {
-            let (head, tail) = rest.split_at_mut((first_child[p + 1] - first_child[p]) * nb * w_out);
-            per_parent.push(head);
-            rest = tail;
-        }
-        let results: Vec<Result<(), NonFinite>> = per_parent
-            .into_par_iter()
-            .enumerate()
-            .map(|(p, out)| {
-                let block = nb * w_out;
-                let chain = Chain {
-                    walk,
-                    parent_z: parent.arc_coefficients(p, nb),
-                    children: &children[first_child[p]..first_child[p + 1]],
-                    anchor_z: &anchor_z[anchor_start[p] * block..anchor_start[p + 1] * block],
-                    every,
-                };
-                chain.run(self, out)
-            })
-            .collect();
-        results.into_iter().collect::<Result<(), NonFinite>>()?;
-        Ok(Level::new(children, z, w_out))
-    }
-
-    /// The exact coefficients of the anchor children: their input rows (the parent's
-    /// coefficients through the activation pattern at the child's midpoint) times Wᵀ, plus
-    /// the bias on the constant basis function.
-    fn exact_rows(
-        &self,
-        walk: &Batch,
-        parent: &Level,
-        children: &[BatchArc],
-        anchors: &[(usize, usize)],
-    ) -> Result<Vec<f32>, NonFinite> {
-        let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
-        let mut input = vec![0.0f32; anchors.len() * nb * w_in];
-        input
-            .par_chunks_mut(nb * w_in)
-            .zip(anchors)
-            .for_each(|(block, &(c, p))| {
-                let parent_z = parent.arc_coefficients(p, nb);
-                let mut values = vec![0.0f64; w_in];
-                let mut codes = vec![0u8; w_in];
-                walk.codes_at(
-                    parent_z,
-                    children[c],
-                    0.5 * (children[c].lo + children[c].hi),
-                    &mut values,
-                    &mut codes,
-                );
-                for (i, &code) in codes.iter().enumerate() {
-                    let (slope, offset) = walk.act.linear_piece(code);
-                    for k in 0..nb {
-                        let v = slope * parent_z[k * w_in + i];
-                        block[k * w_in + i] = if k == 0 { v + offset } else { v };
-                    }
-                }
-            });
-        let rows = anchors.len() * nb;
-        let mut z = vec![0.0f32; rows * w_out];
-        let w = MatRef::rows(&self.net.weights()[self.layer], w_out, w_in);
-        for start in (0..rows).step_by(ARC_BLOCK) {
-            let r = ARC_BLOCK.min(rows - start);
-            self.compute.matmul(
-                &mut z[start * w_out..(start + r) * w_out],
-                MatRef::rows(&input[start * w_in..(start + r) * w_in], r, w_in),
-                w.t(),
-                false,
-            );
-        }
-        if let Some(bias) = self.net.bias(self.layer) {
-            for arc in z.chunks_exact_mut(nb * w_out) {
-                arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-            }
-        }
-        match first_non_finite(&z, self.layer) {
-            Some(bad) => Err(bad),
-            None => Ok(z),
-        }
-    }
-}
-
-/// The children of one parent arc, walked in order.
-struct Chain<'a> {
-    walk: &'a Batch<'a>,
-    /// The parent's coefficients (the layer below), `nb × w_in`.
-    parent_z: &'a [f32],
-    children: &'a [BatchArc],
-    /// The exact coefficients of children 0, every, 2·every, …
-    anchor_z: &'a [f32],
-    every: usize,
-}
-
-impl Chain<'_> {
-    /// Writes every child's coefficients into `out` (child after child, `nb × w_out`
-    /// each): the anchors' copied, the others the previous child's plus one rank-1 update
-    /// per neuron whose linear piece differs between the two children's midpoints.
-    fn run(&self, next: &NextLayer, out: &mut [f32]) -> Result<(), NonFinite> {
-        let walk = self.walk;
-        let nb = walk.nb;
-        let w_in = self.parent_z.len() / nb;
-        let w_out = out.len() / self.children.len().max(1) / nb;
-        let block = nb * w_out;
-        let mut acc = vec![0.0f64; block];
-        let mut values = vec![0.0f64; w_in];
-        let mut codes = vec![0u8; w_in];
-        let mut new_codes = vec![0u8; w_in];
-        for (j, child) in self.children.iter().enumerate() {
-            let mid = 0.5 * (child.lo + child.hi);
-            if j % self.every == 0 {
-                let anchor = &self.anchor_z[(j / self.every) * block..(j / self.every + 1) * block];
-                acc.iter_mut().zip(anchor).for_each(|(a, &v)| *a = v as f64);
-                walk.codes_at(self.parent_z, *child, mid, &mut values, &mut codes);
-            } else {
-                walk.codes_at(self.parent_z, *child, mid, &mut values, &mut new_codes);
-                for i in 0..w_in {
-                    if codes[i] != new_codes[i] {
-                        self.add_change(i, codes[i], new_codes[i], next.transposed, &mut acc);
-                    }
-                }
-                std::mem::swap(&mut codes, &mut new_codes);
-            }
-            let dst = &mut out[j * block..(j + 1) * block];
-            let mut all_finite = true;
-            for (d, &a) in dst.iter_mut().zip(&acc) {
-                *d = a as f32;
-                all_finite &= d.is_finite();
-            }
-            if !all_finite && let Some(bad) = first_non_finite(dst, next.layer) {
-                return Err(bad);
-            }
-        }
-        Ok(())
-    }
-
-    /// Adds to `acc` the change of the layer's coefficients when neuron `i` of the layer
-    /// below goes from linear piece `from` to `to`: `(Δslope·z_i + Δoffset·e₀) ⊗ W[:, i]`.
-    fn add_change(&self, i: usize, from: u8, to: u8, transposed: &[f32], acc: &mut [f64]) {
-        let act = self.walk.act;
-        let nb = self.walk.nb;
-        let w_in = self.parent_z.len() / nb;
-        let w_out = acc.len() / nb;
-        let ((s0, o0), (s1, o1)) = (act.linear_piece(from), act.linear_piece(to));
-        let column = &transposed[i * w_out..(i + 1) * w_out];
-        for k in 0..nb {
-            let mut delta = (s1 as f64 - s0 as f64) * self.parent_z[k * w_in + i] as f64;
-            if k == 0 {
-                delta += o1 as f64 - o0 as f64;
-            }
-            if delta != 0.0 {
-                let row = &mut acc[k * w_out..(k + 1) * w_out];
-                row.iter_mut().zip(column).for_each(|(a, &w)| *a += delta * w as f64);
-            }
-        }
+    pub(super) fn codes_at(&self, parent_z: &[f32], arc: BatchArc, s: f64, codes: &mut [u8]) {
+        let basis = self.basis(arc, s);
+        codes::codes_at(parent_z, self.nb, &basis, self.act.breakpoints(), codes);
     }
 }

@@ -4,6 +4,7 @@
 //! `θ = φ ± arccos((β − c₀)/R)`), shared by both exact walks, and the rank-1 walk's pass
 //! over every arc of a layer and its cutting of the arcs at the roots.
 
+use super::codes::for_each_side_change;
 use super::rank1::{Batch, BatchArc, Level};
 use rayon::prelude::*;
 
@@ -131,25 +132,30 @@ impl Batch<'_> {
     fn arc_roots(&self, level: &Level, a: usize, start: &[f64], end: &[f64], out: &mut Vec<f64>) {
         let BatchArc { lo, hi, .. } = level.arcs[a];
         let (w, z) = (level.width, level.arc_coefficients(a, self.nb));
+        if !self.is_ellipse {
+            for &beta in self.act.breakpoints() {
+                let beta = beta as f64;
+                // Affine on the arc: exactly one crossing where the ends' sides differ.
+                for_each_side_change(start, end, beta, |i| {
+                    let (c0, c1) = (z[i] as f64, z[w + i] as f64);
+                    let t = if c1 != 0.0 { (beta - c0) / c1 } else { 0.5 * (lo + hi) };
+                    out.push(t.clamp(lo, hi));
+                });
+            }
+            return;
+        }
         for &beta in self.act.breakpoints() {
             let beta = beta as f64;
             for i in 0..w {
                 let changes = (start[i] > beta) != (end[i] > beta);
-                if self.is_ellipse {
-                    let c = [z[i] as f64, z[w + i] as f64, z[2 * w + i] as f64];
-                    // No root can exist when β is farther from c₀ than the amplitude
-                    // (with a margin for rounding): skip the trigonometry.
-                    let gap = beta - c[0];
-                    if !changes && gap * gap > (c[1] * c[1] + c[2] * c[2]) * (1.0 + 1e-6) {
-                        continue;
-                    }
-                    ellipse_roots(&c, beta, lo, hi, changes, out);
-                } else if changes {
-                    // Affine on the arc: exactly one crossing.
-                    let (c0, c1) = (z[i] as f64, z[w + i] as f64);
-                    let t = if c1 != 0.0 { (beta - c0) / c1 } else { 0.5 * (lo + hi) };
-                    out.push(t.clamp(lo, hi));
+                let c = [z[i] as f64, z[w + i] as f64, z[2 * w + i] as f64];
+                // No root can exist when β is farther from c₀ than the amplitude (with a
+                // margin for rounding): skip the trigonometry.
+                let gap = beta - c[0];
+                if !changes && gap * gap > (c[1] * c[1] + c[2] * c[2]) * (1.0 + 1e-6) {
+                    continue;
                 }
+                ellipse_roots(&c, beta, lo, hi, changes, out);
             }
         }
     }

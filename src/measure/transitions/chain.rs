@@ -1,0 +1,123 @@
+//! How one layer's coefficients change from one arc to the next in the rank-1 walk, as a
+//! short list of rank-1 terms `δ ⊗ d` (δ: one number per basis function, d: one number per
+//! neuron of the layer), and the walk along a block of arcs that applies them, starting from
+//! an exact product (an "anchor").
+//!
+//! A term's direction is either a column of the layer's weights (a neuron of the layer just
+//! below changed its linear piece: cheap) or a direction carried up from a lower layer (a
+//! neuron of a lower layer changed its piece: the direction was multiplied through the
+//! layers in between, one product row per term; see [`super::next_layer`]).
+
+use super::first_non_finite;
+use crate::measure::finite::NonFinite;
+
+/// Where the direction `d` of a rank-1 term lives.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Direction {
+    /// Column `i` of the layer's weights: row `i` of their transpose.
+    Column(u32),
+    /// Row `r` of the level's carried directions.
+    Carried(u32),
+}
+
+/// One rank-1 term `δ ⊗ d` of a change of coefficients (δ in float64, exact: a difference
+/// of slopes times a float32 coefficient, plus a difference of offsets).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Term {
+    pub(super) delta: [f64; 3],
+    pub(super) dir: Direction,
+}
+
+/// The changes of one level's coefficients between consecutive arcs of a range: arc a's
+/// terms (the change from arc a−1 to arc a) are `terms[start[a]..start[a + 1]]`, none for
+/// the first arc of a range.
+#[derive(Default)]
+pub(super) struct Changes {
+    pub(super) terms: Vec<Term>,
+    pub(super) start: Vec<u32>,
+    /// The carried directions, one row of the level's width each.
+    pub(super) carried: Vec<f32>,
+}
+
+impl Changes {
+    /// No change recorded on any of `arcs` arcs (each is the first of its range).
+    pub(super) fn none(arcs: usize) -> Changes {
+        Changes {
+            terms: Vec::new(),
+            start: vec![0; arcs + 1],
+            carried: Vec::new(),
+        }
+    }
+
+    pub(super) fn of(&self, a: usize) -> &[Term] {
+        &self.terms[self.start[a] as usize..self.start[a + 1] as usize]
+    }
+
+    /// The direction of `term`, `width` numbers: a row of `transposed` (the layer's
+    /// weights, transposed) or of the carried directions.
+    pub(super) fn direction<'a>(&'a self, term: &Term, transposed: &'a [f32], width: usize) -> &'a [f32] {
+        let (rows, r) = match term.dir {
+            Direction::Column(i) => (transposed, i as usize),
+            Direction::Carried(r) => (&self.carried[..], r as usize),
+        };
+        &rows[r * width..(r + 1) * width]
+    }
+}
+
+/// A block of consecutive arcs of one range: the first gets its exact coefficients
+/// (`anchor`), each next one the previous one's plus its terms.
+pub(super) struct Block<'a> {
+    /// The first arc's index in the level.
+    pub(super) first: usize,
+    pub(super) anchor: &'a [f32],
+}
+
+impl Block<'_> {
+    /// Writes the block's arcs' coefficients into `out` (arc after arc, `nb × width` each;
+    /// `transposed` is the layer's weights transposed, `width` rows of its inputs' count),
+    /// accumulating in float64 and rounding each arc's to float32 once; an error at the
+    /// first NaN or infinite coefficient of hidden layer `layer`.
+    pub(super) fn run(
+        &self,
+        changes: &Changes,
+        transposed: &[f32],
+        width: usize,
+        layer: usize,
+        out: &mut [f32],
+    ) -> Result<(), NonFinite> {
+        let block = self.anchor.len();
+        let nb = block / width;
+        let mut acc: Vec<f64> = self.anchor.iter().map(|&v| v as f64).collect();
+        for (j, dst) in out.chunks_exact_mut(block).enumerate() {
+            if j > 0 {
+                for term in changes.of(self.first + j) {
+                    let d = changes.direction(term, transposed, width);
+                    for (k, &delta) in term.delta.iter().enumerate().take(nb) {
+                        if delta != 0.0 {
+                            let row = &mut acc[k * width..(k + 1) * width];
+                            row.iter_mut().zip(d).for_each(|(a, &w)| *a += delta * w as f64);
+                        }
+                    }
+                }
+            }
+            dst.iter_mut().zip(&acc).for_each(|(d, &a)| *d = a as f32);
+            if !all_finite(dst)
+                && let Some(bad) = first_non_finite(dst, layer)
+            {
+                return Err(bad);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether every value is finite, from the exponent bits (a loop the compiler vectorizes,
+/// unlike a search that stops at the first non-finite value).
+pub(super) fn all_finite(values: &[f32]) -> bool {
+    const EXPONENT: u32 = 0x7f80_0000;
+    let mut all_ones = 0u32;
+    for &v in values {
+        all_ones |= ((v.to_bits() & EXPONENT) == EXPONENT) as u32;
+    }
+    all_ones == 0
+}
