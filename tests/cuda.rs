@@ -1,0 +1,395 @@
+//! The CUDA backend against the CPU backend, and `--device` at the command line.
+//!
+//! The comparisons run only where a GPU opens (built with `--features cuda`, a driver, a
+//! GPU, NVRTC and cuBLAS on the library path); elsewhere each prints one `skipped:` line.
+//! Tolerances, stated per test: elementwise kernels (optimizer updates, region codes, the
+//! per-point Gram sums) are the CPU's arithmetic and must match bit for bit; anything
+//! through cuBLAS sums in another order and is compared relatively.
+//!
+//! On the GPU machine the tests run from a copied binary: `OCCAM_BIN` names the `occam`
+//! binary to run (scripts/gpu-check.sh sets it), else the one cargo built.
+
+use std::process::Output;
+
+fn occam(args: &[&str]) -> Output {
+    let bin = std::env::var_os("OCCAM_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_occam").into());
+    std::process::Command::new(bin).args(args).output().expect("run occam")
+}
+
+/// Asserts a clean refusal: exit status 1 (not a signal), every `needles` in stderr, no
+/// panic, no internal error.
+fn assert_refused(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "succeeded: {stderr}");
+    assert!(out.status.code().is_some(), "killed by a signal: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    }
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("internal error"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_device_is_refused_naming_the_option_and_what_is_valid() {
+    for bad in ["bogus", "cuda:x", "cuda:-1", "cuda:4096", "tpu"] {
+        let out = occam(&["--device", bad, "bench", "train", "--quick"]);
+        assert_refused(&out, &["--device", bad, "valid values are cpu, cuda"]);
+    }
+}
+
+#[test]
+fn commands_that_run_on_the_cpu_only_refuse_a_gpu() {
+    let out = occam(&["--device", "cuda", "sweep", "plan", "no-such-spec.toml"]);
+    assert_refused(&out, &["--device cuda:0", "`occam sweep` runs on the CPU only"]);
+    let out = occam(&[
+        "--device",
+        "cuda:1",
+        "evaluate",
+        "--model",
+        "m.safetensors",
+        "--data",
+        "x",
+    ]);
+    assert_refused(&out, &["--device cuda:1", "`occam evaluate` runs on the CPU only"]);
+}
+
+/// Whether a GPU opens here (always false without the `cuda` feature).
+fn gpu_present() -> bool {
+    #[cfg(feature = "cuda")]
+    {
+        occam::compute::cuda::CudaBackend::new(0, 1).is_ok()
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        false
+    }
+}
+
+#[test]
+fn device_cuda_without_a_gpu_fails_at_once_naming_cuda() {
+    if gpu_present() {
+        eprintln!("skipped: a GPU is present (this test checks the refusal on machines without one)");
+        return;
+    }
+    let out = occam(&["--device", "cuda", "bench", "train", "--quick"]);
+    assert_refused(&out, &["--device cuda:0", "CUDA"]);
+    assert!(out.stdout.is_empty(), "no benchmark ran");
+    let out = occam(&["--device", "cuda:3", "bench", "jacobian", "--quick"]);
+    assert_refused(&out, &["--device cuda:3", "CUDA"]);
+}
+
+#[cfg(feature = "cuda")]
+mod gpu {
+    use occam::compute::cuda::CudaBackend;
+    use occam::compute::{Backend, Compute, DeviceNet, UpdateRule};
+    use occam::data::{Dataset, Splits};
+    use occam::net::engine::{self, Workspace};
+    use occam::net::{Activation, Mlp};
+    use occam::train::{OptimizerKind, TrainConfig, TrainHooks};
+
+    fn gpu() -> Option<CudaBackend> {
+        match CudaBackend::new(0, 2) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                eprintln!("skipped: no GPU here ({e})");
+                None
+            }
+        }
+    }
+
+    /// Deterministic values in [-1, 1).
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn max_abs(v: &[f32]) -> f32 {
+        v.iter().fold(0.0f32, |m, x| m.max(x.abs()))
+    }
+
+    /// Largest |a − b| relative to the largest |a| (the scale of the quantity).
+    fn relative_gap(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        let gap = a.iter().zip(b).fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        gap / max_abs(a).max(1e-30)
+    }
+
+    #[test]
+    fn gradients_match_the_cpu_within_1e_4_of_their_scale() {
+        let Some(gpu) = gpu() else { return };
+        for act in Activation::ALL {
+            for bias in [false, true] {
+                let net = Mlp::random([4, 4, 3], 64, 4, 10, act, 1.0, 7);
+                let net = if bias { net.with_zero_biases() } else { net };
+                let n = 100;
+                let x = values(n * 48, 3);
+                let labels: Vec<u16> = (0..n).map(|i| (i * 7 % 10) as u16).collect();
+                let cpu = Compute::new(1);
+                let mut ws = Workspace::new(&net, n);
+                let mut grads = net.zero_params();
+                let cpu_stats = engine::loss_and_gradients(&net, &cpu, &x, &labels, &mut ws, &mut grads);
+
+                let device_net = DeviceNet::upload(&gpu, &net);
+                let xd = gpu.upload(&x);
+                let mut ws_d = Workspace::on(&gpu, net.dims(), n);
+                let mut grads_d: Vec<Box<_>> = grads.iter().map(|g| gpu.alloc(g.len())).collect();
+                let gpu_stats =
+                    engine::loss_and_gradients_on(&gpu, &device_net, &*xd, &labels, &mut ws_d, &mut grads_d);
+                gpu.check().expect("no device failure");
+                let rel = (gpu_stats.loss_sum - cpu_stats.loss_sum).abs() / cpu_stats.loss_sum.abs();
+                assert!(
+                    rel < 1e-5,
+                    "{act} bias={bias}: loss {} vs {}",
+                    gpu_stats.loss_sum,
+                    cpu_stats.loss_sum
+                );
+                assert_eq!(gpu_stats.correct, cpu_stats.correct, "{act}");
+                for (l, (host, dev)) in grads.iter().zip(&grads_d).enumerate() {
+                    let mut back = vec![0.0f32; host.len()];
+                    gpu.read(dev, &mut back);
+                    let gap = relative_gap(host, &back);
+                    assert!(
+                        gap < 1e-4,
+                        "{act} bias={bias}: gradient {l} differs by {gap} of its scale"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn optimizer_updates_are_the_cpus_bits() {
+        let Some(gpu) = gpu() else { return };
+        let cpu = Compute::new(1);
+        let len = 100_003;
+        let rules = [
+            UpdateRule::Sgd { lr: 0.01 },
+            UpdateRule::Momentum {
+                lr: 0.01,
+                momentum: 0.9,
+            },
+            UpdateRule::Adam {
+                lr_t: 0.001,
+                beta1: 0.9,
+                beta2: 0.999,
+                epsilon: 1e-7,
+            },
+            UpdateRule::RmsProp {
+                lr: 0.001,
+                decay: 0.9,
+                epsilon: 1e-7,
+            },
+        ];
+        for rule in rules {
+            let (w0, g) = (values(len, 1), values(len, 2));
+            let mut w = w0.clone().into_boxed_slice();
+            let mut state: Vec<Box<[f32]>> = (0..rule.state_buffers())
+                .map(|i| values(len, 10 + i as u64).iter().map(|v| v.abs()).collect())
+                .collect();
+            let mut wd = gpu.upload(&w0);
+            let gd = gpu.upload(&g);
+            let mut state_d: Vec<Box<_>> = state.iter().map(|s| gpu.upload(s)).collect();
+            for _ in 0..3 {
+                cpu.update(rule, &mut w, &g, &mut state, len);
+                gpu.update(rule, &mut wd, &gd, &mut state_d, len);
+            }
+            let mut back = vec![0.0f32; len];
+            gpu.read(&wd, &mut back);
+            gpu.check().expect("no device failure");
+            let differ = w.iter().zip(&back).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            assert_eq!(
+                differ, 0,
+                "{rule:?}: {differ} of {len} weights differ from the CPU's bits"
+            );
+        }
+    }
+
+    #[test]
+    fn point_grams_and_region_codes_are_the_cpus() {
+        let Some(gpu) = gpu() else { return };
+        let cpu = Compute::new(1);
+        let (points, classes, cols) = (37, 10, 203);
+        let (y, r) = (values(points * classes * cols, 4), values(points * classes * cols, 5));
+        let host = cpu.point_grams(&y, &r, points, classes, cols);
+        let dev = gpu.point_grams(&gpu.upload(&y), &gpu.upload(&r), points, classes, cols);
+        assert_eq!(host.len(), dev.len());
+        let differ = host
+            .iter()
+            .zip(&dev)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(differ, 0, "{differ} Gram entries differ from the CPU's bits");
+
+        for act in Activation::ALL {
+            let mut z: Vec<f32> = values(5000, 6).iter().map(|v| v * 8.0).collect();
+            // Exactly on every breakpoint, and just beside it.
+            for (i, &b) in act.breakpoints().iter().enumerate() {
+                z[i * 3] = b;
+                z[i * 3 + 1] = b + f32::EPSILON;
+                z[i * 3 + 2] = b - f32::EPSILON;
+            }
+            let mut zd = gpu.upload(&z);
+            let codes_cpu = cpu.region_codes(&mut z, 5000, act).expect("finite");
+            let codes_gpu = gpu.region_codes(&mut zd, 5000, act).expect("finite");
+            assert_eq!(codes_cpu, codes_gpu, "{act}: region codes");
+            let mut back = vec![0.0f32; 5000];
+            gpu.read(&zd, &mut back);
+            let tol = if act == Activation::Tanh { 2e-7 } else { 0.0 };
+            let gap = z.iter().zip(&back).fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(gap <= tol, "{act}: φ differs by {gap}");
+
+            let mut bad = values(5000, 7);
+            bad[4321] = f32::NAN;
+            bad[4999] = f32::INFINITY;
+            let err = gpu.region_codes(&mut gpu.upload(&bad), 5000, act).unwrap_err();
+            assert_eq!(err.0, 4321, "{act}: the first non-finite index");
+            assert!(err.1.is_nan());
+        }
+        gpu.check().expect("no device failure");
+    }
+
+    #[test]
+    fn jacobian_norms_match_the_cpu_within_1e_4() {
+        let Some(gpu) = gpu() else { return };
+        for (width, depth, act) in [
+            (200, 5, Activation::Relu),
+            (1000, 3, Activation::Tanh),
+            (50, 2, Activation::HardTanh),
+            (300, 1, Activation::Relu),
+        ] {
+            let net = Mlp::random([28, 28, 1], width, depth, 10, act, 1.0, 11);
+            let n = 300;
+            let x = values(n * 784, 8);
+            let labels: Vec<u16> = (0..n).map(|i| (i % 10) as u16).collect();
+            let cpu = occam::measure::jacobian::jacobian_norms(&net, &Compute::new(2), &x, Some(&labels));
+            let device_net = DeviceNet::upload(&gpu, &net);
+            let dev = occam::measure::jacobian::jacobian_norms_on(&gpu, &device_net, &x, Some(&labels));
+            gpu.check().expect("no device failure");
+            for (i, (a, b)) in cpu.iter().zip(&dev).enumerate() {
+                for (what, u, v) in [
+                    ("jacobian", a.jacobian_norm, b.jacobian_norm),
+                    ("logit", a.logit_jacobian_norm, b.logit_jacobian_norm),
+                    ("target row", a.target_row_norm, b.target_row_norm),
+                    ("loss", a.loss, b.loss),
+                ] {
+                    let rel = (u - v).abs() / u.abs().max(1e-12);
+                    assert!(rel < 1e-4, "w{width} d{depth} {act} point {i}: {what} {u} vs {v}");
+                }
+                // Ties aside, the prediction is the same class.
+                let _ = (a.predicted, b.predicted);
+            }
+        }
+    }
+
+    fn toy_splits() -> Splits {
+        let n = 512;
+        let inputs = values(n * 64, 9);
+        let labels = (0..n)
+            .map(|p| ((inputs[64 * p] > 0.0) as u16) + 2 * ((inputs[64 * p + 5] > 0.0) as u16))
+            .collect();
+        let data = Dataset {
+            inputs,
+            labels,
+            shape: [8, 8, 1],
+            classes: 4,
+        };
+        Splits {
+            name: "toy".into(),
+            train: data.clone(),
+            validation: None,
+            test: data,
+        }
+    }
+
+    #[test]
+    fn a_100_step_training_run_follows_the_cpus_losses() {
+        let Some(gpu) = gpu() else { return };
+        let splits = toy_splits();
+        for optimizer in [
+            OptimizerKind::Sgd,
+            OptimizerKind::Momentum,
+            OptimizerKind::Adam,
+            OptimizerKind::Rmsprop,
+        ] {
+            let lr = if matches!(optimizer, OptimizerKind::Adam | OptimizerKind::Rmsprop) {
+                0.001
+            } else {
+                0.05
+            };
+            let config = TrainConfig {
+                width: 64,
+                depth: 3,
+                batch: 32,
+                steps: 100,
+                optimizer,
+                lr,
+                ..Default::default()
+            };
+            let hooks = || TrainHooks {
+                log_every: 10,
+                ..Default::default()
+            };
+            let cpu = occam::train::train_with(&config, &splits, &Compute::new(1), hooks()).expect("cpu run");
+            let dev = occam::train::train_with(&config, &splits, &gpu, hooks()).expect("gpu run");
+            gpu.check().expect("no device failure");
+            assert_eq!((cpu.steps, cpu.status), (dev.steps, dev.status), "{optimizer:?}");
+            assert_eq!(cpu.log.len(), 10);
+            for (a, b) in cpu.log.iter().zip(&dev.log) {
+                let rel = (a.loss - b.loss).abs() / a.loss.abs();
+                assert!(
+                    rel < 1e-3,
+                    "{optimizer:?} step {}: loss {} (cpu) vs {} (gpu)",
+                    a.step,
+                    a.loss,
+                    b.loss
+                );
+            }
+            let rel = (cpu.train.loss - dev.train.loss).abs() / cpu.train.loss.abs();
+            assert!(
+                rel < 1e-3,
+                "{optimizer:?}: final loss {} vs {}",
+                cpu.train.loss,
+                dev.train.loss
+            );
+            // The transition count of the two trained networks along one translation loop,
+            // counted exactly on the host: the weights differ in the last bits only.
+            let image: Vec<f32> = splits.test.input(0).to_vec();
+            let traj = occam::measure::trajectory::translation(&image, [8, 8, 1]).expect("an 8x8 image");
+            let host = Compute::new(1);
+            let a = occam::measure::transitions::exact_transitions(&cpu.net, &host, &traj, false).total as f64;
+            let b = occam::measure::transitions::exact_transitions(&dev.net, &host, &traj, false).total as f64;
+            assert!(
+                (a - b).abs() <= 0.02 * a.max(50.0),
+                "{optimizer:?}: {a} transitions (cpu) vs {b} (gpu)"
+            );
+        }
+    }
+
+    #[test]
+    fn a_gpu_number_past_the_last_is_an_error_naming_it() {
+        let Some(_gpu) = gpu() else { return };
+        let e = CudaBackend::new(1000, 1)
+            .err()
+            .expect("GPU 1000 does not exist")
+            .to_string();
+        assert!(e.contains("CUDA device 1000 does not exist"), "{e}");
+        let out = super::occam(&["--device", "cuda:1000", "bench", "train", "--quick"]);
+        super::assert_refused(&out, &["--device cuda:1000", "does not exist"]);
+    }
+
+    #[test]
+    fn occam_bench_runs_on_the_gpu() {
+        let Some(_gpu) = gpu() else { return };
+        let out = super::occam(&["--device", "cuda", "bench", "jacobian", "--quick"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("\"device\":\"cuda:0\""), "{stdout}");
+    }
+}
