@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The ONE verification run of the CUDA backend on a GPU machine (no Rust toolchain there):
 # runs the binaries scripts/gpu-prepare.sh left in target/gpu-carry/ and writes every
-# result under $OUT (at most 8 files; ./gpu-out when OUT is unset). About 8 minutes:
+# result under $OUT (at most 8 files; ./gpu-out when OUT is unset). Typically about 6
+# minutes; each step has its own limit (about 14 minutes if every step ran into its limit,
+# so run it with the device tool's 600 s limit: what was written by then comes back):
 #   1. nvidia-smi, and where the CUDA 13 libraries are (LD_LIBRARY_PATH is set from them)
 #   2. the GPU tests: tests/cuda.rs (CUDA against CPU) and the backend's unit tests
 #   3. occam bench train (every width, (1000,5) and (2000,3) among them, batch 256) and
@@ -25,7 +27,7 @@ step() { # step NAME LIMIT_S LOGFILE COMMAND...: runs it, records pass/fail and 
     timeout "$limit" "$@" >>"$log" 2>&1
     local rc=$?
     note "$name: $([ $rc -eq 0 ] && echo passed || echo "FAILED (exit $rc)") in $((SECONDS - t0)) s"
-    return 0
+    return $rc
 }
 
 [ -x "$carry/occam" ] || { note "error: $carry/occam missing: run scripts/gpu-prepare.sh first and carry $carry"; exit 1; }
@@ -52,24 +54,26 @@ step "bench train, GPU" 60 "$bench" "$carry/occam" --device cuda bench train
 step "bench train, CPU ($cores threads)" 90 "$bench" "$carry/occam" --threads "$cores" bench train --quick
 step "bench jacobian 10000 points, GPU" 60 "$bench" "$carry/occam" --device cuda bench jacobian --points 10000 --quick
 step "bench jacobian 10000 points, CPU ($cores threads)" 100 "$bench" "$carry/occam" --threads "$cores" bench jacobian --points 10000 --quick
-grep -E '^\{' "$bench" | python3 -c '
+cat >/tmp/occam-bench-table.py <<'PY'
 import json, sys
 for line in sys.stdin:
     r = json.loads(line)
     if r.get("workload") in ("train", "jacobian"):
-        print(f"{r[\"device\"]:<8} {r[\"workload\"]:<9} {json.dumps(r[\"config\"]):<40} {r[\"median_s\"]*1e3:10.3f} ms "
-              f"{r.get(\"steps_per_s\", r[\"unit_value\"]):12.1f} {\"steps/s\" if r[\"workload\"] == \"train\" else r[\"unit\"]}")
-' >>"$summary" 2>&1
+        rate, unit = (r["steps_per_s"], "steps/s") if r["workload"] == "train" else (r["unit_value"], r["unit"])
+        print(f"{r['device']:<8} {r['workload']:<9} {json.dumps(r['config']):<40} {r['median_s'] * 1e3:10.3f} ms {rate:12.1f} {unit}")
+PY
+grep -E '^\{' "$bench" | python3 /tmp/occam-bench-table.py >>"$summary" 2>&1
 
 trials="$OUT/trials.txt"
 if [ -d "$carry/fashion-mnist" ]; then
     for device in cuda cpu; do
         t0=$(date +%s.%N)
-        step "fig2-quick trial training (w200 d8, 4000 steps), $device" 80 "$trials" \
+        if step "fig2-quick trial training (w200 d8, 4000 steps), $device" 80 "$trials" \
             "$carry/occam" --device "$device" --threads "$cores" train --data "fashion-mnist:$carry/fashion-mnist" \
-            --width 200 --depth 8 --optimizer momentum --lr 0.005 --batch 256 --steps 4000 --out "/tmp/occam-trial-$device"
-        seconds=$(python3 -c "import time; print(round(time.time() - $t0, 2))")
-        note "  $device: $seconds s per training, $(python3 -c "print(round(3600 / $seconds, 1))") trainings per hour (measurement of the trial not included)"
+            --width 200 --depth 8 --optimizer momentum --lr 0.005 --batch 256 --steps 4000 --out "/tmp/occam-trial-$device"; then
+            seconds=$(python3 -c "import time; print(round(time.time() - $t0, 2))")
+            note "  $device: $seconds s per training, $(python3 -c "print(round(3600 / $seconds, 1))") trainings per hour (measurement of the trial not included)"
+        fi
     done
 fi
 
