@@ -8,7 +8,14 @@
 //!
 //! On the GPU machine the tests run from a copied binary: `OCCAM_BIN` names the `occam`
 //! binary to run (scripts/gpu-check.sh sets it), else the one cargo built.
+//!
+//! `sweep run --device cuda`: without a GPU it must fail before any trial (and before the
+//! store is created or changed); with one, a sweep's metrics match the CPU sweep's within
+//! the training tolerances above, and K trials at once store the same bits as one at a time.
 
+mod common;
+
+use std::path::Path;
 use std::process::Output;
 
 fn occam(args: &[&str]) -> Output {
@@ -42,7 +49,17 @@ fn a_bad_device_is_refused_naming_the_option_and_what_is_valid() {
 #[test]
 fn commands_that_run_on_the_cpu_only_refuse_a_gpu() {
     let out = occam(&["--device", "cuda", "sweep", "plan", "no-such-spec.toml"]);
-    assert_refused(&out, &["--device cuda:0", "`occam sweep` runs on the CPU only"]);
+    assert_refused(&out, &["--device cuda:0", "`occam sweep plan` runs on the CPU only"]);
+    let out = occam(&[
+        "--device",
+        "cuda",
+        "sweep",
+        "export",
+        "no-such-store.sqlite",
+        "--csv",
+        "x.csv",
+    ]);
+    assert_refused(&out, &["--device cuda:0", "`occam sweep export` runs on the CPU only"]);
     let out = occam(&[
         "--device",
         "cuda:1",
@@ -78,6 +95,225 @@ fn device_cuda_without_a_gpu_fails_at_once_naming_cuda() {
     assert!(out.stdout.is_empty(), "no benchmark ran");
     let out = occam(&["--device", "cuda:3", "bench", "jacobian", "--quick"]);
     assert_refused(&out, &["--device cuda:3", "CUDA"]);
+}
+
+/// A 3-trial sweep (widths 16, 24, 32; 100 steps) on a small MNIST-like dataset, with
+/// Jacobian norms and exact transitions: (spec path, store path).
+fn sweep_fixture(dir: &Path) -> (String, String) {
+    common::write_mnist_like(&dir.join("data"), 300, 60, 6, true);
+    let spec = dir.join("spec.toml");
+    std::fs::write(
+        &spec,
+        format!(
+            "name = \"gpu-sweep\"\n[axes]\ndata = [\"mnist:{}\"]\nwidth = [16, 24, 32]\ndepth = [2]\nbatch = [32]\n\
+             steps = [100]\nseed = [1]\n[measure]\njacobian_points = 40\n[measure.transitions]\n\
+             trajectory = \"translate\"\ncount = 2\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    (
+        spec.display().to_string(),
+        dir.join("store.sqlite").display().to_string(),
+    )
+}
+
+/// The bytes of every file of a store (the database and any journal beside it), by name.
+fn store_files(store: &Path) -> Vec<(String, Vec<u8>)> {
+    let name = store.file_name().unwrap().to_string_lossy().into_owned();
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(store.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn sweep_run_on_cuda_without_a_gpu_fails_before_any_trial_and_leaves_the_store_alone() {
+    if gpu_present() {
+        eprintln!("skipped: a GPU is present (this test checks the refusal on machines without one)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, store) = sweep_fixture(tmp.path());
+    // A new store is not even created.
+    for extra in [&[][..], &["--gpu-jobs", "2"][..]] {
+        let mut args = vec!["--device", "cuda", "sweep", "run", &spec, "--store", &store, "--quiet"];
+        args.extend_from_slice(extra);
+        let out = occam(&args);
+        assert_refused(&out, &["--device cuda:0", "CUDA"]);
+        assert!(out.stdout.is_empty(), "no summary: nothing ran");
+        assert!(!Path::new(&store).exists(), "the store was created");
+    }
+    // An existing store with one trial of three is left as it was, byte for byte.
+    let first = common::ok(&["sweep", "run", &spec, "--store", &store, "--shard", "0/3", "--quiet"]);
+    assert!(first.status.success());
+    assert_eq!(common::stored_results(Path::new(&store)).len(), 1);
+    let before = store_files(Path::new(&store));
+    let out = occam(&[
+        "--device", "cuda:0", "sweep", "run", &spec, "--store", &store, "--quiet",
+    ]);
+    assert_refused(&out, &["--device cuda:0", "CUDA"]);
+    assert_eq!(store_files(Path::new(&store)), before, "the store changed");
+    // reproduce goes through the same door.
+    let out = occam(&[
+        "--device",
+        "cuda",
+        "reproduce",
+        "--quick",
+        "--only",
+        "fig6-per-point",
+        "--out",
+        &tmp.path().join("repro").display().to_string(),
+    ]);
+    assert_refused(&out, &["--device cuda:0", "CUDA"]);
+    assert!(!tmp.path().join("repro").exists(), "reproduce wrote before failing");
+}
+
+#[test]
+fn a_bad_device_or_gpu_jobs_for_a_sweep_is_refused_naming_the_option() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, store) = sweep_fixture(tmp.path());
+    let run = |pre: &[&str], post: &[&str]| {
+        let mut args: Vec<&str> = pre.to_vec();
+        args.extend(["sweep", "run", &spec, "--store", &store, "--quiet"]);
+        args.extend_from_slice(post);
+        occam(&args)
+    };
+    assert_refused(
+        &run(&["--device", "bogus"], &[]),
+        &["--device", "'bogus'", "valid values are cpu, cuda"],
+    );
+    // On the CPU --parallel sets the trials at once; --gpu-jobs is refused, not ignored.
+    assert_refused(&run(&[], &["--gpu-jobs", "2"]), &["--gpu-jobs 2", "--device cuda only"]);
+    assert_refused(
+        &run(&["--device", "cpu"], &["--gpu-jobs", "1"]),
+        &["--gpu-jobs 1", "--device cuda only"],
+    );
+    // Out of range or not a number (checked before any GPU is looked for).
+    for bad in ["0", "65", "x", "1.5"] {
+        assert_refused(
+            &run(&["--device", "cuda"], &["--gpu-jobs", bad]),
+            &["--gpu-jobs", bad, "valid values are 1 to 64"],
+        );
+    }
+    // On a GPU --gpu-jobs sets the trials at once; --parallel is refused (checked before
+    // the GPU is opened, so this holds on every machine).
+    assert_refused(
+        &run(&["--device", "cuda"], &["--parallel", "3"]),
+        &["--parallel 3", "--gpu-jobs"],
+    );
+    assert!(!Path::new(&store).exists(), "a refused run created the store");
+    let out = occam(&[
+        "reproduce",
+        "--quick",
+        "--gpu-jobs",
+        "2",
+        "--out",
+        &tmp.path().join("repro").display().to_string(),
+    ]);
+    assert_refused(&out, &["--gpu-jobs 2", "--device cuda only"]);
+}
+
+#[test]
+fn the_store_records_the_device_and_reads_older_stores_as_cpu() {
+    use occam::compute::Device;
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec, store) = sweep_fixture(tmp.path());
+    common::ok(&["--device", "cpu", "sweep", "run", &spec, "--store", &store, "--quiet"]);
+    let devices = || -> Vec<Device> {
+        occam::sweep::Store::open_existing(Path::new(&store))
+            .unwrap()
+            .trials()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.device)
+            .collect()
+    };
+    assert_eq!(devices(), vec![Device::Cpu; 3]);
+    let column = |sql: &str| -> Vec<Option<String>> {
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(column("SELECT device FROM trials"), vec![Some("cpu".to_string()); 3]);
+    assert_eq!(
+        column("SELECT device FROM trials_wide"),
+        vec![Some("cpu".to_string()); 3]
+    );
+    // A store written before the device column existed: read (read-only) as CPU trials,
+    // and given the column (NULL, shown as cpu) by the next writer.
+    let before = common::stored_results(Path::new(&store));
+    rusqlite::Connection::open(&store)
+        .unwrap()
+        .execute_batch("DROP VIEW trials_wide; ALTER TABLE trials DROP COLUMN device;")
+        .unwrap();
+    assert_eq!(devices(), vec![Device::Cpu; 3]);
+    let summary = common::ok(&["sweep", "run", &spec, "--store", &store, "--quiet"]);
+    assert!(String::from_utf8_lossy(&summary.stdout).contains("\"already_done\":3"));
+    assert_eq!(column("SELECT device FROM trials"), vec![None; 3]);
+    assert_eq!(
+        column("SELECT device FROM trials_wide"),
+        vec![Some("cpu".to_string()); 3]
+    );
+    assert_eq!(devices(), vec![Device::Cpu; 3]);
+    assert_eq!(common::stored_results(Path::new(&store)), before);
+}
+
+#[test]
+fn slurm_tasks_get_the_device_and_gpu_jobs_quoted_and_cpu_scripts_stay_as_they_were() {
+    use occam::compute::Device;
+    use occam::sweep::slurm::{SlurmOptions, check_options, sbatch_script};
+    let tmp = tempfile::tempdir().unwrap();
+    let (spec_path, _) = sweep_fixture(tmp.path());
+    let spec = occam::sweep::SweepSpec::from_toml_file(Path::new(&spec_path)).unwrap();
+    let options = |device: Device, gpu_jobs: Option<usize>| SlurmOptions {
+        dir: tmp.path().join("slurm"),
+        shards: 2,
+        cpus: 4,
+        partition: None,
+        array_throttle: None,
+        time: None,
+        mem: None,
+        extra_sbatch: vec!["--gres=gpu:1".into()],
+        binary: "/opt/occam".into(),
+        device,
+        gpu_jobs,
+    };
+    let gpu = sbatch_script(&spec, &options(Device::Cuda { ordinal: 0 }, Some(3)), &[0, 1]).unwrap();
+    assert!(gpu.contains("#SBATCH --gres=gpu:1\n"), "{gpu}");
+    assert!(
+        gpu.contains("exec '/opt/occam' --threads 4 --device 'cuda:0' sweep run "),
+        "{gpu}"
+    );
+    assert!(gpu.contains(" --gpu-jobs '3' --quiet\n"), "{gpu}");
+    let default_jobs = sbatch_script(&spec, &options(Device::Cuda { ordinal: 1 }, None), &[0]).unwrap();
+    assert!(default_jobs.contains("--device 'cuda:1' sweep run") && !default_jobs.contains("--gpu-jobs"));
+    let cpu = sbatch_script(&spec, &options(Device::Cpu, None), &[0, 1]).unwrap();
+    assert!(!cpu.contains("--device") && !cpu.contains("--gpu-jobs"), "{cpu}");
+    assert!(cpu.contains("exec '/opt/occam' --threads 4 sweep run "), "{cpu}");
+    for (device, jobs, wanted) in [
+        (Device::Cpu, 2, "--gpu-jobs 2: applies to --device cuda only"),
+        (
+            Device::Cuda { ordinal: 0 },
+            0,
+            "--gpu-jobs = 0 is out of range: valid values are 1 to 64",
+        ),
+        (Device::Cuda { ordinal: 0 }, 65, "--gpu-jobs = 65 is out of range"),
+    ] {
+        let e = check_options(&spec, &options(device, Some(jobs)))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(wanted), "{e}");
+    }
 }
 
 #[cfg(feature = "cuda")]
@@ -391,5 +627,102 @@ mod gpu {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("\"device\":\"cuda:0\""), "{stdout}");
+    }
+
+    /// Every stored trial of a store, by id.
+    fn stored(store: &str) -> Vec<occam::sweep::TrialRecord> {
+        let mut v = occam::sweep::Store::open_existing(std::path::Path::new(store))
+            .unwrap()
+            .trials()
+            .unwrap();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    /// `sweep run --device cuda` stores the CPU sweep's trials within the tolerances of a
+    /// 100-step training run (module comment): accuracies within 2 of the 60 test examples,
+    /// losses and Jacobian norms within 10⁻³ relative, exact transition counts within 2%.
+    #[test]
+    fn a_sweep_on_the_gpu_matches_the_cpu_sweep() {
+        use occam::sweep::metrics as m;
+        let Some(_gpu) = gpu() else { return };
+        let tmp = tempfile::tempdir().unwrap();
+        let (spec, cpu_store) = super::sweep_fixture(tmp.path());
+        let gpu_store = tmp.path().join("gpu.sqlite").display().to_string();
+        let ok = |args: &[&str]| {
+            let out = super::occam(args);
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        ok(&["sweep", "run", &spec, "--store", &cpu_store, "--quiet"]);
+        let summary = ok(&[
+            "--device", "cuda", "sweep", "run", &spec, "--store", &gpu_store, "--quiet",
+        ]);
+        assert!(summary.contains("\"ran\":3"), "{summary}");
+        let (cpu, gpu) = (stored(&cpu_store), stored(&gpu_store));
+        assert_eq!(cpu.len(), 3);
+        assert_eq!(gpu.len(), 3);
+        for (a, b) in cpu.iter().zip(&gpu) {
+            assert_eq!(a.id, b.id, "trial ids do not depend on the device");
+            assert_eq!(a.device, occam::compute::Device::Cpu);
+            assert_eq!(b.device, occam::compute::Device::Cuda { ordinal: 0 });
+            assert_eq!((a.status, a.steps), (b.status, b.steps), "{}: {:?}", b.id, b.reason);
+            for metric in [m::TRAIN_ACCURACY, m::TEST_ACCURACY] {
+                let (u, v) = (a.metric(metric), b.metric(metric));
+                assert!(
+                    (u - v).abs() <= 2.0 / 60.0 + 1e-12,
+                    "{} {}: {u} vs {v}",
+                    a.id,
+                    metric.name
+                );
+            }
+            for metric in [m::TRAIN_LOSS, m::TEST_LOSS, m::JACOBIAN_NORM, m::LOGIT_JACOBIAN_NORM] {
+                let (u, v) = (a.metric(metric), b.metric(metric));
+                assert!(u.is_finite() && v.is_finite(), "{} {}: {u} vs {v}", a.id, metric.name);
+                assert!((u - v).abs() <= 1e-3 * u.abs(), "{} {}: {u} vs {v}", a.id, metric.name);
+            }
+            let (u, v) = (a.metric(m::TRANSITIONS), b.metric(m::TRANSITIONS));
+            assert!((u - v).abs() <= 0.02 * u.max(50.0), "{} transitions: {u} vs {v}", a.id);
+        }
+    }
+
+    /// K trials at once on one GPU (each on its own stream and cuBLAS handle) store the same
+    /// bits as one at a time: each trial's work is ordered on its own stream, our kernels
+    /// use no atomics that change results, and each stream has its own cuBLAS workspace.
+    #[test]
+    fn k_trials_at_once_store_the_same_bits_as_one_at_a_time() {
+        let Some(_gpu) = gpu() else { return };
+        let tmp = tempfile::tempdir().unwrap();
+        let (spec, _) = super::sweep_fixture(tmp.path());
+        let mut results = Vec::new();
+        for k in ["1", "2", "3"] {
+            let store = tmp.path().join(format!("k{k}.sqlite")).display().to_string();
+            let out = super::occam(&[
+                "--device",
+                "cuda",
+                "sweep",
+                "run",
+                &spec,
+                "--store",
+                &store,
+                "--gpu-jobs",
+                k,
+                "--quiet",
+            ]);
+            assert!(
+                out.status.success(),
+                "K = {k}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            results.push((k, crate::common::stored_results(std::path::Path::new(&store))));
+        }
+        assert_eq!(results[0].1.len(), 3);
+        for (k, r) in &results[1..] {
+            assert_eq!(r, &results[0].1, "K = {k} differs from K = 1");
+        }
     }
 }

@@ -46,7 +46,7 @@ pub fn require_cpu(device: Device, command: &str) -> Result<()> {
     if device.is_cuda() {
         return Err(anyhow!(
             "--device {device}: `occam {command}` runs on the CPU only (docs/CUDA.md lists what runs on a GPU: \
-             train, measure jacobian and bench); leave --device out or use --device cpu"
+             train, measure jacobian, bench, sweep run, sweep submit and reproduce); leave --device out or use --device cpu"
         ));
     }
     Ok(())

@@ -136,9 +136,9 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Measure(cmd) => measure::run(cmd),
         Command::Data(cmd) => device::require_cpu(cli.device, "data").and_then(|()| data::run(cmd)),
-        Command::Sweep(cmd) => device::require_cpu(cli.device, "sweep").and_then(|()| sweep::dispatch(cmd)),
+        Command::Sweep(cmd) => sweep::dispatch(cmd),
         Command::Report(a) => device::require_cpu(cli.device, "report").and_then(|()| reproduce::report(a)),
-        Command::Reproduce(a) => device::require_cpu(cli.device, "reproduce").and_then(|()| reproduce::reproduce(a)),
+        Command::Reproduce(a) => reproduce::reproduce(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "occam", &mut std::io::stdout());

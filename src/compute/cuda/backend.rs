@@ -34,7 +34,8 @@ impl CudaBuf {
     }
 }
 
-/// The CUDA backend: one GPU, one stream. Clones (and [`Backend::worker`]s) share it.
+/// The CUDA backend: one GPU, one stream. Clones (and [`Backend::worker`]s) share it;
+/// [`CudaBackend::with_own_stream`] gives another stream of the same GPU.
 #[derive(Clone)]
 pub struct CudaBackend {
     gpu: Arc<Gpu>,
@@ -80,6 +81,31 @@ impl CudaBackend {
             gpu: Arc::new(context::open(ordinal)?),
             host_threads: host_threads.max(1),
         })
+    }
+
+    /// The same GPU with a stream and cuBLAS handle of its own (the context and the compiled
+    /// kernels are shared): work queued on it runs concurrently with the other streams'.
+    /// Its device failures are its own ([`CudaBackend::check`] reports this stream's).
+    /// Buffers it allocates belong to it (and its [`Backend::worker`]s) alone: using them
+    /// with another stream's backend is not ordered.
+    pub fn with_own_stream(&self) -> Result<Self> {
+        Ok(CudaBackend {
+            gpu: Arc::new(context::another_stream(&self.gpu)?),
+            host_threads: self.host_threads,
+        })
+    }
+
+    /// The same backend with `threads` CPU threads for its host-side algorithms.
+    pub fn with_host_threads(&self, threads: usize) -> Self {
+        CudaBackend {
+            gpu: self.gpu.clone(),
+            host_threads: threads.max(1),
+        }
+    }
+
+    /// The GPU's number (as `cuda:N` names it).
+    pub fn ordinal(&self) -> usize {
+        self.gpu.ordinal
     }
 
     /// The GPU's name, as the driver reports it.

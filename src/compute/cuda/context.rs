@@ -1,6 +1,8 @@
 //! Opening one GPU for the backend: the library probe, the driver context and its one
 //! stream, a cuBLAS handle on that stream and the kernels of `kernels.cu` compiled by NVRTC
-//! for this GPU. Every failure is an error that names CUDA and the reason.
+//! for this GPU; and further streams of that context, each with its own cuBLAS handle
+//! ([`another_stream`]), for work that runs concurrently. Every failure is an error that
+//! names CUDA and the reason.
 
 use super::probe;
 use crate::error::{OccamError, Result};
@@ -35,7 +37,9 @@ pub(super) struct Blas(pub CudaBlas);
 // serialises every use.
 unsafe impl Send for Blas {}
 
-/// The kernels of `kernels.cu`, by name.
+/// The kernels of `kernels.cu`, by name (loaded once per context; every stream of the
+/// context launches them).
+#[derive(Clone)]
 pub(super) struct Kernels {
     pub fill: CudaFunction,
     pub scale_add: CudaFunction,
@@ -124,6 +128,30 @@ fn open_checked(ordinal: usize) -> Result<Gpu> {
         kernels,
         ordinal,
         name,
+        failure: Mutex::new(None),
+        staging: Mutex::new(Vec::new()),
+    })
+}
+
+/// The same GPU (context and compiled kernels) with a new stream of its own, a cuBLAS handle
+/// on that stream, and its own failure record and staging memory: what one of several
+/// concurrent sweep trials runs on. The stream does not synchronize with the others
+/// (`CU_STREAM_NON_BLOCKING`); buffers allocated on it are used on it only, so no events
+/// are needed (event tracking stays off, as [`open`] set it).
+pub(super) fn another_stream(gpu: &Gpu) -> Result<Gpu> {
+    let ordinal = gpu.ordinal;
+    let stream = gpu
+        .ctx
+        .new_stream()
+        .map_err(|e| cuda_error("creating a stream", ordinal, e))?;
+    let blas = CudaBlas::new(stream.clone()).map_err(|e| cuda_error("starting cuBLAS", ordinal, e))?;
+    Ok(Gpu {
+        ctx: gpu.ctx.clone(),
+        stream,
+        blas: Mutex::new(Blas(blas)),
+        kernels: gpu.kernels.clone(),
+        ordinal,
+        name: gpu.name.clone(),
         failure: Mutex::new(None),
         staging: Mutex::new(Vec::new()),
     })
