@@ -138,8 +138,12 @@ fn weight_and_bias_gradients_match_float64_central_differences() {
                     continue; // a kink inside the stencil makes differences meaningless
                 }
                 checked += 1;
-                let mut ws = Workspace::new(&net, 5);
+                // The workspace first holds a larger batch, as in training: stale values
+                // past this batch's rows must not reach its gradients.
+                let mut ws = Workspace::new(&net, 8);
                 let mut grads = net.zero_params();
+                let (earlier, earlier_labels) = (lcg_vec(seed + 200, 8 * 9), vec![1u16; 8]);
+                engine::loss_and_gradients(&net, &Compute::single(), &earlier, &earlier_labels, &mut ws, &mut grads);
                 engine::loss_and_gradients(&net, &Compute::single(), &x, &labels, &mut ws, &mut grads);
                 assert_eq!(grads.len(), 2 * depth, "one gradient per weight matrix and bias");
                 let p = params64(&net);

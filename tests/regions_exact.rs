@@ -447,3 +447,66 @@ fn boundary_density_near_a_point_holds_at_a_tiny_radius() {
     let want = 2e-10 / (std::f64::consts::PI * 1e-20);
     assert!((d.near - want).abs() < 1e-9 * want, "{} vs {want}", d.near);
 }
+
+#[test]
+fn a_capped_walk_says_where_it_stopped_and_a_map_within_the_cap_is_the_whole_map() {
+    use occam::measure::regions_exact::{Capped, exact_region_map_capped};
+    // Four lines through the square: 11 regions (6 crossings inside, none parallel).
+    let lines = [
+        ([1.0, 0.0], 0.1),
+        ([0.0, 1.0], -0.2),
+        ([1.0, 1.0], 0.05),
+        ([1.0, -1.0], 0.3),
+    ];
+    let net = one_layer(Activation::Relu, &lines);
+    let plane = identity_plane();
+    let whole = map(&net, &plane, 0);
+    let capped = |max_regions| exact_region_map_capped(&net, &plane, ExactRequest { layer: 0, max_regions }).unwrap();
+    assert_eq!(capped(whole.regions.len()), Capped::Map(whole.clone()));
+    match capped(whole.regions.len() - 1) {
+        Capped::OverCap { layer, reached } => {
+            assert_eq!(layer, 0);
+            assert!(reached > whole.regions.len() - 1, "{reached}");
+        }
+        other => panic!("over the cap: {other:?}"),
+    }
+}
+
+#[test]
+fn a_stored_exact_map_keeps_the_counts_density_and_image_and_old_ones_still_read() {
+    use occam::plot::exact_regions::decode_png;
+    use occam::sweep::artifact::{ExactMapArtifact, MapImage};
+    let lines = [([1.0, 0.0], 0.1), ([0.0, 1.0], -0.2), ([1.0, 1.0], 0.05)];
+    let net = one_layer(Activation::Relu, &lines);
+    let mut plane = identity_plane();
+    plane.anchors = vec![(0.5, 0.5)];
+    let m = map(&net, &plane, 0);
+    let stored = ExactMapArtifact::new(&m, 0.1, 300).unwrap();
+    let d = boundary_density(&m, 0.1);
+    assert_eq!(stored.regions_per_layer, m.per_layer);
+    assert_eq!((stored.regions(), stored.layer_codes), (m.regions.len(), m.layer_codes));
+    let sd = stored.density.unwrap();
+    assert_eq!((sd.near, sd.overall, sd.radius), (d.near, d.overall, 0.1));
+    let image = decode_png(&stored.image.as_ref().unwrap().png().unwrap()).unwrap();
+    assert_eq!((image.width, image.height), (300, 300));
+    let colours: std::collections::HashSet<&[u8]> = image.rgb.chunks_exact(3).collect();
+    assert!(colours.len() >= 4, "{} colours", colours.len());
+    // Through JSON and back; without anchors "near" is NaN, stored as null.
+    let text = serde_json::to_string(&stored).unwrap();
+    assert_eq!(serde_json::from_str::<ExactMapArtifact>(&text).unwrap(), stored);
+    let unanchored = ExactMapArtifact::new(&map(&net, &identity_plane(), 0), 0.1, 50).unwrap();
+    let text = serde_json::to_string(&unanchored).unwrap();
+    assert!(text.contains("\"near\":null"), "{text}");
+    let back: ExactMapArtifact = serde_json::from_str(&text).unwrap();
+    assert!(back.density.unwrap().near.is_nan());
+    // An artifact written before the images were kept: polygons, no density, no image.
+    let old: ExactMapArtifact =
+        serde_json::from_str(r#"{"regions_per_layer":[2],"layer_codes":2,"polygons":[[[-1,-1],[0,-1],[0,1]]]}"#)
+            .unwrap();
+    assert_eq!((old.regions(), old.density, old.image), (2, None, None));
+    let bad = MapImage {
+        side: 1,
+        png_base64: "not base64!".into(),
+    };
+    assert!(bad.png().unwrap_err().contains("not base64"));
+}

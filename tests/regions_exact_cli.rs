@@ -1,7 +1,7 @@
 //! `occam measure regions` (grid and `--exact`) through the real binary: outputs and
-//! their counts, the report's exact maps, refusals of bad and of silently ignored option
+//! their counts, refusals of bad and of silently ignored option
 //! combinations, overflow reported as the grid map reports it, and outputs that appear
-//! all together or not at all.
+//! all together or not at all. Exact maps in sweeps and reports: tests/regions_exact_sweep.rs.
 
 mod common;
 
@@ -124,62 +124,6 @@ fn exact_regions_refuse_tanh_and_bad_options_by_name() {
         args.extend(["--out", &out]);
         refused(&occam(&strs(&f.regions(&args))), wanted);
     }
-}
-
-/// Runs a one-network region-map study with `activation` and writes its report; returns
-/// report.json and the report directory.
-fn region_report(dir: &std::path::Path, activation: &str) -> (serde_json::Value, std::path::PathBuf) {
-    common::write_mnist_like(&dir.join("data"), 200, 40, 6, false);
-    let spec = dir.join("maps.toml");
-    std::fs::write(
-        &spec,
-        format!(
-            "name = \"maps\"\n[axes]\ndata = [\"mnist:{}\"]\nwidth = [8]\ndepth = [3]\nactivation = [\"{activation}\"]\n\
-             batch = [32]\nsteps = [60]\nseed = [1]\n[measure]\njacobian_points = 20\n[measure.regions]\ngrid = 60\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let (spec, store, out) = (spec.display().to_string(), dir.join("s.sqlite"), dir.join("report"));
-    let store = store.display().to_string();
-    common::ok(&["sweep", "run", &spec, "--store", &store, "--parallel", "1", "--quiet"]);
-    common::ok(&["report", &store, "--out", &out.display().to_string()]);
-    let json = serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
-    (json, out)
-}
-
-#[test]
-fn the_report_draws_exact_maps_for_piecewise_linear_networks_and_the_grid_for_tanh() {
-    let tmp = tempfile::tempdir().unwrap();
-    let (json, out) = region_report(&tmp.path().join("relu6"), "relu6");
-    let density = &json["region_density"][0];
-    let exact = &density["exact"];
-    assert!(exact["after_regions"].as_u64().unwrap() > 1, "{density}");
-    assert!(exact["after_overall"].as_f64().unwrap() > 0.0, "{density}");
-    let stored = &json["regions"][0][1]["exact"]["after"];
-    assert_eq!(
-        stored["regions_per_layer"].as_array().unwrap().last(),
-        Some(&exact["after_regions"])
-    );
-    let fig = &json["figures"]["regions"][0];
-    assert!(
-        fig["caption"].as_str().unwrap().starts_with("Exact linear regions"),
-        "{fig}"
-    );
-    let svg = std::fs::read_to_string(out.join(fig["svg"].as_str().unwrap())).unwrap();
-    assert!(svg.matches("<polygon").count() as u64 >= exact["after_regions"].as_u64().unwrap());
-    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
-    assert!(html.contains("boundary length per unit area"));
-
-    let (json, _) = region_report(&tmp.path().join("tanh"), "tanh");
-    assert!(
-        json["region_density"][0].get("exact").is_none(),
-        "{}",
-        json["region_density"]
-    );
-    assert!(json["regions"][0][1].get("exact").is_none());
-    let caption = json["figures"]["regions"][0]["caption"].as_str().unwrap();
-    assert!(caption.starts_with("Linear regions of hidden layer"), "{caption}");
 }
 
 /// The fixture's network with every weight times 1e20: hidden layer 1's pre-activations

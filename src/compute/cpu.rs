@@ -342,6 +342,9 @@ impl Backend for Compute {
         n: usize,
         (inputs, outputs): (usize, usize),
     ) {
+        // The workspace's gradient buffers are sized for the widest layer and the largest
+        // batch: only the first `n × outputs` values are this batch's.
+        let g = &g[..n * outputs];
         let gv = MatRef::rows(g, n, outputs);
         let db = db.map(|d| {
             assert!(d.len() >= outputs);

@@ -25,7 +25,7 @@ pub const REGION_PALETTE: [RGBColor; 8] = [
     RGBColor(253, 218, 236),
 ];
 pub(super) const BOUNDARY: RGBColor = RGBColor(45, 45, 45);
-const POINT: RGBColor = RGBColor(200, 20, 20);
+pub(super) const POINT: RGBColor = RGBColor(200, 20, 20);
 
 /// Connected components (4-neighbour) of the non-boundary pixels of a row-major
 /// `side × side` mask. Returns a label per pixel (0 = boundary, 1.. = region) and the
@@ -117,6 +117,9 @@ pub enum RegionShapes {
         /// The regions' polygons.
         polygons: Vec<Vec<(f64, f64)>>,
     },
+    /// An exact map rendered before (a sweep's, at trial time): the square [−1, 1]² as
+    /// an image, drawn over the whole plotting area.
+    ExactImage(super::exact_regions::RgbImage),
 }
 
 /// One region map.
@@ -189,6 +192,7 @@ impl RegionFigure {
             .map(|p| match &p.shapes {
                 RegionShapes::Raster { side, .. } => *side,
                 RegionShapes::Exact { .. } => EXACT_PANEL_SIDE,
+                RegionShapes::ExactImage(image) => image.width as usize,
             })
             .max()
             .unwrap_or(0) as u32;
@@ -213,7 +217,7 @@ impl RegionFigure {
         let exact = self
             .panels
             .iter()
-            .any(|p| matches!(p.shapes, RegionShapes::Exact { .. }));
+            .any(|p| matches!(p.shapes, RegionShapes::Exact { .. } | RegionShapes::ExactImage(_)));
         out.push(LegendEntry {
             name: if exact {
                 "region boundary, exact (the activation pattern of a hidden layer up to the mapped one changes)".into()
@@ -317,6 +321,7 @@ fn draw_region_panel<DB: DrawingBackend>(
     match &p.shapes {
         RegionShapes::Raster { side, boundary } => draw_raster(&mut chart, *side, boundary)?,
         RegionShapes::Exact { polygons } => super::exact_regions::draw_polygons(&mut chart, polygons)?,
+        RegionShapes::ExactImage(image) => super::exact_regions::draw_image(&mut chart, image)?,
     }
     if let Some(r) = near_radius {
         for &(ax, ay) in &p.anchors {

@@ -13,14 +13,14 @@ use crate::measure::regions::{ANCHOR_RADIUS, boundary_density_near};
 use crate::measure::regions_exact::polygons_boundary_density;
 use crate::plot::{self, AxisSpec, Chart, ChartGrid, PALETTE, RegionFigure, RegionPanel, RegionShapes, Series};
 use crate::sweep::TrialRecord;
-use crate::sweep::artifact::{ExactRegionsArtifact, ProfileArtifact, ProfileCurve, RegionsArtifact};
+use crate::sweep::artifact::{ExactMapArtifact, ExactRegionsArtifact, ProfileArtifact, ProfileCurve, RegionsArtifact};
 use crate::train::TrainConfig;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Distance (plane units) within which boundary pixels count as "near" a training point.
-pub const NEAR_RADIUS: f64 = 0.1;
+pub const NEAR_RADIUS: f64 = crate::measure::regions_exact::SWEEP_NEAR_RADIUS;
 
 /// One figure file of the report.
 #[derive(Debug, Clone, Serialize)]
@@ -501,7 +501,7 @@ fn region_figure(
     let (after_near, after_overall) = boundary_density_near(&after, side, &anchors, NEAR_RADIUS);
     let names = point_names(reg, trial, anchors.len());
     let (panels, exact) = match &reg.exact {
-        Some(exact) => exact_panels(exact, layer, &anchors),
+        Some(exact) => exact_panels(exact, layer, &anchors, sweep)?,
         None => {
             let panel = |when: &str, regions: usize, boundary: Vec<bool>| RegionPanel {
                 title: format!(
@@ -525,13 +525,16 @@ fn region_figure(
         near_radius: Some(NEAR_RADIUS),
     };
     let (what, shown) = match &exact {
-        Some(_) => (
+        Some(d) => (
             format!(
                 "Exact linear regions of hidden layers 1 to {layer} in the plane through three training points ({}), \
                  before and after training: the plane cut into the convex polygons on which every neuron of those \
                  layers keeps its linear piece, computed from the weights, not sampled. Each polygon is one region \
-                 (neighbouring regions get different colours; colours repeat); dark lines: the exact boundaries.",
-                names.join("; ")
+                 (neighbouring regions get different colours; colours repeat); dark lines: the exact boundaries. \
+                 Exact: {} regions before training and {} after.",
+                names.join("; "),
+                thousands(d.before_regions),
+                thousands(d.after_regions)
             ),
             "exactly, as polygons",
         ),
@@ -540,8 +543,12 @@ fn region_figure(
                 "Linear regions of hidden layer {layer} in the plane through three training points ({}), before and \
                  after training. Each colour patch is one connected linear region (neighbouring regions get \
                  different colours; colours repeat); dark pixels: boundaries, where the layer's activation pattern \
-                 changes.",
-                names.join("; ")
+                 changes.{}",
+                names.join("; "),
+                reg.exact_skipped
+                    .as_ref()
+                    .map(|why| format!(" Drawn on the grid, not exactly: {why}."))
+                    .unwrap_or_default()
             ),
             "on a grid",
         ),
@@ -570,6 +577,11 @@ fn region_figure(
         ),
     };
     w.emit("regions", sweep, &fig, caption, alt)?;
+    if exact.is_some()
+        && let Some(file) = w.figures.get("regions").and_then(|f| f.last())
+    {
+        name_embedded_png_type(&w.out.join(&file.svg))?;
+    }
     Ok(Some(RegionDensity {
         sweep: sweep.to_string(),
         before_near,
@@ -580,34 +592,69 @@ fn region_figure(
     }))
 }
 
-/// The two exact maps as panels, and their boundary length per unit area.
+/// Gives the bitmaps plotters embeds in an SVG their MIME type: it writes
+/// `data:png;base64,`, which is no media type, so a strict SVG reader shows nothing.
+fn name_embedded_png_type(svg: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(svg).map_err(|e| crate::error::OccamError::io(svg, e))?;
+    if text.contains("\"data:png;base64,") {
+        let fixed = text.replace("\"data:png;base64,", "\"data:image/png;base64,");
+        crate::error::write_atomic(svg, fixed.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The two exact maps as panels (their stored images, or the polygons of older stores),
+/// and their boundary length per unit area (stored, or measured on the polygons).
 fn exact_panels(
     exact: &ExactRegionsArtifact,
     layer: usize,
     anchors: &[(f64, f64)],
-) -> (Vec<RegionPanel>, Option<ExactDensity>) {
-    let density =
-        |polygons: &[Vec<(f64, f64)>]| polygons_boundary_density(polygons.iter().map(|p| &p[..]), anchors, NEAR_RADIUS);
-    let (before, after) = (exact.before.polygons_f64(), exact.after.polygons_f64());
-    let (db, da) = (density(&before), density(&after));
-    let panel = |when: &str, polygons: Vec<Vec<(f64, f64)>>| RegionPanel {
-        title: format!(
-            "{when}: hidden layers 1–{layer}, {} linear regions (exact)",
-            thousands(polygons.len())
-        ),
-        shapes: RegionShapes::Exact { polygons },
-        anchors: anchors.to_vec(),
+    sweep: &str,
+) -> Result<(Vec<RegionPanel>, Option<ExactDensity>)> {
+    let map = |when: &str, m: &ExactMapArtifact| -> Result<(RegionPanel, (f64, f64))> {
+        let shapes = match &m.image {
+            Some(image) => {
+                let decoded = image
+                    .png()
+                    .and_then(|png| crate::plot::exact_regions::decode_png(&png))
+                    .map_err(|e| {
+                        crate::error::OccamError::config(format!(
+                            "study {sweep}: the exact region map {when} in the store: {e}"
+                        ))
+                    })?;
+                RegionShapes::ExactImage(decoded)
+            }
+            None => RegionShapes::Exact {
+                polygons: m.polygons_f64(),
+            },
+        };
+        let density = match (&m.density, &shapes) {
+            (Some(d), _) => (d.near, d.overall),
+            (None, RegionShapes::Exact { polygons }) => {
+                let d = polygons_boundary_density(polygons.iter().map(|p| &p[..]), anchors, NEAR_RADIUS);
+                (d.near, d.overall)
+            }
+            (None, _) => (f64::NAN, f64::NAN),
+        };
+        let panel = RegionPanel {
+            title: format!(
+                "{when}: hidden layers 1–{layer}, {} linear regions (exact)",
+                thousands(m.regions())
+            ),
+            shapes,
+            anchors: anchors.to_vec(),
+        };
+        Ok((panel, density))
     };
+    let (before, (before_near, before_overall)) = map("before training", &exact.before)?;
+    let (after, (after_near, after_overall)) = map("after training", &exact.after)?;
     let numbers = ExactDensity {
-        before_near: db.near,
-        before_overall: db.overall,
-        after_near: da.near,
-        after_overall: da.overall,
-        before_regions: before.len(),
-        after_regions: after.len(),
+        before_near,
+        before_overall,
+        after_near,
+        after_overall,
+        before_regions: exact.before.regions(),
+        after_regions: exact.after.regions(),
     };
-    (
-        vec![panel("before training", before), panel("after training", after)],
-        Some(numbers),
-    )
+    Ok((vec![before, after], Some(numbers)))
 }

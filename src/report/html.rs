@@ -225,8 +225,10 @@ fn regions_section(r: &Report, h: &mut String) {
     *h += "<h2>Linear regions in the plane of three training points (Figure 3)</h2><p>Each colour patch is one \
            linear region of the last hidden layer; dark pixels are boundaries, where its activation pattern \
            changes. Maps marked “exact” are instead the convex polygons on which every hidden layer up to the \
-           last keeps its linear pieces, computed from the weights (piecewise-linear activations with at most \
-           20,000 regions per map); their boundaries are exact lines. Plane coordinates: the three training points sit on a circle of radius 0.8 around the origin \
+           last keeps its linear pieces, computed from the weights when the trial ran (piecewise-linear activations, \
+           up to the study's region cap, 1,000,000 regions per map unless its spec sets measure.regions.max_regions) \
+           and stored as 1000 × 1000 images; their boundaries are exact lines. A caption says why a map was drawn \
+           on the grid instead. Plane coordinates: the three training points sit on a circle of radius 0.8 around the origin \
            of the square [−1, 1]².</p>";
     figures(r, "regions", h);
     let _ = write!(

@@ -163,12 +163,25 @@ pub fn write_report(store_path: &Path, out: &Path) -> Result<Report> {
     report.findings = findings::assess(&report);
     report.verdicts = VerdictCounts::of(&report.findings);
     figures::draw_all(&mut report, out, &studies, &by_sweep)?;
+    drop_image_bytes(&mut report.regions);
     write_atomic(
         &out.join("report.json"),
         serde_json::to_string_pretty(&report).expect("serializable").as_bytes(),
     )?;
     write_atomic(&out.join("index.html"), html::page(&report).as_bytes())?;
     Ok(report)
+}
+
+/// Empties the rendered exact maps' PNG bytes once the figures are drawn: they are in
+/// the store and in the figure files, and report.json keeps their size only.
+fn drop_image_bytes(regions: &mut [(String, RegionsArtifact)]) {
+    for (_, r) in regions {
+        for map in r.exact.iter_mut().flat_map(|e| [&mut e.before, &mut e.after]) {
+            if let Some(image) = &mut map.image {
+                image.png_base64.clear();
+            }
+        }
+    }
 }
 
 /// The class count of a trial's dataset (specs are validated, so the name is known).

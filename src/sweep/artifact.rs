@@ -96,9 +96,13 @@ pub struct RegionsArtifact {
     pub before: RegionMapArtifact,
     pub after: RegionMapArtifact,
     /// The exact maps of hidden layers 1 to `layer` (piecewise-linear activations whose
-    /// maps have few enough regions to draw); absent otherwise.
+    /// maps stay within the region cap); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exact: Option<ExactRegionsArtifact>,
+    pub exact: Option<Box<ExactRegionsArtifact>>,
+    /// Why there are no exact maps (absent when there are, and in stores written before
+    /// the reason was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_skipped: Option<ExactSkip>,
 }
 
 /// Exact region maps before and after training, on the same plane as the grid maps.
@@ -108,28 +112,93 @@ pub struct ExactRegionsArtifact {
     pub after: ExactMapArtifact,
 }
 
-/// One exact region map: its counts and its convex regions.
+/// One exact region map: its counts, its boundary density and the map rendered as a PNG
+/// (stores written before the PNG was kept hold the polygons instead).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExactMapArtifact {
     /// Entry k: regions after hidden layers 1 to k + 1.
     pub regions_per_layer: Vec<usize>,
     /// Distinct activation patterns of the mapped layer alone.
     pub layer_codes: usize,
-    /// Each region's vertices [u, v], counter-clockwise, in plane coordinates.
+    /// Each region's vertices [u, v], counter-clockwise, in plane coordinates (older
+    /// stores only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub polygons: Vec<Vec<[f32; 2]>>,
+    /// Boundary length per unit area near the training points and overall.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<ExactDensityArtifact>,
+    /// The map rendered at trial time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<MapImage>,
+}
+
+/// Region-boundary length per unit area (plane units) of one exact map.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ExactDensityArtifact {
+    /// Within `radius` of the training points (null: no training points in the plane).
+    #[serde(with = "nan_as_null::one")]
+    pub near: f64,
+    /// Over the whole square [−1, 1]².
+    #[serde(with = "nan_as_null::one")]
+    pub overall: f64,
+    /// The radius of "near", plane units.
+    pub radius: f64,
+}
+
+/// An exact map as a square PNG of the plane's square [−1, 1]² (row 0 at v = 1), base64
+/// in the JSON. A report's `report.json` repeats the size, not the bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapImage {
+    /// Pixels per side.
+    pub side: u32,
+    /// The PNG file's bytes, base64 (standard alphabet, padded).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub png_base64: String,
+}
+
+impl MapImage {
+    pub fn from_png(side: u32, png: &[u8]) -> MapImage {
+        use base64::Engine;
+        MapImage {
+            side,
+            png_base64: base64::engine::general_purpose::STANDARD.encode(png),
+        }
+    }
+    /// The PNG bytes; an error for text that is not base64.
+    pub fn png(&self) -> Result<Vec<u8>, String> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.png_base64)
+            .map_err(|e| format!("an exact map image that is not base64: {e}"))
+    }
 }
 
 impl ExactMapArtifact {
-    pub fn new(map: &crate::measure::regions_exact::ExactRegionMap) -> Self {
-        ExactMapArtifact {
+    /// The stored form of `map`: its counts, its boundary density within `near_radius`
+    /// of the anchors, and the map rendered to a `side × side` PNG.
+    pub fn new(
+        map: &crate::measure::regions_exact::ExactRegionMap,
+        near_radius: f64,
+        side: u32,
+    ) -> crate::error::Result<Self> {
+        let d = crate::measure::regions_exact::boundary_density(map, near_radius);
+        let polygons: Vec<Vec<(f64, f64)>> = map.regions.iter().map(|r| r.vertices.clone()).collect();
+        let png = crate::plot::exact_regions::render_map_png(&polygons, &map.anchors, side)?;
+        Ok(ExactMapArtifact {
             regions_per_layer: map.per_layer.clone(),
             layer_codes: map.layer_codes,
-            polygons: map
-                .regions
-                .iter()
-                .map(|r| r.vertices.iter().map(|&(u, v)| [u as f32, v as f32]).collect())
-                .collect(),
-        }
+            polygons: Vec::new(),
+            density: Some(ExactDensityArtifact {
+                near: d.near,
+                overall: d.overall,
+                radius: d.radius,
+            }),
+            image: Some(MapImage::from_png(side, &png)),
+        })
+    }
+    /// Regions after the mapped layer.
+    pub fn regions(&self) -> usize {
+        self.regions_per_layer.last().copied().unwrap_or(self.polygons.len())
     }
     /// The polygons in f64, as the drawing and the boundary lengths take them.
     pub fn polygons_f64(&self) -> Vec<Vec<(f64, f64)>> {
@@ -137,6 +206,66 @@ impl ExactMapArtifact {
             .iter()
             .map(|p| p.iter().map(|&[u, v]| (u as f64, v as f64)).collect())
             .collect()
+    }
+}
+
+/// Which of a trial's two networks a map is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MapStage {
+    Before,
+    After,
+}
+
+impl std::fmt::Display for MapStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MapStage::Before => "before training",
+            MapStage::After => "after training",
+        })
+    }
+}
+
+/// Why a trial's region maps were not computed exactly (its report draws the grid maps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum ExactSkip {
+    /// The activation has no linear pieces (tanh).
+    NotPiecewiseLinear { activation: String },
+    /// A map has more regions than the cap: the walk stopped at hidden `layer` (1-based)
+    /// with `reached` regions.
+    OverCap {
+        map: MapStage,
+        cap: usize,
+        layer: usize,
+        reached: usize,
+    },
+    /// A pre-activation left float32's range in the square.
+    NonFinite { map: MapStage, what: String },
+}
+
+impl std::fmt::Display for ExactSkip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = crate::report::config::thousands;
+        match self {
+            ExactSkip::NotPiecewiseLinear { activation } => write!(
+                f,
+                "the activation, {activation}, is not piecewise linear, so there are no exact regions to draw"
+            ),
+            ExactSkip::OverCap {
+                map,
+                cap,
+                layer,
+                reached,
+            } => write!(
+                f,
+                "the map {map} has more than {} regions, the cap (the walk stopped at hidden layer {layer} with {} \
+                 regions); [measure.regions] max_regions raises the cap",
+                n(*cap),
+                n(*reached)
+            ),
+            ExactSkip::NonFinite { map, what } => write!(f, "the exact map {map} overflowed: {what}"),
+        }
     }
 }
 

@@ -272,6 +272,10 @@ pub struct RegionSpec {
     /// Triplet kind: same-class-ellipse or different-class-ellipse.
     #[serde(default = "default_triplet")]
     pub triplet: TrajectoryKind,
+    /// The most regions an exact map may have (piecewise-linear activations); a map with
+    /// more is drawn from the grid. Unset: 1,000,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_regions: Option<usize>,
 }
 
 fn default_grid() -> usize {

@@ -8,7 +8,8 @@
 //! measurements on its host backend.
 
 use super::artifact::{
-    Artifact, ExactMapArtifact, ExactRegionsArtifact, ProfileArtifact, ProfileCurve, RegionMapArtifact, RegionsArtifact,
+    Artifact, ExactMapArtifact, ExactRegionsArtifact, ExactSkip, MapStage, ProfileArtifact, ProfileCurve,
+    RegionMapArtifact, RegionsArtifact,
 };
 use super::device::TrialBackend;
 use super::metrics::transitions::method_for;
@@ -17,8 +18,10 @@ use super::spec::TrialSpec;
 use super::store::{TrialRecord, TrialStatus};
 use crate::data::Splits;
 use crate::measure::profile::Method;
+use crate::measure::regions_exact;
 use crate::measure::{MeasureRequest, Measurements, Plane, ProfileRequest, RegionRequest, TrajectoryRequest};
 use crate::net::Mlp;
+use crate::plot::exact_regions::MAP_IMAGE_SIDE;
 use crate::train::{Status, TrainOutcome};
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -263,12 +266,11 @@ fn measure_regions(
         .collect();
     let [before, after]: [RegionMapArtifact; 2] = maps.try_into().expect("two maps");
     let x = regions.training_points.map(|i| ctx.inputs().train.input(i));
-    let exact = crate::measure::regions_exact::exact_maps_for_report([initial, ctx.net], x, regions.layer - 1)
-        .map_err(|e| e.to_string())?
-        .map(|[before, after]| ExactRegionsArtifact {
-            before: ExactMapArtifact::new(&before),
-            after: ExactMapArtifact::new(&after),
-        });
+    let max_regions = r.max_regions.unwrap_or(regions_exact::SWEEP_MAX_REGIONS);
+    let (exact, exact_skipped) = match exact_maps([initial, ctx.net], x, regions.layer - 1, max_regions)? {
+        Ok(maps) => (Some(Box::new(maps)), None),
+        Err(skip) => (None, Some(skip)),
+    };
     record.artifacts.push(Artifact::Regions(RegionsArtifact {
         grid: r.grid,
         layer: regions.layer,
@@ -277,6 +279,52 @@ fn measure_regions(
         before,
         after,
         exact,
+        exact_skipped,
     }));
     Ok(None)
+}
+
+/// The exact maps before and after training on the plane through `x`, up to hidden
+/// `layer` (0-based), each stored as its counts, boundary density and a rendered PNG; or
+/// why there are none (the report then draws the grid maps and says why).
+fn exact_maps(
+    nets: [&Mlp; 2],
+    x: [&[f32]; 3],
+    layer: usize,
+    max_regions: usize,
+) -> Result<std::result::Result<ExactRegionsArtifact, ExactSkip>, String> {
+    let act = nets[0].activation();
+    if !act.is_piecewise_linear() {
+        return Ok(Err(ExactSkip::NotPiecewiseLinear {
+            activation: act.to_string(),
+        }));
+    }
+    // The grid maps were drawn on this plane, so the points span one.
+    let plane = regions_exact::PlaneCoordinates::through(x).map_err(|e| e.to_string())?;
+    let request = regions_exact::ExactRequest { layer, max_regions };
+    let mut maps = Vec::with_capacity(2);
+    for (net, stage) in nets.into_iter().zip([MapStage::Before, MapStage::After]) {
+        let map = match regions_exact::exact_region_map_capped(net, &plane, request).map_err(|e| e.to_string())? {
+            regions_exact::Capped::Map(map) => map,
+            regions_exact::Capped::OverCap { layer, reached } => {
+                return Ok(Err(ExactSkip::OverCap {
+                    map: stage,
+                    cap: max_regions,
+                    layer: layer + 1,
+                    reached,
+                }));
+            }
+        };
+        if let Some(bad) = map.non_finite {
+            return Ok(Err(ExactSkip::NonFinite {
+                map: stage,
+                what: bad.to_string(),
+            }));
+        }
+        let stored =
+            ExactMapArtifact::new(&map, regions_exact::SWEEP_NEAR_RADIUS, MAP_IMAGE_SIDE).map_err(|e| e.to_string())?;
+        maps.push(stored);
+    }
+    let [before, after]: [ExactMapArtifact; 2] = maps.try_into().expect("two maps");
+    Ok(Ok(ExactRegionsArtifact { before, after }))
 }

@@ -195,9 +195,39 @@ pub fn exact_region_map_within(
     plane: &PlaneCoordinates,
     request: ExactRequest,
 ) -> Result<Option<ExactRegionMap>> {
+    Ok(match exact_region_map_capped(net, plane, request)? {
+        Capped::Map(map) => Some(map),
+        Capped::OverCap { .. } => None,
+    })
+}
+
+/// An exact map, or where its walk passed the region cap.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Capped {
+    /// The whole map.
+    Map(ExactRegionMap),
+    /// More regions than the cap.
+    OverCap {
+        /// The hidden layer (0-based) whose count passed the cap.
+        layer: usize,
+        /// Its count when the walk stopped: more than the cap (with several threads the
+        /// exact number depends on their timing).
+        reached: usize,
+    },
+}
+
+/// [`exact_region_map`], saying where the walk stopped instead of an error when the map
+/// has more regions than the cap.
+pub fn exact_region_map_capped(net: &Mlp, plane: &PlaneCoordinates, request: ExactRequest) -> Result<Capped> {
     check_request(net, plane, request)?;
-    let Some(walked) = walk::partition(net, plane, request) else {
-        return Ok(None);
+    let walked = match walk::partition(net, plane, request) {
+        Ok(walked) => walked,
+        Err(over) => {
+            return Ok(Capped::OverCap {
+                layer: over.layer,
+                reached: over.reached,
+            });
+        }
     };
     let mut map = ExactRegionMap {
         layer: request.layer,
@@ -212,35 +242,16 @@ pub fn exact_region_map_within(
         map.layer_codes = distinct.len();
         map.regions = walked.regions;
     }
-    Ok(Some(map))
+    Ok(Capped::Map(map))
 }
 
-/// The most regions an exact map in a sweep's report may have: its polygons are stored
-/// with the trial and drawn in the report, so larger maps are drawn from the grid.
-pub const REPORT_MAX_REGIONS: usize = 20_000;
+/// The region cap of a sweep's exact maps when its spec sets none (`occam measure regions
+/// --exact`'s default too): about 256 MB of regions per map.
+pub const SWEEP_MAX_REGIONS: usize = 1_000_000;
 
-/// The exact maps of two networks (before and after training) on the plane through `x`
-/// up to hidden `layer` (0-based), for a sweep's report: `None` when the activation is not
-/// piecewise linear, an arithmetic overflow, or either map has more than
-/// [`REPORT_MAX_REGIONS`] regions (the report then draws the grid maps).
-pub fn exact_maps_for_report(nets: [&Mlp; 2], x: [&[f32]; 3], layer: usize) -> Result<Option<[ExactRegionMap; 2]>> {
-    if !nets[0].activation().is_piecewise_linear() || check_spans_plane(x).is_err() {
-        return Ok(None);
-    }
-    let plane = PlaneCoordinates::through(x)?;
-    let request = ExactRequest {
-        layer,
-        max_regions: REPORT_MAX_REGIONS,
-    };
-    let mut maps = Vec::with_capacity(2);
-    for net in nets {
-        match exact_region_map_within(net, &plane, request)? {
-            Some(map) if map.non_finite.is_none() => maps.push(map),
-            _ => return Ok(None),
-        }
-    }
-    Ok(maps.try_into().ok())
-}
+/// The radius (plane units) of "near the training points" for a sweep's exact maps and
+/// the report's boundary densities.
+pub const SWEEP_NEAR_RADIUS: f64 = 0.1;
 
 /// Region-boundary length per unit area near the training points and over the whole map.
 #[derive(Debug, Clone, Copy, PartialEq)]

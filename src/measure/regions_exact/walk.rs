@@ -7,6 +7,7 @@ use super::{ExactRegion, ExactRequest, PlaneCoordinates, code_hash};
 use crate::measure::finite::{NonFinite, Quantity};
 use crate::net::Mlp;
 use rayon::prelude::*;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// What the walk found: the finished regions and the count after each layer.
@@ -14,6 +15,14 @@ pub(super) struct Walked {
     pub regions: Vec<ExactRegion>,
     pub per_layer: Vec<usize>,
     pub non_finite: Option<NonFinite>,
+}
+
+/// Where a walk over the cap stopped: the hidden layer (0-based) whose count first
+/// passed the cap, and that count when it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct OverCap {
+    pub layer: usize,
+    pub reached: usize,
 }
 
 /// Why a walk stopped early.
@@ -35,11 +44,16 @@ struct Walk {
     max_regions: usize,
     counts: Vec<AtomicUsize>,
     stopped: AtomicBool,
+    over: Mutex<Option<OverCap>>,
 }
 
 /// Cuts the square of `plane` into the regions of hidden layers 0 to `request.layer`;
-/// `None` when there are more than `request.max_regions` after some layer.
-pub(super) fn partition(net: &Mlp, plane: &PlaneCoordinates, request: ExactRequest) -> Option<Walked> {
+/// where it stopped when there are more than `request.max_regions` after some layer.
+pub(super) fn partition(
+    net: &Mlp,
+    plane: &PlaneCoordinates,
+    request: ExactRequest,
+) -> std::result::Result<Walked, OverCap> {
     let act = net.activation();
     let wide = |v: &Vec<f32>| v.iter().map(|&x| f64::from(x)).collect::<Vec<f64>>();
     let breakpoints: Vec<f64> = act.breakpoints().iter().map(|&b| f64::from(b)).collect();
@@ -58,22 +72,30 @@ pub(super) fn partition(net: &Mlp, plane: &PlaneCoordinates, request: ExactReque
         max_regions: request.max_regions,
         counts: (0..=request.layer).map(|_| AtomicUsize::new(0)).collect(),
         stopped: AtomicBool::new(false),
+        over: Mutex::new(None),
     };
     let input = [plane.origin.clone(), plane.along_u.clone(), plane.along_v.clone()].concat();
     let result = walk.descend(0, geometry::unit_square(), &input, &[]);
     let per_layer = walk.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
     match result {
-        Ok(regions) => Some(Walked {
+        Ok(regions) => Ok(Walked {
             regions,
             per_layer,
             non_finite: None,
         }),
-        Err(Stop::NonFinite(bad)) => Some(Walked {
+        Err(Stop::NonFinite(bad)) => Ok(Walked {
             regions: Vec::new(),
             per_layer: Vec::new(),
             non_finite: Some(bad),
         }),
-        Err(Stop::TooMany) => None,
+        Err(Stop::TooMany) => Err(walk
+            .over
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or(OverCap {
+                layer: request.layer,
+                reached: request.max_regions + 1,
+            })),
     }
 }
 
@@ -97,7 +119,10 @@ impl Walk {
         let pieces = self.cut(poly, &z, w);
         let total = self.counts[layer].fetch_add(pieces.len(), Ordering::Relaxed) + pieces.len();
         if total > self.max_regions {
-            self.stopped.store(true, Ordering::Relaxed);
+            if !self.stopped.swap(true, Ordering::Relaxed) {
+                let mut over = self.over.lock().unwrap_or_else(|e| e.into_inner());
+                *over = Some(OverCap { layer, reached: total });
+            }
             return Err(Stop::TooMany);
         }
         let finish = |piece: Vec<Point>| -> std::result::Result<Vec<ExactRegion>, Stop> {

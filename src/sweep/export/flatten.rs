@@ -137,6 +137,7 @@ pub fn full_template() -> TrialSpec {
             regions: Some(RegionSpec {
                 grid: 0,
                 triplet: TrajectoryKind::DifferentClassEllipse,
+                max_regions: Some(0),
             }),
             ..MeasureSpec::default()
         },

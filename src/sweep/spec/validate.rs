@@ -146,6 +146,10 @@ impl SweepSpec {
         }
         if let Some(r) = &m.regions {
             ranges::grid(&key("measure.regions.grid"), r.grid)?;
+            if let Some(n) = r.max_regions {
+                let (lo, hi) = crate::measure::regions_exact::MAX_REGIONS_RANGE;
+                crate::limits::in_range(&key("measure.regions.max_regions"), n, lo, hi)?;
+            }
             if !matches!(
                 r.triplet,
                 TrajectoryKind::SameClassEllipse | TrajectoryKind::DifferentClassEllipse
