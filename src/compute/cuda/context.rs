@@ -1,41 +1,17 @@
 //! Opening one GPU for the backend: the library probe, the driver context and its one
 //! stream, a cuBLAS handle on that stream and the kernels of `kernels.cu` compiled by NVRTC
-//! for this GPU; and further streams of that context, each with its own cuBLAS handle
-//! ([`another_stream`]), for work that runs concurrently. Every failure is an error that
-//! names CUDA and the reason.
+//! into a cubin for this GPU (`compile.rs`); and further streams of that context, each with
+//! its own cuBLAS handle ([`another_stream`]), for work that runs concurrently. Every
+//! failure is an error that names CUDA and the reason.
 
+use super::compile::{self, CudaVersion, Output};
 use super::probe;
 use crate::error::{OccamError, Result};
 use cudarc::cublas::CudaBlas;
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream};
-use cudarc::nvrtc::{CompileOptions, compile_ptx_with_opts};
-use std::sync::{Arc, Mutex};
-
-/// The CUDA C source of the kernels, compiled when a backend opens.
-const KERNELS_SOURCE: &str = include_str!("kernels.cu");
-
-/// The compiler options of the kernels. No fused multiply-adds: the elementwise arithmetic
-/// rounds as the CPU backend's does. IEEE division and square roots, no flush to zero.
-pub(super) fn compile_options(compute_capability: (i32, i32)) -> CompileOptions {
-    CompileOptions {
-        fmad: Some(false),
-        ftz: Some(false),
-        prec_div: Some(true),
-        prec_sqrt: Some(true),
-        options: vec![format!(
-            "--gpu-architecture=compute_{}{}",
-            compute_capability.0, compute_capability.1
-        )],
-        name: Some("kernels.cu".into()),
-        ..Default::default()
-    }
-}
-
-/// A cuBLAS handle; used by one thread at a time (behind the [`Gpu`]'s mutex).
-pub(super) struct Blas(pub CudaBlas);
-// SAFETY: a cuBLAS handle may be used from any thread, one at a time; the mutex in `Gpu`
-// serialises every use.
-unsafe impl Send for Blas {}
+use cudarc::nvrtc::Ptx;
+use std::cell::Cell;
+use std::sync::{Arc, Mutex, Once};
 
 /// The kernels of `kernels.cu`, by name (loaded once per context; every stream of the
 /// context launches them).
@@ -61,7 +37,7 @@ pub(super) struct Kernels {
 pub(super) struct Gpu {
     pub ctx: Arc<CudaContext>,
     pub stream: Arc<CudaStream>,
-    pub blas: Mutex<Blas>,
+    pub blas: Mutex<CudaBlas>,
     pub kernels: Kernels,
     pub ordinal: usize,
     pub name: String,
@@ -78,23 +54,62 @@ fn cuda_error(what: &str, ordinal: usize, e: impl std::fmt::Display) -> OccamErr
 }
 
 /// Opens GPU `ordinal`: fails with a clear error when a library is missing, the driver
-/// reports no GPU, the GPU does not exist, or the kernels do not compile.
+/// reports no GPU, the GPU does not exist, or the kernels do not compile or load.
 pub(super) fn open(ordinal: usize) -> Result<Gpu> {
     probe::check_libraries()?;
-    // The probe found every library; a panic now would be a driver older than the CUDA 13
-    // names cudarc looks up. Turn it into an error rather than a crash.
-    match std::panic::catch_unwind(|| open_checked(ordinal)) {
+    // The probe found every library; a panic now is cudarc not finding a function it looks
+    // up in one of them (a driver older than CUDA 13, or an NVRTC or cuBLAS of another
+    // major version). Turn it into an error rather than a crash, without the panic message.
+    match quietly(|| open_checked(ordinal)) {
         Ok(result) => result,
-        Err(_) => Err(OccamError::config(format!(
-            "CUDA device {ordinal}: the CUDA driver library lacks a function of CUDA 13 (driver 580 or later is needed)"
+        Err(why) => Err(OccamError::config(format!(
+            "CUDA device {ordinal}: a CUDA library lacks a function of CUDA 13 ({why}): the backend needs an \
+             NVIDIA driver 580 or later and the CUDA 13 NVRTC and cuBLAS"
         ))),
     }
+}
+
+thread_local! {
+    /// Whether a panic on this thread is caught by [`quietly`] (and so not printed).
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f`, catching a panic as its message, without the panic hook printing it (as it
+/// would, "thread … panicked at …", before our own error). Panics of other threads, and of
+/// this one outside `f`, are printed as before.
+fn quietly<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    let was_quiet = QUIET.with(|q| q.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(was_quiet));
+    result.map_err(|payload| {
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "no message".into())
+    })
 }
 
 fn open_checked(ordinal: usize) -> Result<Gpu> {
     let count = match CudaContext::device_count() {
         Ok(n) => n.max(0) as usize,
         Err(e) if e.to_string().contains("NO_DEVICE") => 0,
+        Err(e) if e.to_string().contains("STUB_LIBRARY") => {
+            return Err(OccamError::config(
+                "CUDA is not available: the libcuda.so found is the CUDA toolkit's stub, not the NVIDIA driver's \
+                 library: remove the toolkit's lib64/stubs directory from LD_LIBRARY_PATH (and install the driver)"
+                    .to_string(),
+            ));
+        }
         Err(e) => return Err(cuda_error("the driver did not start", ordinal, e)),
     };
     if count == 0 {
@@ -124,7 +139,7 @@ fn open_checked(ordinal: usize) -> Result<Gpu> {
     Ok(Gpu {
         ctx,
         stream,
-        blas: Mutex::new(Blas(blas)),
+        blas: Mutex::new(blas),
         kernels,
         ordinal,
         name,
@@ -148,7 +163,7 @@ pub(super) fn another_stream(gpu: &Gpu) -> Result<Gpu> {
     Ok(Gpu {
         ctx: gpu.ctx.clone(),
         stream,
-        blas: Mutex::new(Blas(blas)),
+        blas: Mutex::new(blas),
         kernels: gpu.kernels.clone(),
         ordinal,
         name: gpu.name.clone(),
@@ -158,16 +173,36 @@ pub(super) fn another_stream(gpu: &Gpu) -> Result<Gpu> {
 }
 
 fn compile_kernels(ctx: &Arc<CudaContext>, ordinal: usize, capability: (i32, i32)) -> Result<Kernels> {
-    let ptx = compile_ptx_with_opts(KERNELS_SOURCE, compile_options(capability)).map_err(|e| {
+    let nvrtc = describe(compile::nvrtc_version());
+    let arch = format!("sm_{}{}", capability.0, capability.1);
+    let known = compile::nvrtc_architectures();
+    if !known.is_empty() && !known.contains(&(capability.0 * 10 + capability.1)) {
+        return Err(OccamError::config(format!(
+            "CUDA device {ordinal}: NVRTC {nvrtc} cannot compile for this GPU's architecture {arch} (it knows \
+             sm_{} to sm_{}): put a newer CUDA 13 NVRTC on LD_LIBRARY_PATH",
+            known[0],
+            known[known.len() - 1]
+        )));
+    }
+    let cubin = compile::compile(capability, Output::Cubin).map_err(|e| {
         cuda_error(
-            "NVRTC could not compile the kernels (src/compute/cuda/kernels.cu)",
+            &format!("NVRTC {nvrtc} could not compile the kernels (src/compute/cuda/kernels.cu) for {arch}"),
             ordinal,
             e,
         )
     })?;
-    let module = ctx
-        .load_module(ptx)
-        .map_err(|e| cuda_error("loading the compiled kernels", ordinal, e))?;
+    let module = ctx.load_module(Ptx::from_binary(cubin)).map_err(|e| {
+        let driver = describe(compile::driver_version());
+        cuda_error(
+            &format!(
+                "the driver (CUDA {driver}) could not load the kernels NVRTC {nvrtc} compiled for {arch}; an NVRTC \
+                 newer than the driver can write code the driver cannot load: put an NVRTC \
+                 no newer than CUDA {driver} first on LD_LIBRARY_PATH"
+            ),
+            ordinal,
+            e,
+        )
+    })?;
     let f = |name: &str| {
         module
             .load_function(name)
@@ -191,42 +226,37 @@ fn compile_kernels(ctx: &Arc<CudaContext>, ordinal: usize, capability: (i32, i32
     })
 }
 
+fn describe(version: Option<CudaVersion>) -> String {
+    version.map_or_else(|| "of unknown version".into(), |v| v.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The kernels compile with NVRTC wherever libnvrtc loads (no GPU needed): a syntax or
-    /// type error in kernels.cu fails here, not first on a GPU machine.
+    /// A panic inside `quietly` is its error, not printed by the panic hook; the hook still
+    /// prints (here: counts) panics outside it.
     #[test]
-    fn the_kernels_compile_with_nvrtc_when_it_is_present() {
-        if !probe::Library::Nvrtc.is_present() {
-            eprintln!("skipped: libnvrtc.so.13 not found (set LD_LIBRARY_PATH to a CUDA 13 NVRTC to run this test)");
-            return;
-        }
-        for capability in [(7, 5), (8, 0), (9, 0)] {
-            let ptx = compile_ptx_with_opts(KERNELS_SOURCE, compile_options(capability))
-                .unwrap_or_else(|e| panic!("kernels.cu does not compile for {capability:?}: {e}"));
-            let text = ptx.to_src();
-            // Only tanhf (a library routine, in the kernels that apply φ) may fuse; the
-            // kernels that mirror the CPU's f32 arithmetic must not.
-            for name in [
-                "scale_add",
-                "mask_by_derivative",
-                "bias_gradient",
-                "update_sgd",
-                "update_momentum",
-                "update_adam",
-                "update_rmsprop",
-                "cotangent_start",
-                "point_grams",
-            ] {
-                let start = text
-                    .find(&format!(".entry {name}("))
-                    .unwrap_or_else(|| panic!("{name} missing from the PTX"));
-                let body = &text[start + 7..];
-                let body = &body[..body.find(".entry ").unwrap_or(body.len())];
-                assert!(!body.contains("fma.rn.f32"), "a fused f32 multiply-add in {name}");
+    fn a_caught_panic_is_an_error_and_not_printed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info.to_string().contains("quietly-marker") {
+                SEEN.fetch_add(1, Ordering::SeqCst);
             }
-        }
+            default(info)
+        }));
+        let caught = quietly(|| -> u8 { panic!("quietly-marker {}", 1) });
+        assert_eq!(caught, Err("quietly-marker 1".to_string()));
+        assert_eq!(quietly(|| 7), Ok(7));
+        assert_eq!(SEEN.load(Ordering::SeqCst), 0, "the hook printed a caught panic");
+        let outside = std::panic::catch_unwind(|| panic!("quietly-marker outside"));
+        assert!(outside.is_err());
+        assert_eq!(
+            SEEN.load(Ordering::SeqCst),
+            1,
+            "a panic outside quietly() went unreported"
+        );
     }
 }

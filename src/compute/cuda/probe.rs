@@ -7,9 +7,11 @@ use crate::error::{OccamError, Result};
 /// A shared library the CUDA backend needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Library {
-    /// The driver (`libcuda.so.1`), installed with the NVIDIA kernel driver.
+    /// The driver (`libcuda.so.1`, or a plain `libcuda.so`, which cudarc tries first),
+    /// installed with the NVIDIA kernel driver.
     Driver,
-    /// The run-time compiler (`libnvrtc.so.13`) that compiles `kernels.cu`.
+    /// The run-time compiler (`libnvrtc.so.13`; cudarc also loads `libnvrtc.so` and older
+    /// major versions) that compiles `kernels.cu`.
     Nvrtc,
     /// cuBLAS (`libcublas.so.13`), for the products.
     Cublas,
@@ -31,18 +33,35 @@ impl Library {
         }
     }
 
+    /// The names the dynamic loader is asked for, in cudarc's order (the first that loads
+    /// is used): the plain `.so` first, then versioned names, CUDA 13's among them.
+    #[cfg(test)]
+    pub fn candidates(self) -> Vec<String> {
+        cudarc::get_lib_name_candidates(match self {
+            Library::Driver => "cuda",
+            Library::Nvrtc => "nvrtc",
+            Library::Cublas => "cublas",
+        })
+    }
+
     /// Why the backend cannot start without it, and how to get it.
     pub fn absence(self) -> String {
+        let tried = "none of the names cudarc tries loads";
         match self {
-            Library::Driver => "the NVIDIA driver library libcuda.so.1 was not found: this machine has no NVIDIA \
-                                driver (no GPU), or the driver's directory is not on LD_LIBRARY_PATH"
-                .into(),
-            Library::Nvrtc => "the CUDA run-time compiler library libnvrtc.so.13 (NVRTC, from the CUDA 13 toolkit or \
-                               the pip package nvidia-cuda-nvrtc) was not found: add its directory to LD_LIBRARY_PATH"
-                .into(),
-            Library::Cublas => "the cuBLAS library libcublas.so.13 (from the CUDA 13 toolkit or the pip package \
-                                nvidia-cublas) was not found: add its directory to LD_LIBRARY_PATH"
-                .into(),
+            Library::Driver => format!(
+                "the NVIDIA driver library libcuda.so.1 was not found ({tried}: libcuda.so, libcuda.so.1, …): this \
+                 machine has no NVIDIA driver (no GPU), or the driver's directory is not on LD_LIBRARY_PATH"
+            ),
+            Library::Nvrtc => format!(
+                "the CUDA run-time compiler library NVRTC, libnvrtc.so.13 (from the CUDA 13 toolkit or the pip \
+                 package nvidia-cuda-nvrtc), was not found ({tried}: libnvrtc.so, libnvrtc.so.13, older majors \
+                 such as libnvrtc.so.12, …): add its directory to LD_LIBRARY_PATH"
+            ),
+            Library::Cublas => format!(
+                "the cuBLAS library libcublas.so.13 (from the CUDA 13 toolkit or the pip package nvidia-cublas) was \
+                 not found ({tried}: libcublas.so, libcublas.so.13, older majors such as libcublas.so.12, …): add \
+                 its directory to LD_LIBRARY_PATH"
+            ),
         }
     }
 }
@@ -84,6 +103,14 @@ mod tests {
         {
             let text = lib.absence();
             assert!(text.contains(name) && text.contains("LD_LIBRARY_PATH"), "{text}");
+            // The message names the plain .so that cudarc tries first, as well as CUDA 13's name.
+            let candidates = lib.candidates();
+            let plain = &candidates[0];
+            assert!(
+                plain.ends_with(".so") && text.contains(plain.as_str()),
+                "{plain}: {text}"
+            );
+            assert!(candidates.iter().any(|c| c == name), "{name} not among {candidates:?}");
         }
     }
 }
