@@ -1,7 +1,11 @@
 //! The CUDA backend against the CPU backend, and `--device` at the command line.
 //!
 //! The comparisons run only where a GPU opens (built with `--features cuda`, a driver, a
-//! GPU, NVRTC and cuBLAS on the library path); elsewhere each prints one `skipped:` line.
+//! GPU, NVRTC and cuBLAS on the library path). Where CUDA is not available (the backend's
+//! error starts "CUDA is not available") each prints one `skipped:` line; any other failure
+//! to open the GPU (the kernels do not compile or load, a library lacks a function, …)
+//! fails the test, and with `OCCAM_REQUIRE_GPU=1` (set by scripts/gpu-check.sh) every
+//! failure to open the GPU fails it, so a GPU run cannot pass by skipping.
 //! Tolerances, stated per test: elementwise kernels (optimizer updates, region codes, the
 //! per-point Gram sums) are the CPU's arithmetic and must match bit for bit; anything
 //! through cuBLAS sums in another order and is compared relatively.
@@ -70,6 +74,37 @@ fn commands_that_run_on_the_cpu_only_refuse_a_gpu() {
         "x",
     ]);
     assert_refused(&out, &["--device cuda:1", "`occam evaluate` runs on the CPU only"]);
+}
+
+/// What a GPU test does when the CUDA backend does not open.
+#[derive(Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+enum NoGpu {
+    /// Print a `skipped:` line and pass: this machine has no CUDA.
+    Skip,
+    /// Fail: a GPU is expected, or CUDA is there but broken.
+    Fail,
+}
+
+/// Skip only where CUDA is absent (the backend's error starts "CUDA is not available") and
+/// no GPU is required (`OCCAM_REQUIRE_GPU=1`); every other failure fails the test.
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+fn when_the_gpu_does_not_open(error: &str, required: bool) -> NoGpu {
+    if !required && error.starts_with("CUDA is not available") {
+        NoGpu::Skip
+    } else {
+        NoGpu::Fail
+    }
+}
+
+#[test]
+fn only_an_absent_cuda_is_a_skip_and_never_where_a_gpu_is_required() {
+    let absent = "CUDA is not available: the NVIDIA driver library libcuda.so.1 was not found";
+    let broken = "CUDA device 0: the driver (CUDA 13.0) could not load the kernels NVRTC 13.2 compiled for sm_90";
+    assert_eq!(when_the_gpu_does_not_open(absent, false), NoGpu::Skip);
+    assert_eq!(when_the_gpu_does_not_open(broken, false), NoGpu::Fail);
+    assert_eq!(when_the_gpu_does_not_open(absent, true), NoGpu::Fail);
+    assert_eq!(when_the_gpu_does_not_open(broken, true), NoGpu::Fail);
 }
 
 /// Whether a GPU opens here (always false without the `cuda` feature).
@@ -319,20 +354,46 @@ fn slurm_tasks_get_the_device_and_gpu_jobs_quoted_and_cpu_scripts_stay_as_they_w
 #[cfg(feature = "cuda")]
 mod gpu {
     use occam::compute::cuda::CudaBackend;
-    use occam::compute::{Backend, Compute, DeviceNet, UpdateRule};
+    use occam::compute::{Backend, Compute, DeviceNet, Operand, UpdateRule};
     use occam::data::{Dataset, Splits};
     use occam::net::engine::{self, Workspace};
     use occam::net::{Activation, Mlp};
     use occam::train::{OptimizerKind, TrainConfig, TrainHooks};
 
     fn gpu() -> Option<CudaBackend> {
+        let required = std::env::var("OCCAM_REQUIRE_GPU").is_ok_and(|v| v == "1");
+        open_gpu(required)
+    }
+
+    /// GPU 0, or None (with a `skipped:` line) where CUDA is not available and no GPU is
+    /// required; any other failure panics, failing the test.
+    fn open_gpu(required: bool) -> Option<CudaBackend> {
         match CudaBackend::new(0, 2) {
             Ok(g) => Some(g),
             Err(e) => {
-                eprintln!("skipped: no GPU here ({e})");
-                None
+                let why = e.to_string();
+                match super::when_the_gpu_does_not_open(&why, required) {
+                    super::NoGpu::Skip => {
+                        eprintln!("skipped: no GPU here ({why})");
+                        None
+                    }
+                    super::NoGpu::Fail => panic!("a GPU was expected but the CUDA backend did not open: {why}"),
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_required_gpu_that_does_not_open_fails_the_test() {
+        if CudaBackend::new(0, 1).is_ok() {
+            eprintln!("skipped: a GPU is present (this test checks the failure without one)");
+            return;
+        }
+        let failed = std::panic::catch_unwind(|| open_gpu(true));
+        assert!(
+            failed.is_err(),
+            "OCCAM_REQUIRE_GPU=1 without a GPU skipped instead of failing"
+        );
     }
 
     /// Deterministic values in [-1, 1).
@@ -344,6 +405,24 @@ mod gpu {
                 ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
             })
             .collect()
+    }
+
+    /// `net` with non-zero biases in every layer (in [-0.5, 0.5)), so that a bias read from
+    /// the wrong place or left out shows in the results.
+    fn with_biases(net: Mlp, seed: u64) -> Mlp {
+        let biases = net.dims()[1..]
+            .iter()
+            .enumerate()
+            .map(|(l, &w)| values(w, seed + l as u64).iter().map(|v| 0.5 * v).collect())
+            .collect();
+        Mlp::from_parts(
+            net.activation(),
+            net.input_shape(),
+            net.dims().to_vec(),
+            net.weights().to_vec(),
+            Some(biases),
+        )
+        .expect("a biased network")
     }
 
     fn max_abs(v: &[f32]) -> f32 {
@@ -363,7 +442,7 @@ mod gpu {
         for act in Activation::ALL {
             for bias in [false, true] {
                 let net = Mlp::random([4, 4, 3], 64, 4, 10, act, 1.0, 7);
-                let net = if bias { net.with_zero_biases() } else { net };
+                let net = if bias { with_biases(net, 13) } else { net };
                 let n = 100;
                 let x = values(n * 48, 3);
                 let labels: Vec<u16> = (0..n).map(|i| (i * 7 % 10) as u16).collect();
@@ -465,11 +544,14 @@ mod gpu {
 
         for act in Activation::ALL {
             let mut z: Vec<f32> = values(5000, 6).iter().map(|v| v * 8.0).collect();
-            // Exactly on every breakpoint, and just beside it.
+            // Exactly on every breakpoint, and on the neighbouring floats either side (6.0 ±
+            // f32::EPSILON would round back to 6.0: the neighbours are 6 ± 2⁻²¹).
             for (i, &b) in act.breakpoints().iter().enumerate() {
+                let (up, down) = (b.next_up(), b.next_down());
+                assert!(up > b && down < b && up.next_down() == b && down.next_up() == b);
                 z[i * 3] = b;
-                z[i * 3 + 1] = b + f32::EPSILON;
-                z[i * 3 + 2] = b - f32::EPSILON;
+                z[i * 3 + 1] = up;
+                z[i * 3 + 2] = down;
             }
             let mut zd = gpu.upload(&z);
             let codes_cpu = cpu.region_codes(&mut z, 5000, act).expect("finite");
@@ -487,6 +569,116 @@ mod gpu {
             let err = gpu.region_codes(&mut gpu.upload(&bad), 5000, act).unwrap_err();
             assert_eq!(err.0, 4321, "{act}: the first non-finite index");
             assert!(err.1.is_nan());
+        }
+        gpu.check().expect("no device failure");
+    }
+
+    /// A `rows × cols` operand of a product: stored so when `!transposed`, else stored
+    /// `cols × rows` and used transposed.
+    fn operand<B: Backend>(buf: &B::Buf, rows: usize, cols: usize, transposed: bool) -> Operand<'_, B> {
+        if transposed {
+            Operand::new(buf, cols, rows).t()
+        } else {
+            Operand::new(buf, rows, cols)
+        }
+    }
+
+    /// `fill` and `scale_add` are the CPU's bits, touch only the first `len` values, and keep
+    /// NaN; a product with `accumulate` adds to what is there (NaN stays NaN) and without it
+    /// overwrites it (a NaN in the destination is gone), as the CPU's does; `layer_forward`
+    /// with a bias keeps a NaN input's row NaN through every activation.
+    #[test]
+    fn fill_scale_add_products_and_layer_forward_keep_nan_as_the_cpu_does() {
+        let Some(gpu) = gpu() else { return };
+        let cpu = Compute::new(1);
+        let back = |buf: &occam::compute::cuda::CudaBuf, len: usize| {
+            let mut host = vec![0.0f32; len];
+            gpu.read(buf, &mut host);
+            host
+        };
+        let same_bits = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits());
+
+        // fill: the first 1000 of 1001 values, then a NaN fill.
+        let mut d = gpu.upload(&[7.0; 1001]);
+        gpu.fill(&mut d, 1000, 2.5);
+        let got = back(&d, 1001);
+        assert!(got[..1000].iter().all(|&v| v == 2.5) && got[1000] == 7.0, "fill");
+        gpu.fill(&mut d, 1001, f32::NAN);
+        assert!(back(&d, 1001).iter().all(|v| v.is_nan()), "a NaN fill");
+
+        // scale_add: dst += w·src with a NaN in src and one in dst; the last value untouched.
+        let (mut dst, mut src) = (values(4097, 21), values(4097, 22));
+        src[17] = f32::NAN;
+        dst[99] = f32::NAN;
+        let mut dd = gpu.upload(&dst);
+        gpu.scale_add(&mut dd, &gpu.upload(&src), 4096, -0.37);
+        cpu.scale_add(&mut dst, &src, 4096, -0.37);
+        let got = back(&dd, 4097);
+        assert!(got[17].is_nan() && got[99].is_nan(), "scale_add lost a NaN");
+        assert!(same_bits(&dst, &got), "scale_add differs from the CPU's bits");
+
+        // gemm, every transpose pairing, with and without accumulate, NaN in the destination.
+        let (m, k, n) = (37, 53, 29);
+        let (a, b) = (values(m * k, 23), values(k * n, 24));
+        let (ad, bd) = (gpu.upload(&a), gpu.upload(&b));
+        for accumulate in [false, true] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let mut c = values(m * n, 25);
+                c[5] = f32::NAN;
+                let mut cd = gpu.upload(&c);
+                // The stored matrices are a (m×k or k×m) and b (k×n or n×k): the same values
+                // read as the transposed shape when `t`.
+                gpu.gemm(
+                    &mut cd,
+                    operand::<CudaBackend>(&ad, m, k, ta),
+                    operand::<CudaBackend>(&bd, k, n, tb),
+                    accumulate,
+                );
+                cpu.gemm(
+                    &mut c,
+                    operand::<Compute>(&a, m, k, ta),
+                    operand::<Compute>(&b, k, n, tb),
+                    accumulate,
+                );
+                let got = back(&cd, m * n);
+                let what = format!(
+                    "gemm a{} b{} accumulate={accumulate}",
+                    if ta { "ᵀ" } else { "" },
+                    if tb { "ᵀ" } else { "" }
+                );
+                assert_eq!(got[5].is_nan(), accumulate, "{what}: the NaN in the destination");
+                assert_eq!(c[5].is_nan(), accumulate, "{what}: the CPU's NaN in the destination");
+                let (c, got): (Vec<f32>, Vec<f32>) = c.iter().zip(&got).filter(|(x, _)| !x.is_nan()).unzip();
+                assert!(
+                    relative_gap(&c, &got) < 1e-5,
+                    "{what}: differs by {}",
+                    relative_gap(&c, &got)
+                );
+            }
+        }
+
+        // layer_forward with a bias, a NaN in one input row, every activation and none.
+        let (rows, inputs, outputs) = (9, 31, 17);
+        let mut x = values(rows * inputs, 26);
+        x[4 * inputs + 3] = f32::NAN;
+        let (w, bias) = (values(outputs * inputs, 27), values(outputs, 28));
+        let (xd, wd, bd) = (gpu.upload(&x), gpu.upload(&w), gpu.upload(&bias));
+        let activations = Activation::ALL.into_iter().map(Some).chain([None]);
+        for act in activations {
+            let mut out = vec![0.0f32; rows * outputs];
+            let mut od = gpu.alloc(rows * outputs);
+            cpu.layer_forward(&mut out, &x, &w, Some(&bias[..]), rows, (inputs, outputs), act);
+            gpu.layer_forward(&mut od, &xd, &wd, Some(&*bd), rows, (inputs, outputs), act);
+            let got = back(&od, rows * outputs);
+            for (i, (u, v)) in out.iter().zip(&got).enumerate() {
+                let in_nan_row = i / outputs == 4;
+                assert_eq!(u.is_nan(), in_nan_row, "{act:?}: the CPU at {i}");
+                assert_eq!(v.is_nan(), in_nan_row, "{act:?}: the GPU at {i} is {v}");
+                assert!(
+                    in_nan_row || (u - v).abs() <= 1e-5 * u.abs().max(1.0),
+                    "{act:?} at {i}: {u} vs {v}"
+                );
+            }
         }
         gpu.check().expect("no device failure");
     }
@@ -548,12 +740,15 @@ mod gpu {
     fn a_100_step_training_run_follows_the_cpus_losses() {
         let Some(gpu) = gpu() else { return };
         let splits = toy_splits();
-        for optimizer in [
+        let runs = [
             OptimizerKind::Sgd,
             OptimizerKind::Momentum,
             OptimizerKind::Adam,
             OptimizerKind::Rmsprop,
-        ] {
+        ]
+        .into_iter()
+        .flat_map(|optimizer| [(optimizer, false), (optimizer, true)]);
+        for (optimizer, bias) in runs {
             let lr = if matches!(optimizer, OptimizerKind::Adam | OptimizerKind::Rmsprop) {
                 0.001
             } else {
@@ -566,6 +761,7 @@ mod gpu {
                 steps: 100,
                 optimizer,
                 lr,
+                bias,
                 ..Default::default()
             };
             let hooks = || TrainHooks {
@@ -575,13 +771,26 @@ mod gpu {
             let cpu = occam::train::train_with(&config, &splits, &Compute::new(1), hooks()).expect("cpu run");
             let dev = occam::train::train_with(&config, &splits, &gpu, hooks()).expect("gpu run");
             gpu.check().expect("no device failure");
-            assert_eq!((cpu.steps, cpu.status), (dev.steps, dev.status), "{optimizer:?}");
+            assert_eq!(
+                (cpu.steps, cpu.status),
+                (dev.steps, dev.status),
+                "{optimizer:?} bias={bias}"
+            );
+            assert_eq!(dev.net.has_biases(), bias, "the GPU run's network has biases iff asked");
+            if bias {
+                // The biases trained (moved from zero) and match the CPU's within the loss
+                // tolerance of their scale.
+                let (a, b) = (cpu.net.biases().unwrap().concat(), dev.net.biases().unwrap().concat());
+                assert!(max_abs(&b) > 0.0, "{optimizer:?}: the GPU's biases never moved");
+                let gap = relative_gap(&a, &b);
+                assert!(gap < 1e-2, "{optimizer:?}: biases differ by {gap} of their scale");
+            }
             assert_eq!(cpu.log.len(), 10);
             for (a, b) in cpu.log.iter().zip(&dev.log) {
                 let rel = (a.loss - b.loss).abs() / a.loss.abs();
                 assert!(
                     rel < 1e-3,
-                    "{optimizer:?} step {}: loss {} (cpu) vs {} (gpu)",
+                    "{optimizer:?} bias={bias} step {}: loss {} (cpu) vs {} (gpu)",
                     a.step,
                     a.loss,
                     b.loss
@@ -590,7 +799,7 @@ mod gpu {
             let rel = (cpu.train.loss - dev.train.loss).abs() / cpu.train.loss.abs();
             assert!(
                 rel < 1e-3,
-                "{optimizer:?}: final loss {} vs {}",
+                "{optimizer:?} bias={bias}: final loss {} vs {}",
                 cpu.train.loss,
                 dev.train.loss
             );
@@ -603,7 +812,7 @@ mod gpu {
             let b = occam::measure::transitions::exact_transitions(&dev.net, &host, &traj, false).total as f64;
             assert!(
                 (a - b).abs() <= 0.02 * a.max(50.0),
-                "{optimizer:?}: {a} transitions (cpu) vs {b} (gpu)"
+                "{optimizer:?} bias={bias}: {a} transitions (cpu) vs {b} (gpu)"
             );
         }
     }
