@@ -132,6 +132,31 @@ fn device_cuda_without_a_gpu_fails_at_once_naming_cuda() {
     assert_refused(&out, &["--device cuda:3", "CUDA"]);
 }
 
+/// The train rows of `occam [--device D] bench train --quick`, each checked to have read one
+/// parameter value back after its steps (what makes a GPU step's time include its backward
+/// pass and update, which are still queued when the loss comes back).
+fn bench_train_rows(device: &str) -> Vec<serde_json::Value> {
+    let out = occam(&["--device", device, "bench", "train", "--quick"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("a JSON row"))
+        .collect();
+    assert_eq!(rows.len(), 4, "four train configurations");
+    for r in &rows {
+        let read = r["result"]["last_param_read"].as_f64();
+        assert!(read.is_some_and(f64::is_finite), "no parameter read back: {r}");
+        assert_eq!(r["device"], device, "{r}");
+    }
+    rows
+}
+
+#[test]
+fn bench_train_reads_a_parameter_back_after_each_step() {
+    bench_train_rows("cpu");
+}
+
 /// A 3-trial sweep (widths 16, 24, 32; 100 steps) on a small MNIST-like dataset, with
 /// Jacobian norms and exact transitions: (spec path, store path).
 fn sweep_fixture(dir: &Path) -> (String, String) {
@@ -836,6 +861,7 @@ mod gpu {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("\"device\":\"cuda:0\""), "{stdout}");
+        super::bench_train_rows("cuda:0");
     }
 
     /// Every stored trial of a store, by id.

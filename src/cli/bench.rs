@@ -364,6 +364,7 @@ fn bench_train_step<B: Backend>(
     let mut grads: Vec<Box<B::Buf>> = lens.iter().map(|&len| compute.alloc(len)).collect();
     let mut opt = train::OptimizerState::on(compute, train::OptimizerKind::Momentum, &lens).expect("step-wise");
     let mut losses = Vec::new();
+    let mut last_param = [f32::NAN];
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (med, min, max) = time_it(
         || {
@@ -372,6 +373,10 @@ fn bench_train_step<B: Backend>(
                 losses.push(s.loss_sum / batch as f64);
             }
             opt.step_on(compute, device.params_mut(), &grads, 0.005);
+            // A step is done when its update is: on a GPU the backward pass and the update are
+            // still queued when the loss comes back, so read one value of the last parameter
+            // updated (the peers synchronise every step too). On the CPU this is one copy.
+            compute.read(&device.params_mut()[lens.len() - 1], &mut last_param);
         },
         reps,
         min_rep,
@@ -383,5 +388,5 @@ fn bench_train_step<B: Backend>(
     json!({"type": "measurement", "framework": "occam", "workload": "train", "config": {"w": width, "depth": depth, "shards": shards},
         "threads": compute.host().threads(), "median_s": med, "min_s": min, "max_s": max,
         "unit_value": flops / med / 1e9, "unit": "GFLOP/s", "steps_per_s": 1.0 / med, "cpu_per_wall": cpu_per_wall,
-        "result": {"loss_step0": losses.first(), "loss_step10": losses.get(10)}})
+        "result": {"loss_step0": losses.first(), "loss_step10": losses.get(10), "last_param_read": last_param[0]}})
 }
