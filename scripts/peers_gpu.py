@@ -17,7 +17,12 @@ Usage: python3 scripts/peers_gpu.py [--framework torch|jax|all] [--points N] [--
 import argparse
 import json
 import math
+import os
 import time
+
+# JAX takes 75% of the GPU's memory at start unless told otherwise; the PyTorch rows run
+# first in the same process and must not be starved of memory.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 
 import numpy as np
 
@@ -70,6 +75,8 @@ def emit(fw, workload, config, med, lo, hi, unit_value, unit, device, result=Non
 def torch_rows(points, reps, min_rep):
     import torch
     import torch.nn.functional as F
+    if not torch.cuda.is_available():
+        raise RuntimeError(f"PyTorch {torch.__version__} sees no CUDA GPU: its numbers would be CPU numbers")
     dev = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False   # float32 products, as Occam's cuBLAS calls
     name = torch.cuda.get_device_name(0)
@@ -122,7 +129,10 @@ def jax_rows(points, reps, min_rep):
     import jax
     import jax.numpy as jnp
     jax.config.update("jax_default_matmul_precision", "highest")   # no TF32
-    name = str(jax.devices()[0])
+    device = jax.devices()[0]
+    if device.platform != "gpu":   # a CPU-only jaxlib falls back silently: not a GPU number
+        raise RuntimeError(f"JAX {jax.__version__} runs on {device.platform} ({device}), not the GPU")
+    name = str(device)
     rows = []
     for w, d in TRAIN_CONFIGS:
         params = [jnp.array(W) for W in make_weights(w, d, "train")]
