@@ -24,7 +24,9 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 command -v cargo >/dev/null 2>&1 || { echo "error: cargo (Rust toolchain) not found; install it with rustup" >&2; exit 1; }
 
-cargo build --release --locked
+# With the CUDA backend (docs/CUDA.md): the CUDA libraries load at run time, so this builds
+# and runs on machines without a GPU; `--device cuda` then says what is missing.
+cargo build --release --locked --features cuda
 # Put `occam` on PATH, so the README's commands work as written.
 ln -sf "$(pwd)/target/release/occam" /usr/local/bin/occam
 echo "built: $(pwd)/target/release/occam (linked as /usr/local/bin/occam)"

@@ -16,7 +16,9 @@ bash scripts/slurm-local.sh start
 log="$SLURM_BASE/test.log"
 status=0
 root=$(pwd)
-cargo test --release --locked 2>&1 | tee "$log" || status=1
+# With the `cuda` feature, as setup.sh builds: tests/cuda.rs and the backend's unit tests
+# compare with the CPU where a GPU opens and print a skip line elsewhere.
+cargo test --release --locked --features cuda 2>&1 | tee "$log" || status=1
 
 # The Python binding: lint it (the root's clippy covers only the library and binary), then
 # the pytest suite and every example script against the wheel setup.sh installed in .venv.

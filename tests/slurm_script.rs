@@ -28,6 +28,8 @@ fn options(dir: PathBuf, binary: PathBuf) -> SlurmOptions {
         mem: Some("4G".into()),
         extra_sbatch: vec!["--account=lab".into()],
         binary,
+        device: Default::default(),
+        gpu_jobs: None,
     }
 }
 

@@ -45,6 +45,9 @@ pub struct BenchArgs {
     /// seconds and crossings per width and the fitted growth exponents.
     #[arg(long, value_delimiter = ',')]
     widths: Vec<usize>,
+    /// Points of the Jacobian workload, 16 to 1,000,000 (default 2000; 500 with --quick).
+    #[arg(long)]
+    points: Option<usize>,
     /// Depth of the networks of the width scan, 2 to 64.
     #[arg(long, default_value_t = 3)]
     scan_depth: usize,
@@ -92,7 +95,14 @@ pub fn run(args: BenchArgs) -> Result<()> {
         occam::limits::in_range("--widths", w, 1, 65536)?;
     }
     occam::limits::in_range("--scan-depth", args.scan_depth, 2, 64)?;
+    if let Some(points) = args.points {
+        occam::limits::in_range("--points", points, 16, 1_000_000)?;
+    }
     let compute = Compute::new(super::threads());
+    // Training steps and Jacobian norms run on --device; the matrix product and the
+    // transition walks are host algorithms and always run on the CPU.
+    let device = super::device();
+    let chosen = super::device::open(device)?;
     let (reps, min_rep) = if args.quick { (3, 0.1) } else { (7, 0.25) };
     let threads = compute.threads();
     let mut rows = Vec::new();
@@ -116,15 +126,19 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     if matches!(args.workload, Workload::Train | Workload::All) {
         for (w, depth) in [(100, 3), (500, 3), (1000, 5), (2000, 3)] {
-            rows.push(bench_train_step(&compute, w, depth, reps, min_rep, args.shards));
+            let row =
+                super::device::with_backend!(&chosen, b => bench_train_step(b, w, depth, reps, min_rep, args.shards));
+            rows.push(row);
         }
     }
     if matches!(args.workload, Workload::Jacobian | Workload::All) {
-        let points = if args.quick { 500 } else { 2000 };
+        let points = args.points.unwrap_or(if args.quick { 500 } else { 2000 });
         for (w, depth) in [(200, 5), (1000, 3), (200, 20)] {
-            rows.push(bench_jacobian(&compute, w, depth, points, reps, min_rep));
+            let row = super::device::with_backend!(&chosen, b => bench_jacobian(b, w, depth, points, reps, min_rep));
+            rows.push(row);
         }
     }
+    super::device::check(&chosen)?;
     if matches!(args.workload, Workload::Transitions | Workload::All) {
         for (w, depth) in [(200, 5), (1000, 3)] {
             rows.extend(bench_transitions(&compute, w, depth, &args, reps, min_rep)?);
@@ -143,6 +157,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         Vec::new()
     };
     rows.extend(scan.iter().cloned());
+    for r in &mut rows {
+        let on_device = matches!(r["workload"].as_str(), Some("train" | "jacobian"));
+        r["device"] = json!(if on_device { device.to_string() } else { "cpu".into() });
+    }
     for r in &rows {
         println!("{r}");
     }
@@ -180,8 +198,8 @@ fn gaussian_inputs(points: usize, seed: u64) -> Vec<f32> {
 
 /// Softmax-Jacobian Frobenius norms of `points` inputs, ReLU, 10 classes, as
 /// `peers.py --workload jacobian`.
-fn bench_jacobian(
-    compute: &Compute,
+fn bench_jacobian<B: Backend>(
+    backend: &B,
     width: usize,
     depth: usize,
     points: usize,
@@ -190,11 +208,13 @@ fn bench_jacobian(
 ) -> serde_json::Value {
     let net = Mlp::random([28, 28, 1], width, depth, 10, Activation::Relu, 1.0, 20240602);
     let x = gaussian_inputs(points, 2);
+    let device_net = DeviceNet::upload(backend, &net);
+    let plan = occam::measure::jacobian::JacobianPlan::new(backend, &device_net);
     let mut mean = 0.0;
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (med, min, max) = time_it(
         || {
-            let r = occam::measure::jacobian::jacobian_norms(&net, compute, &x, None);
+            let r = plan.norms(backend, &x, None);
             mean = r.iter().map(|p| p.jacobian_norm).sum::<f64>() / points as f64;
         },
         reps.min(5),
@@ -202,7 +222,7 @@ fn bench_jacobian(
     );
     let cpu_per_wall = (cpu_seconds() - cpu0) / wall0.elapsed().as_secs_f64();
     json!({"type": "measurement", "framework": "occam", "workload": "jacobian", "config": {"w": width, "depth": depth, "n": points},
-        "threads": compute.threads(), "median_s": med, "min_s": min, "max_s": max,
+        "threads": backend.host().threads(), "median_s": med, "min_s": min, "max_s": max,
         "unit_value": points as f64 / med, "unit": "points/s", "cpu_per_wall": cpu_per_wall,
         "result": {"mean_jac_fro": mean}})
 }
@@ -316,8 +336,8 @@ fn bench_transitions(
 
 /// One SGD-momentum step (lr 0.005) on a fixed batch of 256 normalized Gaussian inputs with
 /// random labels, d = 784, 10 classes, ReLU, exactly as `peers.py --workload train`.
-fn bench_train_step(
-    compute: &Compute,
+fn bench_train_step<B: Backend>(
+    compute: &B,
     width: usize,
     depth: usize,
     reps: usize,
@@ -341,9 +361,10 @@ fn bench_train_step(
     });
     let lens: Vec<usize> = net.params().iter().map(Vec::len).collect();
     let mut device = DeviceNet::upload(compute, &net);
-    let mut grads: Vec<Box<[f32]>> = lens.iter().map(|&len| compute.alloc(len)).collect();
+    let mut grads: Vec<Box<B::Buf>> = lens.iter().map(|&len| compute.alloc(len)).collect();
     let mut opt = train::OptimizerState::on(compute, train::OptimizerKind::Momentum, &lens).expect("step-wise");
     let mut losses = Vec::new();
+    let mut last_param = [f32::NAN];
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
     let (med, min, max) = time_it(
         || {
@@ -352,6 +373,10 @@ fn bench_train_step(
                 losses.push(s.loss_sum / batch as f64);
             }
             opt.step_on(compute, device.params_mut(), &grads, 0.005);
+            // A step is done when its update is: on a GPU the backward pass and the update are
+            // still queued when the loss comes back, so read one value of the last parameter
+            // updated (the peers synchronise every step too). On the CPU this is one copy.
+            compute.read(&device.params_mut()[lens.len() - 1], &mut last_param);
         },
         reps,
         min_rep,
@@ -361,7 +386,7 @@ fn bench_train_step(
     let p1 = net.weights()[0].len();
     let flops = 2.0 * batch as f64 * (3 * p - p1) as f64;
     json!({"type": "measurement", "framework": "occam", "workload": "train", "config": {"w": width, "depth": depth, "shards": shards},
-        "threads": compute.threads(), "median_s": med, "min_s": min, "max_s": max,
+        "threads": compute.host().threads(), "median_s": med, "min_s": min, "max_s": max,
         "unit_value": flops / med / 1e9, "unit": "GFLOP/s", "steps_per_s": 1.0 / med, "cpu_per_wall": cpu_per_wall,
-        "result": {"loss_step0": losses.first(), "loss_step10": losses.get(10)}})
+        "result": {"loss_step0": losses.first(), "loss_step10": losses.get(10), "last_param_read": last_param[0]}})
 }

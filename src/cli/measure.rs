@@ -137,6 +137,13 @@ impl Common {
 }
 
 pub fn run(cmd: MeasureCommand) -> Result<()> {
+    let device = super::device();
+    if device.is_cuda() && !matches!(cmd, MeasureCommand::Jacobian(_)) {
+        // Transitions, profiles and region maps are host algorithms (exact walks with
+        // data-dependent control flow); only the Jacobian norms run on a GPU.
+        super::device::open(device)?;
+        eprintln!("note: --device {device}: this measurement runs on the CPU; only `measure jacobian` uses the GPU");
+    }
     match cmd {
         MeasureCommand::Jacobian(a) => run_jacobian(a),
         MeasureCommand::Transitions(a) => run_transitions(a),
@@ -194,11 +201,24 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
         jacobian: Some(JacobianRequest { points: None }),
         ..Default::default()
     };
-    let measured = measure_with_bar(&args.common, &net, &points, &train, &origin, &request, "points")?;
-    if let Some(bad) = measured.jacobian_non_finite {
+    let (results, non_finite) = match super::device() {
+        occam::compute::Device::Cpu => {
+            let measured = measure_with_bar(&args.common, &net, &points, &train, &origin, &request, "points")?;
+            (measured.points, measured.jacobian_non_finite)
+        }
+        device => {
+            let chosen = super::device::open(device)?;
+            let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
+            let measured =
+                super::device::with_backend!(&chosen, b => jacobian_on(b, &net, &points, labelled, &args.common, &bar));
+            bar.finish_and_clear();
+            super::device::check(&chosen)?;
+            measured?
+        }
+    };
+    if let Some(bad) = non_finite {
         return Err(args.common.non_finite(&format!("Jacobian at point {}", bad.point), bad));
     }
-    let results = measured.points;
     if let Some(path) = &args.per_point {
         write_atomic(
             path,
@@ -216,6 +236,44 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
     });
     print_summary(summary, &args.common, &origin);
     Ok(())
+}
+
+/// Jacobian norms of every point on `backend` (the GPU path of `measure jacobian`; the
+/// CPU path goes through the library's `measure`), in chunks with progress, stopping at
+/// the first non-finite point as `measure` does.
+fn jacobian_on<B: occam::compute::Backend>(
+    backend: &B,
+    net: &Mlp,
+    points: &Dataset,
+    labelled: bool,
+    common: &Common,
+    bar: &indicatif::ProgressBar,
+) -> Result<(Vec<PointJacobian>, Option<NonFinite>)> {
+    const CHUNK: usize = 4096;
+    let classes = net.classes();
+    if labelled && let Some((i, &label)) = points.labels.iter().enumerate().find(|(_, l)| **l as usize >= classes) {
+        bail!(
+            "{}: point {i} has label {label}, but the network has {classes} classes (labels 0 to {})",
+            common.data.as_deref().unwrap_or("--labels"),
+            classes - 1
+        );
+    }
+    let device_net = occam::compute::DeviceNet::upload(backend, net);
+    let plan = occam::measure::jacobian::JacobianPlan::new(backend, &device_net);
+    let d = points.dim();
+    let mut results = Vec::with_capacity(points.len());
+    for start in (0..points.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(points.len());
+        let labels = labelled.then(|| &points.labels[start..end]);
+        let chunk = plan.norms(backend, &points.inputs[start * d..end * d], labels);
+        if let Err(bad) = occam::measure::finite::check_jacobians(&chunk, start, labelled) {
+            results.extend(chunk.into_iter().take(bad.point - start));
+            return Ok((results, Some(bad)));
+        }
+        results.extend(chunk);
+        bar.set_position(end as u64);
+    }
+    Ok((results, None))
 }
 
 /// The per-point rows; without labels no label, loss or target-row column.

@@ -3,6 +3,7 @@
 
 mod bench;
 mod data;
+mod device;
 mod inputs;
 mod measure;
 mod model_format;
@@ -19,6 +20,10 @@ struct Cli {
     /// Threads to use (0 = all cores; at most 1024).
     #[arg(long, global = true, default_value_t = 0, value_parser = thread_count)]
     threads: usize,
+    /// Where training and Jacobian norms run: cpu, cuda (the first GPU) or cuda:N (GPU N).
+    /// Used by train, measure and bench (docs/CUDA.md); other commands refuse a GPU.
+    #[arg(long, global = true, default_value = "cpu", value_parser = device_option)]
+    device: occam::compute::Device,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,6 +72,19 @@ pub fn thread_count(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Parses `--device` (see [`occam::compute::Device`]).
+fn device_option(text: &str) -> Result<occam::compute::Device, String> {
+    text.parse()
+}
+
+/// The `--device` of this run. Set once in [`main`] before any command runs.
+static DEVICE: std::sync::OnceLock<occam::compute::Device> = std::sync::OnceLock::new();
+
+/// The device `--device` names (the CPU when unset).
+pub fn device() -> occam::compute::Device {
+    DEVICE.get().copied().unwrap_or_default()
+}
+
 /// The thread count of this run: `--threads`, or every core when it is 0. Set once in
 /// [`main`] before any command runs; the library receives it explicitly from here.
 static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
@@ -111,14 +129,15 @@ pub fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     THREADS.set(threads).expect("the thread count is set once, at start-up");
+    DEVICE.set(cli.device).expect("the device is set once, at start-up");
     let result = match cli.command {
         Command::Train(args) => train::run_train(*args),
-        Command::Evaluate(args) => train::run_evaluate(args),
+        Command::Evaluate(args) => device::require_cpu(cli.device, "evaluate").and_then(|()| train::run_evaluate(args)),
         Command::Bench(args) => bench::run(args),
         Command::Measure(cmd) => measure::run(cmd),
-        Command::Data(cmd) => data::run(cmd),
+        Command::Data(cmd) => device::require_cpu(cli.device, "data").and_then(|()| data::run(cmd)),
         Command::Sweep(cmd) => sweep::dispatch(cmd),
-        Command::Report(a) => reproduce::report(a),
+        Command::Report(a) => device::require_cpu(cli.device, "report").and_then(|()| reproduce::report(a)),
         Command::Reproduce(a) => reproduce::reproduce(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -53,9 +53,12 @@ pub struct ReproduceArgs {
     /// Run only these studies (comma-separated names, e.g. fig2-profiles,fig6-per-point).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Trials at the same time (0 = one per core).
+    /// Trials at the same time on the CPU (0 = one per core). With --device cuda,
+    /// --gpu-jobs sets it instead.
     #[arg(long, default_value_t = 0, value_parser = super::thread_count)]
     parallel: usize,
+    #[command(flatten)]
+    gpu: super::sweep::GpuJobsArg,
     /// No progress bars or per-study lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -74,6 +77,7 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
         let names: Vec<&str> = BUILT_IN.iter().map(|s| s.0).collect();
         bail!("unknown study '{bad}': the studies are {}", names.join(", "));
     }
+    let (device, gpu_jobs) = args.gpu.open(args.parallel)?;
     let store_path = out.join("store.sqlite");
     let mut store = Store::open(&store_path)?;
     // Studies with failed trials: reported after every study ran and the report is written.
@@ -96,6 +100,8 @@ pub fn reproduce(args: ReproduceArgs) -> Result<()> {
             cores: super::threads(),
             parallel: args.parallel,
             progress: !args.quiet,
+            device: device.clone(),
+            gpu_jobs,
             ..Default::default()
         };
         let summary = run_sweep(&spec, &mut store, &opts)?;

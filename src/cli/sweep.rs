@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use occam::sweep::export::{self, Destination, Format, Output, RowKind, check_outputs};
-use occam::sweep::{RunOptions, Store, SweepSpec, run_sweep, slurm};
+use occam::sweep::{RunOptions, Store, SweepDevice, SweepSpec, run_sweep, slurm};
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -32,10 +32,14 @@ pub struct RunArgs {
     /// The SQLite store (created if missing).
     #[arg(long)]
     store: PathBuf,
-    /// Trials at the same time (0 = one per core; at most 1024).
+    /// Trials at the same time on the CPU (0 = one per core; at most 1024). With --device
+    /// cuda, --gpu-jobs sets it instead.
     #[arg(long, default_value_t = 0, value_parser = super::thread_count)]
     parallel: usize,
+    #[command(flatten)]
+    gpu: GpuJobsArg,
     /// Threads inside each trial (0 = cores divided among the shard's trials; at most 1024).
+    /// On a GPU: the CPU threads of each trial's host-side measurements.
     #[arg(long, default_value_t = 0, value_parser = super::thread_count)]
     threads_per_trial: usize,
     /// Only trials with index ≡ I (mod N), written as I/N.
@@ -50,6 +54,49 @@ pub struct RunArgs {
     /// No progress bar (or progress lines) on stderr.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// `--gpu-jobs K`: how many trials of a sweep run at once on one GPU.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct GpuJobsArg {
+    /// With --device cuda: trials at the same time on the GPU, each on its own stream and
+    /// cuBLAS handle (default 4; 1 to 64). Refused on the CPU, where --parallel applies.
+    #[arg(long, value_parser = gpu_jobs)]
+    gpu_jobs: Option<usize>,
+}
+
+/// Parses `--gpu-jobs`: 1 to [`occam::sweep::MAX_GPU_JOBS`].
+fn gpu_jobs(text: &str) -> Result<usize, String> {
+    let max = occam::sweep::MAX_GPU_JOBS;
+    let n: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number: valid values are 1 to {max}"))?;
+    occam::limits::in_range("--gpu-jobs", n, 1, max).map_err(|e| e.to_string())?;
+    Ok(n)
+}
+
+impl GpuJobsArg {
+    /// The device of this run (`--device`), opened, and the trials at once on it (0 = the
+    /// default), checked against `--parallel`: before any store is opened, so a GPU that
+    /// cannot be used changes nothing on disk.
+    pub fn open(self, parallel: usize) -> Result<(SweepDevice, usize)> {
+        let device = super::device();
+        match (device.is_cuda(), self.gpu_jobs) {
+            (false, Some(k)) => bail!(
+                "--gpu-jobs {k}: applies to --device cuda only; on the CPU --parallel sets the trials run at once \
+                 (leave --gpu-jobs out, or add --device cuda)"
+            ),
+            (true, _) if parallel != 0 => bail!(
+                "--parallel {parallel}: with --device {device} the trials run at once are set by --gpu-jobs \
+                 (default {}); use --gpu-jobs {parallel} instead",
+                occam::sweep::DEFAULT_GPU_JOBS
+            ),
+            _ => {}
+        }
+        let opened = SweepDevice::open(device).map_err(|e| anyhow::anyhow!("--device {device}: {e}"))?;
+        Ok((opened, self.gpu_jobs.unwrap_or(0)))
+    }
 }
 
 pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
@@ -70,6 +117,7 @@ fn run(args: RunArgs) -> Result<()> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--keep-models: creating the directory {}", dir.display()))?;
     }
+    let (device, gpu_jobs) = args.gpu.open(args.parallel)?;
     let mut store = Store::open(&args.store)?;
     let opts = RunOptions {
         cores: super::threads(),
@@ -79,6 +127,8 @@ fn run(args: RunArgs) -> Result<()> {
         retry_failed: args.retry_failed,
         keep_models: args.keep_models,
         progress: !args.quiet,
+        device,
+        gpu_jobs,
     };
     let summary = run_sweep(&spec, &mut store, &opts)?;
     println!(
@@ -331,6 +381,8 @@ pub struct SubmitArgs {
     /// Print the script instead of submitting it; writes nothing.
     #[arg(long)]
     dry_run: bool,
+    #[command(flatten)]
+    gpu: GpuJobsArg,
 }
 
 fn submit(args: SubmitArgs) -> Result<()> {
@@ -353,8 +405,11 @@ fn submit(args: SubmitArgs) -> Result<()> {
         mem: args.mem,
         extra_sbatch: args.extra_sbatch,
         binary,
+        device: super::device(),
+        gpu_jobs: args.gpu.gpu_jobs,
     };
     slurm::check_options(&spec, &opts)?;
+    note_submit_device(&opts);
     if !args.dry_run {
         // Tasks run on other nodes: name the directory without symbolic links.
         std::fs::create_dir_all(&opts.dir).map_err(|e| anyhow::anyhow!("creating {}: {e}", opts.dir.display()))?;
@@ -370,6 +425,23 @@ fn submit(args: SubmitArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--device` and `--gpu-jobs` of a submission are passed to every task's `sweep run` (the
+/// GPU is opened there, on the compute node; the library refuses `--gpu-jobs` without a
+/// GPU). A GPU device without a GPU request in `--extra-sbatch` gets a note.
+fn note_submit_device(opts: &slurm::SlurmOptions) {
+    let asks_for_gpu = opts
+        .extra_sbatch
+        .iter()
+        .any(|e| e.contains("--gres") || e.contains("--gpus") || e.trim_start().starts_with("-G"));
+    if opts.device.is_cuda() && !asks_for_gpu {
+        eprintln!(
+            "note: --device {}: the tasks need a GPU from Slurm; add e.g. --extra-sbatch '--gres=gpu:1' \
+             (or your cluster's GPU partition with --partition)",
+            opts.device
+        );
+    }
 }
 
 #[derive(Args, Debug)]
@@ -407,12 +479,14 @@ fn collect(args: CollectArgs) -> Result<()> {
 }
 
 pub fn dispatch(cmd: SweepCommand) -> Result<()> {
+    let device = super::device();
+    let cpu_only = |name: &str| super::device::require_cpu(device, &format!("sweep {name}"));
     match cmd {
         SweepCommand::Run(a) => run(a),
-        SweepCommand::Plan(a) => plan(a),
-        SweepCommand::Export(a) => export(a),
-        SweepCommand::Status(a) => status(a),
-        SweepCommand::Collect(a) => collect(a),
+        SweepCommand::Plan(a) => cpu_only("plan").and_then(|()| plan(a)),
+        SweepCommand::Export(a) => cpu_only("export").and_then(|()| export(a)),
+        SweepCommand::Status(a) => cpu_only("status").and_then(|()| status(a)),
+        SweepCommand::Collect(a) => cpu_only("collect").and_then(|()| collect(a)),
         SweepCommand::Submit(a) => submit(a),
     }
 }

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use occam::compute::Compute;
+use occam::compute::{Backend, Compute};
 use occam::data::{Augmentation, DataSource};
 use occam::error::write_atomic;
 use occam::measure::profile::Method;
@@ -277,10 +277,10 @@ impl TrainArgs {
 }
 
 /// Trains, measuring at the checkpoints when `track` asks for them.
-fn train_tracked(
+fn train_tracked<B: Backend>(
     config: &TrainConfig,
     splits: &occam::data::Splits,
-    compute: &Compute,
+    backend: &B,
     args: &TrainArgs,
     track: Option<(usize, TrackSettings)>,
 ) -> Result<(train::TrainOutcome, Vec<TrackRow>)> {
@@ -292,11 +292,13 @@ fn train_tracked(
             log_every: args.log_every,
             observer: None,
         };
-        let outcome = train::train_with(config, splits, compute, hooks)?;
+        let outcome = train::train_with(config, splits, backend, hooks)?;
         bar.finish_and_clear();
         return Ok((outcome, Vec::new()));
     };
     track::check_trajectories(splits, &settings).context("--track-trajectory")?;
+    // The checkpoints are measured on the host (the network comes back from the device).
+    let compute = &backend.host();
     let mut rows = Vec::new();
     let mut failure = None;
     let mut on_checkpoint = |c: Checkpoint<'_>| {
@@ -313,7 +315,7 @@ fn train_tracked(
         log_every: args.log_every,
         observer: Some(&mut observer),
     };
-    let outcome = train::train_with(config, splits, compute, hooks)?;
+    let outcome = train::train_with(config, splits, backend, hooks)?;
     bar.finish_and_clear();
     if let Some(e) = failure {
         return Err(anyhow::Error::new(e).context("--track-trajectory"));
@@ -330,8 +332,12 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         .with_context(|| format!("{} = \"{}\"", args.source_of("data"), config.data))?;
     // The output directory before the work, so that a run is never lost for want of it.
     std::fs::create_dir_all(&args.out).with_context(|| format!("--out: creating {}", args.out.display()))?;
-    let compute = Compute::new(super::threads());
-    let (outcome, track_rows) = train_tracked(&config, &splits, &compute, &args, track)?;
+    let device = super::device();
+    let chosen = super::device::open(device)?;
+    let trained = super::device::with_backend!(&chosen, b => train_tracked(&config, &splits, b, &args, track));
+    // A device failure makes the run's numbers unusable: it is reported first.
+    super::device::check(&chosen)?;
+    let (outcome, track_rows) = trained?;
     if args.save_init {
         outcome.initial.save(&args.out.join("model_init.safetensors"))?;
     }
@@ -360,7 +366,8 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         "param_count": outcome.net.param_count(),
         "train_examples": outcome.train.n,
         "test_examples": outcome.test.n,
-        "threads": compute.threads(),
+        "threads": super::threads(),
+        "device": device.to_string(),
         "occam_version": env!("CARGO_PKG_VERSION"),
         "config": config,
     });

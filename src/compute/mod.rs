@@ -11,8 +11,10 @@
 
 mod backend;
 mod cpu;
+pub mod cuda;
 mod kernels;
 
 pub use backend::{Backend, BatchLoss, DeviceNet, NetParams, Operand, UpdateRule};
 pub use cpu::{Compute, MatRef};
+pub use cuda::Device;
 pub use kernels::{apply_keeping_nan, softmax_cross_entropy};

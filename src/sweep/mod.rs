@@ -1,7 +1,8 @@
 //! Sweeps: specs that expand into trials, a crash-safe SQLite store, a parallel,
-//! resumable runner, and exports of what the store holds.
+//! resumable runner (on the CPU or one GPU), and exports of what the store holds.
 
 pub mod artifact;
+pub mod device;
 pub mod export;
 pub mod metrics;
 pub mod plan;
@@ -13,6 +14,7 @@ pub mod studies;
 pub mod track;
 pub mod trial;
 
+pub use device::{DEFAULT_GPU_JOBS, MAX_GPU_JOBS, SweepDevice};
 pub use runner::{RunOptions, RunSummary, run_sweep};
 pub use spec::{SweepSpec, TrialSpec};
 pub use store::{Store, TrialRecord, TrialStatus};

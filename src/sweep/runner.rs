@@ -1,12 +1,13 @@
 //! Runs a sweep: trials in parallel (one worker per core by default, each trial on one
-//! thread), finished trials skipped, each result written to the store as it completes.
-//! A sweep killed at any moment resumes where it stopped: unfinished trials leave nothing
-//! in the store and are run again.
+//! thread; on a GPU, `gpu_jobs` workers, each with its own stream of the GPU), finished
+//! trials skipped, each result written to the store as it completes. A sweep killed at any
+//! moment resumes where it stopped: unfinished trials leave nothing in the store and are
+//! run again.
 
+use super::device::{DEFAULT_GPU_JOBS, SweepDevice, TrialBackend};
 use super::spec::{SweepSpec, TrialSpec, canonical_json};
 use super::store::{ClaimOutcome, HEARTBEAT_EVERY, Owner, Store, TrialRecord, TrialStatus};
 use super::trial::run_trial;
-use crate::compute::Compute;
 use crate::data::{DataSource, Splits};
 use crate::error::{OccamError, Result};
 use std::collections::HashMap;
@@ -20,7 +21,8 @@ pub struct RunOptions {
     /// Cores the run may use (the CLI passes `--threads`, or the machine's cores): the
     /// defaults of `parallel` and `threads_per_trial` divide them. At least 1.
     pub cores: usize,
-    /// Trials run at the same time (0 = one per core).
+    /// Trials run at the same time on the CPU (0 = one per core). Not used on a GPU,
+    /// where `gpu_jobs` says how many run at once.
     pub parallel: usize,
     /// Threads inside each trial (0 = the cores divided among the trials of this shard:
     /// a study of one network gets every core, a sweep of many gets one each). The choice
@@ -34,6 +36,12 @@ pub struct RunOptions {
     /// Save every trained network here as `<trial id>.safetensors`.
     pub keep_models: Option<PathBuf>,
     pub progress: bool,
+    /// Where trials train and measure their Jacobian norms (opened by the caller, so that
+    /// an unusable GPU stops the run before the store is touched).
+    pub device: SweepDevice,
+    /// Trials run at the same time on a GPU, each on its own stream (0 =
+    /// [`DEFAULT_GPU_JOBS`]). Not used on the CPU.
+    pub gpu_jobs: usize,
 }
 
 impl Default for RunOptions {
@@ -46,6 +54,8 @@ impl Default for RunOptions {
             retry_failed: false,
             keep_models: None,
             progress: false,
+            device: SweepDevice::Cpu,
+            gpu_jobs: 0,
         }
     }
 }
@@ -173,18 +183,10 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
         std::fs::create_dir_all(dir).map_err(|e| OccamError::io(dir, e))?;
     }
     let datasets = load_datasets(&todo)?;
-    let cores = opts.cores.max(1);
-    let threads = if opts.threads_per_trial == 0 {
-        (cores / mine.len().clamp(1, cores)).max(1)
-    } else {
-        opts.threads_per_trial
-    };
-    let workers = if opts.parallel == 0 {
-        (cores / threads).max(1)
-    } else {
-        opts.parallel
-    }
-    .clamp(1, todo.len());
+    let (workers, threads) = concurrency(opts, mine.len(), todo.len());
+    // Every trial's backend before any trial starts: a GPU stream that cannot be made
+    // stops the run here, with nothing claimed.
+    let lanes = opts.device.lanes(workers, threads)?;
     let owner = Owner::this_process();
     let shared = Shared {
         store: Mutex::new(store),
@@ -197,13 +199,38 @@ pub fn run_sweep(spec: &SweepSpec, store: &mut Store, opts: &RunOptions) -> Resu
         retry_failed: opts.retry_failed,
         sweep_name: &spec.name,
     };
-    let result = drive(&shared, &mut summary, workers, threads, opts);
+    let result = drive(&shared, &mut summary, lanes, opts);
     let store = shared.store.into_inner().unwrap_or_else(|p| p.into_inner());
     // Claims of trials never finished (a write error stopped the run) are given back.
     let released = store.release_claims(&owner);
     result?;
     released?;
     Ok(summary)
+}
+
+/// (trials at once, threads per trial) of a run of `todo` trials out of the shard's `mine`.
+/// Threads per trial are derived from the shard, not from what is left, so a resumed sweep
+/// computes with the same thread count as an uninterrupted one.
+fn concurrency(opts: &RunOptions, mine: usize, todo: usize) -> (usize, usize) {
+    let cores = opts.cores.max(1);
+    let on_gpu = opts.device.device().is_cuda();
+    let gpu_jobs = if opts.gpu_jobs == 0 {
+        DEFAULT_GPU_JOBS
+    } else {
+        opts.gpu_jobs
+    };
+    let threads = match (opts.threads_per_trial, on_gpu) {
+        (0, false) => (cores / mine.clamp(1, cores)).max(1),
+        // On a GPU the host threads (exact walks, profiles) are shared by the jobs.
+        (0, true) => (cores / gpu_jobs.min(mine).clamp(1, cores)).max(1),
+        (n, _) => n,
+    };
+    let workers = match (on_gpu, opts.parallel) {
+        (true, _) => gpu_jobs,
+        (false, 0) => (cores / threads).max(1),
+        (false, n) => n,
+    };
+    (workers.clamp(1, todo.max(1)), threads)
 }
 
 /// What the workers, the writer and the heartbeat share.
@@ -224,9 +251,10 @@ impl<'a> Shared<'a> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// One worker: claims the next trial nobody holds, trains it, hands the record over.
-    fn work(&self, threads: usize, keep: Option<&std::path::Path>, tx: mpsc::Sender<Outcome>) {
-        let compute = Compute::new(threads);
+    /// One worker: claims the next trial nobody holds, trains it on `backend`, hands the
+    /// record over. A device failure is not the trial's result: the trial is not stored
+    /// (it runs again on resume), the run stops, and this worker's stream is given up.
+    fn work(&self, backend: &dyn TrialBackend, keep: Option<&std::path::Path>, tx: mpsc::Sender<Outcome>) {
         while !self.stopped.load(Ordering::SeqCst) {
             let k = self.next.fetch_add(1, Ordering::SeqCst);
             let Some(t) = self.todo.get(k) else { break };
@@ -235,9 +263,19 @@ impl<'a> Shared<'a> {
                 Ok(ClaimOutcome::Claimed) => {
                     self.running.fetch_add(1, Ordering::SeqCst);
                     let data = &self.datasets[&t.spec.train.data];
-                    let record = run_trial(self.sweep_name, t.index, &t.spec, data, &compute, keep);
+                    let record = run_trial(self.sweep_name, t.index, &t.spec, data, backend, keep);
                     self.running.fetch_sub(1, Ordering::SeqCst);
-                    Outcome::Trained(Box::new(record))
+                    match backend.check() {
+                        Ok(()) => Outcome::Trained(Box::new(record)),
+                        Err(e) => {
+                            let failed = OccamError::config(format!(
+                                "trial {} (index {}): {e}; it was not stored and runs again when the sweep is resumed",
+                                t.id, t.index
+                            ));
+                            let _ = tx.send(Outcome::Error(failed));
+                            break;
+                        }
+                    }
                 }
                 Ok(ClaimOutcome::Finished | ClaimOutcome::HeldBy(_)) => Outcome::Elsewhere,
                 Err(e) => Outcome::Error(e),
@@ -266,16 +304,21 @@ impl<'a> Shared<'a> {
 
 /// Runs the workers and writes each record as it arrives; the first error stops the
 /// handing out of work (workers finish their current trial) and is returned.
-fn drive(shared: &Shared, summary: &mut RunSummary, workers: usize, threads: usize, opts: &RunOptions) -> Result<()> {
+fn drive(
+    shared: &Shared,
+    summary: &mut RunSummary,
+    lanes: Vec<Box<dyn TrialBackend>>,
+    opts: &RunOptions,
+) -> Result<()> {
     let bar = crate::progress::bar(opts.progress, shared.todo.len() as u64, "trials");
     let (tx, rx) = mpsc::channel::<Outcome>();
     let done = AtomicBool::new(false);
     let mut first_error = None;
     std::thread::scope(|scope| {
-        for _ in 0..workers {
+        for lane in lanes {
             let tx = tx.clone();
             let keep = opts.keep_models.as_deref();
-            scope.spawn(move || shared.work(threads, keep, tx));
+            scope.spawn(move || shared.work(lane.as_ref(), keep, tx));
         }
         drop(tx);
         scope.spawn(|| shared.heartbeat(&done));

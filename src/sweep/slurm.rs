@@ -31,6 +31,11 @@ pub struct SlurmOptions {
     pub extra_sbatch: Vec<String>,
     /// The `occam` binary the tasks run (this one, by default).
     pub binary: PathBuf,
+    /// Where each task's `sweep run` trains (`--device`, passed through; a GPU must also
+    /// be requested from Slurm, e.g. `--gres=gpu:1` in `extra_sbatch`).
+    pub device: crate::compute::Device,
+    /// `--gpu-jobs` of each task's `sweep run` on a GPU (its default when `None`).
+    pub gpu_jobs: Option<usize>,
 }
 
 /// The shard store of task `k` of `n`.
@@ -140,6 +145,14 @@ pub fn check_options(spec: &SweepSpec, opts: &SlurmOptions) -> Result<()> {
     for e in &opts.extra_sbatch {
         checks::extra_sbatch(e)?;
     }
+    if let Some(k) = opts.gpu_jobs {
+        if !opts.device.is_cuda() {
+            return Err(OccamError::config(format!(
+                "--gpu-jobs {k}: applies to --device cuda only (leave --gpu-jobs out, or add --device cuda)"
+            )));
+        }
+        crate::limits::in_range("--gpu-jobs", k, 1, super::device::MAX_GPU_JOBS)?;
+    }
     Ok(())
 }
 
@@ -184,14 +197,28 @@ pub fn sbatch_script(spec: &SweepSpec, opts: &SlurmOptions, tasks: &[usize]) -> 
          export OCCAM_SQLITE_JOURNAL=DELETE   # no WAL shared-memory file on network file systems\n\
          k=\"$SLURM_ARRAY_TASK_ID\"\n\
          store=\"$(printf '%s/shards/shard-%05d-of-%05d.sqlite' {} \"$k\" {n})\"\n\
-         exec {} --threads {} sweep run {} --store \"$store\" --shard \"$k/{n}\" --quiet\n",
+         exec {} --threads {}{} sweep run {} --store \"$store\" --shard \"$k/{n}\"{} --quiet\n",
         spec.name,
         quote(dir),
         quote(binary),
         opts.cpus,
+        device_option(opts.device),
         quote(path_text("--dir", &opts.dir.join("spec.toml"))?),
+        opts.gpu_jobs
+            .map(|k| format!(" --gpu-jobs {}", quote(&k.to_string())))
+            .unwrap_or_default(),
     );
     Ok(s)
+}
+
+/// ` --device VALUE` for a GPU (quoted like every value), nothing for the CPU (the default),
+/// so CPU scripts are as before.
+fn device_option(device: crate::compute::Device) -> String {
+    if device.is_cuda() {
+        format!(" --device {}", quote(&device.to_string()))
+    } else {
+        String::new()
+    }
 }
 
 /// What a submission did.

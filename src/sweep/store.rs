@@ -118,6 +118,9 @@ pub struct TrialRecord {
     pub train_seconds: f64,
     pub measure_seconds: f64,
     pub threads: usize,
+    /// Where the trial trained and measured its Jacobian norms (`cpu` for trials stored
+    /// before the store had a device column).
+    pub device: crate::compute::Device,
     pub host: String,
     pub points: Vec<PointRow>,
     pub artifacts: Vec<super::artifact::Artifact>,
@@ -149,6 +152,7 @@ impl TrialRecord {
             train_seconds: 0.0,
             measure_seconds: 0.0,
             threads: 1,
+            device: crate::compute::Device::Cpu,
             host: String::new(),
             points: Vec::new(),
             artifacts: Vec::new(),

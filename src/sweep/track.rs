@@ -1,11 +1,12 @@
 //! Training a sweep trial, tracked when its spec says `[measure] track = K`: the trial's
 //! own measurement settings (its Jacobian test points, its transition trajectories and
 //! seed) applied at K log-spaced steps, stored as the `track` artifact. Without `track`
-//! this is plain training.
+//! this is plain training. Training runs on the trial's device; the checkpoints are
+//! measured on its host backend.
 
 use super::artifact::{Artifact, TrackArtifact};
+use super::device::TrialBackend;
 use super::spec::TrialSpec;
-use crate::compute::Compute;
 use crate::data::Splits;
 use crate::error::Result;
 use crate::measure::track::{TrackRow, TrackSettings, TrackTransitions, measure_checkpoint};
@@ -33,10 +34,15 @@ pub fn settings(spec: &TrialSpec) -> TrackSettings {
 
 /// Trains the trial's network; with `track = K` also measures it at the K log-spaced
 /// steps and returns the `track` artifact. An error is a failure of the trial.
-pub fn train_trial(spec: &TrialSpec, splits: &Splits, compute: &Compute) -> Result<(TrainOutcome, Option<Artifact>)> {
+pub fn train_trial(
+    spec: &TrialSpec,
+    splits: &Splits,
+    backend: &dyn TrialBackend,
+) -> Result<(TrainOutcome, Option<Artifact>)> {
     let Some(k) = spec.measure.track else {
-        return Ok((train::train(&spec.train, splits, compute)?, None));
+        return Ok((backend.train(&spec.train, splits, Default::default())?, None));
     };
+    let compute = backend.host();
     let settings = settings(spec);
     crate::measure::track::check_trajectories(splits, &settings)?;
     let mut rows: Vec<TrackRow> = Vec::new();
@@ -51,10 +57,9 @@ pub fn train_trial(spec: &TrialSpec, splits: &Splits, compute: &Compute) -> Resu
         }
     };
     let mut observer = Observer::new(log_spaced_steps(spec.train.steps, k), &mut on_checkpoint);
-    let outcome = train::train_with(
+    let outcome = backend.train(
         &spec.train,
         splits,
-        compute,
         train::TrainHooks {
             observer: Some(&mut observer),
             ..Default::default()

@@ -3,17 +3,19 @@
 //! recorded with its training metrics and no sensitivity measurements; a measurement that
 //! meets non-finite arithmetic makes the trial `non_finite`, its metrics NULL and the
 //! reason saying what overflowed. Specs are validated before any trial runs, so a panic
-//! caught here ("internal error") is a bug, kept only as a last resort.
+//! caught here ("internal error") is a bug, kept only as a last resort. Training and the
+//! Jacobian norms run on the trial's [`TrialBackend`] (the CPU or a GPU stream); the other
+//! measurements on its host backend.
 
 use super::artifact::{
     Artifact, ExactMapArtifact, ExactRegionsArtifact, ExactSkip, MapStage, ProfileArtifact, ProfileCurve,
     RegionMapArtifact, RegionsArtifact,
 };
+use super::device::TrialBackend;
 use super::metrics::transitions::method_for;
 use super::metrics::{self as registry, Measured, MetricValues, TrialContext};
 use super::spec::TrialSpec;
 use super::store::{TrialRecord, TrialStatus};
-use crate::compute::Compute;
 use crate::data::Splits;
 use crate::measure::profile::Method;
 use crate::measure::regions_exact;
@@ -31,9 +33,10 @@ pub fn run_trial(
     index: usize,
     spec: &TrialSpec,
     splits: &Splits,
-    compute: &Compute,
+    backend: &dyn TrialBackend,
     keep_models: Option<&Path>,
 ) -> TrialRecord {
+    let compute = backend.host();
     let mut record = TrialRecord {
         id: spec.id(),
         sweep: sweep.to_string(),
@@ -47,12 +50,13 @@ pub fn run_trial(
         train_seconds: f64::NAN,
         measure_seconds: f64::NAN,
         threads: compute.threads(),
+        device: backend.device(),
         host: hostname(),
         points: Vec::new(),
         artifacts: Vec::new(),
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), String> {
-        let (outcome, track) = super::track::train_trial(spec, splits, compute).map_err(|e| e.to_string())?;
+        let (outcome, track) = super::track::train_trial(spec, splits, backend).map_err(|e| e.to_string())?;
         record.artifacts.extend(track);
         record.status = outcome.status.into();
         record.param_count = outcome.net.param_count();
@@ -76,7 +80,7 @@ pub fn run_trial(
         }
         if outcome.status != Status::Diverged {
             let started = Instant::now();
-            let findings = measure_trial(spec, splits, compute, &outcome, &mut record)?;
+            let findings = measure_trial(spec, splits, backend, &outcome, &mut record)?;
             record.measure_seconds = started.elapsed().as_secs_f64();
             if !findings.is_empty() {
                 record.status = TrialStatus::NonFinite;
@@ -123,7 +127,7 @@ fn hostname() -> String {
 fn measure_trial(
     spec: &TrialSpec,
     splits: &Splits,
-    compute: &Compute,
+    backend: &dyn TrialBackend,
     outcome: &TrainOutcome,
     record: &mut TrialRecord,
 ) -> Result<Vec<String>, String> {
@@ -131,7 +135,8 @@ fn measure_trial(
     let ctx = TrialContext {
         spec,
         splits,
-        compute,
+        compute: backend.host(),
+        backend,
         net: &outcome.net,
         seed,
     };

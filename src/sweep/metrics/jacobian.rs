@@ -1,11 +1,10 @@
 //! Jacobian-norm metrics: the mean Frobenius norm of the input-output Jacobian of the
 //! softmax output (and of the logits) over the first test points, and, for the per-point
-//! study, each point's loss, norms and the norm of its target class's row.
+//! study, each point's loss, norms and the norm of its target class's row. They run on the
+//! trial's device (the CPU, or its GPU stream in `sweep run --device cuda`).
 
 use super::{Measured, Measurement, Metric, MetricValues, PointRow, Scope, TrialContext};
-use crate::measure::{JacobianRequest, MeasureRequest, measure};
 use crate::sweep::spec::MeasureSpec;
-use std::ops::ControlFlow;
 
 const fn metric(name: &'static str, scope: Scope, description: &'static str) -> Metric {
     Metric {
@@ -75,20 +74,15 @@ impl Measurement for JacobianNorms {
         }
         let test = &ctx.splits.test;
         let n = m.jacobian_points.min(test.len());
-        let request = MeasureRequest {
-            jacobian: Some(JacobianRequest { points: Some(n) }),
-            ..Default::default()
-        };
-        let measured = measure(ctx.net, ctx.compute, ctx.inputs(), &request, &mut |_| {
-            ControlFlow::Continue(())
-        })
-        .map_err(|e| e.to_string())?;
-        if let Some(bad) = measured.jacobian_non_finite {
+        let (jac, non_finite) = ctx
+            .backend
+            .jacobian_norms(ctx.net, ctx.inputs(), n)
+            .map_err(|e| e.to_string())?;
+        if let Some(bad) = non_finite {
             out.non_finite
                 .push(format!("Jacobian at test point {}: {bad}", bad.point));
             return Ok(());
         }
-        let jac = measured.points;
         let mean =
             |f: &dyn Fn(&crate::measure::jacobian::PointJacobian) -> f64| jac.iter().map(f).sum::<f64>() / n as f64;
         out.values.set(JACOBIAN_NORM, mean(&|p| p.jacobian_norm));

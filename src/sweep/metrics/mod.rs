@@ -151,7 +151,10 @@ pub struct PointRow {
 pub struct TrialContext<'a> {
     pub spec: &'a TrialSpec,
     pub splits: &'a Splits,
+    /// The CPU backend of the host-side measurements (transitions, profiles, region maps).
     pub compute: &'a Compute,
+    /// Where the Jacobian norms run (the CPU or the trial's GPU stream).
+    pub backend: &'a dyn crate::sweep::device::TrialBackend,
     pub net: &'a Mlp,
     /// Seeds the trajectories (random ellipses, data triplets).
     pub seed: u64,

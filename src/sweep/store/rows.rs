@@ -1,7 +1,7 @@
 //! A trial's rows: writing a [`TrialRecord`] (trial, axes, metrics, points, artifacts) and
 //! reading every stored trial back, from a version-2 store or, read-only, a version-1 one.
 
-use super::schema::{SchemaVersion, add_point_column, point_metric_columns};
+use super::schema::{SchemaVersion, add_point_column, has_device_column, point_metric_columns};
 use super::{TrialRecord, db_err, v1};
 use crate::error::{OccamError, Result};
 use crate::sweep::artifact::Artifact;
@@ -24,8 +24,8 @@ pub(super) fn insert_in(tx: &Connection, r: &TrialRecord) -> rusqlite::Result<()
     }
     tx.execute(
         "INSERT OR REPLACE INTO trials (id, sweep, trial_index, config, status, reason, param_count, steps,
-            pair_group, pair_factor, pair_on, train_seconds, measure_seconds, threads, host)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            pair_group, pair_factor, pair_on, train_seconds, measure_seconds, threads, host, device)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             r.id,
             r.sweep,
@@ -42,6 +42,7 @@ pub(super) fn insert_in(tx: &Connection, r: &TrialRecord) -> rusqlite::Result<()
             finite(r.measure_seconds),
             r.threads as i64,
             r.host,
+            r.device.to_string(),
         ],
     )?;
     insert_axes(tx, &r.id, &r.spec.train)?;
@@ -112,12 +113,18 @@ pub(super) fn read_trials(conn: &Connection, path: &Path, version: SchemaVersion
     let err = db_err(path);
     let mut metrics = trial_metrics(conn, path, version)?;
     let point_columns = point_metric_columns(conn).map_err(&err)?;
+    // Stores written before `sweep run --device` have no device column: CPU trials.
+    let device = if has_device_column(conn).map_err(&err)? {
+        "device"
+    } else {
+        "NULL"
+    };
     let mut stmt = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT id, sweep, trial_index, config, status, reason, param_count, steps,
-                    train_seconds, measure_seconds, threads, host
-             FROM trials ORDER BY sweep, trial_index, id",
-        )
+                    train_seconds, measure_seconds, threads, host, {device}
+             FROM trials ORDER BY sweep, trial_index, id"
+        ))
         .map_err(&err)?;
     let f = |r: &rusqlite::Row, i: usize| r.get::<_, Option<f64>>(i).map(|v| v.unwrap_or(f64::NAN));
     let count = |r: &rusqlite::Row, i: usize| r.get::<_, Option<i64>>(i).map(|v| v.unwrap_or(0) as usize);
@@ -127,6 +134,12 @@ pub(super) fn read_trials(conn: &Connection, path: &Path, version: SchemaVersion
             let status = status.parse().map_err(|e: String| {
                 rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
             })?;
+            let device = match r.get::<_, Option<String>>(12)? {
+                None => crate::compute::Device::Cpu,
+                Some(text) => text.parse().map_err(|e: String| {
+                    rusqlite::Error::FromSqlConversionFailure(12, rusqlite::types::Type::Text, e.into())
+                })?,
+            };
             Ok((
                 r.get::<_, String>(3)?,
                 TrialRecord {
@@ -146,6 +159,7 @@ pub(super) fn read_trials(conn: &Connection, path: &Path, version: SchemaVersion
                     train_seconds: f(r, 8)?,
                     measure_seconds: f(r, 9)?,
                     threads: count(r, 10)?,
+                    device,
                     host: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
                     points: Vec::new(),
                     artifacts: Vec::new(),

@@ -52,7 +52,7 @@ pub(super) const TABLES: &str = "
         param_count INTEGER, steps INTEGER,
         pair_group TEXT, pair_factor TEXT, pair_on INTEGER,
         train_seconds REAL, measure_seconds REAL, threads INTEGER, host TEXT,
-        finished_at TEXT NOT NULL DEFAULT (datetime('now')));
+        finished_at TEXT NOT NULL DEFAULT (datetime('now')), device TEXT);
     CREATE TABLE IF NOT EXISTS trial_axes (trial_id TEXT NOT NULL, axis TEXT NOT NULL, value TEXT NOT NULL,
         PRIMARY KEY (trial_id, axis)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS metrics (trial_id TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
@@ -130,6 +130,7 @@ pub(super) fn create_schema(conn: &Connection, path: &Path) -> Result<()> {
             }
         }
         conn.execute_batch(TABLES).map_err(&err)?;
+        add_device_column(conn, path)?;
         conn.execute(
             "INSERT OR REPLACE INTO occam_meta VALUES ('schema', ?1)",
             [SchemaVersion::NEWEST.tag()],
@@ -165,6 +166,28 @@ pub(super) fn add_point_column(conn: &Connection, name: &str) -> rusqlite::Resul
     }
     if !point_metric_columns(conn)?.iter().any(|c| c == name) {
         conn.execute_batch(&format!("ALTER TABLE points ADD COLUMN \"{name}\" REAL"))?;
+    }
+    Ok(())
+}
+
+/// Whether `trials` has the `device` column (stores written before `sweep run --device`
+/// lack it; their trials ran on the CPU).
+pub(super) fn has_device_column(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('trials') WHERE name = 'device'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
+/// Adds `trials.device` (NULL, read as `cpu`, for the trials already stored) to a store
+/// written before it existed.
+fn add_device_column(conn: &Connection, path: &Path) -> Result<()> {
+    let err = db_err(path);
+    if !has_device_column(conn).map_err(&err)? {
+        conn.execute_batch("ALTER TABLE trials ADD COLUMN device TEXT")
+            .map_err(&err)?;
     }
     Ok(())
 }
@@ -223,7 +246,7 @@ fn wide_view_sql() -> String {
     format!(
         "CREATE VIEW trials_wide AS SELECT t.id, t.sweep, t.trial_index, t.status, t.reason, {}, \
          t.param_count, t.steps, t.pair_group, t.pair_factor, t.pair_on, t.train_seconds, \
-         t.measure_seconds, t.threads, t.host, t.finished_at FROM trials t",
+         t.measure_seconds, t.threads, coalesce(t.device, 'cpu') AS device, t.host, t.finished_at FROM trials t",
         columns.join(", ")
     )
 }
