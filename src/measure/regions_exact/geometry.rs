@@ -60,14 +60,23 @@ pub fn split(poly: &[Point], line: [f64; 3]) -> Split {
             0
         }
     };
-    let values: Vec<f64> = poly.iter().map(value).collect();
-    let sides: Vec<i8> = values.iter().map(|&d| side(d)).collect();
-    if sides.iter().all(|&s| s >= 0) {
+    // Most lines miss most pieces: settle those before allocating anything.
+    let (mut any_above, mut any_below) = (false, false);
+    for p in poly {
+        match side(value(p)) {
+            1 => any_above = true,
+            -1 => any_below = true,
+            _ => {}
+        }
+    }
+    if !any_below {
         return Split::Above;
     }
-    if sides.iter().all(|&s| s <= 0) {
+    if !any_above {
         return Split::Below;
     }
+    let values: Vec<f64> = poly.iter().map(value).collect();
+    let sides: Vec<i8> = values.iter().map(|&d| side(d)).collect();
     let (mut below, mut above) = (Vec::with_capacity(poly.len() + 1), Vec::with_capacity(poly.len() + 1));
     let n = poly.len();
     for i in 0..n {
@@ -94,6 +103,28 @@ pub fn split(poly: &[Point], line: [f64; 3]) -> Split {
         (false, _) => Split::Above,
         (_, false) => Split::Below,
     }
+}
+
+/// Whether every vertex of `poly` is farther from the line `a + b·u + c·v = 0`, on one
+/// side, than [`split`]'s tolerance plus `margin` (both relative to |a| + |b| + |c|): then
+/// `split` leaves `poly` whole, and every polygon inside it whose vertices are off by less
+/// than the margin as well.
+pub fn clear_of(poly: &[Point], line: [f64; 3], margin: f64) -> bool {
+    let [a, b, c] = line;
+    let clearance = (1e-12 + margin) * (a.abs() + b.abs() + c.abs());
+    let (mut lowest, mut highest) = (f64::INFINITY, f64::NEG_INFINITY);
+    for p in poly {
+        let value = a + b * p.0 + c * p.1;
+        // Plain comparisons (a NaN changes neither, as with `min` and `max`), cheaper in
+        // this hot loop.
+        if value < lowest {
+            lowest = value;
+        }
+        if value > highest {
+            highest = value;
+        }
+    }
+    lowest > clearance || highest < -clearance
 }
 
 /// Whether `p` lies in the convex counter-clockwise polygon, boundary included (up to
