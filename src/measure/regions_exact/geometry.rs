@@ -50,7 +50,7 @@ pub enum Split {
 pub fn split(poly: &[Point], line: [f64; 3]) -> Split {
     let [a, b, c] = line;
     let value = |p: &Point| a + b * p.0 + c * p.1;
-    let tolerance = 1e-12 * (a.abs() + b.abs() + c.abs());
+    let tolerance = tolerance(line);
     let side = |d: f64| {
         if d > tolerance {
             1
@@ -105,26 +105,10 @@ pub fn split(poly: &[Point], line: [f64; 3]) -> Split {
     }
 }
 
-/// Whether every vertex of `poly` is farther from the line `a + b·u + c·v = 0`, on one
-/// side, than [`split`]'s tolerance plus `margin` (both relative to |a| + |b| + |c|): then
-/// `split` leaves `poly` whole, and every polygon inside it whose vertices are off by less
-/// than the margin as well.
-pub fn clear_of(poly: &[Point], line: [f64; 3], margin: f64) -> bool {
-    let [a, b, c] = line;
-    let clearance = (1e-12 + margin) * (a.abs() + b.abs() + c.abs());
-    let (mut lowest, mut highest) = (f64::INFINITY, f64::NEG_INFINITY);
-    for p in poly {
-        let value = a + b * p.0 + c * p.1;
-        // Plain comparisons (a NaN changes neither, as with `min` and `max`), cheaper in
-        // this hot loop.
-        if value < lowest {
-            lowest = value;
-        }
-        if value > highest {
-            highest = value;
-        }
-    }
-    lowest > clearance || highest < -clearance
+/// The tolerance of [`split`] for the line `a + b·u + c·v = 0`: a vertex this close to
+/// the line counts as on it.
+pub fn tolerance(line: [f64; 3]) -> f64 {
+    1e-12 * (line[0].abs() + line[1].abs() + line[2].abs())
 }
 
 /// Whether `p` lies in the convex counter-clockwise polygon, boundary included (up to

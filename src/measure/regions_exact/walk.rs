@@ -107,8 +107,9 @@ impl Walk {
             return Err(Stop::TooMany);
         }
         let w = self.layers.widths[layer + 1];
-        check_f32_range(layer, &poly, z, w)?;
-        let pieces = self.cut(poly, z, w);
+        let slopes = SlopeRanges::of(&poly, z, w);
+        check_f32_range(layer, &poly, z, w, &slopes)?;
+        let pieces = self.cut(poly, z, w, &slopes);
         let total = self.counts[layer].fetch_add(pieces.len(), Ordering::Relaxed) + pieces.len();
         if total > self.max_regions {
             if !self.stopped.swap(true, Ordering::Relaxed) {
@@ -160,16 +161,19 @@ impl Walk {
     }
 
     /// `poly` cut by every breakpoint line of the layer's `w` neurons. A line that keeps
-    /// clear of `poly` (every vertex farther from it than the split's tolerance, with a
-    /// margin of 1e-9 relative for the rounding of the vertices cuts will make) keeps
-    /// clear of every piece of it, so it is skipped without visiting the pieces.
-    fn cut(&self, poly: Vec<Point>, z: &[f64], w: usize) -> Vec<Vec<Point>> {
-        let outline = poly.clone();
+    /// clear of `poly` keeps clear of every piece of it and is skipped without visiting
+    /// the pieces: every vertex is farther from it than the split's tolerance plus a
+    /// margin of 1e-9 (relative, like the tolerance), far more than the rounding of the
+    /// vertices later cuts make and of summing `a + (b·u + c·v)` instead of the split's
+    /// `(a + b·u) + c·v`.
+    fn cut(&self, poly: Vec<Point>, z: &[f64], w: usize, slopes: &SlopeRanges) -> Vec<Vec<Point>> {
         let mut pieces = vec![poly];
         for i in 0..w {
             for &beta in &self.layers.breakpoints {
                 let line = [z[i] - beta, z[w + i], z[2 * w + i]];
-                if geometry::clear_of(&outline, line, 1e-9) {
+                // The tolerance (1e-12 relative) plus the margin (1e-9 relative).
+                let clearance = geometry::tolerance(line) * (1.0 + 1e3);
+                if line[0] + slopes.lowest[i] > clearance || line[0] + slopes.highest[i] < -clearance {
                     continue;
                 }
                 let mut next = Vec::with_capacity(pieces.len() + 1);
@@ -189,13 +193,51 @@ impl Walk {
     }
 }
 
+/// Per neuron i of a layer with coefficients `z` (`3 × w`), the lowest and highest of its
+/// slope part `b_i·u + c_i·v` over a polygon's vertices: with the constant `a_i`, the range
+/// of the neuron's pre-activation over the polygon (an affine function's extremes on a
+/// convex polygon are at vertices).
+struct SlopeRanges {
+    lowest: Vec<f64>,
+    highest: Vec<f64>,
+}
+
+impl SlopeRanges {
+    fn of(poly: &[Point], z: &[f64], w: usize) -> SlopeRanges {
+        let (b, c) = (&z[w..2 * w], &z[2 * w..3 * w]);
+        let mut lowest = vec![f64::INFINITY; w];
+        let mut highest = vec![f64::NEG_INFINITY; w];
+        // Vertices outside, neurons inside: the inner loop vectorizes.
+        for &(u, v) in poly {
+            for i in 0..w {
+                let s = b[i] * u + c[i] * v;
+                lowest[i] = if s < lowest[i] { s } else { lowest[i] };
+                highest[i] = if s > highest[i] { s } else { highest[i] };
+            }
+        }
+        SlopeRanges { lowest, highest }
+    }
+}
+
 /// Refuses a polygon on which some pre-activation of hidden layer `layer` (0-based; `z`
 /// its coefficients, `3 × w`) leaves float32's range. The walk is in f64, but the network
 /// it maps computes in f32, where such a value is infinite: the map of that f32 function
 /// does not exist, and the raster map refuses it in the same words. An affine function on a
 /// convex polygon is largest in magnitude at a vertex, so the vertices settle it.
-fn check_f32_range(layer: usize, poly: &[Point], z: &[f64], w: usize) -> std::result::Result<(), Stop> {
+/// `slopes` settle almost every polygon at once; only one that comes within a millionth
+/// of the limit has its vertices checked one by one.
+fn check_f32_range(
+    layer: usize,
+    poly: &[Point],
+    z: &[f64],
+    w: usize,
+    slopes: &SlopeRanges,
+) -> std::result::Result<(), Stop> {
     let limit = f64::from(f32::MAX);
+    let near = limit * (1.0 - 1e-6);
+    if (0..w).all(|i| (z[i] + slopes.highest[i]).abs() < near && (z[i] + slopes.lowest[i]).abs() < near) {
+        return Ok(());
+    }
     for i in 0..w {
         for &(u, v) in poly {
             let value = z[i] + u * z[w + i] + v * z[2 * w + i];
