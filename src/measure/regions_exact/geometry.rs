@@ -50,7 +50,7 @@ pub enum Split {
 pub fn split(poly: &[Point], line: [f64; 3]) -> Split {
     let [a, b, c] = line;
     let value = |p: &Point| a + b * p.0 + c * p.1;
-    let tolerance = 1e-12 * (a.abs() + b.abs() + c.abs());
+    let tolerance = tolerance(line);
     let side = |d: f64| {
         if d > tolerance {
             1
@@ -60,14 +60,23 @@ pub fn split(poly: &[Point], line: [f64; 3]) -> Split {
             0
         }
     };
-    let values: Vec<f64> = poly.iter().map(value).collect();
-    let sides: Vec<i8> = values.iter().map(|&d| side(d)).collect();
-    if sides.iter().all(|&s| s >= 0) {
+    // Most lines miss most pieces: settle those before allocating anything.
+    let (mut any_above, mut any_below) = (false, false);
+    for p in poly {
+        match side(value(p)) {
+            1 => any_above = true,
+            -1 => any_below = true,
+            _ => {}
+        }
+    }
+    if !any_below {
         return Split::Above;
     }
-    if sides.iter().all(|&s| s <= 0) {
+    if !any_above {
         return Split::Below;
     }
+    let values: Vec<f64> = poly.iter().map(value).collect();
+    let sides: Vec<i8> = values.iter().map(|&d| side(d)).collect();
     let (mut below, mut above) = (Vec::with_capacity(poly.len() + 1), Vec::with_capacity(poly.len() + 1));
     let n = poly.len();
     for i in 0..n {
@@ -94,6 +103,12 @@ pub fn split(poly: &[Point], line: [f64; 3]) -> Split {
         (false, _) => Split::Above,
         (_, false) => Split::Below,
     }
+}
+
+/// The tolerance of [`split`] for the line `a + b·u + c·v = 0`: a vertex this close to
+/// the line counts as on it.
+pub fn tolerance(line: [f64; 3]) -> f64 {
+    1e-12 * (line[0].abs() + line[1].abs() + line[2].abs())
 }
 
 /// Whether `p` lies in the convex counter-clockwise polygon, boundary included (up to

@@ -15,8 +15,11 @@
 //! thread. The number of regions is capped ([`ExactRequest::max_regions`]): past it the
 //! map is refused with an error, never cut short.
 
+mod coefficients;
 pub mod geometry;
 mod walk;
+
+pub use coefficients::CoefficientPath;
 
 use super::finite::NonFinite;
 use super::regions::ANCHOR_RADIUS;
@@ -219,8 +222,20 @@ pub enum Capped {
 /// [`exact_region_map`], saying where the walk stopped instead of an error when the map
 /// has more regions than the cap.
 pub fn exact_region_map_capped(net: &Mlp, plane: &PlaneCoordinates, request: ExactRequest) -> Result<Capped> {
+    exact_region_map_by(net, plane, request, CoefficientPath::default())
+}
+
+/// [`exact_region_map_capped`] with the coefficients handed down by `path`: both paths
+/// give the same regions (up to rounding in the last bits of the vertices); the plain
+/// [`CoefficientPath::PerPiece`] is there for tests to compare with.
+pub fn exact_region_map_by(
+    net: &Mlp,
+    plane: &PlaneCoordinates,
+    request: ExactRequest,
+    path: CoefficientPath,
+) -> Result<Capped> {
     check_request(net, plane, request)?;
-    let walked = match walk::partition(net, plane, request) {
+    let walked = match walk::partition(net, plane, request, path) {
         Ok(walked) => walked,
         Err(over) => {
             return Ok(Capped::OverCap {
