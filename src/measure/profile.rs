@@ -7,7 +7,7 @@ use super::finite::{NonFinite, check_jacobians};
 use super::jacobian::{JacobianPlan, PointJacobian};
 use super::parallel::in_order_by_groups;
 use super::trajectory::Trajectory;
-use super::transitions::{COEF_BUDGET, ExactWalk, TransitionCount, exact_transitions_by, sampled_transitions};
+use super::transitions::{ExactWalk, TRAJECTORY_BUDGET, TransitionCount, exact_transitions_by, sampled_transitions};
 use crate::compute::Compute;
 use crate::error::{OccamError, Result};
 use crate::net::Mlp;
@@ -80,10 +80,9 @@ pub fn profile(
             net.activation()
         )));
     }
-    // One trajectory per thread at a time, each on one thread (the exact walks share the
-    // coefficient budget), folded in trajectory order.
+    // One trajectory per thread at a time, each on one thread (each exact walk with the
+    // same memory budget at any thread count), folded in trajectory order.
     let group = compute.threads();
-    let budget = COEF_BUDGET / group;
     let single = Compute::single();
     let jacobian = JacobianPlan::new(&single, net);
     let one = |i: usize| -> Result<(Trajectory, Vec<PointJacobian>, TransitionCount)> {
@@ -91,7 +90,7 @@ pub fn profile(
         let x: Vec<f32> = position.iter().flat_map(|&p| traj.point_at(p)).collect();
         let points = jacobian.norms(&single, &x, None);
         let count = match method {
-            Method::Exact => exact_transitions_by(net, &single, &traj, true, ExactWalk::Rank1, budget),
+            Method::Exact => exact_transitions_by(net, &single, &traj, true, ExactWalk::Rank1, TRAJECTORY_BUDGET),
             Method::Sampled => sampled_transitions(net, &single, &traj, k, true),
         };
         Ok((traj, points, count))

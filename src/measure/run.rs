@@ -17,7 +17,7 @@ use super::request::{
 };
 use super::trajectory::{self, Trajectory, TrajectoryKind};
 use super::transitions::{
-    COEF_BUDGET, ExactWalk, TransitionCount, exact_transitions, exact_transitions_by, sampled_transitions,
+    ExactWalk, TRAJECTORY_BUDGET, TransitionCount, exact_transitions, exact_transitions_by, sampled_transitions,
 };
 use crate::compute::Compute;
 use crate::data::Dataset;
@@ -387,14 +387,13 @@ fn transitions_part(
         non_finite: None,
     };
     // One trajectory per thread at a time, each walked on one thread (the counts do not
-    // depend on the thread count); the exact walks share the coefficient budget.
+    // depend on the thread count: each exact walk has the same memory budget at any count).
     let group = compute.threads();
     let single = Compute::single();
-    let budget = COEF_BUDGET / group;
     let count_one = |i: usize| -> Result<TransitionCount> {
         let traj = trajectory::build(t.kind, inputs.points, inputs.train, i, t.seed)?;
         Ok(match method {
-            Method::Exact => exact_transitions_by(net, &single, &traj, false, ExactWalk::Rank1, budget),
+            Method::Exact => exact_transitions_by(net, &single, &traj, false, ExactWalk::Rank1, TRAJECTORY_BUDGET),
             Method::Sampled => sampled_transitions(net, &single, &traj, t.samples, false),
         })
     };

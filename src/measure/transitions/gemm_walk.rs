@@ -3,12 +3,13 @@
 //! cut at the layer's roots. Kept as it was before the rank-1 walk ([`super::rank1`]) so the
 //! tests can compare the two, and selectable in `occam bench transitions`.
 
-use super::roots::ellipse_roots;
+use super::pinned::{self, CutSides, PinRule, PinnedCut, pinned_ellipse_roots};
+use super::roots::{ArcPins, ellipse_roots};
 use super::{ARC_BLOCK, Arc, first_non_finite};
 use crate::compute::{Compute, MatRef};
 use crate::measure::finite::NonFinite;
 use crate::measure::trajectory::Piece;
-use crate::net::Mlp;
+use crate::net::{Activation, Mlp};
 use rayon::prelude::*;
 
 /// Every crossing on `[lo, hi)` of one piece: (hidden layer, parameter value); `None` when
@@ -22,74 +23,200 @@ pub(super) fn walk_piece(
     hi: f64,
     budget: usize,
 ) -> Result<Option<Vec<(usize, f64)>>, NonFinite> {
-    let act = net.activation();
-    // Only a whole ellipse closes on itself; a part of one ends where it ends.
-    let closed = matches!(piece, Piece::Ellipse { .. }) && lo == 0.0 && hi == piece.span();
-    let is_ellipse = matches!(piece, Piece::Ellipse { .. });
-    let nb = piece.basis_len();
     let splittable = hi - lo > 1e-9 * piece.span();
-    let mut arcs = vec![Arc { lo, hi }];
+    let mut walk = PieceWalk {
+        piece,
+        act: net.activation(),
+        // Only a whole ellipse closes on itself; a part of one ends where it ends.
+        closed: matches!(piece, Piece::Ellipse { .. }) && lo == 0.0 && hi == piece.span(),
+        nb: piece.basis_len(),
+        arcs: vec![Arc { lo, hi }],
+        parent: vec![0],
+        below_codes: Vec::new(),
+        touching: Vec::new(),
+    };
     // coef: (arcs·nb) × width, the current layer's input as Σ_k coef_k·basis_k(s).
     let mut coef: Vec<f32> = piece.coefficients().concat();
     let mut crossings = Vec::new();
     for layer in 0..net.depth() - 1 {
         let (w_in, w_out) = (net.dims()[layer], net.dims()[layer + 1]);
-        let rows = arcs.len() * nb;
-        if splittable && rows * w_out.max(w_in) > budget {
+        if splittable && walk.arcs.len() * walk.nb * w_out.max(w_in) > budget {
             return Ok(None);
         }
-        let mut z = vec![0.0f32; rows * w_out];
-        let w = MatRef::rows(&net.weights()[layer], w_out, w_in);
-        for start in (0..rows).step_by(ARC_BLOCK) {
-            let r = ARC_BLOCK.min(rows - start);
-            compute.matmul(
-                &mut z[start * w_out..(start + r) * w_out],
-                MatRef::rows(&coef[start * w_in..(start + r) * w_in], r, w_in),
-                w.t(),
-                false,
-            );
-        }
-        if let Some(bias) = net.bias(layer) {
-            // The bias is constant along the piece: it joins the coefficient of basis
-            // function 0, which is 1 for segments and ellipses alike.
-            for arc in z.chunks_exact_mut(nb * w_out) {
-                arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        let z = pre_activations(net, compute, layer, &coef, walk.nb)?;
+        let rule = PinRule::new(net, layer);
+        let pinned = walk.pinned_cuts(&rule);
+        let roots_per_arc = walk.roots(&z, w_out, &rule, &pinned);
+        // Cut the arcs at the roots; each sub-arc carries φ's linear piece per neuron.
+        let mut new_arcs = Vec::new();
+        let mut parent = Vec::new();
+        for (a, roots) in roots_per_arc.iter().enumerate() {
+            crossings.extend(roots.iter().map(|&s| (layer, s)));
+            let mut lo = walk.arcs[a].lo;
+            for &s in roots.iter().chain(std::iter::once(&walk.arcs[a].hi)) {
+                if s > lo {
+                    new_arcs.push(Arc { lo, hi: s });
+                    parent.push(a);
+                    lo = s;
+                }
             }
         }
-        if let Some(bad) = first_non_finite(&z, layer) {
-            return Err(bad);
+        if layer + 1 == net.depth() - 1 {
+            break;
         }
-        // Pre-activation of neuron i on arc a, given the basis values at the point.
-        let value = |a: usize, i: usize, basis: &[f64; 3]| -> f64 {
-            (0..nb).map(|k| z[(a * nb + k) * w_out + i] as f64 * basis[k]).sum()
-        };
-        // Each cut point's pre-activations are evaluated once, from the arc that starts
-        // there (the closing point of an ellipse is its start), so neighbouring arcs agree
-        // on which side of a breakpoint every neuron is at their shared end.
-        let n_arcs = arcs.len();
-        let boundary: Vec<Vec<f64>> = (0..=n_arcs)
+        (coef, walk.below_codes) = walk.next_inputs(&z, w_out, &new_arcs, &parent);
+        walk.arcs = new_arcs;
+        walk.parent = parent;
+    }
+    Ok(Some(crossings))
+}
+
+/// One hidden layer's pre-activation coefficients on every arc: `coef · Wᵀ` plus the bias
+/// on the constant basis function, or the first non-finite value.
+fn pre_activations(net: &Mlp, compute: &Compute, layer: usize, coef: &[f32], nb: usize) -> Result<Vec<f32>, NonFinite> {
+    let (w_in, w_out) = (net.dims()[layer], net.dims()[layer + 1]);
+    let rows = coef.len() / w_in;
+    let mut z = vec![0.0f32; rows * w_out];
+    let w = MatRef::rows(&net.weights()[layer], w_out, w_in);
+    for start in (0..rows).step_by(ARC_BLOCK) {
+        let r = ARC_BLOCK.min(rows - start);
+        compute.matmul(
+            &mut z[start * w_out..(start + r) * w_out],
+            MatRef::rows(&coef[start * w_in..(start + r) * w_in], r, w_in),
+            w.t(),
+            false,
+        );
+    }
+    if let Some(bias) = net.bias(layer) {
+        // The bias is constant along the piece: it joins the coefficient of basis
+        // function 0, which is 1 for segments and ellipses alike.
+        for arc in z.chunks_exact_mut(nb * w_out) {
+            arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+    }
+    match first_non_finite(&z, layer) {
+        Some(bad) => Err(bad),
+        None => Ok(z),
+    }
+}
+
+/// The state of the walk along one piece between layers.
+struct PieceWalk<'a> {
+    piece: &'a Piece,
+    act: Activation,
+    closed: bool,
+    nb: usize,
+    /// The arcs of the current layer, in order.
+    arcs: Vec<Arc>,
+    /// Each arc's arc in the layer below.
+    parent: Vec<usize>,
+    /// The layer below's codes on each arc (`arcs × w_below`; empty for the first layer).
+    below_codes: Vec<u8>,
+    /// The layer below's neurons touching zero from above at its cuts.
+    touching: Vec<PinnedCut>,
+}
+
+impl PieceWalk<'_> {
+    /// The arc before the cut at the start of arc `b` (the last one for the closing point
+    /// of a whole ellipse), if there is a cut there.
+    fn arc_before(&self, b: usize) -> Option<usize> {
+        match b {
+            0 if self.closed => Some(self.arcs.len() - 1),
+            0 => None,
+            b => Some(b - 1),
+        }
+    }
+
+    /// The cuts where neurons of the layer sit exactly on a breakpoint, by arc.
+    fn pinned_cuts(&self, rule: &PinRule) -> Vec<PinnedCut> {
+        if !rule.any() {
+            return Vec::new();
+        }
+        let w_below = self.below_codes.len() / self.arcs.len();
+        let codes = |a: usize| &self.below_codes[a * w_below..(a + 1) * w_below];
+        (0..self.arcs.len())
+            .filter_map(|b| {
+                let a = self.arc_before(b)?;
+                // A cut of the layer below too: its touching neurons pass a zero.
+                let shared = self.parent[a] != self.parent[b] || a >= b;
+                let touching = shared.then(|| pinned::at(&self.touching, self.parent[b])).flatten();
+                let neurons = rule.pinned(codes(a), codes(b), touching.map_or(&[][..], |t| &t.neurons));
+                (!neurons.is_empty()).then_some(PinnedCut { arc: b, neurons })
+            })
+            .collect()
+    }
+
+    /// Pre-activation of neuron i on arc a (coefficients `z`, `w` neurons), given the
+    /// basis values at the point.
+    fn value(&self, z: &[f32], w: usize, a: usize, i: usize, basis: &[f64; 3]) -> f64 {
+        (0..self.nb)
+            .map(|k| z[(a * self.nb + k) * w + i] as f64 * basis[k])
+            .sum()
+    }
+
+    /// Every arc's roots, sorted, from the sides of every neuron at the arcs' ends. Each
+    /// cut point's pre-activations are evaluated once, from the arc that starts there (the
+    /// closing point of an ellipse is its start), so neighbouring arcs agree on which side
+    /// of a breakpoint every neuron is at their shared end; pinned neurons take their
+    /// one-sided sides instead and cross at the cut where those differ.
+    fn roots(&mut self, z: &[f32], w: usize, rule: &PinRule, pinned: &[PinnedCut]) -> Vec<Vec<f64>> {
+        let (n, nb) = (self.arcs.len(), self.nb);
+        let boundary: Vec<Vec<f64>> = (0..=n)
             .into_par_iter()
             .map(|b| {
                 let (a, s) = match b {
-                    b if b < n_arcs => (b, arcs[b].lo),
-                    _ if closed => (0, 0.0),
-                    _ => (n_arcs - 1, arcs[n_arcs - 1].hi),
+                    b if b < n => (b, self.arcs[b].lo),
+                    _ if self.closed => (0, 0.0),
+                    _ => (n - 1, self.arcs[n - 1].hi),
                 };
-                let basis = piece.basis(s);
-                (0..w_out).map(|i| value(a, i, &basis)).collect()
+                let basis = self.piece.basis(s);
+                (0..w).map(|i| self.value(z, w, a, i, &basis)).collect()
             })
             .collect();
-        let roots_per_arc: Vec<Vec<f64>> = (0..n_arcs)
-            .into_par_iter()
-            .map(|a| {
-                let Arc { lo, hi } = arcs[a];
-                let mut roots = Vec::new();
-                for i in 0..w_out {
-                    let c: Vec<f64> = (0..nb).map(|k| z[(a * nb + k) * w_out + i] as f64).collect();
-                    for &beta in act.breakpoints() {
+        let (mut starts, mut ends) = (boundary[..n].to_vec(), boundary[1..].to_vec());
+        let mut at_cuts: Vec<Vec<f64>> = vec![Vec::new(); n];
+        let mut touching = Vec::new();
+        let coefs = |a: usize| &z[a * nb * w..(a + 1) * nb * w];
+        for cut in pinned {
+            let (b, a) = (cut.arc, self.arc_before(cut.arc).unwrap_or(cut.arc));
+            let sides = CutSides {
+                rule,
+                nb,
+                s_before: self.arcs[a].hi,
+                s_after: self.arcs[b].lo,
+            };
+            sides.write_after(&cut.neurons, coefs(b), &mut starts[b]);
+            sides.write_before(&cut.neurons, coefs(a), &mut ends[a]);
+            let touch = sides.at_cut(&cut.neurons, coefs(a), coefs(b), &mut at_cuts[b]);
+            if !touch.is_empty() {
+                touching.push(PinnedCut { arc: b, neurons: touch });
+            }
+        }
+        self.touching = touching;
+        (at_cuts.into_par_iter().enumerate())
+            .map(|(a, mut roots)| {
+                let Arc { lo, hi } = self.arcs[a];
+                let after = if a + 1 < n {
+                    Some(a + 1)
+                } else {
+                    self.closed.then_some(0)
+                };
+                let pins = ArcPins {
+                    start: pinned::at(pinned, a).map_or(&[][..], |c| &c.neurons),
+                    end: after
+                        .and_then(|b| pinned::at(pinned, b))
+                        .map_or(&[][..], |c| &c.neurons),
+                };
+                for i in 0..w {
+                    let c: Vec<f64> = (0..nb).map(|k| z[(a * nb + k) * w + i] as f64).collect();
+                    for &beta in self.act.breakpoints() {
                         let beta = beta as f64;
-                        let changes = (boundary[a][i] > beta) != (boundary[a + 1][i] > beta);
-                        if is_ellipse {
+                        let changes = (starts[a][i] > beta) != (ends[a][i] > beta);
+                        if nb == 3
+                            && let Some(at) = pins.of(i, beta, rule)
+                        {
+                            pinned_ellipse_roots(&c, beta, lo, hi, at, changes, &mut roots);
+                        } else if nb == 3 {
                             ellipse_roots(&c, beta, lo, hi, changes, &mut roots);
                         } else if changes {
                             // Affine on the arc: exactly one crossing.
@@ -105,38 +232,28 @@ pub(super) fn walk_piece(
                 roots.sort_by(f64::total_cmp);
                 roots
             })
-            .collect();
-        // Cut the arcs at the roots; each sub-arc carries φ's linear piece per neuron.
-        let mut new_arcs = Vec::new();
-        let mut parent = Vec::new();
-        for (a, roots) in roots_per_arc.iter().enumerate() {
-            crossings.extend(roots.iter().map(|&s| (layer, s)));
-            let mut lo = arcs[a].lo;
-            for &s in roots.iter().chain(std::iter::once(&arcs[a].hi)) {
-                if s > lo {
-                    new_arcs.push(Arc { lo, hi: s });
-                    parent.push(a);
-                    lo = s;
-                }
-            }
-        }
-        if layer + 1 == net.depth() - 1 {
-            break;
-        }
-        let mut next = vec![0.0f32; new_arcs.len() * nb * w_out];
-        next.par_chunks_mut(nb * w_out).enumerate().for_each(|(j, block)| {
+            .collect()
+    }
+
+    /// The next layer's input coefficients on the new arcs (φ's linear piece of every
+    /// neuron, read at each new arc's midpoint from its parent's coefficients `z`), and
+    /// the codes read.
+    fn next_inputs(&self, z: &[f32], w: usize, new_arcs: &[Arc], parent: &[usize]) -> (Vec<f32>, Vec<u8>) {
+        let nb = self.nb;
+        let mut next = vec![0.0f32; new_arcs.len() * nb * w];
+        let mut codes = vec![0u8; new_arcs.len() * w];
+        (next.par_chunks_mut(nb * w).zip(codes.par_chunks_mut(w)).enumerate()).for_each(|(j, (block, code))| {
             let a = parent[j];
-            let basis = piece.basis(0.5 * (new_arcs[j].lo + new_arcs[j].hi));
-            for i in 0..w_out {
-                let (slope, offset) = act.linear_piece(act.code(value(a, i, &basis) as f32));
+            let basis = self.piece.basis(0.5 * (new_arcs[j].lo + new_arcs[j].hi));
+            for i in 0..w {
+                code[i] = self.act.code(self.value(z, w, a, i, &basis) as f32);
+                let (slope, offset) = self.act.linear_piece(code[i]);
                 for k in 0..nb {
-                    let v = slope * z[(a * nb + k) * w_out + i];
-                    block[k * w_out + i] = if k == 0 { v + offset } else { v };
+                    let v = slope * z[(a * nb + k) * w + i];
+                    block[k * w + i] = if k == 0 { v + offset } else { v };
                 }
             }
         });
-        arcs = new_arcs;
-        coef = next;
+        (next, codes)
     }
-    Ok(Some(crossings))
 }

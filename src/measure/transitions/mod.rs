@@ -41,6 +41,7 @@ mod chain;
 mod codes;
 mod gemm_walk;
 mod next_layer;
+mod pinned;
 mod rank1;
 mod roots;
 mod sampled;
@@ -110,6 +111,12 @@ struct Arc {
 /// range is halved and each half walked on its own, so very wide networks with very many
 /// crossings still fit in memory.
 pub const COEF_BUDGET: usize = 1 << 28;
+
+/// The budget of one trajectory's walk when several are walked at once, one per thread
+/// (256 MiB each). It is the same at every thread count: where a walk splits its range
+/// depends on the budget, and a near-tie at a split point can move a crossing, so a budget
+/// shared out among threads would make counts depend on `--threads`.
+pub const TRAJECTORY_BUDGET: usize = 1 << 26;
 
 /// Counts transitions exactly with the rank-1 walk. Panics for tanh (not piecewise
 /// linear).

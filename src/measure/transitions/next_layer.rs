@@ -11,6 +11,7 @@
 
 use super::chain::{Block, Changes, Direction, Term};
 use super::codes::for_each_difference;
+use super::pinned::{self, PinRule, PinnedCut};
 use super::rank1::{Batch, BatchArc, Level};
 use super::{ARC_BLOCK, first_non_finite, scratch};
 use crate::compute::{Compute, MatRef};
@@ -38,14 +39,28 @@ pub(super) struct NextLayer<'a> {
     /// below's column terms; empty for layer 1 (whose parent level has no terms).
     pub(super) lower_transposed: &'a [f32],
     pub(super) layer: usize,
+    /// What can sit exactly on a breakpoint in this layer.
+    pub(super) rule: &'a PinRule<'a>,
+    /// The layer below's neurons touching zero from above at its cuts.
+    pub(super) touching: &'a [PinnedCut],
 }
 
 /// The first pass's result for a run of children: per child its terms (carried rows
-/// numbered over the whole level).
+/// numbered over the whole level), and where the layer's neurons are pinned.
 struct Plan {
     terms: Vec<Term>,
     /// Terms per child.
     counts: Vec<u32>,
+    pins: Pins,
+}
+
+/// Where neurons of the layer sit exactly on a breakpoint, found from the patterns of the
+/// layer below (see [`super::pinned`]): per cut (at the start of a child), and the neurons
+/// dead on each child, in child order.
+#[derive(Default)]
+struct Pins {
+    cuts: Vec<PinnedCut>,
+    dead: Vec<PinnedCut>,
 }
 
 /// Where a run of children writes the input rows of its carried directions: `rows`
@@ -67,7 +82,7 @@ impl NextLayer<'_> {
         first_child: &[usize],
     ) -> Result<Level, NonFinite> {
         let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
-        let changes = self.changes(walk, parent, &children, first_child);
+        let (changes, pins) = self.changes(walk, parent, &children, first_child);
         let anchors = anchors(&children, &changes, first_child, REANCHOR_MIN.max(w_in));
         let anchor_z = self.exact_rows(walk, parent, &children, &anchors)?;
         let mut changes = changes;
@@ -92,13 +107,18 @@ impl NextLayer<'_> {
             run.run(&changes, self.transposed, w_out, self.layer, out)
         });
         scratch::release(anchor_z);
-        let level = Level::new(children, z, w_out, changes);
+        for dead in &pins.dead {
+            let arc = &mut z[dead.arc * block..(dead.arc + 1) * block];
+            self.rule.make_constant(&dead.neurons, arc, nb);
+        }
+        let cuts = self.closing_cuts(walk, parent, &children, first_child, pins.cuts);
+        let level = Level::new(children, z, w_out, changes, cuts);
         filled.map(|()| level)
     }
 
     /// The first pass over every child, in parallel over runs of parents; the carried
     /// directions are returned as their input rows (not yet multiplied by W_l).
-    fn changes(&self, walk: &Batch, parent: &Level, children: &[BatchArc], first_child: &[usize]) -> Changes {
+    fn changes(&self, walk: &Batch, parent: &Level, children: &[BatchArc], first_child: &[usize]) -> (Changes, Pins) {
         let (parents, w_in) = (parent.arcs.len(), parent.width);
         let runs: Vec<std::ops::Range<usize>> = (0..parents.div_ceil(PARENT_CHUNK))
             .map(|k| k * PARENT_CHUNK..((k + 1) * PARENT_CHUNK).min(parents))
@@ -132,14 +152,64 @@ impl NextLayer<'_> {
             carried,
         };
         out.start.push(0);
+        let mut pins = Pins::default();
         for plan in plans {
             out.terms.extend(plan.terms);
             for count in plan.counts {
                 let last = *out.start.last().unwrap_or(&0);
                 out.start.push(last + count);
             }
+            pins.cuts.extend(plan.pins.cuts);
+            pins.dead.extend(plan.pins.dead);
         }
-        out
+        (out, pins)
+    }
+
+    /// `cuts` with the closing points of closed ranges added (between a range's last child
+    /// and its first), sorted by child.
+    fn closing_cuts(
+        &self,
+        walk: &Batch,
+        parent: &Level,
+        children: &[BatchArc],
+        first_child: &[usize],
+        mut cuts: Vec<PinnedCut>,
+    ) -> Vec<PinnedCut> {
+        if !self.rule.any() {
+            return cuts;
+        }
+        let w_in = parent.width;
+        let (mut first, mut last) = (vec![0u8; w_in], vec![0u8; w_in]);
+        let mut closing = Vec::new();
+        for (range, &p0) in parent.range_start.iter().enumerate() {
+            if !walk.ranges[range].closed {
+                continue;
+            }
+            let p1 = parent.range_start.get(range + 1).map_or(parent.arcs.len(), |&p| p) - 1;
+            let (c0, c1) = (first_child[p0], first_child[p1 + 1] - 1);
+            walk.codes_at(
+                parent.arc_coefficients(p0, walk.nb),
+                children[c0],
+                children[c0].mid(),
+                &mut first,
+            );
+            walk.codes_at(
+                parent.arc_coefficients(p1, walk.nb),
+                children[c1],
+                children[c1].mid(),
+                &mut last,
+            );
+            let touching = pinned::at(self.touching, p0).map_or(&[][..], |t| &t.neurons);
+            let neurons = self.rule.pinned(&last, &first, touching);
+            if !neurons.is_empty() {
+                closing.push(PinnedCut { arc: c0, neurons });
+            }
+        }
+        if !closing.is_empty() {
+            cuts.extend(closing);
+            cuts.sort_by_key(|c| c.arc);
+        }
+        cuts
     }
 
     /// The first pass over the children of parents `parents`.
@@ -157,6 +227,7 @@ impl NextLayer<'_> {
         let mut plan = Plan {
             terms: Vec::new(),
             counts: Vec::with_capacity(c1 - c0),
+            pins: Pins::default(),
         };
         let mut codes = vec![0u8; w_in];
         let mut previous = vec![0u8; w_in];
@@ -165,6 +236,9 @@ impl NextLayer<'_> {
             for c in first_child[p]..first_child[p + 1] {
                 let child = children[c];
                 walk.codes_at(parent_z, child, child.mid(), &mut codes);
+                if self.rule.any() {
+                    push_nonempty(&mut plan.pins.dead, c, self.rule.dead(&codes));
+                }
                 let starts_range = c == 0 || children[c - 1].range != child.range;
                 if starts_range {
                     plan.counts.push(0);
@@ -177,6 +251,12 @@ impl NextLayer<'_> {
                     // The run's first child: its predecessor's pattern is not known yet.
                     let before = children[c - 1];
                     walk.codes_at(left_z, before, before.mid(), &mut previous);
+                }
+                if self.rule.any() {
+                    // A new parent: the cut is the layer below's, with its touching neurons.
+                    let touching = (left != p).then(|| pinned::at(self.touching, p)).flatten();
+                    let touching = touching.map_or(&[][..], |t| &t.neurons);
+                    push_nonempty(&mut plan.pins.cuts, c, self.rule.pinned(&previous, &codes, touching));
                 }
                 let before = plan.terms.len();
                 column_terms(walk, left_z, &previous, &codes, &mut plan.terms);
@@ -299,6 +379,13 @@ fn column_terms(walk: &Batch, left_z: &[f32], from: &[u8], to: &[u8], terms: &mu
             dir: Direction::Column(i as u32),
         });
     });
+}
+
+/// Records `neurons` for child `arc` unless there are none.
+fn push_nonempty(list: &mut Vec<PinnedCut>, arc: usize, neurons: Vec<u32>) {
+    if !neurons.is_empty() {
+        list.push(PinnedCut { arc, neurons });
+    }
 }
 
 /// The anchors (child, its parent), child after child: the first child of every range,

@@ -40,6 +40,7 @@
 use super::chain::Changes;
 use super::codes;
 use super::next_layer::NextLayer;
+use super::pinned::{PinRule, PinnedCut};
 use super::roots::cut;
 use super::scratch;
 use super::{ARC_BLOCK, first_non_finite};
@@ -95,6 +96,8 @@ pub(super) struct Level {
     pub(super) width: usize,
     /// The coefficients' change from each arc to the next.
     pub(super) changes: Changes,
+    /// The cuts where neurons of the layer sit exactly on a breakpoint, sorted by arc.
+    pub(super) pinned: Vec<PinnedCut>,
 }
 
 impl Drop for Level {
@@ -109,7 +112,13 @@ impl Level {
         &self.z[a * nb * self.width..(a + 1) * nb * self.width]
     }
 
-    pub(super) fn new(arcs: Vec<BatchArc>, z: Vec<f32>, width: usize, changes: Changes) -> Level {
+    pub(super) fn new(
+        arcs: Vec<BatchArc>,
+        z: Vec<f32>,
+        width: usize,
+        changes: Changes,
+        pinned: Vec<PinnedCut>,
+    ) -> Level {
         let mut range_start = Vec::new();
         for (a, arc) in arcs.iter().enumerate() {
             if a == 0 || arcs[a - 1].range != arc.range {
@@ -122,6 +131,7 @@ impl Level {
             z,
             width,
             changes,
+            pinned,
         }
     }
 }
@@ -166,17 +176,30 @@ pub(super) fn walk_trajectory(
     budget: usize,
 ) -> Result<Vec<Crossings>, NonFinite> {
     let transposed = transposed_hidden_weights(net);
-    let walked = walk_batches(net, compute, traj, &transposed, budget);
+    let rules: Vec<PinRule> = (0..net.depth() - 1).map(|l| PinRule::new(net, l)).collect();
+    let layers = Layers {
+        transposed: &transposed,
+        rules: &rules,
+    };
+    let walked = walk_batches(net, compute, traj, &layers, budget);
     transposed.into_iter().for_each(scratch::release);
     walked
 }
 
-/// [`walk_trajectory`] with the hidden layers' transposed weights.
+/// What the walk prepares once per trajectory for every hidden layer.
+struct Layers<'a> {
+    /// `W_lᵀ` for every hidden layer l ≥ 1 (index l − 1).
+    transposed: &'a [Vec<f32>],
+    /// What can sit exactly on a breakpoint, per hidden layer.
+    rules: &'a [PinRule<'a>],
+}
+
+/// [`walk_trajectory`] with what it prepared per layer.
 fn walk_batches(
     net: &Mlp,
     compute: &Compute,
     traj: &Trajectory,
-    transposed: &[Vec<f32>],
+    layers: &Layers,
     budget: usize,
 ) -> Result<Vec<Crossings>, NonFinite> {
     let mut per_piece = vec![Vec::new(); traj.pieces.len()];
@@ -198,7 +221,7 @@ fn walk_batches(
             nb: traj.pieces[first.piece].basis_len(),
             is_ellipse,
         };
-        batch.walk_ranges(net, compute, transposed, budget, &mut per_piece)?;
+        batch.walk_ranges(net, compute, layers, budget, &mut per_piece)?;
     }
     Ok(per_piece)
 }
@@ -215,11 +238,11 @@ impl Batch<'_> {
         &self,
         net: &Mlp,
         compute: &Compute,
-        transposed: &[Vec<f32>],
+        layers: &Layers,
         budget: usize,
         per_piece: &mut [Crossings],
     ) -> Result<(), NonFinite> {
-        if let Some(crossings) = self.walk(net, compute, transposed, budget)? {
+        if let Some(crossings) = self.walk(net, compute, layers, budget)? {
             for (range, layer, s) in crossings {
                 per_piece[self.ranges[range as usize].piece].push((layer, s));
             }
@@ -240,7 +263,7 @@ impl Batch<'_> {
         };
         for ranges in &halves {
             let part = Batch { ranges, ..*self };
-            part.walk_ranges(net, compute, transposed, budget, per_piece)?;
+            part.walk_ranges(net, compute, layers, budget, per_piece)?;
         }
         Ok(())
     }
@@ -252,7 +275,7 @@ impl Batch<'_> {
         &self,
         net: &Mlp,
         compute: &Compute,
-        all_transposed: &[Vec<f32>],
+        layers: &Layers,
         budget: usize,
     ) -> Result<Option<BatchCrossings>, NonFinite> {
         let splittable = match self.ranges {
@@ -263,7 +286,7 @@ impl Batch<'_> {
         let mut level = self.first_level(net, compute)?;
         let mut crossings = Vec::new();
         for layer in 0..hidden {
-            let roots = self.layer_roots(&level);
+            let roots = self.layer_roots(&level, &layers.rules[layer]);
             let mut next_root = 0;
             for (arc, &count) in level.arcs.iter().zip(&roots.per_arc) {
                 let own = &roots.positions[next_root..next_root + count as usize];
@@ -271,7 +294,7 @@ impl Batch<'_> {
                 next_root += count as usize;
             }
             // The last hidden layer has no layer above it to compute.
-            let Some(transposed) = all_transposed.get(layer) else {
+            let Some(transposed) = layers.transposed.get(layer) else {
                 break;
             };
             let (children, first_child) = cut(&level.arcs, &roots);
@@ -283,8 +306,10 @@ impl Batch<'_> {
                 net,
                 compute,
                 transposed,
-                lower_transposed: layer.checked_sub(1).map_or(&[][..], |l| &all_transposed[l]),
+                lower_transposed: layer.checked_sub(1).map_or(&[][..], |l| &layers.transposed[l]),
                 layer: layer + 1,
+                rule: &layers.rules[layer + 1],
+                touching: &roots.touching,
             };
             level = step.level(self, &level, children, &first_child)?;
         }
@@ -328,7 +353,7 @@ impl Batch<'_> {
             })
             .collect();
         let changes = Changes::none(arcs.len());
-        Ok(Level::new(arcs, z, width, changes))
+        Ok(Level::new(arcs, z, width, changes, Vec::new()))
     }
 
     /// The region code of every neuron of `parent_z`'s layer at parameter `s` of `arc`.

@@ -5,16 +5,20 @@
 //! over every arc of a layer and its cutting of the arcs at the roots.
 
 use super::codes::for_each_side_change;
+use super::pinned::{self, CutSides, PinRule, PinnedCut, PinnedEnds, Touching, pinned_ellipse_roots};
 use super::rank1::{Batch, BatchArc, Level};
 use rayon::prelude::*;
 
 /// Arcs per parallel task when finding roots.
 const ROOT_CHUNK: usize = 64;
 
-/// The roots of one layer on every arc, each arc's sorted, arc after arc.
+/// The roots of one layer on every arc, each arc's sorted, arc after arc, and the neurons
+/// touching zero from above at cuts (for the pinned neurons of the layer above).
+#[derive(Default)]
 pub(super) struct LayerRoots {
     pub(super) positions: Vec<f64>,
     pub(super) per_arc: Vec<u32>,
+    pub(super) touching: Touching,
 }
 
 /// Cuts every arc at its roots: the children in order, and where each arc's children start
@@ -37,6 +41,23 @@ pub(super) fn cut(arcs: &[BatchArc], roots: &LayerRoots) -> (Vec<BatchArc>, Vec<
     }
     first_child.push(children.len());
     (children, first_child)
+}
+
+/// The neurons pinned at the two ends of one arc (sorted).
+pub(super) struct ArcPins<'a> {
+    pub(super) start: &'a [u32],
+    pub(super) end: &'a [u32],
+}
+
+impl ArcPins<'_> {
+    /// Where neuron `i` is pinned at breakpoint `beta` on the arc, if it is.
+    pub(super) fn of(&self, i: usize, beta: f64, rule: &PinRule) -> Option<PinnedEnds> {
+        let ends = PinnedEnds {
+            start: self.start.binary_search(&(i as u32)).is_ok(),
+            end: self.end.binary_search(&(i as u32)).is_ok(),
+        };
+        ((ends.start || ends.end) && rule.value(i) as f64 == beta).then_some(ends)
+    }
 }
 
 /// `out[i] = Σ_k z[k·w + i] · basis[k]` in float64, summed in the order of k.
@@ -88,8 +109,9 @@ impl Batch<'_> {
         false
     }
 
-    /// Every root of the level's layer on every arc, in parallel over blocks of arcs.
-    pub(super) fn layer_roots(&self, level: &Level) -> LayerRoots {
+    /// Every root of the level's layer on every arc, in parallel over blocks of arcs, with
+    /// the sides of its pinned neurons (`rule`) at the cuts decided by their patterns.
+    pub(super) fn layer_roots(&self, level: &Level, rule: &PinRule) -> LayerRoots {
         let n = level.arcs.len();
         let blocks: Vec<LayerRoots> = (0..n.div_ceil(ROOT_CHUNK))
             .into_par_iter()
@@ -98,38 +120,123 @@ impl Batch<'_> {
                 let mut start = vec![0.0f64; level.width];
                 let mut end = vec![0.0f64; level.width];
                 self.start_values(level, a0, &mut start);
-                let mut out = LayerRoots {
-                    positions: Vec::new(),
-                    per_arc: Vec::with_capacity(a1 - a0),
-                };
+                self.pinned_after(level, rule, a0, &mut start);
+                let mut out = LayerRoots::default();
                 for a in a0..a1 {
                     let continues = self.end_values(level, a, &mut end);
+                    if let Some(b) = self.arc_after(level, a) {
+                        self.pinned_before(level, rule, a, b, &mut end);
+                    }
                     let before = out.positions.len();
-                    self.arc_roots(level, a, &start, &end, &mut out.positions);
+                    self.pinned_crossings(level, rule, a, &mut out);
+                    self.arc_roots(level, rule, a, &start, &end, &mut out.positions);
                     out.positions[before..].sort_by(f64::total_cmp);
                     out.per_arc.push((out.positions.len() - before) as u32);
                     if continues {
                         std::mem::swap(&mut start, &mut end);
+                        self.pinned_after(level, rule, a + 1, &mut start);
                     } else if a + 1 < a1 {
                         self.start_values(level, a + 1, &mut start);
+                        self.pinned_after(level, rule, a + 1, &mut start);
                     }
                 }
                 out
             })
             .collect();
         let mut all = LayerRoots {
-            positions: Vec::new(),
             per_arc: Vec::with_capacity(n),
+            ..Default::default()
         };
         for block in blocks {
             all.positions.extend(block.positions);
             all.per_arc.extend(block.per_arc);
+            all.touching.extend(block.touching);
         }
         all
     }
 
+    /// The arc whose start is arc `a`'s end: the next one of its range, or the range's
+    /// first when the range closes on itself; `None` at the end of an open range.
+    fn arc_after(&self, level: &Level, a: usize) -> Option<usize> {
+        let range = level.arcs[a].range;
+        match level.arcs.get(a + 1) {
+            Some(next) if next.range == range => Some(a + 1),
+            _ => self.ranges[range as usize]
+                .closed
+                .then(|| level.range_start[range as usize]),
+        }
+    }
+
+    /// The arc whose end is arc `b`'s start (see [`Self::arc_after`]).
+    fn arc_before(&self, level: &Level, b: usize) -> Option<usize> {
+        let range = level.arcs[b].range;
+        match b.checked_sub(1) {
+            Some(prev) if level.arcs[prev].range == range => Some(prev),
+            _ if self.ranges[range as usize].closed => {
+                let next_range = level.range_start.get(range as usize + 1);
+                Some(next_range.map_or(level.arcs.len(), |&r| r) - 1)
+            }
+            _ => None,
+        }
+    }
+
+    fn cut_sides<'r>(&self, level: &Level, rule: &'r PinRule<'r>, a: usize, b: usize) -> CutSides<'r> {
+        CutSides {
+            rule,
+            nb: self.nb,
+            s_before: level.arcs[a].hi,
+            s_after: level.arcs[b].lo,
+        }
+    }
+
+    /// Replaces the start values of arc `b`'s pinned neurons by their sides just after it.
+    fn pinned_after(&self, level: &Level, rule: &PinRule, b: usize, start: &mut [f64]) {
+        if let (Some(cut), Some(a)) = (pinned::at(&level.pinned, b), self.arc_before(level, b)) {
+            let after = level.arc_coefficients(b, self.nb);
+            self.cut_sides(level, rule, a, b)
+                .write_after(&cut.neurons, after, start);
+        }
+    }
+
+    /// Replaces the end values of arc `a` (followed by arc `b`) of the neurons pinned at
+    /// their cut by their sides just before it.
+    fn pinned_before(&self, level: &Level, rule: &PinRule, a: usize, b: usize, end: &mut [f64]) {
+        if let Some(cut) = pinned::at(&level.pinned, b) {
+            let before = level.arc_coefficients(a, self.nb);
+            self.cut_sides(level, rule, a, b)
+                .write_before(&cut.neurons, before, end);
+        }
+    }
+
+    /// The neurons pinned at the start and at the end of arc `a`, if any.
+    fn pinned_ends<'l>(&self, level: &'l Level, a: usize) -> Option<ArcPins<'l>> {
+        let start = pinned::at(&level.pinned, a).map(|c| &c.neurons[..]);
+        let end = (self.arc_after(level, a))
+            .and_then(|b| pinned::at(&level.pinned, b))
+            .map(|c| &c.neurons[..]);
+        (start.is_some() || end.is_some()).then(|| ArcPins {
+            start: start.unwrap_or(&[]),
+            end: end.unwrap_or(&[]),
+        })
+    }
+
+    /// The crossings of pinned neurons at the start of arc `b` (its own roots), and the
+    /// neurons touching zero from above there.
+    fn pinned_crossings(&self, level: &Level, rule: &PinRule, b: usize, out: &mut LayerRoots) {
+        if let (Some(cut), Some(a)) = (pinned::at(&level.pinned, b), self.arc_before(level, b)) {
+            let (before, after) = (level.arc_coefficients(a, self.nb), level.arc_coefficients(b, self.nb));
+            let touching = (self.cut_sides(level, rule, a, b)).at_cut(&cut.neurons, before, after, &mut out.positions);
+            if !touching.is_empty() {
+                out.touching.push(PinnedCut {
+                    arc: b,
+                    neurons: touching,
+                });
+            }
+        }
+    }
+
     /// The roots on arc `a` of every neuron, given the pre-activations at its two ends.
-    fn arc_roots(&self, level: &Level, a: usize, start: &[f64], end: &[f64], out: &mut Vec<f64>) {
+    fn arc_roots(&self, level: &Level, rule: &PinRule, a: usize, start: &[f64], end: &[f64], out: &mut Vec<f64>) {
         let BatchArc { lo, hi, .. } = level.arcs[a];
         let (w, z) = (level.width, level.arc_coefficients(a, self.nb));
         if !self.is_ellipse {
@@ -144,11 +251,16 @@ impl Batch<'_> {
             }
             return;
         }
+        let pinned_ends = self.pinned_ends(level, a);
         for &beta in self.act.breakpoints() {
             let beta = beta as f64;
             for i in 0..w {
                 let changes = (start[i] > beta) != (end[i] > beta);
                 let c = [z[i] as f64, z[w + i] as f64, z[2 * w + i] as f64];
+                if let Some(ends) = pinned_ends.as_ref().and_then(|p| p.of(i, beta, rule)) {
+                    pinned_ellipse_roots(&c, beta, lo, hi, ends, changes, out);
+                    continue;
+                }
                 // No root can exist when β is farther from c₀ than the amplitude (with a
                 // margin for rounding): skip the trigonometry.
                 let gap = beta - c[0];
