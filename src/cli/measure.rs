@@ -13,8 +13,8 @@ use occam::measure::profile::{Method, Profile};
 use occam::measure::ranges;
 use occam::measure::trajectory::TrajectoryKind;
 use occam::measure::{
-    JacobianRequest, MeasureInputs, MeasureRequest, Measurements, NonFinite, PointJacobian, ProfileRequest,
-    TrajectoryRequest, measure, resolve_method,
+    JacobianRequest, MeasureInputs, MeasureProgress, MeasureRequest, Measurements, NonFinite, PointJacobian,
+    ProfileRequest, TrajectoryRequest, measure, measure_jacobian_on, resolve_method,
 };
 use occam::net::Mlp;
 use occam::plot::{self, LinePanel, PALETTE, Series, StackedLines};
@@ -184,13 +184,18 @@ fn measure_with_bar(
     };
     let compute = Compute::new(super::threads());
     let bar = occam::progress::bar(!common.quiet, 0, unit);
-    let measured = measure(net, &compute, inputs, request, &mut |p| {
+    let measured = measure(net, &compute, inputs, request, &mut show_on(&bar))?;
+    bar.finish_and_clear();
+    Ok(measured)
+}
+
+/// The library's progress callback, drawn on `bar`.
+fn show_on(bar: &indicatif::ProgressBar) -> impl FnMut(MeasureProgress) -> ControlFlow<()> + '_ {
+    |p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
         ControlFlow::Continue(())
-    })?;
-    bar.finish_and_clear();
-    Ok(measured)
+    }
 }
 
 fn run_jacobian(args: JacobianArgs) -> Result<()> {
@@ -207,10 +212,19 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
             (measured.points, measured.jacobian_non_finite)
         }
         device => {
+            // The library's Jacobian part on the GPU: the CPU path's checks, messages,
+            // chunks and non-finite stop, with the network uploaded once.
             let chosen = super::device::open(device)?;
-            let bar = occam::progress::bar(!args.common.quiet, points.len() as u64, "points");
-            let measured =
-                super::device::with_backend!(&chosen, b => jacobian_on(b, &net, &points, labelled, &args.common, &bar));
+            let inputs = MeasureInputs {
+                points: &points,
+                labelled,
+                train: &train,
+            };
+            let bar = occam::progress::bar(!args.common.quiet, 0, "points");
+            let measured = super::device::with_backend!(&chosen, b => {
+                let device_net = occam::compute::DeviceNet::upload(b, &net);
+                measure_jacobian_on(b, &device_net, inputs, JacobianRequest { points: None }, &mut show_on(&bar))
+            });
             bar.finish_and_clear();
             super::device::check(&chosen)?;
             measured?
@@ -236,44 +250,6 @@ fn run_jacobian(args: JacobianArgs) -> Result<()> {
     });
     print_summary(summary, &args.common, &origin);
     Ok(())
-}
-
-/// Jacobian norms of every point on `backend` (the GPU path of `measure jacobian`; the
-/// CPU path goes through the library's `measure`), in chunks with progress, stopping at
-/// the first non-finite point as `measure` does.
-fn jacobian_on<B: occam::compute::Backend>(
-    backend: &B,
-    net: &Mlp,
-    points: &Dataset,
-    labelled: bool,
-    common: &Common,
-    bar: &indicatif::ProgressBar,
-) -> Result<(Vec<PointJacobian>, Option<NonFinite>)> {
-    const CHUNK: usize = 4096;
-    let classes = net.classes();
-    if labelled && let Some((i, &label)) = points.labels.iter().enumerate().find(|(_, l)| **l as usize >= classes) {
-        bail!(
-            "{}: point {i} has label {label}, but the network has {classes} classes (labels 0 to {})",
-            common.data.as_deref().unwrap_or("--labels"),
-            classes - 1
-        );
-    }
-    let device_net = occam::compute::DeviceNet::upload(backend, net);
-    let plan = occam::measure::jacobian::JacobianPlan::new(backend, &device_net);
-    let d = points.dim();
-    let mut results = Vec::with_capacity(points.len());
-    for start in (0..points.len()).step_by(CHUNK) {
-        let end = (start + CHUNK).min(points.len());
-        let labels = labelled.then(|| &points.labels[start..end]);
-        let chunk = plan.norms(backend, &points.inputs[start * d..end * d], labels);
-        if let Err(bad) = occam::measure::finite::check_jacobians(&chunk, start, labelled) {
-            results.extend(chunk.into_iter().take(bad.point - start));
-            return Ok((results, Some(bad)));
-        }
-        results.extend(chunk);
-        bar.set_position(end as u64);
-    }
-    Ok((results, None))
 }
 
 /// The per-point rows; without labels no label, loss or target-row column.

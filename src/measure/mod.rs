@@ -6,8 +6,9 @@
 
 //!
 //! The entry point is [`measure()`]: a network, a [`MeasureInputs`] and a
-//! [`MeasureRequest`] in, [`Measurements`] out. [`jacobian_norms`] is its checked shortcut
-//! for per-point Jacobian norms.
+//! [`MeasureRequest`] in, [`Measurements`] out. [`measure_jacobian_on`] is its Jacobian
+//! part on any backend (the GPU's too), and [`jacobian_norms`] its checked shortcut for
+//! per-point Jacobian norms of raw inputs.
 
 pub mod finite;
 pub mod jacobian;
@@ -35,7 +36,8 @@ pub use request::{
     ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult,
 };
 pub use run::{
-    JACOBIAN_CHUNK, count_transitions, jacobian_norms, measure, measurement_seed, resolve_method, trajectory_count,
+    JACOBIAN_CHUNK, JacobianOutcome, count_transitions, jacobian_norms, measure, measure_jacobian_on, measurement_seed,
+    resolve_method, trajectory_count,
 };
 pub use trajectory::{Trajectory, TrajectoryKind};
 pub use transitions::TransitionCount;

@@ -7,19 +7,19 @@
 //! reported in its result, never as a number.
 
 use super::finite::{NonFinite, check_jacobians};
-use super::jacobian::PointJacobian;
+use super::jacobian::{JacobianPlan, PointJacobian};
 use super::parallel::in_order_by_groups;
 use super::profile::{Method, Trajectories, profile};
 use super::regions::region_map;
 use super::request::{
-    MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest, ProfilesResult, RegionRequest,
-    RegionsResult, TrajectoryRequest, TransitionsResult,
+    JacobianRequest, MeasureInputs, MeasureProgress, MeasureRequest, Measurements, Plane, ProfileRequest,
+    ProfilesResult, RegionRequest, RegionsResult, TrajectoryRequest, TransitionsResult,
 };
 use super::trajectory::{self, Trajectory, TrajectoryKind};
 use super::transitions::{
     ExactWalk, TRAJECTORY_BUDGET, TransitionCount, exact_transitions, exact_transitions_by, sampled_transitions,
 };
-use crate::compute::Compute;
+use crate::compute::{Backend, Compute, NetParams};
 use crate::data::Dataset;
 use crate::error::{OccamError, Result};
 use crate::net::Mlp;
@@ -36,8 +36,9 @@ pub fn measurement_seed(explicit: Option<u64>, training_seed: u64) -> u64 {
 
 /// Points measured per call of the Jacobian kernel (and per progress report). Large, so
 /// that the per-point measurements of every built-in study are one call, as sweeps have
-/// always made them (a different split of the points could change the last bits). Other
-/// callers that split points (the Python binding, to check for Ctrl-C) use the same size.
+/// always made them (a different split of the points could change the last bits). Every
+/// device splits points so ([`measure_jacobian_on`]), and other callers that split points
+/// (the Python binding, to check for Ctrl-C) use the same size.
 pub const JACOBIAN_CHUNK: usize = 1 << 14;
 
 /// Runs every measurement of `request` on `net` at `inputs`. `on_progress` is called after
@@ -83,7 +84,7 @@ pub fn measure(
     request: &MeasureRequest,
     on_progress: &mut dyn FnMut(MeasureProgress) -> ControlFlow<()>,
 ) -> Result<Measurements> {
-    check_inputs(net, inputs)?;
+    check_inputs(net.dims(), inputs)?;
     let plan = Plan::new(net, inputs, request)?;
     let mut tick = Ticker {
         done: 0,
@@ -92,7 +93,7 @@ pub fn measure(
     };
     let mut out = Measurements::default();
     if let Some(n) = plan.jacobian_points {
-        (out.points, out.jacobian_non_finite) = jacobian_part(net, compute, inputs, n, &mut tick)?;
+        (out.points, out.jacobian_non_finite) = jacobian_part(compute, net, inputs, n, &mut tick)?;
     }
     if let Some((t, method, count)) = plan.transitions {
         out.transitions = Some(transitions_part(net, compute, inputs, t, method, count, &mut tick)?);
@@ -104,6 +105,55 @@ pub fn measure(
         out.regions = regions_part(net, compute, inputs, r)?;
     }
     Ok(out)
+}
+
+/// Per-point Jacobian results in point order, up to the first non-finite point, and that
+/// point when there is one (the points from it on are not returned).
+pub type JacobianOutcome = (Vec<PointJacobian>, Option<NonFinite>);
+
+/// The Jacobian part of [`measure`] on any backend: the points of `inputs` that `request`
+/// asks for, with the inputs checked as [`measure`] checks them, measured in chunks of
+/// [`JACOBIAN_CHUNK`] points (`on_progress` is called after each; `Break` cancels with
+/// [`OccamError::Cancelled`]) and stopped at the first non-finite point. `net` is the
+/// network in the backend's memory: an [`Mlp`] itself on the CPU, a
+/// [`crate::compute::DeviceNet`] uploaded to a GPU. On the CPU this is, to the bit and to
+/// the error message, `measure` with only a Jacobian request: `measure` runs the same code.
+///
+/// ```
+/// use occam::compute::{Compute, DeviceNet};
+/// use occam::data::Dataset;
+/// use occam::measure::{JacobianRequest, MeasureInputs, measure_jacobian_on};
+/// use occam::net::{Activation, Mlp};
+/// use std::ops::ControlFlow;
+///
+/// let net = Mlp::random([2, 1, 1], 8, 2, 3, Activation::Relu, 1.0, 7);
+/// let points = Dataset { inputs: vec![0.1, -0.4, 0.8, 0.3], labels: vec![0, 2], shape: [2, 1, 1], classes: 3 };
+/// let inputs = MeasureInputs { points: &points, labelled: true, train: &points };
+/// let request = JacobianRequest { points: None };
+/// let mut go_on = |_| ControlFlow::Continue(());
+/// let (on_host, stop) = measure_jacobian_on(&Compute::new(1), &net, inputs, request, &mut go_on)?;
+/// assert!(stop.is_none() && on_host.len() == 2);
+/// // The same function on a network copied into a backend's buffers (as a GPU needs it).
+/// let uploaded = DeviceNet::upload(&Compute::new(1), &net);
+/// let (copied, _) = measure_jacobian_on(&Compute::new(1), &uploaded, inputs, request, &mut go_on)?;
+/// assert_eq!(on_host, copied);
+/// # Ok::<(), occam::OccamError>(())
+/// ```
+pub fn measure_jacobian_on<B: Backend, P: NetParams<B> + Sync + ?Sized>(
+    backend: &B,
+    net: &P,
+    inputs: MeasureInputs,
+    request: JacobianRequest,
+    on_progress: &mut dyn FnMut(MeasureProgress) -> ControlFlow<()>,
+) -> Result<JacobianOutcome> {
+    check_inputs(net.dims(), inputs)?;
+    let n = jacobian_point_count(request, inputs)?;
+    let mut tick = Ticker {
+        done: 0,
+        total: n,
+        on_progress,
+    };
+    jacobian_part(backend, net, inputs, n, &mut tick)
 }
 
 /// Checked per-point Jacobian norms of the row-major inputs `x` (`labels`, when given, one
@@ -219,15 +269,15 @@ fn check_labels(labels: &[u16], points: usize, classes: usize) -> Result<()> {
 }
 
 /// Both datasets must hold whole points of the network's input size, and labels (where
-/// used) must be classes of the network.
-fn check_inputs(net: &Mlp, inputs: MeasureInputs) -> Result<()> {
+/// used) must be classes of the network (`dims`: its layer widths, input first).
+fn check_inputs(dims: &[usize], inputs: MeasureInputs) -> Result<()> {
+    let (input_dim, classes) = (dims[0], dims[dims.len() - 1]);
     for (what, data) in [("points", inputs.points), ("training points", inputs.train)] {
-        if data.dim() != net.input_dim() {
+        if data.dim() != input_dim {
             let [h, w, c] = data.shape;
             return Err(OccamError::config(format!(
-                "{what}: inputs of shape {h}x{w}x{c} ({} values) do not fit the network's {} inputs",
+                "{what}: inputs of shape {h}x{w}x{c} ({} values) do not fit the network's {input_dim} inputs",
                 data.dim(),
-                net.input_dim()
             )));
         }
         if data.inputs.len() != data.len() * data.dim() {
@@ -240,9 +290,19 @@ fn check_inputs(net: &Mlp, inputs: MeasureInputs) -> Result<()> {
         }
     }
     if inputs.labelled {
-        check_labels(&inputs.points.labels, inputs.points.len(), net.classes())?;
+        check_labels(&inputs.points.labels, inputs.points.len(), classes)?;
     }
     Ok(())
+}
+
+/// The points a Jacobian request measures: the first `request.points` (all when `None`),
+/// at least one.
+fn jacobian_point_count(request: JacobianRequest, inputs: MeasureInputs) -> Result<usize> {
+    let n = request.points.unwrap_or(usize::MAX).min(inputs.points.len());
+    if n == 0 {
+        return Err(OccamError::config("Jacobian norms: there are no points to measure"));
+    }
+    Ok(n)
 }
 
 /// The request, checked and resolved: how many points and trajectories, and which method.
@@ -255,12 +315,10 @@ struct Plan {
 
 impl Plan {
     fn new(net: &Mlp, inputs: MeasureInputs, request: &MeasureRequest) -> Result<Plan> {
-        let jacobian_points = request
-            .jacobian
-            .map(|j| j.points.unwrap_or(usize::MAX).min(inputs.points.len()));
-        if jacobian_points == Some(0) {
-            return Err(OccamError::config("Jacobian norms: there are no points to measure"));
-        }
+        let jacobian_points = match request.jacobian {
+            Some(j) => Some(jacobian_point_count(j, inputs)?),
+            None => None,
+        };
         let transitions = match request.transitions {
             Some(t) => {
                 check_trajectories(&t, inputs)?;
@@ -347,20 +405,23 @@ impl Ticker<'_> {
     }
 }
 
-fn jacobian_part(
-    net: &Mlp,
-    compute: &Compute,
+/// The first `n` points' Jacobian norms (inputs checked), chunk by chunk, stopping at the
+/// first non-finite point. What depends on the network alone is prepared once.
+fn jacobian_part<B: Backend, P: NetParams<B> + Sync + ?Sized>(
+    backend: &B,
+    net: &P,
     inputs: MeasureInputs,
     n: usize,
     tick: &mut Ticker,
-) -> Result<(Vec<PointJacobian>, Option<NonFinite>)> {
+) -> Result<JacobianOutcome> {
     let points = inputs.points;
     let d = points.dim();
+    let plan = JacobianPlan::new(backend, net);
     let mut results = Vec::with_capacity(n);
     for start in (0..n).step_by(JACOBIAN_CHUNK) {
         let end = (start + JACOBIAN_CHUNK).min(n);
         let labels = inputs.labelled.then(|| &points.labels[start..end]);
-        let chunk = super::jacobian::jacobian_norms(net, compute, &points.inputs[start * d..end * d], labels);
+        let chunk = plan.norms(backend, &points.inputs[start * d..end * d], labels);
         if let Err(bad) = check_jacobians(&chunk, start, inputs.labelled) {
             results.extend(chunk.into_iter().take(bad.point - start));
             return Ok((results, Some(bad)));

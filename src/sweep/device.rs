@@ -4,12 +4,13 @@
 //! exact transition walks, profiles, region maps and tracked checkpoints run on the host
 //! whatever the device (docs/CUDA.md says why).
 
-use crate::compute::{Compute, Device};
+use crate::compute::{Backend, Compute, Device, NetParams};
 use crate::data::Splits;
 use crate::error::Result;
-use crate::measure::{MeasureInputs, NonFinite, PointJacobian};
+use crate::measure::{JacobianOutcome, JacobianRequest, MeasureInputs, measure_jacobian_on};
 use crate::net::Mlp;
 use crate::train::{TrainConfig, TrainHooks, TrainOutcome};
+use std::ops::ControlFlow;
 
 /// Trials run at once on one GPU when the caller does not say (`--gpu-jobs`): enough to
 /// overlap one trial's host work (batch preparation, read-backs) with the others' GPU work
@@ -100,13 +101,8 @@ pub trait TrialBackend: Send + Sync {
     /// Trains as [`crate::train::train_with`] does, on this device.
     fn train(&self, config: &TrainConfig, splits: &Splits, hooks: TrainHooks<'_, '_>) -> Result<TrainOutcome>;
     /// The Jacobian norms of the first `n` points of `inputs` (at most all of them), stopping
-    /// at the first non-finite one as [`crate::measure::measure`] does.
-    fn jacobian_norms(
-        &self,
-        net: &Mlp,
-        inputs: MeasureInputs,
-        n: usize,
-    ) -> Result<(Vec<PointJacobian>, Option<NonFinite>)>;
+    /// at the first non-finite one: [`crate::measure::measure_jacobian_on`] on this device.
+    fn jacobian_norms(&self, net: &Mlp, inputs: MeasureInputs, n: usize) -> Result<JacobianOutcome>;
     /// Fails when the device failed since the backend opened (its results are not to be
     /// used); nothing on the CPU.
     fn check(&self) -> Result<()>;
@@ -122,26 +118,8 @@ impl TrialBackend for Compute {
     fn train(&self, config: &TrainConfig, splits: &Splits, hooks: TrainHooks<'_, '_>) -> Result<TrainOutcome> {
         crate::train::train_with(config, splits, self, hooks)
     }
-    fn jacobian_norms(
-        &self,
-        net: &Mlp,
-        inputs: MeasureInputs,
-        n: usize,
-    ) -> Result<(Vec<PointJacobian>, Option<NonFinite>)> {
-        // The library's measurement entry point, as sweeps always measured on the CPU.
-        let request = crate::measure::MeasureRequest {
-            jacobian: Some(crate::measure::JacobianRequest { points: Some(n) }),
-            ..Default::default()
-        };
-        let measured =
-            crate::measure::measure(
-                net,
-                self,
-                inputs,
-                &request,
-                &mut |_| std::ops::ControlFlow::Continue(()),
-            )?;
-        Ok((measured.points, measured.jacobian_non_finite))
+    fn jacobian_norms(&self, net: &Mlp, inputs: MeasureInputs, n: usize) -> Result<JacobianOutcome> {
+        first_points_jacobian(self, net, inputs, n)
     }
     fn check(&self) -> Result<()> {
         Ok(())
@@ -168,67 +146,27 @@ impl TrialBackend for GpuLane {
     fn train(&self, config: &TrainConfig, splits: &Splits, hooks: TrainHooks<'_, '_>) -> Result<TrainOutcome> {
         crate::train::train_with(config, splits, &self.gpu, hooks)
     }
-    fn jacobian_norms(
-        &self,
-        net: &Mlp,
-        inputs: MeasureInputs,
-        n: usize,
-    ) -> Result<(Vec<PointJacobian>, Option<NonFinite>)> {
-        gpu_jacobian_norms(&self.gpu, net, inputs, n)
+    fn jacobian_norms(&self, net: &Mlp, inputs: MeasureInputs, n: usize) -> Result<JacobianOutcome> {
+        let device_net = crate::compute::DeviceNet::upload(&self.gpu, net);
+        first_points_jacobian(&self.gpu, &device_net, inputs, n)
     }
     fn check(&self) -> Result<()> {
         self.gpu.check()
     }
 }
 
-/// Points per call of the GPU Jacobian (the CPU path's chunk; progress is not reported).
-#[cfg(feature = "cuda")]
-const GPU_JACOBIAN_CHUNK: usize = 4096;
-
-/// The Jacobian norms of the first `n` points on a GPU: the network uploaded once, then
-/// chunks of points, checked for non-finite values chunk by chunk as the CPU path does.
-#[cfg(feature = "cuda")]
-fn gpu_jacobian_norms(
-    gpu: &crate::compute::cuda::CudaBackend,
-    net: &Mlp,
+/// The Jacobian norms of the first `n` points on `backend` (`net` in its memory), through
+/// the library's one Jacobian path, so that a trial measures the same points with the same
+/// input checks, error messages, chunks and non-finite stop on every device. No progress is
+/// reported: a trial's progress is counted in trials.
+fn first_points_jacobian<B: Backend, P: NetParams<B> + Sync + ?Sized>(
+    backend: &B,
+    net: &P,
     inputs: MeasureInputs,
     n: usize,
-) -> Result<(Vec<PointJacobian>, Option<NonFinite>)> {
-    use crate::error::OccamError;
-    let points = inputs.points;
-    let d = points.dim();
-    let n = n.min(points.len());
-    if d != net.input_dim() || points.inputs.len() < n * d {
-        return Err(OccamError::config(format!(
-            "test points of {d} values do not fit the network's {} inputs",
-            net.input_dim()
-        )));
-    }
-    let labels = inputs.labelled.then(|| &points.labels[..n]);
-    if let Some((i, &label)) = labels
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .find(|(_, l)| **l as usize >= net.classes())
-    {
-        return Err(OccamError::config(format!(
-            "test point {i} has label {label}, but the network has {} classes",
-            net.classes()
-        )));
-    }
-    let device_net = crate::compute::DeviceNet::upload(gpu, net);
-    let plan = crate::measure::jacobian::JacobianPlan::new(gpu, &device_net);
-    let mut results = Vec::with_capacity(n);
-    for start in (0..n).step_by(GPU_JACOBIAN_CHUNK) {
-        let end = (start + GPU_JACOBIAN_CHUNK).min(n);
-        let chunk = plan.norms(gpu, &points.inputs[start * d..end * d], labels.map(|l| &l[start..end]));
-        if let Err(bad) = crate::measure::finite::check_jacobians(&chunk, start, inputs.labelled) {
-            results.extend(chunk.into_iter().take(bad.point - start));
-            return Ok((results, Some(bad)));
-        }
-        results.extend(chunk);
-    }
-    Ok((results, None))
+) -> Result<JacobianOutcome> {
+    let request = JacobianRequest { points: Some(n) };
+    measure_jacobian_on(backend, net, inputs, request, &mut |_| ControlFlow::Continue(()))
 }
 
 #[cfg(test)]

@@ -322,8 +322,13 @@ fn fill_scale_add_products_and_layer_forward_keep_nan_as_the_cpu_does() {
     gpu.check().expect("no device failure");
 }
 
+/// Through the one Jacobian path of every device (`measure_jacobian_on`, as `measure
+/// jacobian --device cuda` and GPU sweeps call it) against `measure` on the CPU: the norms
+/// within 1e-4, the same stop at an overflowing last point, the same input errors.
 #[test]
 fn jacobian_norms_match_the_cpu_within_1e_4() {
+    use occam::measure::{JacobianRequest, MeasureInputs, MeasureRequest, measure, measure_jacobian_on};
+    use std::ops::ControlFlow;
     let Some(gpu) = gpu() else { return };
     for (width, depth, act) in [
         (200, 5, Activation::Relu),
@@ -333,12 +338,38 @@ fn jacobian_norms_match_the_cpu_within_1e_4() {
     ] {
         let net = Mlp::random([28, 28, 1], width, depth, 10, act, 1.0, 11);
         let n = 300;
-        let x = lcg_vec(8, n * 784);
-        let labels: Vec<u16> = (0..n).map(|i| (i % 10) as u16).collect();
-        let cpu = occam::measure::jacobian::jacobian_norms(&net, &Compute::new(2), &x, Some(&labels));
-        let device_net = DeviceNet::upload(&gpu, &net);
-        let dev = occam::measure::jacobian::jacobian_norms_on(&gpu, &device_net, &x, Some(&labels));
-        gpu.check().expect("no device failure");
+        // The last point is infinite: +inf and -inf meet in every first-layer sum (weights
+        // of both signs), so it is NaN on both devices whatever the order of summation.
+        let mut inputs = lcg_vec(8, n * 784);
+        inputs[(n - 1) * 784..].fill(f32::INFINITY);
+        let mut points = Dataset {
+            inputs,
+            labels: (0..n).map(|i| (i % 10) as u16).collect(),
+            shape: [28, 28, 1],
+            classes: 10,
+        };
+        let both = |points: &Dataset| {
+            let inputs = MeasureInputs {
+                points,
+                labelled: true,
+                train: points,
+            };
+            let request = MeasureRequest {
+                jacobian: Some(JacobianRequest { points: None }),
+                ..Default::default()
+            };
+            let go_on = &mut |_| ControlFlow::Continue(());
+            let cpu =
+                measure(&net, &Compute::new(2), inputs, &request, go_on).map(|m| (m.points, m.jacobian_non_finite));
+            let device_net = DeviceNet::upload(&gpu, &net);
+            let dev = measure_jacobian_on(&gpu, &device_net, inputs, JacobianRequest { points: None }, go_on);
+            gpu.check().expect("no device failure");
+            (cpu, dev)
+        };
+        let (cpu, dev) = both(&points);
+        let ((cpu, cpu_stop), (dev, dev_stop)) = (cpu.unwrap(), dev.unwrap());
+        assert_eq!((cpu.len(), dev.len()), (n - 1, n - 1), "w{width} d{depth} {act}: stops");
+        assert_eq!(cpu_stop.map(|b| b.point), dev_stop.map(|b| b.point));
         for (i, (a, b)) in cpu.iter().zip(&dev).enumerate() {
             for (what, u, v) in [
                 ("jacobian", a.jacobian_norm, b.jacobian_norm),
@@ -349,9 +380,10 @@ fn jacobian_norms_match_the_cpu_within_1e_4() {
                 let rel = (u - v).abs() / u.abs().max(1e-12);
                 assert!(rel < 1e-4, "w{width} d{depth} {act} point {i}: {what} {u} vs {v}");
             }
-            // Ties aside, the prediction is the same class.
-            let _ = (a.predicted, b.predicted);
         }
+        points.labels[4] = 12;
+        let (cpu, dev) = both(&points);
+        assert_eq!(dev.unwrap_err().to_string(), cpu.unwrap_err().to_string());
     }
 }
 
