@@ -93,6 +93,26 @@ fn a_touch_at_one_point_is_no_crossing() {
     }
 }
 
+#[test]
+fn a_crossing_at_the_closing_point_of_an_ellipse_counts() {
+    // The ellipse through three points around the origin starts at the first of them: with
+    // (0, 1) first, x₁ = 0 there up to the rounding of centre + axis, and its root can
+    // round to 2π, past the last arc; it must still count (as 0).
+    let p = [[0.0f32, 1.0], [-0.866_025_4, -0.5], [0.866_025_4, -0.5]];
+    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let [a, b, c] = order.map(|k| p[k]);
+        let traj = data_ellipse([&a, &b, &c]).unwrap();
+        assert_eq!(
+            exact64(&quadrant_net(1.0, false), &traj).per_layer,
+            [4, 2],
+            "float64, first point {a:?}"
+        );
+        for walk in both_walks(&quadrant_net(1.0, false), &traj) {
+            assert_eq!(walk, [4, 2], "first point {a:?}");
+        }
+    }
+}
+
 /// `net` with the given biases per layer.
 fn with_biases(net: &Mlp, biases: Vec<Vec<f32>>) -> Mlp {
     let (act, shape) = (net.activation(), net.input_shape());
@@ -193,4 +213,68 @@ fn has_dead_arc(net: &Mlp, traj: &Trajectory) -> bool {
         }
         false
     })
+}
+
+/// A `.npy` file of `values` with dtype `descr` and `shape`.
+fn write_npy<T: npyz::Serialize + Copy>(path: &std::path::Path, descr: &str, shape: &[u64], values: &[T]) {
+    use npyz::WriterBuilder;
+    let mut out = Vec::new();
+    let dtype = npyz::DType::new_scalar(descr.parse().unwrap());
+    let mut w = (npyz::WriteOptions::new().dtype(dtype).shape(shape).writer(&mut out))
+        .begin_nd()
+        .unwrap();
+    w.extend(values.iter().copied()).unwrap();
+    w.finish().unwrap();
+    std::fs::write(path, out).unwrap();
+}
+
+/// Per trajectory, the per-layer counts `occam measure transitions` writes (`--per-point`).
+fn cli_counts(model: &str, dir: &std::path::Path, method: &[&str]) -> Vec<Vec<u64>> {
+    let (x, y, csv) = (dir.join("x.npy"), dir.join("y.npy"), dir.join("t.csv"));
+    let base = [
+        "measure",
+        "transitions",
+        "--model",
+        model,
+        "--trajectory",
+        "same-class-ellipse",
+    ];
+    let files = ["--inputs", x.to_str().unwrap(), "--labels", y.to_str().unwrap()];
+    let out = [
+        "--limit",
+        "40",
+        "--threads",
+        "2",
+        "--json",
+        "--per-point",
+        csv.to_str().unwrap(),
+    ];
+    common::ok(&[&base[..], &files, &out, method].concat());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    (text.lines().skip(1))
+        .map(|row| row.split(',').skip(2).map(|v| v.parse().unwrap()).collect())
+        .collect()
+}
+
+#[test]
+fn the_cli_counts_the_quadrant_network_as_float64_sampling_does() {
+    // Three points of one class around the origin: the ellipses through them circle it.
+    let dir = tempfile::tempdir().unwrap();
+    let points: [f32; 6] = [0.0, 1.0, -0.866_025_4, -0.5, 0.866_025_4, -0.5];
+    write_npy(&dir.path().join("x.npy"), "<f4", &[3, 2], &points);
+    write_npy(&dir.path().join("y.npy"), "<i8", &[3], &[0i64, 0, 0]);
+    for (w2, second_layer_crosses) in [(-1.0, false), (1.0, true)] {
+        let model = dir.path().join(format!("net{w2}.safetensors"));
+        quadrant_net(w2, false).save(&model).unwrap();
+        let model = model.to_str().unwrap();
+        let exact = cli_counts(model, dir.path(), &[]);
+        let sampled = cli_counts(model, dir.path(), &["--method", "sampled", "--points", "65536"]);
+        assert_eq!(exact.len(), 40);
+        assert_eq!(exact, sampled, "W2 = {w2}: exact vs sampled per trajectory and layer");
+        assert_eq!(
+            exact.iter().any(|c| c[1] > 0),
+            second_layer_crosses,
+            "W2 = {w2}: {exact:?}"
+        );
+    }
 }

@@ -43,8 +43,9 @@ pub(super) fn walk_piece(
         if splittable && walk.arcs.len() * walk.nb * w_out.max(w_in) > budget {
             return Ok(None);
         }
-        let z = pre_activations(net, compute, layer, &coef, walk.nb)?;
+        let mut z = pre_activations(net, compute, layer, &coef, walk.nb)?;
         let rule = PinRule::new(net, layer);
+        walk.make_flat_exact(&rule, &mut z, w_out);
         let pinned = walk.pinned_cuts(&rule);
         let roots_per_arc = walk.roots(&z, w_out, &rule, &pinned);
         // Cut the arcs at the roots; each sub-arc carries φ's linear piece per neuron.
@@ -140,10 +141,26 @@ impl PieceWalk<'_> {
                 // A cut of the layer below too: its touching neurons pass a zero.
                 let shared = self.parent[a] != self.parent[b] || a >= b;
                 let touching = shared.then(|| pinned::at(&self.touching, self.parent[b])).flatten();
-                let neurons = rule.pinned(codes(a), codes(b), touching.map_or(&[][..], |t| &t.neurons));
-                (!neurons.is_empty()).then_some(PinnedCut { arc: b, neurons })
+                let cut = rule.pinned(codes(a), codes(b), touching);
+                (!cut.neurons.is_empty()).then_some(PinnedCut { arc: b, ..cut })
             })
             .collect()
+    }
+
+    /// Sets the coefficients of the neurons that are flat on a breakpoint on an arc (all
+    /// their inputs on flat pieces) to exactly that constant.
+    fn make_flat_exact(&self, rule: &PinRule, z: &mut [f32], w: usize) {
+        if !rule.any() {
+            return;
+        }
+        let w_below = self.below_codes.len() / self.arcs.len();
+        for (a, arc) in z.chunks_exact_mut(self.nb * w).enumerate() {
+            rule.make_constant(
+                &rule.dead(&self.below_codes[a * w_below..(a + 1) * w_below]),
+                arc,
+                self.nb,
+            );
+        }
     }
 
     /// Pre-activation of neuron i on arc a (coefficients `z`, `w` neurons), given the
@@ -185,11 +202,11 @@ impl PieceWalk<'_> {
                 s_before: self.arcs[a].hi,
                 s_after: self.arcs[b].lo,
             };
-            sides.write_after(&cut.neurons, coefs(b), &mut starts[b]);
-            sides.write_before(&cut.neurons, coefs(a), &mut ends[a]);
-            let touch = sides.at_cut(&cut.neurons, coefs(a), coefs(b), &mut at_cuts[b]);
-            if !touch.is_empty() {
-                touching.push(PinnedCut { arc: b, neurons: touch });
+            sides.write_after(cut, coefs(b), &mut starts[b]);
+            sides.write_before(cut, coefs(a), &mut ends[a]);
+            let touch = sides.at_cut(cut, coefs(a), coefs(b), &mut at_cuts[b]);
+            if !touch.neurons.is_empty() {
+                touching.push(PinnedCut { arc: b, ..touch });
             }
         }
         self.touching = touching;
@@ -202,10 +219,8 @@ impl PieceWalk<'_> {
                     self.closed.then_some(0)
                 };
                 let pins = ArcPins {
-                    start: pinned::at(pinned, a).map_or(&[][..], |c| &c.neurons),
-                    end: after
-                        .and_then(|b| pinned::at(pinned, b))
-                        .map_or(&[][..], |c| &c.neurons),
+                    start: pinned::at(pinned, a),
+                    end: after.and_then(|b| pinned::at(pinned, b)),
                 };
                 for i in 0..w {
                     let c: Vec<f64> = (0..nb).map(|k| z[(a * nb + k) * w + i] as f64).collect();
@@ -213,7 +228,7 @@ impl PieceWalk<'_> {
                         let beta = beta as f64;
                         let changes = (starts[a][i] > beta) != (ends[a][i] > beta);
                         if nb == 3
-                            && let Some(at) = pins.of(i, beta, rule)
+                            && let Some(at) = pins.of(i, beta)
                         {
                             pinned_ellipse_roots(&c, beta, lo, hi, at, changes, &mut roots);
                         } else if nb == 3 {

@@ -109,7 +109,7 @@ impl NextLayer<'_> {
         scratch::release(anchor_z);
         for dead in &pins.dead {
             let arc = &mut z[dead.arc * block..(dead.arc + 1) * block];
-            self.rule.make_constant(&dead.neurons, arc, nb);
+            self.rule.make_constant(dead, arc, nb);
         }
         let cuts = self.closing_cuts(walk, parent, &children, first_child, pins.cuts);
         let level = Level::new(children, z, w_out, changes, cuts);
@@ -199,11 +199,8 @@ impl NextLayer<'_> {
                 children[c1].mid(),
                 &mut last,
             );
-            let touching = pinned::at(self.touching, p0).map_or(&[][..], |t| &t.neurons);
-            let neurons = self.rule.pinned(&last, &first, touching);
-            if !neurons.is_empty() {
-                closing.push(PinnedCut { arc: c0, neurons });
-            }
+            let touching = pinned::at(self.touching, p0);
+            push_nonempty(&mut closing, c0, self.rule.pinned(&last, &first, touching));
         }
         if !closing.is_empty() {
             cuts.extend(closing);
@@ -255,7 +252,6 @@ impl NextLayer<'_> {
                 if self.rule.any() {
                     // A new parent: the cut is the layer below's, with its touching neurons.
                     let touching = (left != p).then(|| pinned::at(self.touching, p)).flatten();
-                    let touching = touching.map_or(&[][..], |t| &t.neurons);
                     push_nonempty(&mut plan.pins.cuts, c, self.rule.pinned(&previous, &codes, touching));
                 }
                 let before = plan.terms.len();
@@ -381,10 +377,11 @@ fn column_terms(walk: &Batch, left_z: &[f32], from: &[u8], to: &[u8], terms: &mu
     });
 }
 
-/// Records `neurons` for child `arc` unless there are none.
-fn push_nonempty(list: &mut Vec<PinnedCut>, arc: usize, neurons: Vec<u32>) {
-    if !neurons.is_empty() {
-        list.push(PinnedCut { arc, neurons });
+/// Records `pinned` for child `arc` unless it lists no neuron.
+fn push_nonempty(list: &mut Vec<PinnedCut>, arc: usize, mut pinned: PinnedCut) {
+    if !pinned.neurons.is_empty() {
+        pinned.arc = arc;
+        list.push(pinned);
     }
 }
 

@@ -1,26 +1,30 @@
 //! Neurons that sit exactly on a breakpoint, which rounded coefficients cannot show, for
 //! both exact walks.
 //!
-//! Relu, relu6 and hard_sigmoid have a flat piece whose value is 0 (below their lowest
-//! breakpoint). A neuron of layer l whose inputs (those with a non-zero weight) are all on
-//! that piece over an arc is the constant `b_j` there (its bias; 0 without biases): it is
-//! "dead" on the arc. When `b_j` is itself a breakpoint — 0 for bias-free relu and relu6,
-//! the common case — the neuron is on its breakpoint along the whole arc, and at a cut
-//! where it comes alive its value is exactly the breakpoint too. More generally a neuron is
-//! "pinned" at a cut when every such input is on the zero piece on one side of the cut or
-//! the other, or touches zero there: its value at the cut is exactly `b_j`. Read from the
-//! coefficients of the arc after the cut, that value is `b_j` plus rounding residue of
-//! either sign, and a side read from it can count a crossing that does not happen (a
-//! neuron that comes alive going down from 0) or miss one.
+//! Every piecewise-linear φ has flat pieces (relu below 0; relu6, hard_tanh and
+//! hard_sigmoid below and above their breakpoints). A neuron of layer l whose inputs (those
+//! with a non-zero weight) are all on flat pieces over an arc is a constant there: `b_j +
+//! Σ_i W_ji·offset_i`, computed here in float64 from the patterns ("flat"). When that
+//! constant is itself a breakpoint — 0 for bias-free relu and relu6 whose inputs are all
+//! switched off, the common case in narrow networks; or an exact sum of integer weights —
+//! the neuron sits on its breakpoint along the arc, and at a cut where one of its inputs
+//! leaves its flat piece its value is exactly the breakpoint too. More generally a neuron is
+//! "pinned" at a cut when every such input is on a flat piece on one side of the cut or the
+//! other, or touches a breakpoint there from its sloped side (its φ value is then known
+//! exactly), and the value these give is a breakpoint. Read from the rounded coefficients
+//! of the arc after the cut, that value is the breakpoint plus rounding residue of either
+//! sign, and a side read from it can count a crossing that does not happen (a neuron that
+//! comes alive going down from 0) or miss one.
 //!
-//! So the patterns decide: dead neurons get exactly the coefficients `(b_j, 0, 0)` (the
-//! GEMM walk computes those exactly anyway; the rank-1 walk's chained updates do not), and
-//! at a pinned cut each side of the neuron is its one-sided limit — the sign of its
-//! derivative along the trajectory leaving the cut (at a zero derivative, the curvature of
-//! an ellipse arc). A crossing happens at the cut when the limits on its two sides differ;
-//! a neuron that only touches its breakpoint there (the same side on both) does not cross,
-//! as no code changes on any stretch of the trajectory. One that touches from above with
-//! `φ(b_j) = 0` passes the exact zero on to the layer above (`touching`).
+//! So the patterns decide: flat neurons on a breakpoint get exactly the coefficients
+//! `(β, 0, 0)` (the GEMM walk computes them up to its rounding of the sum; the rank-1 walk's
+//! chained updates do not), and at a pinned cut each side of the neuron is its one-sided
+//! limit — the sign of its derivative along the trajectory leaving the cut (at a zero
+//! derivative, the curvature of an ellipse arc). A crossing happens at the cut when the
+//! limits on its two sides differ; a neuron that only touches its breakpoint there (the same
+//! side on both) does not cross, as no code changes on any stretch of the trajectory. One
+//! that touches from its sloped side passes its exact φ value on to the layer above
+//! (`touching`).
 
 use crate::net::{Activation, Mlp};
 
@@ -33,16 +37,29 @@ pub(super) enum Side {
     After,
 }
 
-/// The neurons of one layer pinned at one cut: the cut is the start of arc `arc` (for the
-/// first arc of a closed range, its closing point).
+/// Neurons of one layer at one cut, each with a value: the cut is the start of arc `arc`
+/// (for the first arc of a closed range, its closing point). For pinned neurons the value
+/// is the breakpoint they sit on; for touching ones, φ of it.
 #[derive(Clone, Debug, Default)]
 pub(super) struct PinnedCut {
     pub(super) arc: usize,
     pub(super) neurons: Vec<u32>,
+    pub(super) values: Vec<f32>,
 }
 
-/// Neurons that touch a zero-valued breakpoint from above at a cut, passing an exact zero
-/// on to the layer above; sorted by arc.
+impl PinnedCut {
+    fn value_of(&self, i: usize) -> Option<f32> {
+        self.neurons.binary_search(&(i as u32)).ok().map(|k| self.values[k])
+    }
+
+    /// The value of neuron `i` if it is listed.
+    pub(super) fn pinned_value(&self, i: usize) -> Option<f32> {
+        self.value_of(i)
+    }
+}
+
+/// Neurons that touch a breakpoint from their sloped side at cuts, with their φ values
+/// there, passed on to the layer above; sorted by arc.
 pub(super) type Touching = Vec<PinnedCut>;
 
 /// The entry of `cuts` (sorted by arc) for the cut at the start of arc `arc`.
@@ -54,115 +71,110 @@ pub(super) fn at(cuts: &[PinnedCut], arc: usize) -> Option<&PinnedCut> {
 /// the activation patterns of the layer below.
 pub(super) struct PinRule<'a> {
     act: Activation,
-    /// Per neuron: the value it is pinned at (its bias) when that is a breakpoint and φ has
-    /// a zero piece; NaN otherwise.
-    pin: Vec<f32>,
-    /// The layer's weights, row-major `w_out × w_in`.
+    /// The layer's weights, row-major `w_out × w_in`, and its bias.
     weights: &'a [f32],
+    bias: Option<&'a [f32]>,
     w_in: usize,
-    /// Per neuron: how many of its weights are exactly zero.
+    w_out: usize,
+    /// Per neuron: how many of its weights are exactly zero, and the largest of those.
     zeros: Vec<u32>,
-    /// The largest of `zeros` over neurons that can be pinned.
     max_zeros: usize,
-    /// Whether any neuron can be pinned (else every question is answered at once).
-    any: bool,
+    /// Whether the layer has a layer of patterns below it (the first hidden layer has not).
+    active: bool,
 }
 
 impl<'a> PinRule<'a> {
     /// The rule for hidden layer `layer` (0-based; the first hidden layer has no pattern
-    /// below it and gets an empty rule).
+    /// below it and gets an inactive rule).
     pub(super) fn new(net: &'a Mlp, layer: usize) -> PinRule<'a> {
-        let act = net.activation();
         let (w_in, w_out) = (net.dims()[layer], net.dims()[layer + 1]);
-        let has_zero_piece = (0..=act.breakpoints().len() as u8).any(|c| act.linear_piece(c) == (0.0, 0.0));
-        let breakpoint = |b: f32| act.breakpoints().contains(&b);
-        let pin: Vec<f32> = (0..w_out)
-            .map(|j| {
-                let b = net.bias(layer).map_or(0.0, |b| b[j]);
-                if layer > 0 && has_zero_piece && breakpoint(b) {
-                    b
-                } else {
-                    f32::NAN
-                }
-            })
-            .collect();
         let weights = &net.weights()[layer][..];
         let zeros: Vec<u32> = (weights.chunks_exact(w_in))
             .map(|row| row.iter().filter(|&&w| w == 0.0).count() as u32)
             .collect();
-        let max_zeros = (zeros.iter().zip(&pin))
-            .filter(|(_, p)| !p.is_nan())
-            .map(|(&z, _)| z as usize)
-            .max();
         PinRule {
-            act,
-            any: max_zeros.is_some(),
-            max_zeros: max_zeros.unwrap_or(0),
-            pin,
+            act: net.activation(),
+            max_zeros: zeros.iter().copied().max().unwrap_or(0) as usize,
             weights,
+            bias: net.bias(layer),
             w_in,
+            w_out,
             zeros,
+            active: layer > 0,
         }
     }
 
-    /// Whether any neuron of the layer can be pinned at all.
+    /// Whether anything can be pinned in the layer.
     pub(super) fn any(&self) -> bool {
-        self.any
+        self.active
     }
 
-    /// The value neuron `j` is pinned at (its bias).
-    pub(super) fn value(&self, j: usize) -> f32 {
-        self.pin[j]
-    }
-
-    fn zero_piece(&self, code: u8) -> bool {
-        self.act.linear_piece(code) == (0.0, 0.0)
+    /// φ's value on a flat piece (`code`), if the piece is flat.
+    fn flat(&self, code: u8) -> Option<f32> {
+        let (slope, offset) = self.act.linear_piece(code);
+        (slope == 0.0).then_some(offset)
     }
 
     /// The neurons pinned at a cut between an arc with the layer below's pattern `before`
-    /// and one with `after`, where the layer below's neurons `touching` (sorted) touch zero.
-    pub(super) fn pinned(&self, before: &[u8], after: &[u8], touching: &[u32]) -> Vec<u32> {
-        if !self.any {
-            return Vec::new();
+    /// and one with `after`, where the layer below's `touching` neurons (if any) have known
+    /// φ values, with the breakpoints they sit on.
+    pub(super) fn pinned(&self, before: &[u8], after: &[u8], touching: Option<&PinnedCut>) -> PinnedCut {
+        let mut out = PinnedCut::default();
+        if !self.active {
+            return out;
         }
-        // The inputs whose value at the cut is not structurally zero.
-        let live = |i: usize| {
-            !self.zero_piece(before[i]) && !self.zero_piece(after[i]) && touching.binary_search(&(i as u32)).is_err()
+        // Each input's exact φ value at the cut, where the patterns give one.
+        let known = |i: usize| {
+            (self.flat(before[i]).or_else(|| self.flat(after[i]))).or_else(|| touching.and_then(|t| t.value_of(i)))
         };
-        let mut alive = Vec::new();
-        for i in (0..self.w_in).filter(|&i| live(i)) {
-            if alive.len() == self.max_zeros {
-                return Vec::new();
+        let (mut alive, mut nonzero) = (Vec::new(), Vec::new());
+        for i in 0..self.w_in {
+            match known(i) {
+                None if alive.len() == self.max_zeros => return out,
+                None => alive.push(i),
+                Some(v) if v != 0.0 => nonzero.push((i, v as f64)),
+                Some(_) => {}
             }
-            alive.push(i);
         }
-        (0..self.pin.len())
-            .filter(|&j| !self.pin[j].is_nan() && self.zeros[j] as usize >= alive.len())
-            .filter(|&j| alive.iter().all(|&i| self.weights[j * self.w_in + i] == 0.0))
-            .map(|j| j as u32)
-            .collect()
+        for j in 0..self.w_out {
+            let row = &self.weights[j * self.w_in..(j + 1) * self.w_in];
+            if (self.zeros[j] as usize) < alive.len() || alive.iter().any(|&i| row[i] != 0.0) {
+                continue;
+            }
+            let bias = self.bias.map_or(0.0, |b| b[j] as f64);
+            let value = bias + nonzero.iter().map(|&(i, v)| row[i] as f64 * v).sum::<f64>();
+            if let Some(&beta) = self.act.breakpoints().iter().find(|&&b| b as f64 == value) {
+                out.neurons.push(j as u32);
+                out.values.push(beta);
+            }
+        }
+        out
     }
 
-    /// The neurons dead on an arc where the layer below has the pattern `codes`.
-    pub(super) fn dead(&self, codes: &[u8]) -> Vec<u32> {
-        self.pinned(codes, codes, &[])
+    /// The flat neurons on a breakpoint on an arc where the layer below has the pattern
+    /// `codes`.
+    pub(super) fn dead(&self, codes: &[u8]) -> PinnedCut {
+        self.pinned(codes, codes, None)
     }
 
-    /// Sets the coefficients (`nb × w`, basis function after basis function) of the
-    /// `dead` neurons to exactly their constant value.
-    pub(super) fn make_constant(&self, dead: &[u32], z: &mut [f32], nb: usize) {
-        let w = self.pin.len();
-        for &j in dead {
+    /// Sets the coefficients (`nb × w`, basis function after basis function) of the flat
+    /// neurons on a breakpoint (`dead`) to exactly that constant.
+    pub(super) fn make_constant(&self, dead: &PinnedCut, z: &mut [f32], nb: usize) {
+        let w = self.w_out;
+        for (&j, &v) in dead.neurons.iter().zip(&dead.values) {
             let j = j as usize;
-            z[j] = self.pin[j];
+            z[j] = v;
             (1..nb).for_each(|k| z[k * w + j] = 0.0);
         }
     }
 
-    /// Whether φ maps the pinned value of neuron `j` to 0 (so that touching it from above
-    /// passes an exact zero to the layer above).
-    pub(super) fn passes_zero(&self, j: usize) -> bool {
-        self.act.apply(self.pin[j]) == 0.0
+    /// φ at breakpoint `beta` when a neuron stays on the same side `above` of it on both
+    /// sides of a cut and that side is a sloped piece (it touches the breakpoint from its
+    /// sloped side, and the layer above sees φ(β) exactly), else `None`.
+    fn touch_value(&self, beta: f32, above: bool) -> Option<f32> {
+        let below = self.act.breakpoints().iter().filter(|&&b| b < beta).count() as u8;
+        let code = below + above as u8;
+        self.flat(code).is_none().then(|| self.act.apply(beta))
     }
 }
 
@@ -208,41 +220,41 @@ pub(super) struct CutSides<'a> {
 }
 
 impl CutSides<'_> {
-    /// The stand-in values of the pinned `neurons` just before the cut (from the arc
-    /// before it, at its parameter `s_before`) into `out`.
-    pub(super) fn write_before(&self, neurons: &[u32], before: &[f32], out: &mut [f64]) {
-        for &j in neurons {
-            let v = self.rule.value(j as usize);
-            out[j as usize] = side_value(
-                v,
-                above_near(before, self.nb, j as usize, self.s_before, v, v, Side::Before),
-            );
+    /// The stand-in values of the `pinned` neurons just before the cut (from the arc
+    /// before it, coefficients `before`) into `out`.
+    pub(super) fn write_before(&self, pinned: &PinnedCut, before: &[f32], out: &mut [f64]) {
+        for (&j, &v) in pinned.neurons.iter().zip(&pinned.values) {
+            let above = above_near(before, self.nb, j as usize, self.s_before, v, v, Side::Before);
+            out[j as usize] = side_value(v, above);
         }
     }
 
-    /// The stand-in values of the pinned `neurons` just after the cut into `out`.
-    pub(super) fn write_after(&self, neurons: &[u32], after: &[f32], out: &mut [f64]) {
-        for &j in neurons {
-            let v = self.rule.value(j as usize);
-            out[j as usize] = side_value(
-                v,
-                above_near(after, self.nb, j as usize, self.s_after, v, v, Side::After),
-            );
+    /// The stand-in values of the `pinned` neurons just after the cut into `out`.
+    pub(super) fn write_after(&self, pinned: &PinnedCut, after: &[f32], out: &mut [f64]) {
+        for (&j, &v) in pinned.neurons.iter().zip(&pinned.values) {
+            let above = above_near(after, self.nb, j as usize, self.s_after, v, v, Side::After);
+            out[j as usize] = side_value(v, above);
         }
     }
 
     /// The crossings at the cut (one parameter value `s_after` each) and the neurons that
-    /// touch zero from above there.
-    pub(super) fn at_cut(&self, neurons: &[u32], before: &[f32], after: &[f32], crossings: &mut Vec<f64>) -> Vec<u32> {
-        let mut touching = Vec::new();
-        for &j in neurons {
-            let (ju, v) = (j as usize, self.rule.value(j as usize));
-            let left = above_near(before, self.nb, ju, self.s_before, v, v, Side::Before);
-            let right = above_near(after, self.nb, ju, self.s_after, v, v, Side::After);
+    /// touch their breakpoint from their sloped side there, with φ of it.
+    pub(super) fn at_cut(
+        &self,
+        pinned: &PinnedCut,
+        before: &[f32],
+        after: &[f32],
+        crossings: &mut Vec<f64>,
+    ) -> PinnedCut {
+        let mut touching = PinnedCut::default();
+        for (&j, &v) in pinned.neurons.iter().zip(&pinned.values) {
+            let left = above_near(before, self.nb, j as usize, self.s_before, v, v, Side::Before);
+            let right = above_near(after, self.nb, j as usize, self.s_after, v, v, Side::After);
             if left != right {
                 crossings.push(self.s_after);
-            } else if left && self.rule.passes_zero(ju) {
-                touching.push(j);
+            } else if let Some(phi) = self.rule.touch_value(v, left) {
+                touching.neurons.push(j);
+                touching.values.push(phi);
             }
         }
         touching
@@ -287,7 +299,7 @@ pub(super) fn pinned_ellipse_roots(
     };
     let pinned_at = if ends.start { lo } else { hi };
     let (phase, alpha) = (c[2].atan2(c[1]), ratio.acos());
-    let [r1, r2] = [phase - alpha, phase + alpha].map(|t| t.rem_euclid(std::f64::consts::TAU));
+    let [r1, r2] = [phase - alpha, phase + alpha].map(|t| t.rem_euclid(std::f64::consts::TAU) % std::f64::consts::TAU);
     let other = if circular(r1, pinned_at) >= circular(r2, pinned_at) {
         r1
     } else {

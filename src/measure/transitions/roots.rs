@@ -43,20 +43,21 @@ pub(super) fn cut(arcs: &[BatchArc], roots: &LayerRoots) -> (Vec<BatchArc>, Vec<
     (children, first_child)
 }
 
-/// The neurons pinned at the two ends of one arc (sorted).
+/// The neurons pinned at the two ends of one arc.
 pub(super) struct ArcPins<'a> {
-    pub(super) start: &'a [u32],
-    pub(super) end: &'a [u32],
+    pub(super) start: Option<&'a PinnedCut>,
+    pub(super) end: Option<&'a PinnedCut>,
 }
 
 impl ArcPins<'_> {
     /// Where neuron `i` is pinned at breakpoint `beta` on the arc, if it is.
-    pub(super) fn of(&self, i: usize, beta: f64, rule: &PinRule) -> Option<PinnedEnds> {
+    pub(super) fn of(&self, i: usize, beta: f64) -> Option<PinnedEnds> {
+        let on = |cut: Option<&PinnedCut>| (cut.and_then(|c| c.pinned_value(i))).is_some_and(|v| v as f64 == beta);
         let ends = PinnedEnds {
-            start: self.start.binary_search(&(i as u32)).is_ok(),
-            end: self.end.binary_search(&(i as u32)).is_ok(),
+            start: on(self.start),
+            end: on(self.end),
         };
-        ((ends.start || ends.end) && rule.value(i) as f64 == beta).then_some(ends)
+        (ends.start || ends.end).then_some(ends)
     }
 }
 
@@ -129,7 +130,7 @@ impl Batch<'_> {
                     }
                     let before = out.positions.len();
                     self.pinned_crossings(level, rule, a, &mut out);
-                    self.arc_roots(level, rule, a, &start, &end, &mut out.positions);
+                    self.arc_roots(level, a, &start, &end, &mut out.positions);
                     out.positions[before..].sort_by(f64::total_cmp);
                     out.per_arc.push((out.positions.len() - before) as u32);
                     if continues {
@@ -193,8 +194,7 @@ impl Batch<'_> {
     fn pinned_after(&self, level: &Level, rule: &PinRule, b: usize, start: &mut [f64]) {
         if let (Some(cut), Some(a)) = (pinned::at(&level.pinned, b), self.arc_before(level, b)) {
             let after = level.arc_coefficients(b, self.nb);
-            self.cut_sides(level, rule, a, b)
-                .write_after(&cut.neurons, after, start);
+            self.cut_sides(level, rule, a, b).write_after(cut, after, start);
         }
     }
 
@@ -203,21 +203,15 @@ impl Batch<'_> {
     fn pinned_before(&self, level: &Level, rule: &PinRule, a: usize, b: usize, end: &mut [f64]) {
         if let Some(cut) = pinned::at(&level.pinned, b) {
             let before = level.arc_coefficients(a, self.nb);
-            self.cut_sides(level, rule, a, b)
-                .write_before(&cut.neurons, before, end);
+            self.cut_sides(level, rule, a, b).write_before(cut, before, end);
         }
     }
 
     /// The neurons pinned at the start and at the end of arc `a`, if any.
     fn pinned_ends<'l>(&self, level: &'l Level, a: usize) -> Option<ArcPins<'l>> {
-        let start = pinned::at(&level.pinned, a).map(|c| &c.neurons[..]);
-        let end = (self.arc_after(level, a))
-            .and_then(|b| pinned::at(&level.pinned, b))
-            .map(|c| &c.neurons[..]);
-        (start.is_some() || end.is_some()).then(|| ArcPins {
-            start: start.unwrap_or(&[]),
-            end: end.unwrap_or(&[]),
-        })
+        let start = pinned::at(&level.pinned, a);
+        let end = (self.arc_after(level, a)).and_then(|b| pinned::at(&level.pinned, b));
+        (start.is_some() || end.is_some()).then_some(ArcPins { start, end })
     }
 
     /// The crossings of pinned neurons at the start of arc `b` (its own roots), and the
@@ -225,18 +219,16 @@ impl Batch<'_> {
     fn pinned_crossings(&self, level: &Level, rule: &PinRule, b: usize, out: &mut LayerRoots) {
         if let (Some(cut), Some(a)) = (pinned::at(&level.pinned, b), self.arc_before(level, b)) {
             let (before, after) = (level.arc_coefficients(a, self.nb), level.arc_coefficients(b, self.nb));
-            let touching = (self.cut_sides(level, rule, a, b)).at_cut(&cut.neurons, before, after, &mut out.positions);
-            if !touching.is_empty() {
-                out.touching.push(PinnedCut {
-                    arc: b,
-                    neurons: touching,
-                });
+            let mut touching = (self.cut_sides(level, rule, a, b)).at_cut(cut, before, after, &mut out.positions);
+            if !touching.neurons.is_empty() {
+                touching.arc = b;
+                out.touching.push(touching);
             }
         }
     }
 
     /// The roots on arc `a` of every neuron, given the pre-activations at its two ends.
-    fn arc_roots(&self, level: &Level, rule: &PinRule, a: usize, start: &[f64], end: &[f64], out: &mut Vec<f64>) {
+    fn arc_roots(&self, level: &Level, a: usize, start: &[f64], end: &[f64], out: &mut Vec<f64>) {
         let BatchArc { lo, hi, .. } = level.arcs[a];
         let (w, z) = (level.width, level.arc_coefficients(a, self.nb));
         if !self.is_ellipse {
@@ -257,7 +249,7 @@ impl Batch<'_> {
             for i in 0..w {
                 let changes = (start[i] > beta) != (end[i] > beta);
                 let c = [z[i] as f64, z[w + i] as f64, z[2 * w + i] as f64];
-                if let Some(ends) = pinned_ends.as_ref().and_then(|p| p.of(i, beta, rule)) {
+                if let Some(ends) = pinned_ends.as_ref().and_then(|p| p.of(i, beta)) {
                     pinned_ellipse_roots(&c, beta, lo, hi, ends, changes, out);
                     continue;
                 }
@@ -285,7 +277,12 @@ pub(super) fn ellipse_roots(c: &[f64], beta: f64, lo: f64, hi: f64, changes: boo
             let phase = c[2].atan2(c[1]);
             let alpha = ratio.acos();
             for th in [phase - alpha, phase + alpha] {
-                let th = th.rem_euclid(std::f64::consts::TAU);
+                // A root just below 0 wraps to 2π − ε, which can round to 2π itself: that
+                // is the closing point, θ = 0.
+                let th = match th.rem_euclid(std::f64::consts::TAU) {
+                    t if t >= std::f64::consts::TAU => 0.0,
+                    t => t,
+                };
                 if th >= lo && th < hi {
                     found.push(th);
                 }
