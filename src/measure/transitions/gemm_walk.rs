@@ -5,8 +5,8 @@
 
 use super::pinned::{self, CutSides, PinRule, PinnedCut, pinned_ellipse_roots};
 use super::roots::{ArcPins, ellipse_roots};
-use super::{ARC_BLOCK, Arc, first_non_finite};
-use crate::compute::{Compute, MatRef};
+use super::{Arc, layer_product};
+use crate::compute::Compute;
 use crate::measure::finite::NonFinite;
 use crate::measure::trajectory::Piece;
 use crate::net::{Activation, Mlp};
@@ -76,29 +76,8 @@ pub(super) fn walk_piece(
 /// on the constant basis function, or the first non-finite value.
 fn pre_activations(net: &Mlp, compute: &Compute, layer: usize, coef: &[f32], nb: usize) -> Result<Vec<f32>, NonFinite> {
     let (w_in, w_out) = (net.dims()[layer], net.dims()[layer + 1]);
-    let rows = coef.len() / w_in;
-    let mut z = vec![0.0f32; rows * w_out];
-    let w = MatRef::rows(&net.weights()[layer], w_out, w_in);
-    for start in (0..rows).step_by(ARC_BLOCK) {
-        let r = ARC_BLOCK.min(rows - start);
-        compute.matmul(
-            &mut z[start * w_out..(start + r) * w_out],
-            MatRef::rows(&coef[start * w_in..(start + r) * w_in], r, w_in),
-            w.t(),
-            false,
-        );
-    }
-    if let Some(bias) = net.bias(layer) {
-        // The bias is constant along the piece: it joins the coefficient of basis
-        // function 0, which is 1 for segments and ellipses alike.
-        for arc in z.chunks_exact_mut(nb * w_out) {
-            arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-        }
-    }
-    match first_non_finite(&z, layer) {
-        Some(bad) => Err(bad),
-        None => Ok(z),
-    }
+    let mut z = vec![0.0f32; coef.len() / w_in * w_out];
+    layer_product(net, compute, layer, coef, nb, &mut z).map(|()| z)
 }
 
 /// The state of the walk along one piece between layers.

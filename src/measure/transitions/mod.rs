@@ -51,7 +51,7 @@ pub use sampled::{codes_of, codes_on, sampled_transitions};
 
 use super::finite::{NonFinite, Quantity};
 use super::trajectory::Trajectory;
-use crate::compute::Compute;
+use crate::compute::{Compute, MatRef};
 use crate::net::Mlp;
 use rayon::prelude::*;
 
@@ -99,6 +99,42 @@ fn first_non_finite(z: &[f32], layer: usize) -> Option<NonFinite> {
 
 /// Rows of coefficients processed per GEMM in the exact walks.
 const ARC_BLOCK: usize = 4096;
+
+/// Hidden layer `layer`'s pre-activation coefficients into `z` from its input coefficients
+/// `coef` (rows of `w_in`, `nb` rows per arc): `coef · Wᵀ`, in blocks of rows, plus the
+/// bias on the constant basis function; the first non-finite value is an error.
+fn layer_product(
+    net: &Mlp,
+    compute: &Compute,
+    layer: usize,
+    coef: &[f32],
+    nb: usize,
+    z: &mut [f32],
+) -> Result<(), NonFinite> {
+    let (w_in, w_out) = (net.dims()[layer], net.dims()[layer + 1]);
+    let rows = coef.len() / w_in;
+    let w = MatRef::rows(&net.weights()[layer], w_out, w_in);
+    for start in (0..rows).step_by(ARC_BLOCK) {
+        let r = ARC_BLOCK.min(rows - start);
+        compute.matmul(
+            &mut z[start * w_out..(start + r) * w_out],
+            MatRef::rows(&coef[start * w_in..(start + r) * w_in], r, w_in),
+            w.t(),
+            false,
+        );
+    }
+    if let Some(bias) = net.bias(layer) {
+        // The bias is constant along the piece: it joins the coefficient of basis
+        // function 0, which is 1 for segments and ellipses alike.
+        for arc in z.chunks_exact_mut(nb * w_out) {
+            arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
+        }
+    }
+    match first_non_finite(z, layer) {
+        Some(bad) => Err(bad),
+        None => Ok(()),
+    }
+}
 
 /// A sub-interval of a piece's parameter on which every layer seen so far is affine.
 #[derive(Clone, Copy, Debug)]

@@ -39,12 +39,12 @@
 
 use super::chain::Changes;
 use super::codes;
+use super::layer_product;
 use super::next_layer::NextLayer;
 use super::pinned::{PinRule, PinnedCut};
 use super::roots::cut;
 use super::scratch;
-use super::{ARC_BLOCK, first_non_finite};
-use crate::compute::{Compute, MatRef};
+use crate::compute::Compute;
 use crate::measure::finite::NonFinite;
 use crate::measure::trajectory::{Piece, Trajectory};
 use crate::net::{Activation, Mlp};
@@ -326,25 +326,9 @@ impl Batch<'_> {
             self.pieces[r.piece].coefficients().iter().for_each(|c| coef.extend(c));
         }
         let mut z = scratch::take(rows * width);
-        let w = MatRef::rows(&net.weights()[0], width, d);
-        for start in (0..rows).step_by(ARC_BLOCK) {
-            let r = ARC_BLOCK.min(rows - start);
-            compute.matmul(
-                &mut z[start * width..(start + r) * width],
-                MatRef::rows(&coef[start * d..(start + r) * d], r, d),
-                w.t(),
-                false,
-            );
-        }
+        let product = layer_product(net, compute, 0, &coef, self.nb, &mut z);
         scratch::release(coef);
-        if let Some(bias) = net.bias(0) {
-            for arc in z.chunks_exact_mut(self.nb * width) {
-                arc[..width].iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-            }
-        }
-        if let Some(bad) = first_non_finite(&z, 0) {
-            return Err(bad);
-        }
+        product?;
         let arcs: Vec<BatchArc> = (self.ranges.iter().enumerate())
             .map(|(k, r)| BatchArc {
                 range: k as u32,
