@@ -27,6 +27,7 @@
 //! (`touching`).
 
 use crate::net::{Activation, Mlp};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// Which side of a cut a one-sided limit is taken on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,9 +77,12 @@ pub(super) struct PinRule<'a> {
     bias: Option<&'a [f32]>,
     w_in: usize,
     w_out: usize,
-    /// Per neuron: how many of its weights are exactly zero, and the largest of those.
-    zeros: Vec<u32>,
-    max_zeros: usize,
+    /// Per input, whether its column of weights holds an exact zero (0 = not looked at
+    /// yet, 1 = no, 2 = yes): an input that is not known at a cut keeps every neuron with a
+    /// non-zero weight from it off the pinned list, so a column without zeros ends the
+    /// search. Filled on first use: a dense layer needs only the columns of the first
+    /// inputs a search meets, not a pass over all its weights per walk.
+    column_zero: Vec<AtomicU8>,
     /// Whether the layer has a layer of patterns below it (the first hidden layer has not).
     active: bool,
 }
@@ -88,18 +92,15 @@ impl<'a> PinRule<'a> {
     /// below it and gets an inactive rule).
     pub(super) fn new(net: &'a Mlp, layer: usize) -> PinRule<'a> {
         let (w_in, w_out) = (net.dims()[layer], net.dims()[layer + 1]);
-        let weights = &net.weights()[layer][..];
-        let zeros: Vec<u32> = (weights.chunks_exact(w_in))
-            .map(|row| row.iter().filter(|&&w| w == 0.0).count() as u32)
-            .collect();
         PinRule {
             act: net.activation(),
-            max_zeros: zeros.iter().copied().max().unwrap_or(0) as usize,
-            weights,
+            weights: &net.weights()[layer][..],
             bias: net.bias(layer),
             w_in,
             w_out,
-            zeros,
+            column_zero: (0..if layer > 0 { w_in } else { 0 })
+                .map(|_| AtomicU8::new(0))
+                .collect(),
             active: layer > 0,
         }
     }
@@ -107,6 +108,18 @@ impl<'a> PinRule<'a> {
     /// Whether anything can be pinned in the layer.
     pub(super) fn any(&self) -> bool {
         self.active
+    }
+
+    /// Whether input `i`'s column of weights holds an exact zero.
+    fn column_has_zero(&self, i: usize) -> bool {
+        match self.column_zero[i].load(Ordering::Relaxed) {
+            0 => {
+                let zero = (0..self.w_out).any(|j| self.weights[j * self.w_in + i] == 0.0);
+                self.column_zero[i].store(1 + zero as u8, Ordering::Relaxed);
+                zero
+            }
+            state => state == 2,
+        }
     }
 
     /// φ's value on a flat piece (`code`), if the piece is flat.
@@ -130,7 +143,7 @@ impl<'a> PinRule<'a> {
         let (mut alive, mut nonzero) = (Vec::new(), Vec::new());
         for i in 0..self.w_in {
             match known(i) {
-                None if alive.len() == self.max_zeros => return out,
+                None if !self.column_has_zero(i) => return out,
                 None => alive.push(i),
                 Some(v) if v != 0.0 => nonzero.push((i, v as f64)),
                 Some(_) => {}
@@ -138,7 +151,7 @@ impl<'a> PinRule<'a> {
         }
         for j in 0..self.w_out {
             let row = &self.weights[j * self.w_in..(j + 1) * self.w_in];
-            if (self.zeros[j] as usize) < alive.len() || alive.iter().any(|&i| row[i] != 0.0) {
+            if alive.iter().any(|&i| row[i] != 0.0) {
                 continue;
             }
             let bias = self.bias.map_or(0.0, |b| b[j] as f64);
