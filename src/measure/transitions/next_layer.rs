@@ -328,13 +328,11 @@ impl NextLayer<'_> {
     ) -> Result<Vec<f32>, NonFinite> {
         let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
         let mut input = scratch::take(anchors.len() * nb * w_in);
-        input
-            .par_chunks_mut(nb * w_in)
-            .zip(anchors)
-            .for_each(|(block, &(c, p))| {
+        input.par_chunks_mut(nb * w_in).zip(anchors).for_each_init(
+            || vec![0u8; w_in],
+            |codes, (block, &(c, p))| {
                 let parent_z = parent.arc_coefficients(p, nb);
-                let mut codes = vec![0u8; w_in];
-                walk.codes_at(parent_z, children[c], children[c].mid(), &mut codes);
+                walk.codes_at(parent_z, children[c], children[c].mid(), codes);
                 for (i, &code) in codes.iter().enumerate() {
                     let (slope, offset) = walk.act.linear_piece(code);
                     for k in 0..nb {
@@ -342,7 +340,8 @@ impl NextLayer<'_> {
                         block[k * w_in + i] = if k == 0 { v + offset } else { v };
                     }
                 }
-            });
+            },
+        );
         let mut z = self.product(&input, w_in);
         scratch::release(input);
         if let Some(bias) = self.net.bias(self.layer) {

@@ -140,10 +140,14 @@ impl<'a> PinRule<'a> {
         let known = |i: usize| {
             (self.flat(before[i]).or_else(|| self.flat(after[i]))).or_else(|| touching.and_then(|t| t.value_of(i)))
         };
+        // Most searches end at the first unknown input whose column has no zero: look for
+        // it before collecting anything.
+        if (0..self.w_in).any(|i| known(i).is_none() && !self.column_has_zero(i)) {
+            return out;
+        }
         let (mut alive, mut nonzero) = (Vec::new(), Vec::new());
         for i in 0..self.w_in {
             match known(i) {
-                None if !self.column_has_zero(i) => return out,
                 None => alive.push(i),
                 Some(v) if v != 0.0 => nonzero.push((i, v as f64)),
                 Some(_) => {}
