@@ -86,22 +86,14 @@ impl Block<'_> {
         out: &mut [f32],
     ) -> Result<(), NonFinite> {
         let block = self.anchor.len();
-        let nb = block / width;
         let mut acc: Vec<f64> = self.anchor.iter().map(|&v| v as f64).collect();
         for (j, dst) in out.chunks_exact_mut(block).enumerate() {
             if j > 0 {
                 for term in changes.of(self.first + j) {
-                    let d = changes.direction(term, transposed, width);
-                    for (k, &delta) in term.delta.iter().enumerate().take(nb) {
-                        if delta != 0.0 {
-                            let row = &mut acc[k * width..(k + 1) * width];
-                            row.iter_mut().zip(d).for_each(|(a, &w)| *a += delta * w as f64);
-                        }
-                    }
+                    add_term(&mut acc, term.delta, changes.direction(term, transposed, width));
                 }
             }
-            dst.iter_mut().zip(&acc).for_each(|(d, &a)| *d = a as f32);
-            if !all_finite(dst)
+            if !round_into(dst, &acc)
                 && let Some(bad) = first_non_finite(dst, layer)
             {
                 return Err(bad);
@@ -111,13 +103,37 @@ impl Block<'_> {
     }
 }
 
-/// Whether every value is finite, from the exponent bits (a loop the compiler vectorizes,
-/// unlike a search that stops at the first non-finite value).
-pub(super) fn all_finite(values: &[f32]) -> bool {
+/// `acc += δ ⊗ d` for the `acc.len() / d.len()` basis functions (2 or 3), one pass over
+/// `d` for all of them (each `d[i]` read and widened once).
+fn add_term(acc: &mut [f64], delta: [f64; 3], d: &[f32]) {
+    let w = d.len();
+    let (row0, rest) = acc.split_at_mut(w);
+    let (row1, row2) = rest.split_at_mut(w);
+    if row2.is_empty() {
+        for ((a0, a1), &x) in row0.iter_mut().zip(row1.iter_mut()).zip(d) {
+            let x = x as f64;
+            *a0 += delta[0] * x;
+            *a1 += delta[1] * x;
+        }
+    } else {
+        for (((a0, a1), a2), &x) in row0.iter_mut().zip(row1.iter_mut()).zip(row2.iter_mut()).zip(d) {
+            let x = x as f64;
+            *a0 += delta[0] * x;
+            *a1 += delta[1] * x;
+            *a2 += delta[2] * x;
+        }
+    }
+}
+
+/// Rounds `acc` into `dst` (float32) and returns whether every value is finite (from the
+/// exponent bits, in the same pass).
+fn round_into(dst: &mut [f32], acc: &[f64]) -> bool {
     const EXPONENT: u32 = 0x7f80_0000;
     let mut all_ones = 0u32;
-    for &v in values {
+    for (d, &a) in dst.iter_mut().zip(acc) {
+        let v = a as f32;
         all_ones |= ((v.to_bits() & EXPONENT) == EXPONENT) as u32;
+        *d = v;
     }
     all_ones == 0
 }

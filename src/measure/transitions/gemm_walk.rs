@@ -92,7 +92,7 @@ struct PieceWalk<'a> {
     parent: Vec<usize>,
     /// The layer below's codes on each arc (`arcs × w_below`; empty for the first layer).
     below_codes: Vec<u8>,
-    /// The layer below's neurons touching zero from above at its cuts.
+    /// The layer below's neurons touching a breakpoint from their sloped side at its cuts (with their exact φ values).
     touching: Vec<PinnedCut>,
 }
 

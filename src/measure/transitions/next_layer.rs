@@ -41,7 +41,7 @@ pub(super) struct NextLayer<'a> {
     pub(super) layer: usize,
     /// What can sit exactly on a breakpoint in this layer.
     pub(super) rule: &'a PinRule<'a>,
-    /// The layer below's neurons touching zero from above at its cuts.
+    /// The layer below's neurons touching a breakpoint from their sloped side at its cuts (with their exact φ values).
     pub(super) touching: &'a [PinnedCut],
 }
 

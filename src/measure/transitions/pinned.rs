@@ -49,13 +49,9 @@ pub(super) struct PinnedCut {
 }
 
 impl PinnedCut {
-    fn value_of(&self, i: usize) -> Option<f32> {
-        self.neurons.binary_search(&(i as u32)).ok().map(|k| self.values[k])
-    }
-
     /// The value of neuron `i` if it is listed.
-    pub(super) fn pinned_value(&self, i: usize) -> Option<f32> {
-        self.value_of(i)
+    pub(super) fn value_of(&self, i: usize) -> Option<f32> {
+        self.neurons.binary_search(&(i as u32)).ok().map(|k| self.values[k])
     }
 }
 
@@ -290,7 +286,8 @@ pub(super) struct PinnedEnds {
 /// at most one lies inside, and it does exactly when the sides at the two ends differ
 /// (`changes`): the other root, kept inside the arc. (Pinned at both ends, both roots are
 /// the ends; sides that still differ are rounding, and one crossing at the middle keeps
-/// the count consistent with them.)
+/// the count consistent with them. A closed range of one arc has its two ends at one
+/// point; a neuron pinned there is constant, with sides that never differ.)
 pub(super) fn pinned_ellipse_roots(
     c: &[f64],
     beta: f64,

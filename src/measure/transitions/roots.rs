@@ -13,7 +13,8 @@ use rayon::prelude::*;
 const ROOT_CHUNK: usize = 64;
 
 /// The roots of one layer on every arc, each arc's sorted, arc after arc, and the neurons
-/// touching zero from above at cuts (for the pinned neurons of the layer above).
+/// touching a breakpoint from their sloped side at cuts (for the layer above's pinned
+/// neurons).
 #[derive(Default)]
 pub(super) struct LayerRoots {
     pub(super) positions: Vec<f64>,
@@ -52,7 +53,7 @@ pub(super) struct ArcPins<'a> {
 impl ArcPins<'_> {
     /// Where neuron `i` is pinned at breakpoint `beta` on the arc, if it is.
     pub(super) fn of(&self, i: usize, beta: f64) -> Option<PinnedEnds> {
-        let on = |cut: Option<&PinnedCut>| (cut.and_then(|c| c.pinned_value(i))).is_some_and(|v| v as f64 == beta);
+        let on = |cut: Option<&PinnedCut>| (cut.and_then(|c| c.value_of(i))).is_some_and(|v| v as f64 == beta);
         let ends = PinnedEnds {
             start: on(self.start),
             end: on(self.end),
