@@ -13,6 +13,7 @@ mod backend;
 mod cpu;
 pub mod cuda;
 mod kernels;
+pub mod simd;
 
 pub use backend::{Backend, BatchLoss, DeviceNet, NetParams, Operand, UpdateRule};
 pub use cpu::{Compute, MatRef};

@@ -6,6 +6,7 @@
 //!
 //! Coefficients are stored as `3 × w` values: the constants, then the u and v slopes.
 
+use crate::compute::simd::widest;
 use crate::measure::finite::{NonFinite, Quantity};
 use crate::net::Mlp;
 
@@ -130,15 +131,10 @@ impl Layers {
         let (zc, rest) = z.split_at_mut(w_out);
         let (zu, zv) = rest.split_at_mut(w_out);
         let columns = &self.columns[layer];
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above.
-            unsafe { add_columns_avx2(columns, input, [zc, zu, zv]) };
-        } else {
-            add_columns(columns, input, [zc, zu, zv]);
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        add_columns(columns, input, [zc, zu, zv]);
+        widest(
+            #[inline(always)]
+            || add_columns(columns, input, [zc, zu, zv]),
+        );
         for (k, c) in zc.iter_mut().enumerate() {
             *c += self.bias(layer, k);
         }
@@ -246,17 +242,6 @@ fn add_columns(columns: &[f64], input: &[f64], z: [&mut [f64]; 3]) {
             zv[k] += wkj * xv[j];
         }
     }
-}
-
-/// [`add_columns`] compiled for AVX2 (four f64 lanes instead of SSE2's two). Rust never
-/// fuses a multiply and an add on its own, so the result is the same bit for bit.
-///
-/// # Safety
-/// Only on a CPU with AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn add_columns_avx2(columns: &[f64], input: &[f64], z: [&mut [f64]; 3]) {
-    add_columns(columns, input, z)
 }
 
 /// `z` (layer `layer`'s pre-activations), or the first NaN or infinity in it.

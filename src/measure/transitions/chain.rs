@@ -9,6 +9,8 @@
 //! layers in between, one product row per term; see [`super::next_layer`]).
 
 use super::first_non_finite;
+use super::scratch::Buffer;
+use crate::compute::simd::widest;
 use crate::measure::finite::NonFinite;
 
 /// Where the direction `d` of a rank-1 term lives.
@@ -36,7 +38,7 @@ pub(super) struct Changes {
     pub(super) terms: Vec<Term>,
     pub(super) start: Vec<u32>,
     /// The carried directions, one row of the level's width each.
-    pub(super) carried: Vec<f32>,
+    pub(super) carried: Buffer,
 }
 
 impl Changes {
@@ -45,16 +47,18 @@ impl Changes {
         Changes {
             terms: Vec::new(),
             start: vec![0; arcs + 1],
-            carried: Vec::new(),
+            carried: Buffer::default(),
         }
     }
 
+    #[inline(always)]
     pub(super) fn of(&self, a: usize) -> &[Term] {
         &self.terms[self.start[a] as usize..self.start[a + 1] as usize]
     }
 
     /// The direction of `term`, `width` numbers: a row of `transposed` (the layer's
     /// weights, transposed) or of the carried directions.
+    #[inline(always)]
     pub(super) fn direction<'a>(&'a self, term: &Term, transposed: &'a [f32], width: usize) -> &'a [f32] {
         let (rows, r) = match term.dir {
             Direction::Column(i) => (transposed, i as usize),
@@ -87,19 +91,24 @@ impl Block<'_> {
     ) -> Result<(), NonFinite> {
         let block = self.anchor.len();
         let mut acc: Vec<f64> = self.anchor.iter().map(|&v| v as f64).collect();
-        for (j, dst) in out.chunks_exact_mut(block).enumerate() {
-            if j > 0 {
-                for term in changes.of(self.first + j) {
-                    add_term(&mut acc, term.delta, changes.direction(term, transposed, width));
+        widest(
+            #[inline(always)]
+            || {
+                for (j, dst) in out.chunks_exact_mut(block).enumerate() {
+                    if j > 0 {
+                        for term in changes.of(self.first + j) {
+                            add_term(&mut acc, term.delta, changes.direction(term, transposed, width));
+                        }
+                    }
+                    if !round_into(dst, &acc)
+                        && let Some(bad) = first_non_finite(dst, layer)
+                    {
+                        return Err(bad);
+                    }
                 }
-            }
-            if !round_into(dst, &acc)
-                && let Some(bad) = first_non_finite(dst, layer)
-            {
-                return Err(bad);
-            }
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
 }
 
@@ -127,6 +136,7 @@ fn add_term(acc: &mut [f64], delta: [f64; 3], d: &[f32]) {
 
 /// Rounds `acc` into `dst` (float32) and returns whether every value is finite (from the
 /// exponent bits, in the same pass).
+#[inline(always)]
 fn round_into(dst: &mut [f32], acc: &[f64]) -> bool {
     const EXPONENT: u32 = 0x7f80_0000;
     let mut all_ones = 0u32;

@@ -1,6 +1,9 @@
 //! The small loops the rank-1 walk runs once per arc, written so that the compiler
 //! vectorizes them: a layer's region codes at one point of an arc, which neurons' codes
-//! differ between two patterns, and which neurons cross a breakpoint on a segment arc.
+//! differ between two patterns, and which neurons cross a breakpoint on a segment arc; each
+//! compiled for the widest vector instructions the CPU has ([`widest`]).
+
+use crate::compute::simd::widest;
 
 /// The region code of every neuron (the number of `breakpoints` strictly below its
 /// pre-activation, rounded to float32, as `Activation::code`) at the point whose basis
@@ -8,15 +11,19 @@
 /// pre-activation is summed in float64 in the order of the basis functions, as
 /// `roots::values_at` sums it.
 pub(super) fn codes_at(z: &[f32], nb: usize, basis: &[f64; 3], breakpoints: &[f32], codes: &mut [u8]) {
-    match (nb, breakpoints) {
-        (2, &[b0]) => codes_with::<2, 1>(z, basis, [b0], codes),
-        (2, &[b0, b1]) => codes_with::<2, 2>(z, basis, [b0, b1], codes),
-        (3, &[b0]) => codes_with::<3, 1>(z, basis, [b0], codes),
-        (3, &[b0, b1]) => codes_with::<3, 2>(z, basis, [b0, b1], codes),
-        _ => codes_any(z, nb, basis, breakpoints, codes),
-    }
+    widest(
+        #[inline(always)]
+        || match (nb, breakpoints) {
+            (2, &[b0]) => codes_with::<2, 1>(z, basis, [b0], codes),
+            (2, &[b0, b1]) => codes_with::<2, 2>(z, basis, [b0, b1], codes),
+            (3, &[b0]) => codes_with::<3, 1>(z, basis, [b0], codes),
+            (3, &[b0, b1]) => codes_with::<3, 2>(z, basis, [b0, b1], codes),
+            _ => codes_any(z, nb, basis, breakpoints, codes),
+        },
+    )
 }
 
+#[inline(always)]
 fn codes_with<const NB: usize, const NBP: usize>(z: &[f32], basis: &[f64; 3], bps: [f32; NBP], codes: &mut [u8]) {
     let w = codes.len();
     let rows: [&[f32]; NB] = std::array::from_fn(|k| &z[k * w..(k + 1) * w]);
@@ -49,6 +56,14 @@ fn codes_any(z: &[f32], nb: usize, basis: &[f64; 3], breakpoints: &[f32], codes:
 /// Calls `f(i)` for every index where `a` and `b` differ, in increasing order (eight
 /// bytes compared at a time: patterns of neighbouring arcs differ in few neurons).
 pub(super) fn for_each_difference(a: &[u8], b: &[u8], mut f: impl FnMut(usize)) {
+    widest(
+        #[inline(always)]
+        || differences(a, b, &mut f),
+    )
+}
+
+#[inline(always)]
+fn differences(a: &[u8], b: &[u8], f: &mut impl FnMut(usize)) {
     let mut base = 0;
     for (x, y) in a.chunks(8).zip(b.chunks(8)) {
         let differ = if x.len() == 8 {
@@ -66,6 +81,14 @@ pub(super) fn for_each_difference(a: &[u8], b: &[u8], mut f: impl FnMut(usize)) 
 /// Calls `f(i)` for every neuron whose pre-activation lies on different sides of `beta`
 /// at the two ends of an arc (`start`, `end`), in increasing order.
 pub(super) fn for_each_side_change(start: &[f64], end: &[f64], beta: f64, mut f: impl FnMut(usize)) {
+    widest(
+        #[inline(always)]
+        || side_changes(start, end, beta, &mut f),
+    )
+}
+
+#[inline(always)]
+fn side_changes(start: &[f64], end: &[f64], beta: f64, f: &mut impl FnMut(usize)) {
     const CHUNK: usize = 16;
     let changes = |s: f64, e: f64| (s > beta) != (e > beta);
     for (chunk, (s, e)) in start.chunks(CHUNK).zip(end.chunks(CHUNK)).enumerate() {

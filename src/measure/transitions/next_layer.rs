@@ -86,13 +86,12 @@ impl NextLayer<'_> {
         let anchors = anchors(&children, &changes, first_child, REANCHOR_MIN.max(w_in));
         let anchor_z = self.exact_rows(walk, parent, &children, &anchors)?;
         let mut changes = changes;
-        let carried_input = std::mem::take(&mut changes.carried);
-        changes.carried = self.product(&carried_input, w_in);
-        scratch::release(carried_input);
+        // The carried directions' input rows, replaced by their products with W_l.
+        changes.carried = self.product(&changes.carried, w_in);
         let block = nb * w_out;
         let mut z = scratch::take(children.len() * block);
         let mut parts: Vec<(usize, &mut [f32])> = Vec::with_capacity(anchors.len());
-        let mut rest = z.as_mut_slice();
+        let mut rest = &mut z[..];
         for (k, &(first, _)) in anchors.iter().enumerate() {
             let end = anchors.get(k + 1).map_or(children.len(), |a| a.0);
             let (head, tail) = rest.split_at_mut((end - first) * block);
@@ -106,7 +105,7 @@ impl NextLayer<'_> {
             };
             run.run(&changes, self.transposed, w_out, self.layer, out)
         });
-        scratch::release(anchor_z);
+        drop(anchor_z);
         for dead in &pins.dead {
             let arc = &mut z[dead.arc * block..(dead.arc + 1) * block];
             self.rule.make_constant(dead, arc, nb);
@@ -133,7 +132,7 @@ impl NextLayer<'_> {
         let per_run: Vec<usize> = runs.iter().map(carried_rows).collect();
         let mut carried = scratch::take(per_run.iter().sum::<usize>() * w_in);
         let mut slots = Vec::with_capacity(runs.len());
-        let (mut rest, mut first_row) = (carried.as_mut_slice(), 0);
+        let (mut rest, mut first_row) = (&mut carried[..], 0);
         for &rows in &per_run {
             let (head, tail) = rest.split_at_mut(rows * w_in);
             slots.push(CarriedRows {
@@ -299,7 +298,7 @@ impl NextLayer<'_> {
     }
 
     /// `rows · W_lᵀ` for `rows` of `w_in` numbers each.
-    fn product(&self, rows: &[f32], w_in: usize) -> Vec<f32> {
+    fn product(&self, rows: &[f32], w_in: usize) -> scratch::Buffer {
         let w_out = self.net.dims()[self.layer + 1];
         let n = rows.len() / w_in;
         let mut out = scratch::take(n * w_out);
@@ -325,7 +324,7 @@ impl NextLayer<'_> {
         parent: &Level,
         children: &[BatchArc],
         anchors: &[(usize, usize)],
-    ) -> Result<Vec<f32>, NonFinite> {
+    ) -> Result<scratch::Buffer, NonFinite> {
         let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
         let mut input = scratch::take(anchors.len() * nb * w_in);
         input.par_chunks_mut(nb * w_in).zip(anchors).for_each_init(
@@ -343,7 +342,7 @@ impl NextLayer<'_> {
             },
         );
         let mut z = self.product(&input, w_in);
-        scratch::release(input);
+        drop(input);
         if let Some(bias) = self.net.bias(self.layer) {
             for arc in z.chunks_exact_mut(nb * w_out) {
                 arc[..w_out].iter_mut().zip(bias).for_each(|(v, b)| *v += b);

@@ -92,19 +92,12 @@ pub(super) struct Level {
     pub(super) arcs: Vec<BatchArc>,
     /// The first arc of every range.
     pub(super) range_start: Vec<usize>,
-    z: Vec<f32>,
+    z: scratch::Buffer,
     pub(super) width: usize,
     /// The coefficients' change from each arc to the next.
     pub(super) changes: Changes,
     /// The cuts where neurons of the layer sit exactly on a breakpoint, sorted by arc.
     pub(super) pinned: Vec<PinnedCut>,
-}
-
-impl Drop for Level {
-    fn drop(&mut self) {
-        scratch::release(std::mem::take(&mut self.z));
-        scratch::release(std::mem::take(&mut self.changes.carried));
-    }
 }
 
 impl Level {
@@ -114,7 +107,7 @@ impl Level {
 
     pub(super) fn new(
         arcs: Vec<BatchArc>,
-        z: Vec<f32>,
+        z: scratch::Buffer,
         width: usize,
         changes: Changes,
         pinned: Vec<PinnedCut>,
@@ -138,13 +131,13 @@ impl Level {
 
 /// `W_lᵀ` (row-major `w_{l−1} × w_l`) for every hidden layer l ≥ 1, so that a rank-1 step
 /// reads the column `W_l[:, i]` as one contiguous row. Computed once per trajectory.
-fn transposed_hidden_weights(net: &Mlp) -> Vec<Vec<f32>> {
+fn transposed_hidden_weights(net: &Mlp) -> Vec<scratch::Buffer> {
     (1..net.depth() - 1)
         .map(|l| transpose(&net.weights()[l], net.dims()[l + 1], net.dims()[l]))
         .collect()
 }
 
-fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+fn transpose(w: &[f32], rows: usize, cols: usize) -> scratch::Buffer {
     const TILE: usize = 32;
     let mut t = scratch::take(rows * cols);
     for r0 in (0..rows).step_by(TILE) {
@@ -181,15 +174,13 @@ pub(super) fn walk_trajectory(
         transposed: &transposed,
         rules: &rules,
     };
-    let walked = walk_batches(net, compute, traj, &layers, budget);
-    transposed.into_iter().for_each(scratch::release);
-    walked
+    walk_batches(net, compute, traj, &layers, budget)
 }
 
 /// What the walk prepares once per trajectory for every hidden layer.
 struct Layers<'a> {
     /// `W_lᵀ` for every hidden layer l ≥ 1 (index l − 1).
-    transposed: &'a [Vec<f32>],
+    transposed: &'a [scratch::Buffer],
     /// What can sit exactly on a breakpoint, per hidden layer.
     rules: &'a [PinRule<'a>],
 }
@@ -306,7 +297,7 @@ impl Batch<'_> {
                 net,
                 compute,
                 transposed,
-                lower_transposed: layer.checked_sub(1).map_or(&[][..], |l| &layers.transposed[l]),
+                lower_transposed: layer.checked_sub(1).map_or(&[][..], |l| &layers.transposed[l][..]),
                 layer: layer + 1,
                 rule: &layers.rules[layer + 1],
                 touching: &roots.touching,
@@ -321,14 +312,13 @@ impl Batch<'_> {
     fn first_level(&self, net: &Mlp, compute: &Compute) -> Result<Level, NonFinite> {
         let (d, width) = (net.dims()[0], net.dims()[1]);
         let rows = self.ranges.len() * self.nb;
-        let mut coef = scratch::empty(rows * d);
-        for r in self.ranges {
-            self.pieces[r.piece].coefficients().iter().for_each(|c| coef.extend(c));
+        let mut coef = scratch::take(rows * d);
+        let basis_rows = self.ranges.iter().flat_map(|r| self.pieces[r.piece].coefficients());
+        for (row, c) in coef.chunks_exact_mut(d).zip(basis_rows) {
+            row.copy_from_slice(&c);
         }
         let mut z = scratch::take(rows * width);
-        let product = layer_product(net, compute, 0, &coef, self.nb, &mut z);
-        scratch::release(coef);
-        product?;
+        layer_product(net, compute, 0, &coef, self.nb, &mut z)?;
         let arcs: Vec<BatchArc> = (self.ranges.iter().enumerate())
             .map(|(k, r)| BatchArc {
                 range: k as u32,

@@ -7,6 +7,7 @@
 use super::codes::for_each_side_change;
 use super::pinned::{self, CutSides, PinRule, PinnedCut, PinnedEnds, Touching, pinned_ellipse_roots};
 use super::rank1::{Batch, BatchArc, Level};
+use crate::compute::simd::widest;
 use rayon::prelude::*;
 
 /// Arcs per parallel task when finding roots.
@@ -64,6 +65,14 @@ impl ArcPins<'_> {
 
 /// `out[i] = Σ_k z[k·w + i] · basis[k]` in float64, summed in the order of k.
 pub(super) fn values_at(z: &[f32], nb: usize, basis: &[f64; 3], out: &mut [f64]) {
+    widest(
+        #[inline(always)]
+        || values_with(z, nb, basis, out),
+    )
+}
+
+#[inline(always)]
+fn values_with(z: &[f32], nb: usize, basis: &[f64; 3], out: &mut [f64]) {
     let w = out.len();
     for (o, &c) in out.iter_mut().zip(&z[..w]) {
         *o = c as f64 * basis[0];
