@@ -207,7 +207,9 @@ pub fn exact_transitions_by(
         ..Default::default()
     };
     let per_piece: Vec<PieceCrossings> = match walk {
-        ExactWalk::Rank1 => match rank1::walk_trajectory(net, compute, traj, budget) {
+        // The whole walk on one worker of the pool: its many short parallel passes then
+        // start there instead of each waking a worker from this thread and waiting.
+        ExactWalk::Rank1 => match rayon::scope(|_| rank1::walk_trajectory(net, compute, traj, budget)) {
             Ok(per_piece) => per_piece.into_iter().map(Ok).collect(),
             Err(bad) => vec![Err(bad)],
         },
