@@ -48,20 +48,43 @@ unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
 mod tests {
     use super::widest;
 
-    /// The same loop through the dispatch and compiled plainly, on values whose products
-    /// and sums round (so a fused multiply-add or a reordered sum would show).
+    /// A loop whose products and sums round (so a fused multiply-add or a reordered sum
+    /// would show), inlined into each path.
+    #[inline(always)]
+    fn kernel(a: &[f64], b: &[f32]) -> (Vec<f64>, f64) {
+        let out: Vec<f64> = a.iter().zip(b).map(|(&x, &y)| x * y as f64 + x * 0.1).collect();
+        let sum = out.iter().sum();
+        (out, sum)
+    }
+
+    fn bits(result: &(Vec<f64>, f64)) -> Vec<u64> {
+        (result.0.iter().chain([&result.1])).map(|v| v.to_bits()).collect()
+    }
+
+    /// The dispatch, and each path this CPU has, give the plain loop's bits.
     #[test]
-    fn the_widest_path_gives_the_same_bits_as_the_plain_loop() {
+    fn every_path_gives_the_same_bits_as_the_plain_loop() {
         let a: Vec<f64> = (0..1001).map(|i| (i as f64 * 0.7312).sin() * 1e3 + 1.0 / 3.0).collect();
         let b: Vec<f32> = (0..1001).map(|i| (i as f32 * 1.37).cos() / 7.0).collect();
-        #[inline(always)]
-        fn kernel(a: &[f64], b: &[f32]) -> (Vec<f64>, f64) {
-            let out: Vec<f64> = a.iter().zip(b).map(|(&x, &y)| x * y as f64 + x * 0.1).collect();
-            (out.clone(), out.iter().sum())
+        let plain = bits(&kernel(&a, &b));
+        assert_eq!(bits(&widest(|| kernel(&a, &b))), plain, "the dispatch");
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2, checked just above.
+                assert_eq!(bits(&unsafe { super::with_avx2(|| kernel(&a, &b)) }), plain, "AVX2");
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+            {
+                // SAFETY: the CPU has these features, checked just above.
+                assert_eq!(
+                    bits(&unsafe { super::with_avx512(|| kernel(&a, &b)) }),
+                    plain,
+                    "AVX-512"
+                );
+            }
         }
-        let plain = kernel(&a, &b);
-        let wide = widest(|| kernel(&a, &b));
-        assert_eq!(plain.1.to_bits(), wide.1.to_bits());
-        assert!(plain.0.iter().zip(&wide.0).all(|(p, w)| p.to_bits() == w.to_bits()));
     }
 }
