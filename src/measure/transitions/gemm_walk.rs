@@ -3,7 +3,7 @@
 //! cut at the layer's roots. Kept as it was before the rank-1 walk ([`super::rank1`]) so the
 //! tests can compare the two, and selectable in `occam bench transitions`.
 
-use super::pinned::{self, CutSides, PinRule, PinnedCut, pinned_ellipse_roots};
+use super::pinned::{self, CutSides, PinRule, PinnedCut, Side, pinned_ellipse_roots};
 use super::roots::{ArcPins, ellipse_roots};
 use super::{Arc, layer_product};
 use crate::compute::Compute;
@@ -120,8 +120,7 @@ impl PieceWalk<'_> {
                 // A cut of the layer below too: its touching neurons pass a zero.
                 let shared = self.parent[a] != self.parent[b] || a >= b;
                 let touching = shared.then(|| pinned::at(&self.touching, self.parent[b])).flatten();
-                let cut = rule.pinned(codes(a), codes(b), touching);
-                (!cut.neurons.is_empty()).then_some(PinnedCut { arc: b, ..cut })
+                rule.pinned(codes(a), codes(b), touching).nonempty_at(b)
             })
             .collect()
     }
@@ -181,12 +180,10 @@ impl PieceWalk<'_> {
                 s_before: self.arcs[a].hi,
                 s_after: self.arcs[b].lo,
             };
-            sides.write_after(cut, coefs(b), &mut starts[b]);
-            sides.write_before(cut, coefs(a), &mut ends[a]);
+            sides.write_side(Side::After, cut, coefs(b), &mut starts[b]);
+            sides.write_side(Side::Before, cut, coefs(a), &mut ends[a]);
             let touch = sides.at_cut(cut, coefs(a), coefs(b), &mut at_cuts[b]);
-            if !touch.neurons.is_empty() {
-                touching.push(PinnedCut { arc: b, ..touch });
-            }
+            touching.extend(touch.nonempty_at(b));
         }
         self.touching = touching;
         (at_cuts.into_par_iter().enumerate())

@@ -199,7 +199,7 @@ impl NextLayer<'_> {
                 &mut last,
             );
             let touching = pinned::at(self.touching, p0);
-            push_nonempty(&mut closing, c0, self.rule.pinned(&last, &first, touching));
+            closing.extend(self.rule.pinned(&last, &first, touching).nonempty_at(c0));
         }
         if !closing.is_empty() {
             cuts.extend(closing);
@@ -233,7 +233,7 @@ impl NextLayer<'_> {
                 let child = children[c];
                 walk.codes_at(parent_z, child, child.mid(), &mut codes);
                 if self.rule.any() {
-                    push_nonempty(&mut plan.pins.dead, c, self.rule.dead(&codes));
+                    plan.pins.dead.extend(self.rule.dead(&codes).nonempty_at(c));
                 }
                 let starts_range = c == 0 || children[c - 1].range != child.range;
                 if starts_range {
@@ -251,7 +251,9 @@ impl NextLayer<'_> {
                 if self.rule.any() {
                     // A new parent: the cut is the layer below's, with its touching neurons.
                     let touching = (left != p).then(|| pinned::at(self.touching, p)).flatten();
-                    push_nonempty(&mut plan.pins.cuts, c, self.rule.pinned(&previous, &codes, touching));
+                    plan.pins
+                        .cuts
+                        .extend(self.rule.pinned(&previous, &codes, touching).nonempty_at(c));
                 }
                 let before = plan.terms.len();
                 column_terms(walk, left_z, &previous, &codes, &mut plan.terms);
@@ -373,14 +375,6 @@ fn column_terms(walk: &Batch, left_z: &[f32], from: &[u8], to: &[u8], terms: &mu
             dir: Direction::Column(i as u32),
         });
     });
-}
-
-/// Records `pinned` for child `arc` unless it lists no neuron.
-fn push_nonempty(list: &mut Vec<PinnedCut>, arc: usize, mut pinned: PinnedCut) {
-    if !pinned.neurons.is_empty() {
-        pinned.arc = arc;
-        list.push(pinned);
-    }
 }
 
 /// The anchors (child, its parent), child after child: the first child of every range,

@@ -49,6 +49,11 @@ pub(super) struct PinnedCut {
 }
 
 impl PinnedCut {
+    /// The cut placed at the start of arc `arc`, unless it lists no neuron.
+    pub(super) fn nonempty_at(self, arc: usize) -> Option<PinnedCut> {
+        (!self.neurons.is_empty()).then_some(PinnedCut { arc, ..self })
+    }
+
     /// The value of neuron `i` if it is listed.
     pub(super) fn value_of(&self, i: usize) -> Option<f32> {
         self.neurons.binary_search(&(i as u32)).ok().map(|k| self.values[k])
@@ -191,14 +196,11 @@ impl<'a> PinRule<'a> {
     }
 }
 
-/// Whether neuron `j` (coefficients `z`, `nb × w`) is above breakpoint `beta` just before or
-/// just after parameter `s`, where its value is exactly `value`: its value's side when
-/// that is not `beta`, else the sign of its derivative leaving `s` on that side (at a zero
-/// derivative, an ellipse arc's curvature `c₀ − β`; a constant is not above).
-pub(super) fn above_near(z: &[f32], nb: usize, j: usize, s: f64, value: f32, beta: f32, side: Side) -> bool {
-    if value != beta {
-        return value > beta;
-    }
+/// Whether neuron `j` (coefficients `z`, `nb × w`), exactly at breakpoint `beta` at
+/// parameter `s`, is above it just before or just after `s`: the sign of its derivative
+/// leaving `s` on that side (at a zero derivative, an ellipse arc's curvature `c₀ − β`; a
+/// constant is not above).
+fn above_near(z: &[f32], nb: usize, j: usize, s: f64, beta: f32, side: Side) -> bool {
     let w = z.len() / nb;
     let c = |k: usize| z[k * w + j] as f64;
     let derivative = match nb {
@@ -217,7 +219,7 @@ pub(super) fn above_near(z: &[f32], nb: usize, j: usize, s: f64, value: f32, bet
 
 /// A stand-in for a pinned neuron's value at a cut for the side tests `v > β`: on the side
 /// `above` says for the breakpoint it sits on, and equal to it for every other one.
-pub(super) fn side_value(value: f32, above: bool) -> f64 {
+fn side_value(value: f32, above: bool) -> f64 {
     let v = value as f64;
     if above { v.next_up() } else { v }
 }
@@ -233,20 +235,21 @@ pub(super) struct CutSides<'a> {
 }
 
 impl CutSides<'_> {
-    /// The stand-in values of the `pinned` neurons just before the cut (from the arc
-    /// before it, coefficients `before`) into `out`.
-    pub(super) fn write_before(&self, pinned: &PinnedCut, before: &[f32], out: &mut [f64]) {
-        for (&j, &v) in pinned.neurons.iter().zip(&pinned.values) {
-            let above = above_near(before, self.nb, j as usize, self.s_before, v, v, Side::Before);
-            out[j as usize] = side_value(v, above);
-        }
+    /// Whether pinned neuron `j` (at breakpoint `beta`) is above it on `side` of the cut,
+    /// from the coefficients of the arc on that side.
+    fn above(&self, side: Side, coefficients: &[f32], j: u32, beta: f32) -> bool {
+        let s = match side {
+            Side::Before => self.s_before,
+            Side::After => self.s_after,
+        };
+        above_near(coefficients, self.nb, j as usize, s, beta, side)
     }
 
-    /// The stand-in values of the `pinned` neurons just after the cut into `out`.
-    pub(super) fn write_after(&self, pinned: &PinnedCut, after: &[f32], out: &mut [f64]) {
+    /// The stand-in values of the `pinned` neurons on `side` of the cut (from the
+    /// coefficients of the arc on that side) into `out`.
+    pub(super) fn write_side(&self, side: Side, pinned: &PinnedCut, coefficients: &[f32], out: &mut [f64]) {
         for (&j, &v) in pinned.neurons.iter().zip(&pinned.values) {
-            let above = above_near(after, self.nb, j as usize, self.s_after, v, v, Side::After);
-            out[j as usize] = side_value(v, above);
+            out[j as usize] = side_value(v, self.above(side, coefficients, j, v));
         }
     }
 
@@ -261,8 +264,8 @@ impl CutSides<'_> {
     ) -> PinnedCut {
         let mut touching = PinnedCut::default();
         for (&j, &v) in pinned.neurons.iter().zip(&pinned.values) {
-            let left = above_near(before, self.nb, j as usize, self.s_before, v, v, Side::Before);
-            let right = above_near(after, self.nb, j as usize, self.s_after, v, v, Side::After);
+            let left = self.above(Side::Before, before, j, v);
+            let right = self.above(Side::After, after, j, v);
             if left != right {
                 crossings.push(self.s_after);
             } else if let Some(phi) = self.rule.touch_value(v, left) {

@@ -5,7 +5,7 @@
 //! over every arc of a layer and its cutting of the arcs at the roots.
 
 use super::codes::for_each_side_change;
-use super::pinned::{self, CutSides, PinRule, PinnedCut, PinnedEnds, Touching, pinned_ellipse_roots};
+use super::pinned::{self, CutSides, PinRule, PinnedCut, PinnedEnds, Side, Touching, pinned_ellipse_roots};
 use super::rank1::{Batch, BatchArc, Level};
 use crate::compute::simd::widest;
 use rayon::prelude::*;
@@ -204,7 +204,8 @@ impl Batch<'_> {
     fn pinned_after(&self, level: &Level, rule: &PinRule, b: usize, start: &mut [f64]) {
         if let (Some(cut), Some(a)) = (pinned::at(&level.pinned, b), self.arc_before(level, b)) {
             let after = level.arc_coefficients(b, self.nb);
-            self.cut_sides(level, rule, a, b).write_after(cut, after, start);
+            self.cut_sides(level, rule, a, b)
+                .write_side(Side::After, cut, after, start);
         }
     }
 
@@ -213,7 +214,8 @@ impl Batch<'_> {
     fn pinned_before(&self, level: &Level, rule: &PinRule, a: usize, b: usize, end: &mut [f64]) {
         if let Some(cut) = pinned::at(&level.pinned, b) {
             let before = level.arc_coefficients(a, self.nb);
-            self.cut_sides(level, rule, a, b).write_before(cut, before, end);
+            self.cut_sides(level, rule, a, b)
+                .write_side(Side::Before, cut, before, end);
         }
     }
 
@@ -229,11 +231,8 @@ impl Batch<'_> {
     fn pinned_crossings(&self, level: &Level, rule: &PinRule, b: usize, out: &mut LayerRoots) {
         if let (Some(cut), Some(a)) = (pinned::at(&level.pinned, b), self.arc_before(level, b)) {
             let (before, after) = (level.arc_coefficients(a, self.nb), level.arc_coefficients(b, self.nb));
-            let mut touching = (self.cut_sides(level, rule, a, b)).at_cut(cut, before, after, &mut out.positions);
-            if !touching.neurons.is_empty() {
-                touching.arc = b;
-                out.touching.push(touching);
-            }
+            let touching = (self.cut_sides(level, rule, a, b)).at_cut(cut, before, after, &mut out.positions);
+            out.touching.extend(touching.nonempty_at(b));
         }
     }
 
