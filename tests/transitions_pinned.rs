@@ -9,10 +9,10 @@ mod common;
 #[path = "support/exact64.rs"]
 mod exact64;
 
-use common::lcg_vec;
+use common::{lcg_vec, three_trajectories};
 use exact64::{exact64, polygon};
 use occam::compute::Compute;
-use occam::measure::trajectory::{Piece, Trajectory, data_ellipse, random_ellipse, translation};
+use occam::measure::trajectory::{Piece, Trajectory, data_ellipse};
 use occam::measure::transitions::{exact_transitions, exact_transitions_gemm};
 use occam::net::{Activation, Mlp};
 
@@ -134,15 +134,9 @@ fn pruned(net: &Mlp, seed: u64) -> Mlp {
     Mlp::from_parts(act, shape, net.dims().to_vec(), weights, None).unwrap()
 }
 
-/// A translation loop, a random ellipse and an ellipse through three points, in 4×4 inputs.
+/// The three kinds of trajectory, in 4×4 inputs.
 fn trajectories(seed: u64) -> Vec<(&'static str, Trajectory)> {
-    let point = |s: u64| lcg_vec(s, 16).iter().map(|v| 2.0 * v).collect::<Vec<f32>>();
-    let (x0, x1, x2) = (point(seed), point(seed + 1), point(seed + 2));
-    vec![
-        ("translate", translation(&x0, [4, 4, 1]).unwrap()),
-        ("random ellipse", random_ellipse(16, 5, seed).unwrap()),
-        ("data ellipse", data_ellipse([&x0, &x1, &x2]).unwrap()),
-    ]
+    three_trajectories(4, seed)
 }
 
 #[test]

@@ -34,15 +34,9 @@ fn with_biases(net: Mlp, seed: u64) -> Mlp {
     Mlp::from_parts(act, shape, dims, weights, Some(biases)).unwrap()
 }
 
-/// A translation loop, a random ellipse and an ellipse through three points, in 6×6 inputs.
+/// The three kinds of trajectory, in 6×6 inputs.
 fn trajectories(seed: u64) -> Vec<(&'static str, Trajectory)> {
-    let scaled = |s: u64| lcg_vec(s, 36).iter().map(|v| 2.0 * v).collect::<Vec<f32>>();
-    let (x0, x1, x2) = (scaled(seed), scaled(seed + 1), scaled(seed + 2));
-    vec![
-        ("translate", translation(&x0, [6, 6, 1]).unwrap()),
-        ("random ellipse", random_ellipse(36, 5, seed).unwrap()),
-        ("data ellipse", data_ellipse([&x0, &x1, &x2]).unwrap()),
-    ]
+    three_trajectories(6, seed)
 }
 
 /// Asserts that the rank-1 walk counts exactly what the GEMM walk counts, per layer, at

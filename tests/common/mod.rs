@@ -97,6 +97,20 @@ pub fn lcg_vec(seed: u64, n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// A translation loop, a random ellipse and an ellipse through three points, in
+/// `side`×`side` single-channel inputs, from LCG points scaled to [-2, 2].
+pub fn three_trajectories(side: usize, seed: u64) -> Vec<(&'static str, occam::measure::trajectory::Trajectory)> {
+    use occam::measure::trajectory::{data_ellipse, random_ellipse, translation};
+    let d = side * side;
+    let point = |s: u64| lcg_vec(s, d).iter().map(|v| 2.0 * v).collect::<Vec<f32>>();
+    let (x0, x1, x2) = (point(seed), point(seed + 1), point(seed + 2));
+    vec![
+        ("translate", translation(&x0, [side, side, 1]).unwrap()),
+        ("random ellipse", random_ellipse(d, 5, seed).unwrap()),
+        ("data ellipse", data_ellipse([&x0, &x1, &x2]).unwrap()),
+    ]
+}
+
 /// Writes an IDX file of unsigned bytes with the given dimensions.
 pub fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
     let mut out = vec![0, 0, 0x08, dims.len() as u8];
