@@ -6,6 +6,7 @@
 mod activation;
 pub mod engine;
 mod io;
+mod transposed;
 
 pub use activation::Activation;
 pub use engine::Workspace;
@@ -16,6 +17,7 @@ use crate::limits::check_memory;
 use crate::rng::{Stream, rng_for};
 use rand::RngExt;
 use rand_distr::StandardNormal;
+use transposed::TransposedWeights;
 
 /// `f(x) = W_L φ(W_{L−1} … φ(W_1 x + b_1) … + b_{L−1}) + b_L`, the biases optional (all
 /// layers have one or none has). `dims = [d, width, …, width, classes]` has `depth + 1`
@@ -33,6 +35,9 @@ pub struct Mlp {
     /// `depth` bias vectors. One buffer list so that optimizers see them all alike.
     params: Vec<Vec<f32>>,
     biased: bool,
+    /// The weight matrices transposed, computed on first use and dropped by
+    /// [`Mlp::params_mut`].
+    transposed: TransposedWeights,
 }
 
 /// Estimated bytes to train a network of these sizes, in f64 so that no product of user
@@ -104,6 +109,7 @@ impl Mlp {
             dims,
             params: weights,
             biased: false,
+            transposed: TransposedWeights::default(),
         })
     }
 
@@ -195,6 +201,7 @@ impl Mlp {
             dims,
             params,
             biased,
+            transposed: TransposedWeights::default(),
         })
     }
 
@@ -243,6 +250,12 @@ impl Mlp {
     pub fn weights(&self) -> &[Vec<f32>] {
         &self.params[..self.depth()]
     }
+    /// Weight matrix `l` transposed: row-major `[dims[l] × dims[l+1]]`, row i being column
+    /// i of W_l. Computed on first use and kept until the parameters may change.
+    pub fn weights_transposed(&self, l: usize) -> &[f32] {
+        let (rows, cols) = (self.dims[l + 1], self.dims[l]);
+        (self.transposed).get(l, self.depth(), &self.params[l], rows, cols)
+    }
     /// The bias vectors, one of `dims[l+1]` entries per layer, or `None` for a bias-free
     /// network.
     pub fn biases(&self) -> Option<&[Vec<f32>]> {
@@ -265,6 +278,7 @@ impl Mlp {
     /// Callers keep the lengths; values may become non-finite only transiently, as
     /// training's divergence check sees them.
     pub(crate) fn params_mut(&mut self) -> &mut [Vec<f32>] {
+        self.transposed = TransposedWeights::default();
         &mut self.params
     }
     /// Zero buffers shaped like [`Mlp::params`]: gradients and optimizer state.

@@ -129,29 +129,6 @@ impl Level {
     }
 }
 
-/// `W_lᵀ` (row-major `w_{l−1} × w_l`) for every hidden layer l ≥ 1, so that a rank-1 step
-/// reads the column `W_l[:, i]` as one contiguous row. Computed once per trajectory.
-fn transposed_hidden_weights(net: &Mlp) -> Vec<scratch::Buffer> {
-    (1..net.depth() - 1)
-        .map(|l| transpose(&net.weights()[l], net.dims()[l + 1], net.dims()[l]))
-        .collect()
-}
-
-fn transpose(w: &[f32], rows: usize, cols: usize) -> scratch::Buffer {
-    const TILE: usize = 32;
-    let mut t = scratch::take(rows * cols);
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    t[c * rows + r] = w[r * cols + c];
-                }
-            }
-        }
-    }
-    t
-}
-
 /// Crossings of one piece: (hidden layer, parameter value).
 type Crossings = Vec<(usize, f64)>;
 
@@ -168,7 +145,9 @@ pub(super) fn walk_trajectory(
     traj: &Trajectory,
     budget: usize,
 ) -> Result<Vec<Crossings>, NonFinite> {
-    let transposed = transposed_hidden_weights(net);
+    // `W_lᵀ` (row-major `w_{l−1} × w_l`) for every hidden layer l ≥ 1, so that a rank-1
+    // step reads the column `W_l[:, i]` as one contiguous row (kept with the network).
+    let transposed: Vec<&[f32]> = (1..net.depth() - 1).map(|l| net.weights_transposed(l)).collect();
     let rules: Vec<PinRule> = (0..net.depth() - 1).map(|l| PinRule::new(net, l)).collect();
     let layers = Layers {
         transposed: &transposed,
@@ -180,7 +159,7 @@ pub(super) fn walk_trajectory(
 /// What the walk prepares once per trajectory for every hidden layer.
 struct Layers<'a> {
     /// `W_lᵀ` for every hidden layer l ≥ 1 (index l − 1).
-    transposed: &'a [scratch::Buffer],
+    transposed: &'a [&'a [f32]],
     /// What can sit exactly on a breakpoint, per hidden layer.
     rules: &'a [PinRule<'a>],
 }
@@ -297,7 +276,7 @@ impl Batch<'_> {
                 net,
                 compute,
                 transposed,
-                lower_transposed: layer.checked_sub(1).map_or(&[][..], |l| &layers.transposed[l][..]),
+                lower_transposed: layer.checked_sub(1).map_or(&[][..], |l| layers.transposed[l]),
                 layer: layer + 1,
                 rule: &layers.rules[layer + 1],
                 touching: &roots.touching,

@@ -194,6 +194,7 @@ impl Mlp {
                 dims,
                 params,
                 biased,
+                transposed: Default::default(),
             },
             notes,
             input_shape_recorded: recorded_shape.is_some(),
