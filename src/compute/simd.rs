@@ -13,10 +13,7 @@
 pub fn widest<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
+        if has_avx512() {
             // SAFETY: the CPU has these features, checked just above.
             return unsafe { with_avx512(f) };
         }
@@ -26,6 +23,22 @@ pub fn widest<R>(f: impl FnOnce() -> R) -> R {
         }
     }
     f()
+}
+
+/// Whether the CPU has AVX-512 F, BW and VL (checked once, then cached by the standard
+/// library).
+#[inline(always)]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// # Safety
@@ -74,10 +87,7 @@ mod tests {
                 // SAFETY: the CPU has AVX2, checked just above.
                 assert_eq!(bits(&unsafe { super::with_avx2(|| kernel(&a, &b)) }), plain, "AVX2");
             }
-            if std::arch::is_x86_feature_detected!("avx512f")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-                && std::arch::is_x86_feature_detected!("avx512vl")
-            {
+            if super::has_avx512() {
                 // SAFETY: the CPU has these features, checked just above.
                 assert_eq!(
                     bits(&unsafe { super::with_avx512(|| kernel(&a, &b)) }),

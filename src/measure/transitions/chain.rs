@@ -89,32 +89,54 @@ impl Block<'_> {
         layer: usize,
         out: &mut [f32],
     ) -> Result<(), NonFinite> {
-        let block = self.anchor.len();
-        let mut acc: Vec<f64> = self.anchor.iter().map(|&v| v as f64).collect();
+        #[cfg(target_arch = "x86_64")]
+        if super::avx512::available() && (2..=3).contains(&(self.anchor.len() / width.max(1))) {
+            // SAFETY: the CPU has AVX-512, checked just above (for both calls).
+            let add = |acc: &mut [f64], delta, d: &[f32]| unsafe { super::avx512::add_term(acc, delta, d) };
+            let round = |dst: &mut [f32], acc: &[f64]| unsafe { super::avx512::round_into(dst, acc) };
+            return self.run_with(changes, transposed, width, layer, out, add, round);
+        }
         widest(
             #[inline(always)]
-            || {
-                for (j, dst) in out.chunks_exact_mut(block).enumerate() {
-                    if j > 0 {
-                        for term in changes.of(self.first + j) {
-                            add_term(&mut acc, term.delta, changes.direction(term, transposed, width));
-                        }
-                    }
-                    if !round_into(dst, &acc)
-                        && let Some(bad) = first_non_finite(dst, layer)
-                    {
-                        return Err(bad);
-                    }
-                }
-                Ok(())
-            },
+            || self.run_with(changes, transposed, width, layer, out, add_term, round_into),
         )
+    }
+
+    /// [`Self::run`] with the update `add` and the rounding `round`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn run_with(
+        &self,
+        changes: &Changes,
+        transposed: &[f32],
+        width: usize,
+        layer: usize,
+        out: &mut [f32],
+        add: impl Fn(&mut [f64], [f64; 3], &[f32]),
+        round: impl Fn(&mut [f32], &[f64]) -> bool,
+    ) -> Result<(), NonFinite> {
+        let block = self.anchor.len();
+        let mut acc: Vec<f64> = self.anchor.iter().map(|&v| v as f64).collect();
+        for (j, dst) in out.chunks_exact_mut(block).enumerate() {
+            if j > 0 {
+                for term in changes.of(self.first + j) {
+                    add(&mut acc, term.delta, changes.direction(term, transposed, width));
+                }
+            }
+            if !round(dst, &acc)
+                && let Some(bad) = first_non_finite(dst, layer)
+            {
+                return Err(bad);
+            }
+        }
+        Ok(())
     }
 }
 
 /// `acc += δ ⊗ d` for the `acc.len() / d.len()` basis functions (2 or 3), one pass over
 /// `d` for all of them (each `d[i]` read and widened once).
-fn add_term(acc: &mut [f64], delta: [f64; 3], d: &[f32]) {
+#[inline(always)]
+pub(super) fn add_term(acc: &mut [f64], delta: [f64; 3], d: &[f32]) {
     let w = d.len();
     let (row0, rest) = acc.split_at_mut(w);
     let (row1, row2) = rest.split_at_mut(w);
@@ -137,7 +159,7 @@ fn add_term(acc: &mut [f64], delta: [f64; 3], d: &[f32]) {
 /// Rounds `acc` into `dst` (float32) and returns whether every value is finite (from the
 /// exponent bits, in the same pass).
 #[inline(always)]
-fn round_into(dst: &mut [f32], acc: &[f64]) -> bool {
+pub(super) fn round_into(dst: &mut [f32], acc: &[f64]) -> bool {
     const EXPONENT: u32 = 0x7f80_0000;
     let mut all_ones = 0u32;
     for (d, &a) in dst.iter_mut().zip(acc) {

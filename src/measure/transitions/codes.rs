@@ -1,8 +1,11 @@
 //! The small loops the rank-1 walk runs once per arc, written so that the compiler
 //! vectorizes them: a layer's region codes at one point of an arc, which neurons' codes
 //! differ between two patterns, and which neurons cross a breakpoint on a segment arc; each
-//! compiled for the widest vector instructions the CPU has ([`widest`]).
+//! compiled for the widest vector instructions the CPU has ([`widest`]), or run as its
+//! AVX-512 version (`avx512`, same bits) where the CPU has AVX-512.
 
+#[cfg(target_arch = "x86_64")]
+use super::avx512;
 use crate::compute::simd::widest;
 
 /// The region code of every neuron (the number of `breakpoints` strictly below its
@@ -11,6 +14,11 @@ use crate::compute::simd::widest;
 /// pre-activation is summed in float64 in the order of the basis functions, as
 /// `roots::values_at` sums it.
 pub(super) fn codes_at(z: &[f32], nb: usize, basis: &[f64; 3], breakpoints: &[f32], codes: &mut [u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() && (2..=3).contains(&nb) && (1..=2).contains(&breakpoints.len()) {
+        // SAFETY: the CPU has AVX-512, checked just above.
+        return unsafe { avx512::codes_at(z, nb, basis, breakpoints, codes) };
+    }
     widest(
         #[inline(always)]
         || match (nb, breakpoints) {
@@ -42,7 +50,7 @@ fn codes_with<const NB: usize, const NBP: usize>(z: &[f32], basis: &[f64; 3], bp
 }
 
 /// [`codes_at`] for any number of basis functions and breakpoints.
-fn codes_any(z: &[f32], nb: usize, basis: &[f64; 3], breakpoints: &[f32], codes: &mut [u8]) {
+pub(super) fn codes_any(z: &[f32], nb: usize, basis: &[f64; 3], breakpoints: &[f32], codes: &mut [u8]) {
     let w = codes.len();
     for (i, c) in codes.iter_mut().enumerate() {
         let mut v = z[i] as f64 * basis[0];
@@ -53,7 +61,7 @@ fn codes_any(z: &[f32], nb: usize, basis: &[f64; 3], breakpoints: &[f32], codes:
     }
 }
 
-/// Calls `f(i)` for every index where `a` and `b` differ, in increasing order (eight
+/// Calls `f(i)` for every index where `a` and `b` differ, in increasing order (64
 /// bytes compared at a time: patterns of neighbouring arcs differ in few neurons).
 pub(super) fn for_each_difference(a: &[u8], b: &[u8], mut f: impl FnMut(usize)) {
     widest(
@@ -64,23 +72,37 @@ pub(super) fn for_each_difference(a: &[u8], b: &[u8], mut f: impl FnMut(usize)) 
 
 #[inline(always)]
 fn differences(a: &[u8], b: &[u8], f: &mut impl FnMut(usize)) {
+    // One bit per byte of a 64-byte chunk (the compiler makes it a few vector compares),
+    // then one call per set bit.
+    const CHUNK: usize = 64;
+    let (mut xs, mut ys) = (a.chunks_exact(CHUNK), b.chunks_exact(CHUNK));
     let mut base = 0;
-    for (x, y) in a.chunks(8).zip(b.chunks(8)) {
-        let differ = if x.len() == 8 {
-            u64::from_ne_bytes(x.try_into().unwrap_or([0; 8])) != u64::from_ne_bytes(y.try_into().unwrap_or([0; 8]))
-        } else {
-            x != y
-        };
-        if differ {
-            (0..x.len()).filter(|&j| x[j] != y[j]).for_each(|j| f(base + j));
+    for (x, y) in (&mut xs).zip(&mut ys) {
+        let mut differ = 0u64;
+        for j in 0..CHUNK {
+            differ |= ((x[j] != y[j]) as u64) << j;
         }
-        base += x.len();
+        while differ != 0 {
+            f(base + differ.trailing_zeros() as usize);
+            differ &= differ - 1;
+        }
+        base += CHUNK;
+    }
+    for (j, (x, y)) in xs.remainder().iter().zip(ys.remainder()).enumerate() {
+        if x != y {
+            f(base + j);
+        }
     }
 }
 
 /// Calls `f(i)` for every neuron whose pre-activation lies on different sides of `beta`
 /// at the two ends of an arc (`start`, `end`), in increasing order.
 pub(super) fn for_each_side_change(start: &[f64], end: &[f64], beta: f64, mut f: impl FnMut(usize)) {
+    #[cfg(target_arch = "x86_64")]
+    if avx512::available() {
+        // SAFETY: the CPU has AVX-512, checked just above.
+        return unsafe { avx512::for_each_side_change(start, end, beta, f) };
+    }
     widest(
         #[inline(always)]
         || side_changes(start, end, beta, &mut f),
@@ -88,7 +110,7 @@ pub(super) fn for_each_side_change(start: &[f64], end: &[f64], beta: f64, mut f:
 }
 
 #[inline(always)]
-fn side_changes(start: &[f64], end: &[f64], beta: f64, f: &mut impl FnMut(usize)) {
+pub(super) fn side_changes(start: &[f64], end: &[f64], beta: f64, f: &mut impl FnMut(usize)) {
     const CHUNK: usize = 16;
     let changes = |s: f64, e: f64| (s > beta) != (e > beta);
     for (chunk, (s, e)) in start.chunks(CHUNK).zip(end.chunks(CHUNK)).enumerate() {
@@ -123,14 +145,18 @@ mod tests {
 
     #[test]
     fn differences_are_found_in_every_chunk_and_the_tail() {
-        let a = vec![0u8; 21];
+        let a = vec![0u8; 150];
         let mut b = a.clone();
-        for i in [0, 7, 8, 15, 16, 20] {
-            b[i] = 1;
+        let want = [0, 7, 8, 63, 64, 100, 127, 128, 140, 149];
+        for i in want {
+            b[i] = 1 + (i % 3) as u8;
         }
         let mut found = Vec::new();
         for_each_difference(&a, &b, |i| found.push(i));
-        assert_eq!(found, [0, 7, 8, 15, 16, 20]);
+        assert_eq!(found, want);
+        found.clear();
+        for_each_difference(&a[..21], &b[..21], |i| found.push(i));
+        assert_eq!(found, [0, 7, 8], "a pattern shorter than one chunk");
     }
 
     #[test]

@@ -37,6 +37,8 @@
 //! to agree with the side change between the arc's ends. Several neurons crossing at the
 //! same point make one cut, and the arc after it carries all of their new linear pieces.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod chain;
 mod codes;
 mod gemm_walk;
@@ -90,6 +92,12 @@ impl ExactWalk {
 
 /// The first NaN or infinite value of hidden layer `layer`'s (0-based) pre-activations.
 fn first_non_finite(z: &[f32], layer: usize) -> Option<NonFinite> {
+    // A branch-free test of every value first (the usual answer is "none").
+    const EXPONENT: u32 = 0x7f80_0000;
+    let any = (z.iter()).fold(0u32, |any, v| any | ((v.to_bits() & EXPONENT) == EXPONENT) as u32);
+    if any == 0 {
+        return None;
+    }
     z.iter().find(|v| !v.is_finite()).map(|&v| NonFinite {
         point: 0,
         quantity: Quantity::PreActivation { layer: layer + 1 },

@@ -16,7 +16,7 @@ use super::rank1::{Batch, BatchArc, Level};
 use super::{ARC_BLOCK, first_non_finite, scratch};
 use crate::compute::{Compute, MatRef};
 use crate::measure::finite::NonFinite;
-use crate::net::Mlp;
+use crate::net::{Activation, Mlp};
 use rayon::prelude::*;
 
 /// Fewest children between two exact products in one block (the interval is
@@ -280,11 +280,7 @@ impl NextLayer<'_> {
         terms: &mut Vec<Term>,
     ) {
         let w_in = parent.width;
-        let breakpoints = walk.act.breakpoints().len();
-        let slope: [f32; 4] = std::array::from_fn(|code| match code {
-            c if c <= breakpoints => walk.act.linear_piece(c as u8).0,
-            _ => 0.0,
-        });
+        let slope = Pieces::of(walk.act).slope;
         for term in parent.changes.of(p) {
             let d = parent.changes.direction(term, self.lower_transposed, w_in);
             let row = &mut carried.rows[carried.written * w_in..(carried.written + 1) * w_in];
@@ -329,16 +325,22 @@ impl NextLayer<'_> {
     ) -> Result<scratch::Buffer, NonFinite> {
         let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
         let mut input = scratch::take(anchors.len() * nb * w_in);
+        let pieces = Pieces::of(walk.act);
         input.par_chunks_mut(nb * w_in).zip(anchors).for_each_init(
             || vec![0u8; w_in],
             |codes, (block, &(c, p))| {
                 let parent_z = parent.arc_coefficients(p, nb);
                 walk.codes_at(parent_z, children[c], children[c].mid(), codes);
-                for (i, &code) in codes.iter().enumerate() {
-                    let (slope, offset) = walk.act.linear_piece(code);
-                    for k in 0..nb {
-                        let v = slope * parent_z[k * w_in + i];
-                        block[k * w_in + i] = if k == 0 { v + offset } else { v };
+                let (slope, offset) = (&pieces.slope, &pieces.offset);
+                for (k, (row, z)) in block
+                    .chunks_exact_mut(w_in)
+                    .zip(parent_z.chunks_exact(w_in))
+                    .enumerate()
+                {
+                    for ((x, &v), &code) in row.iter_mut().zip(z).zip(codes.iter()) {
+                        let code = code as usize & 3;
+                        let v = slope[code] * v;
+                        *x = if k == 0 { v + offset[code] } else { v };
                     }
                 }
             },
@@ -353,6 +355,26 @@ impl NextLayer<'_> {
         match first_non_finite(&z, self.layer) {
             Some(bad) => Err(bad),
             None => Ok(z),
+        }
+    }
+}
+
+/// The linear pieces of an activation by region code, as tables (codes past the last
+/// piece read 0), so that loops over neurons look them up instead of branching.
+struct Pieces {
+    slope: [f32; 4],
+    offset: [f32; 4],
+}
+
+impl Pieces {
+    fn of(act: Activation) -> Pieces {
+        let piece = |code: usize| match code <= act.breakpoints().len() {
+            true => act.linear_piece(code as u8),
+            false => (0.0, 0.0),
+        };
+        Pieces {
+            slope: std::array::from_fn(|code| piece(code).0),
+            offset: std::array::from_fn(|code| piece(code).1),
         }
     }
 }

@@ -65,6 +65,11 @@ impl ArcPins<'_> {
 
 /// `out[i] = Σ_k z[k·w + i] · basis[k]` in float64, summed in the order of k.
 pub(super) fn values_at(z: &[f32], nb: usize, basis: &[f64; 3], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::avx512::available() && (2..=3).contains(&nb) {
+        // SAFETY: the CPU has AVX-512, checked just above.
+        return unsafe { super::avx512::values_at(z, nb, basis, out) };
+    }
     widest(
         #[inline(always)]
         || values_with(z, nb, basis, out),
@@ -72,7 +77,7 @@ pub(super) fn values_at(z: &[f32], nb: usize, basis: &[f64; 3], out: &mut [f64])
 }
 
 #[inline(always)]
-fn values_with(z: &[f32], nb: usize, basis: &[f64; 3], out: &mut [f64]) {
+pub(super) fn values_with(z: &[f32], nb: usize, basis: &[f64; 3], out: &mut [f64]) {
     let w = out.len();
     for (o, &c) in out.iter_mut().zip(&z[..w]) {
         *o = c as f64 * basis[0];
