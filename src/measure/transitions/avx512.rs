@@ -125,6 +125,37 @@ pub(super) unsafe fn codes_at(z: &[f32], nb: usize, basis: &[f64; 3], breakpoint
     }
 }
 
+/// Whether each neuron's pre-activation `z[i] + z[w + i]·t` (coefficients `2 × w`) is
+/// above each breakpoint, into `out` (`breakpoints.len()` runs of `⌈w/64⌉` words), as
+/// `sides::write_portable`.
+///
+/// # Safety
+/// Only where [`available`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub(super) unsafe fn start_sides(z: &[f32], t: f64, breakpoints: &[f32], out: &mut [u64]) {
+    let w = z.len() / 2;
+    let words = w.div_ceil(64);
+    assert!(out.len() >= breakpoints.len() * words);
+    let basis = [1.0, t, 0.0];
+    let b = splat3(&basis);
+    let full = w / 8 * 8;
+    out[..breakpoints.len() * words].fill(0);
+    for i in (0..full).step_by(8) {
+        // SAFETY: i + 8 ≤ w, and z holds two rows of w.
+        let v = unsafe { value8(z.as_ptr().add(i), w, 2, &b) };
+        for (k, &beta) in breakpoints.iter().enumerate() {
+            let above = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_set1_pd(beta as f64));
+            out[k * words + i / 64] |= (above as u64) << (i % 64);
+        }
+    }
+    for i in full..w {
+        let v = value(z, w, 2, &basis, i);
+        for (k, &beta) in breakpoints.iter().enumerate() {
+            out[k * words + i / 64] |= ((v > beta as f64) as u64) << (i % 64);
+        }
+    }
+}
+
 /// Calls `f(i)` for every neuron whose pre-activation lies on different sides of `beta`
 /// at the two ends of an arc (`start`, `end`), in increasing order.
 ///

@@ -10,6 +10,7 @@
 
 use super::first_non_finite;
 use super::scratch::Buffer;
+use super::sides::BlockSides;
 use crate::compute::simd::widest;
 use crate::measure::finite::NonFinite;
 
@@ -79,8 +80,10 @@ pub(super) struct Block<'a> {
 impl Block<'_> {
     /// Writes the block's arcs' coefficients into `out` (arc after arc, `nb × width` each;
     /// `transposed` is the layer's weights transposed, `width` rows of its inputs' count),
-    /// accumulating in float64 and rounding each arc's to float32 once; an error at the
-    /// first NaN or infinite coefficient of hidden layer `layer`.
+    /// accumulating in float64 and rounding each arc's to float32 once, and each arc's
+    /// start sides into `sides` when given; an error at the first NaN or infinite
+    /// coefficient of hidden layer `layer`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn run(
         &self,
         changes: &Changes,
@@ -88,17 +91,18 @@ impl Block<'_> {
         width: usize,
         layer: usize,
         out: &mut [f32],
+        sides: Option<BlockSides>,
     ) -> Result<(), NonFinite> {
         #[cfg(target_arch = "x86_64")]
         if super::avx512::available() && (2..=3).contains(&(self.anchor.len() / width.max(1))) {
             // SAFETY: the CPU has AVX-512, checked just above (for both calls).
             let add = |acc: &mut [f64], delta, d: &[f32]| unsafe { super::avx512::add_term(acc, delta, d) };
             let round = |dst: &mut [f32], acc: &[f64]| unsafe { super::avx512::round_into(dst, acc) };
-            return self.run_with(changes, transposed, width, layer, out, add, round);
+            return self.run_with(changes, transposed, width, layer, out, sides, add, round);
         }
         widest(
             #[inline(always)]
-            || self.run_with(changes, transposed, width, layer, out, add_term, round_into),
+            || self.run_with(changes, transposed, width, layer, out, sides, add_term, round_into),
         )
     }
 
@@ -112,6 +116,7 @@ impl Block<'_> {
         width: usize,
         layer: usize,
         out: &mut [f32],
+        mut sides: Option<BlockSides>,
         add: impl Fn(&mut [f64], [f64; 3], &[f32]),
         round: impl Fn(&mut [f32], &[f64]) -> bool,
     ) -> Result<(), NonFinite> {
@@ -127,6 +132,9 @@ impl Block<'_> {
                 && let Some(bad) = first_non_finite(dst, layer)
             {
                 return Err(bad);
+            }
+            if let Some(sides) = sides.as_mut() {
+                sides.write(j, dst);
             }
         }
         Ok(())

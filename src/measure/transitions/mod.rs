@@ -48,6 +48,7 @@ mod rank1;
 mod roots;
 mod sampled;
 mod scratch;
+mod sides;
 
 pub use sampled::{codes_of, codes_on, sampled_transitions};
 

@@ -13,6 +13,7 @@ use super::chain::{Block, Changes, Direction, Term};
 use super::codes::for_each_difference;
 use super::pinned::{self, PinRule, PinnedCut};
 use super::rank1::{Batch, BatchArc, Level};
+use super::sides::{self, BlockSides, StartSides};
 use super::{ARC_BLOCK, first_non_finite, scratch};
 use crate::compute::{Compute, MatRef};
 use crate::measure::finite::NonFinite;
@@ -90,28 +91,42 @@ impl NextLayer<'_> {
         changes.carried = self.product(&changes.carried, w_in);
         let block = nb * w_out;
         let mut z = scratch::take(children.len() * block);
-        let mut parts: Vec<(usize, &mut [f32])> = Vec::with_capacity(anchors.len());
-        let mut rest = &mut z[..];
+        let breakpoints = walk.act.breakpoints();
+        let mut sides = (!walk.is_ellipse).then(|| StartSides::new(children.len(), w_out, breakpoints.len()));
+        let per_arc = sides.as_ref().map_or(0, StartSides::per_arc);
+        let mut parts: Vec<(usize, &mut [f32], &mut [u64])> = Vec::with_capacity(anchors.len());
+        let (mut rest, mut bits) = (&mut z[..], sides.as_mut().map_or(&mut [][..], StartSides::all_mut));
         for (k, &(first, _)) in anchors.iter().enumerate() {
             let end = anchors.get(k + 1).map_or(children.len(), |a| a.0);
             let (head, tail) = rest.split_at_mut((end - first) * block);
-            parts.push((k, head));
-            rest = tail;
+            let (bits_head, bits_tail) = bits.split_at_mut((end - first) * per_arc);
+            parts.push((k, head, bits_head));
+            (rest, bits) = (tail, bits_tail);
         }
-        let filled = parts.into_par_iter().try_for_each(|(k, out)| {
+        let filled = parts.into_par_iter().try_for_each(|(k, out, bits)| {
+            let (first, end) = (anchors[k].0, anchors.get(k + 1).map_or(children.len(), |a| a.0));
             let run = Block {
-                first: anchors[k].0,
+                first,
                 anchor: &anchor_z[k * block..(k + 1) * block],
             };
-            run.run(&changes, self.transposed, w_out, self.layer, out)
+            let sides = (per_arc > 0).then_some(BlockSides {
+                arcs: &children[first..end],
+                breakpoints,
+                bits,
+            });
+            run.run(&changes, self.transposed, w_out, self.layer, out, sides)
         });
         drop(anchor_z);
         for dead in &pins.dead {
             let arc = &mut z[dead.arc * block..(dead.arc + 1) * block];
             self.rule.make_constant(dead, arc, nb);
+            // The constants are exactly on a breakpoint: their sides change.
+            if let Some(sides) = sides.as_mut() {
+                sides::write(arc, children[dead.arc].lo, breakpoints, sides.of_mut(dead.arc));
+            }
         }
         let cuts = self.closing_cuts(walk, parent, &children, first_child, pins.cuts);
-        let level = Level::new(children, z, w_out, changes, cuts);
+        let level = Level::new(children, z, w_out, changes, cuts, sides);
         filled.map(|()| level)
     }
 

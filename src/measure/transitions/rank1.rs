@@ -44,6 +44,7 @@ use super::next_layer::NextLayer;
 use super::pinned::{PinRule, PinnedCut};
 use super::roots::cut;
 use super::scratch;
+use super::sides::StartSides;
 use crate::compute::Compute;
 use crate::measure::finite::NonFinite;
 use crate::measure::trajectory::{Piece, Trajectory};
@@ -98,6 +99,9 @@ pub(super) struct Level {
     pub(super) changes: Changes,
     /// The cuts where neurons of the layer sit exactly on a breakpoint, sorted by arc.
     pub(super) pinned: Vec<PinnedCut>,
+    /// Every arc's start sides, when the block pass wrote them (segment levels above the
+    /// first).
+    pub(super) start_sides: Option<StartSides>,
 }
 
 impl Level {
@@ -111,6 +115,7 @@ impl Level {
         width: usize,
         changes: Changes,
         pinned: Vec<PinnedCut>,
+        start_sides: Option<StartSides>,
     ) -> Level {
         let mut range_start = Vec::new();
         for (a, arc) in arcs.iter().enumerate() {
@@ -125,6 +130,7 @@ impl Level {
             width,
             changes,
             pinned,
+            start_sides,
         }
     }
 }
@@ -306,7 +312,7 @@ impl Batch<'_> {
             })
             .collect();
         let changes = Changes::none(arcs.len());
-        Ok(Level::new(arcs, z, width, changes, Vec::new()))
+        Ok(Level::new(arcs, z, width, changes, Vec::new(), None))
     }
 
     /// The region code of every neuron of `parent_z`'s layer at parameter `s` of `arc`.

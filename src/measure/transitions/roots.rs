@@ -7,6 +7,7 @@
 use super::codes::for_each_side_change;
 use super::pinned::{self, CutSides, PinRule, PinnedCut, PinnedEnds, Side, Touching, pinned_ellipse_roots};
 use super::rank1::{Batch, BatchArc, Level};
+use super::sides::StartSides;
 use crate::compute::simd::widest;
 use rayon::prelude::*;
 
@@ -135,26 +136,34 @@ impl Batch<'_> {
                 let (a0, a1) = (block * ROOT_CHUNK, ((block + 1) * ROOT_CHUNK).min(n));
                 let mut start = vec![0.0f64; level.width];
                 let mut end = vec![0.0f64; level.width];
-                self.start_values(level, a0, &mut start);
-                self.pinned_after(level, rule, a0, &mut start);
+                // Whether `start` holds arc a's start values (else they are computed when
+                // needed: arcs with start sides skip them).
+                let mut start_ready = false;
                 let mut out = LayerRoots::default();
                 for a in a0..a1 {
-                    let continues = self.end_values(level, a, &mut end);
-                    if let Some(b) = self.arc_after(level, a) {
-                        self.pinned_before(level, rule, a, b, &mut end);
-                    }
                     let before = out.positions.len();
-                    self.pinned_crossings(level, rule, a, &mut out);
-                    self.arc_roots(level, a, &start, &end, &mut out.positions);
+                    if let Some(sides) = self.usable_sides(level, a) {
+                        self.roots_from_sides(level, a, sides, &mut out.positions);
+                        start_ready = false;
+                    } else {
+                        if !start_ready {
+                            self.start_values(level, a, &mut start);
+                            self.pinned_after(level, rule, a, &mut start);
+                        }
+                        let continues = self.end_values(level, a, &mut end);
+                        if let Some(b) = self.arc_after(level, a) {
+                            self.pinned_before(level, rule, a, b, &mut end);
+                        }
+                        self.pinned_crossings(level, rule, a, &mut out);
+                        self.arc_roots(level, a, &start, &end, &mut out.positions);
+                        start_ready = continues;
+                        if continues {
+                            std::mem::swap(&mut start, &mut end);
+                            self.pinned_after(level, rule, a + 1, &mut start);
+                        }
+                    }
                     out.positions[before..].sort_by(f64::total_cmp);
                     out.per_arc.push((out.positions.len() - before) as u32);
-                    if continues {
-                        std::mem::swap(&mut start, &mut end);
-                        self.pinned_after(level, rule, a + 1, &mut start);
-                    } else if a + 1 < a1 {
-                        self.start_values(level, a + 1, &mut start);
-                        self.pinned_after(level, rule, a + 1, &mut start);
-                    }
                 }
                 out
             })
@@ -169,6 +178,29 @@ impl Batch<'_> {
             all.touching.extend(block.touching);
         }
         all
+    }
+
+    /// The level's start sides, when arc `a`'s roots can be read from them: the next arc
+    /// continues its range (its start is arc a's end) and no neuron is pinned at either
+    /// end (those ends' sides are decided by the pinned rule, not by values).
+    fn usable_sides<'l>(&self, level: &'l Level, a: usize) -> Option<&'l StartSides> {
+        let sides = level.start_sides.as_ref()?;
+        let next = level.arcs.get(a + 1)?;
+        let plain = next.range == level.arcs[a].range
+            && pinned::at(&level.pinned, a).is_none()
+            && pinned::at(&level.pinned, a + 1).is_none();
+        plain.then_some(sides)
+    }
+
+    /// The roots on segment arc `a` of the neurons whose start sides differ from those of
+    /// the next arc (see [`Self::usable_sides`]).
+    fn roots_from_sides(&self, level: &Level, a: usize, sides: &StartSides, out: &mut Vec<f64>) {
+        let BatchArc { lo, hi, .. } = level.arcs[a];
+        let (w, z) = (level.width, level.arc_coefficients(a, self.nb));
+        let breakpoints = self.act.breakpoints();
+        sides.for_each_change(a, a + 1, |i, b| {
+            out.push(segment_root(z, w, i, breakpoints[b] as f64, lo, hi))
+        });
     }
 
     /// The arc whose start is arc `a`'s end: the next one of its range, or the range's
@@ -249,11 +281,7 @@ impl Batch<'_> {
             for &beta in self.act.breakpoints() {
                 let beta = beta as f64;
                 // Affine on the arc: exactly one crossing where the ends' sides differ.
-                for_each_side_change(start, end, beta, |i| {
-                    let (c0, c1) = (z[i] as f64, z[w + i] as f64);
-                    let t = if c1 != 0.0 { (beta - c0) / c1 } else { 0.5 * (lo + hi) };
-                    out.push(t.clamp(lo, hi));
-                });
+                for_each_side_change(start, end, beta, |i| out.push(segment_root(z, w, i, beta, lo, hi)));
             }
             return;
         }
@@ -277,6 +305,15 @@ impl Batch<'_> {
             }
         }
     }
+}
+
+/// Where neuron i's pre-activation `c₀ + c₁ t` (coefficients `z`, `2 × w`) crosses `beta`
+/// on the segment arc `[lo, hi]` whose ends lie on different sides of it: clamped to the
+/// arc (rounding), its middle when the neuron is flat.
+fn segment_root(z: &[f32], w: usize, i: usize, beta: f64, lo: f64, hi: f64) -> f64 {
+    let (c0, c1) = (z[i] as f64, z[w + i] as f64);
+    let t = if c1 != 0.0 { (beta - c0) / c1 } else { 0.5 * (lo + hi) };
+    t.clamp(lo, hi)
 }
 
 /// Roots θ ∈ [lo, hi) of `c₀ + c₁ cos θ + c₂ sin θ = β`, pushed onto `out`. Their number
