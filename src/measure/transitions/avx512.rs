@@ -135,24 +135,72 @@ pub(super) unsafe fn codes_at(z: &[f32], nb: usize, basis: &[f64; 3], breakpoint
 pub(super) unsafe fn start_sides(z: &[f32], t: f64, breakpoints: &[f32], out: &mut [u64]) {
     let w = z.len() / 2;
     let words = w.div_ceil(64);
-    assert!(out.len() >= breakpoints.len() * words);
+    assert!(out.len() >= breakpoints.len() * words && breakpoints.len() <= 2);
     let basis = [1.0, t, 0.0];
     let b = splat3(&basis);
-    let full = w / 8 * 8;
-    out[..breakpoints.len() * words].fill(0);
-    for i in (0..full).step_by(8) {
-        // SAFETY: i + 8 ≤ w, and z holds two rows of w.
-        let v = unsafe { value8(z.as_ptr().add(i), w, 2, &b) };
-        for (k, &beta) in breakpoints.iter().enumerate() {
-            let above = _mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, _mm512_set1_pd(beta as f64));
-            out[k * words + i / 64] |= (above as u64) << (i % 64);
+    let beta = [
+        _mm512_set1_pd(breakpoints.first().map_or(0.0, |&x| x as f64)),
+        _mm512_set1_pd(breakpoints.last().map_or(0.0, |&x| x as f64)),
+    ];
+    for k in 0..words {
+        let (i0, i1) = (k * 64, ((k + 1) * 64).min(w));
+        let full = i0 + (i1 - i0) / 8 * 8;
+        let mut word = [0u64; 2];
+        for i in (i0..full).step_by(8) {
+            // SAFETY: i + 8 ≤ w, and z holds two rows of w.
+            let v = unsafe { value8(z.as_ptr().add(i), w, 2, &b) };
+            word[0] |= (_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, beta[0]) as u64) << (i - i0);
+            word[1] |= (_mm512_cmp_pd_mask::<_CMP_GT_OQ>(v, beta[1]) as u64) << (i - i0);
+        }
+        for i in full..i1 {
+            let v = value(z, w, 2, &basis, i);
+            for (n, &x) in breakpoints.iter().enumerate() {
+                word[n] |= ((v > x as f64) as u64) << (i - i0);
+            }
+        }
+        for (n, &word) in word.iter().enumerate().take(breakpoints.len()) {
+            out[n * words + k] = word;
         }
     }
-    for i in full..w {
-        let v = value(z, w, 2, &basis, i);
-        for (k, &beta) in breakpoints.iter().enumerate() {
-            out[k * words + i / 64] |= ((v > beta as f64) as u64) << (i % 64);
+}
+
+/// `out[i] = slope[codes[i] & 3] · x[i]`, plus `offset[codes[i] & 3]` when
+/// `with_offset`, as `codes::Pieces::apply_portable`.
+///
+/// # Safety
+/// Only where [`available`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub(super) unsafe fn through_pieces(
+    slope: &[f32; 4],
+    offset: &[f32; 4],
+    codes: &[u8],
+    x: &[f32],
+    with_offset: bool,
+    out: &mut [f32],
+) {
+    let n = out.len().min(x.len()).min(codes.len());
+    let full = n / 16 * 16;
+    let table = |t: &[f32; 4]| _mm512_setr_ps(t[0], t[1], t[2], t[3], 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0., 0.);
+    let (slopes, offsets) = (table(slope), table(offset));
+    let three = _mm512_set1_epi32(3);
+    for i in (0..full).step_by(16) {
+        // SAFETY: i + 16 ≤ n ≤ every length.
+        unsafe {
+            let code = _mm512_and_si512(
+                _mm512_cvtepu8_epi32(_mm_loadu_si128(codes.as_ptr().add(i).cast())),
+                three,
+            );
+            let mut v = _mm512_mul_ps(_mm512_permutexvar_ps(code, slopes), _mm512_loadu_ps(x.as_ptr().add(i)));
+            if with_offset {
+                v = _mm512_add_ps(v, _mm512_permutexvar_ps(code, offsets));
+            }
+            _mm512_storeu_ps(out.as_mut_ptr().add(i), v);
         }
+    }
+    for i in full..n {
+        let code = codes[i] as usize & 3;
+        let v = slope[code] * x[i];
+        out[i] = if with_offset { v + offset[code] } else { v };
     }
 }
 
@@ -346,6 +394,34 @@ mod tests {
                             .collect::<Vec<_>>()
                     };
                     assert_eq!(bits(&fast), bits(&slow), "round_into, w {w} nb {nb}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_apply_as_the_portable_loop() {
+        if !available() {
+            return;
+        }
+        for act in crate::net::Activation::ALL
+            .into_iter()
+            .filter(|a| a.is_piecewise_linear())
+        {
+            let pieces = codes::Pieces::of(act);
+            for (seed, w) in WIDTHS.into_iter().enumerate() {
+                let x = probe(w, 3 + seed as u32);
+                let codes: Vec<u8> = (0..w).map(|i| ((i * 5 + seed) % 4) as u8).collect();
+                for with_offset in [false, true] {
+                    let (mut fast, mut slow) = (vec![9.0f32; w], vec![9.0f32; w]);
+                    pieces.apply(&codes, &x, with_offset, &mut fast);
+                    pieces.apply_portable(&codes, &x, with_offset, &mut slow);
+                    let bits = |v: &[f32]| {
+                        v.iter()
+                            .map(|&x| if x.is_nan() { 1 } else { x.to_bits() })
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(bits(&fast), bits(&slow), "{act} w {w} offset {with_offset}");
                 }
             }
         }

@@ -7,6 +7,51 @@
 #[cfg(target_arch = "x86_64")]
 use super::avx512;
 use crate::compute::simd::widest;
+use crate::net::Activation;
+
+/// The linear pieces of an activation by region code, as tables (codes past the last
+/// piece read 0), so that loops over neurons look them up instead of branching.
+pub(super) struct Pieces {
+    slope: [f32; 4],
+    offset: [f32; 4],
+}
+
+impl Pieces {
+    pub(super) fn of(act: Activation) -> Pieces {
+        let piece = |code: usize| match code <= act.breakpoints().len() {
+            true => act.linear_piece(code as u8),
+            false => (0.0, 0.0),
+        };
+        Pieces {
+            slope: std::array::from_fn(|code| piece(code).0),
+            offset: std::array::from_fn(|code| piece(code).1),
+        }
+    }
+
+    /// `out[i] = slope(codes[i]) · x[i]`, plus `offset(codes[i])` when `with_offset`: `x`
+    /// through each neuron's linear piece (float32, a multiply then an add).
+    pub(super) fn apply(&self, codes: &[u8], x: &[f32], with_offset: bool, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            // SAFETY: the CPU has AVX-512, checked just above.
+            return unsafe { avx512::through_pieces(&self.slope, &self.offset, codes, x, with_offset, out) };
+        }
+        widest(
+            #[inline(always)]
+            || self.apply_portable(codes, x, with_offset, out),
+        )
+    }
+
+    /// [`Self::apply`] in a plain loop.
+    #[inline(always)]
+    pub(super) fn apply_portable(&self, codes: &[u8], x: &[f32], with_offset: bool, out: &mut [f32]) {
+        for ((o, &v), &code) in out.iter_mut().zip(x).zip(codes) {
+            let code = code as usize & 3;
+            let v = self.slope[code] * v;
+            *o = if with_offset { v + self.offset[code] } else { v };
+        }
+    }
+}
 
 /// The region code of every neuron (the number of `breakpoints` strictly below its
 /// pre-activation, rounded to float32, as `Activation::code`) at the point whose basis

@@ -10,14 +10,14 @@
 //! 3. the blocks, in parallel: each child's coefficients from the previous child's.
 
 use super::chain::{Block, Changes, Direction, Term};
-use super::codes::for_each_difference;
+use super::codes::{Pieces, for_each_difference};
 use super::pinned::{self, PinRule, PinnedCut};
 use super::rank1::{Batch, BatchArc, Level};
 use super::sides::{self, BlockSides, StartSides};
 use super::{ARC_BLOCK, first_non_finite, scratch};
 use crate::compute::{Compute, MatRef};
 use crate::measure::finite::NonFinite;
-use crate::net::{Activation, Mlp};
+use crate::net::Mlp;
 use rayon::prelude::*;
 
 /// Fewest children between two exact products in one block (the interval is
@@ -295,13 +295,11 @@ impl NextLayer<'_> {
         terms: &mut Vec<Term>,
     ) {
         let w_in = parent.width;
-        let slope = Pieces::of(walk.act).slope;
+        let pieces = Pieces::of(walk.act);
         for term in parent.changes.of(p) {
             let d = parent.changes.direction(term, self.lower_transposed, w_in);
             let row = &mut carried.rows[carried.written * w_in..(carried.written + 1) * w_in];
-            for ((x, &v), &code) in row.iter_mut().zip(d).zip(codes) {
-                *x = slope[code as usize & 3] * v;
-            }
+            pieces.apply(codes, d, false, row);
             terms.push(Term {
                 delta: term.delta,
                 dir: Direction::Carried((carried.first_row + carried.written) as u32),
@@ -346,17 +344,12 @@ impl NextLayer<'_> {
             |codes, (block, &(c, p))| {
                 let parent_z = parent.arc_coefficients(p, nb);
                 walk.codes_at(parent_z, children[c], children[c].mid(), codes);
-                let (slope, offset) = (&pieces.slope, &pieces.offset);
                 for (k, (row, z)) in block
                     .chunks_exact_mut(w_in)
                     .zip(parent_z.chunks_exact(w_in))
                     .enumerate()
                 {
-                    for ((x, &v), &code) in row.iter_mut().zip(z).zip(codes.iter()) {
-                        let code = code as usize & 3;
-                        let v = slope[code] * v;
-                        *x = if k == 0 { v + offset[code] } else { v };
-                    }
+                    pieces.apply(codes, z, k == 0, row);
                 }
             },
         );
@@ -370,26 +363,6 @@ impl NextLayer<'_> {
         match first_non_finite(&z, self.layer) {
             Some(bad) => Err(bad),
             None => Ok(z),
-        }
-    }
-}
-
-/// The linear pieces of an activation by region code, as tables (codes past the last
-/// piece read 0), so that loops over neurons look them up instead of branching.
-struct Pieces {
-    slope: [f32; 4],
-    offset: [f32; 4],
-}
-
-impl Pieces {
-    fn of(act: Activation) -> Pieces {
-        let piece = |code: usize| match code <= act.breakpoints().len() {
-            true => act.linear_piece(code as u8),
-            false => (0.0, 0.0),
-        };
-        Pieces {
-            slope: std::array::from_fn(|code| piece(code).0),
-            offset: std::array::from_fn(|code| piece(code).1),
         }
     }
 }

@@ -90,7 +90,7 @@ impl BlockSides<'_> {
 /// pre-activation `z[i] + z[w + i]·t` (coefficients `2 × w`) is above each breakpoint.
 pub(super) fn write(z: &[f32], t: f64, breakpoints: &[f32], out: &mut [u64]) {
     #[cfg(target_arch = "x86_64")]
-    if super::avx512::available() {
+    if super::avx512::available() && breakpoints.len() <= 2 {
         // SAFETY: the CPU has AVX-512, checked just above.
         return unsafe { super::avx512::start_sides(z, t, breakpoints, out) };
     }
@@ -143,38 +143,39 @@ mod tests {
                     _ => ((i * 7919) % 211) as f32 / 17.0 - 6.0,
                 })
                 .collect();
-            let breakpoints = [-1.0f32, 0.0, 6.0];
-            let mut sides = StartSides::new(2, w, breakpoints.len());
-            for (a, t) in [0.0, 0.37].into_iter().enumerate() {
-                write(&z, t, &breakpoints, sides.of_mut(a));
-                let mut portable = vec![0; sides.per_arc()];
-                write_portable(&z, t, &breakpoints, &mut portable);
-                assert_eq!(
-                    sides.of(a),
-                    &portable[..],
-                    "w {w} t {t}: the dispatch and the plain loops"
-                );
-                let mut values = vec![0.0; w];
-                super::super::roots::values_at(&z, 2, &[1.0, t, 0.0], &mut values);
-                for (b, &beta) in breakpoints.iter().enumerate() {
-                    for (i, &v) in values.iter().enumerate() {
-                        let bit = sides.of(a)[b * w.div_ceil(64) + i / 64] >> (i % 64) & 1;
-                        assert_eq!(bit == 1, v > beta as f64, "w {w} t {t} β {beta} neuron {i}");
+            for breakpoints in [&[0.0f32][..], &[-1.0, 1.0], &[0.0, 6.0], &[-1.0, 0.0, 6.0]] {
+                let mut sides = StartSides::new(2, w, breakpoints.len());
+                for (a, t) in [0.0, 0.37].into_iter().enumerate() {
+                    write(&z, t, breakpoints, sides.of_mut(a));
+                    let mut portable = vec![0; sides.per_arc()];
+                    write_portable(&z, t, breakpoints, &mut portable);
+                    assert_eq!(
+                        sides.of(a),
+                        &portable[..],
+                        "w {w} t {t}: the dispatch and the plain loops"
+                    );
+                    let mut values = vec![0.0; w];
+                    super::super::roots::values_at(&z, 2, &[1.0, t, 0.0], &mut values);
+                    for (b, &beta) in breakpoints.iter().enumerate() {
+                        for (i, &v) in values.iter().enumerate() {
+                            let bit = sides.of(a)[b * w.div_ceil(64) + i / 64] >> (i % 64) & 1;
+                            assert_eq!(bit == 1, v > beta as f64, "w {w} t {t} β {beta} neuron {i}");
+                        }
                     }
                 }
+                let mut changes = Vec::new();
+                sides.for_each_change(0, 1, |i, b| changes.push((b, i)));
+                let mut want = Vec::new();
+                let (mut v0, mut v1) = (vec![0.0; w], vec![0.0; w]);
+                super::super::roots::values_at(&z, 2, &[1.0, 0.0, 0.0], &mut v0);
+                super::super::roots::values_at(&z, 2, &[1.0, 0.37, 0.0], &mut v1);
+                for (b, &beta) in breakpoints.iter().enumerate() {
+                    let beta = beta as f64;
+                    want.extend((0..w).filter(|&i| (v0[i] > beta) != (v1[i] > beta)).map(|i| (b, i)));
+                }
+                assert_eq!(changes, want, "w {w}");
+                assert!(w < 64 || !want.is_empty(), "w {w}: changes to find");
             }
-            let mut changes = Vec::new();
-            sides.for_each_change(0, 1, |i, b| changes.push((b, i)));
-            let mut want = Vec::new();
-            let (mut v0, mut v1) = (vec![0.0; w], vec![0.0; w]);
-            super::super::roots::values_at(&z, 2, &[1.0, 0.0, 0.0], &mut v0);
-            super::super::roots::values_at(&z, 2, &[1.0, 0.37, 0.0], &mut v1);
-            for (b, &beta) in breakpoints.iter().enumerate() {
-                let beta = beta as f64;
-                want.extend((0..w).filter(|&i| (v0[i] > beta) != (v1[i] > beta)).map(|i| (b, i)));
-            }
-            assert_eq!(changes, want, "w {w}");
-            assert!(w < 64 || !want.is_empty(), "w {w}: changes to find");
         }
     }
 }
