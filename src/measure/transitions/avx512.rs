@@ -339,6 +339,11 @@ mod tests {
         v.iter().map(|x| if x.is_nan() { 1 } else { x.to_bits() }).collect()
     }
 
+    /// [`bits64`] for float32.
+    fn bits32(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| if x.is_nan() { 1 } else { x.to_bits() }).collect()
+    }
+
     const WIDTHS: [usize; 7] = [1, 7, 8, 9, 16, 37, 200];
     const BASES: [[f64; 3]; 3] = [[1.0, 0.25, 0.0], [1.0, -0.6, 0.8], [1.0, 1e300, -1e-300]];
 
@@ -388,12 +393,7 @@ mod tests {
                         chain::round_into(&mut slow, acc),
                         "round_into's answer, w {w} nb {nb}"
                     );
-                    let bits = |v: &[f32]| {
-                        v.iter()
-                            .map(|&x| if x.is_nan() { 1 } else { x.to_bits() })
-                            .collect::<Vec<_>>()
-                    };
-                    assert_eq!(bits(&fast), bits(&slow), "round_into, w {w} nb {nb}");
+                    assert_eq!(bits32(&fast), bits32(&slow), "round_into, w {w} nb {nb}");
                 }
             }
         }
@@ -416,12 +416,7 @@ mod tests {
                     let (mut fast, mut slow) = (vec![9.0f32; w], vec![9.0f32; w]);
                     pieces.apply(&codes, &x, with_offset, &mut fast);
                     pieces.apply_portable(&codes, &x, with_offset, &mut slow);
-                    let bits = |v: &[f32]| {
-                        v.iter()
-                            .map(|&x| if x.is_nan() { 1 } else { x.to_bits() })
-                            .collect::<Vec<_>>()
-                    };
-                    assert_eq!(bits(&fast), bits(&slow), "{act} w {w} offset {with_offset}");
+                    assert_eq!(bits32(&fast), bits32(&slow), "{act} w {w} offset {with_offset}");
                 }
             }
         }

@@ -75,46 +75,39 @@ pub(super) struct Block<'a> {
     /// The first arc's index in the level.
     pub(super) first: usize,
     pub(super) anchor: &'a [f32],
+    /// The level's changes from arc to arc.
+    pub(super) changes: &'a Changes,
+    /// The layer's weights transposed (`width` numbers per row, one row per input).
+    pub(super) transposed: &'a [f32],
+    /// The layer's width.
+    pub(super) width: usize,
+    /// The hidden layer (0-based), for errors.
+    pub(super) layer: usize,
 }
 
 impl Block<'_> {
-    /// Writes the block's arcs' coefficients into `out` (arc after arc, `nb × width` each;
-    /// `transposed` is the layer's weights transposed, `width` rows of its inputs' count),
+    /// Writes the block's arcs' coefficients into `out` (arc after arc, `nb × width` each),
     /// accumulating in float64 and rounding each arc's to float32 once, and each arc's
     /// start sides into `sides` when given; an error at the first NaN or infinite
-    /// coefficient of hidden layer `layer`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn run(
-        &self,
-        changes: &Changes,
-        transposed: &[f32],
-        width: usize,
-        layer: usize,
-        out: &mut [f32],
-        sides: Option<BlockSides>,
-    ) -> Result<(), NonFinite> {
+    /// coefficient.
+    pub(super) fn run(&self, out: &mut [f32], sides: Option<BlockSides>) -> Result<(), NonFinite> {
         #[cfg(target_arch = "x86_64")]
-        if super::avx512::available() && (2..=3).contains(&(self.anchor.len() / width.max(1))) {
+        if super::avx512::available() && (2..=3).contains(&(self.anchor.len() / self.width.max(1))) {
             // SAFETY: the CPU has AVX-512, checked just above (for both calls).
             let add = |acc: &mut [f64], delta, d: &[f32]| unsafe { super::avx512::add_term(acc, delta, d) };
             let round = |dst: &mut [f32], acc: &[f64]| unsafe { super::avx512::round_into(dst, acc) };
-            return self.run_with(changes, transposed, width, layer, out, sides, add, round);
+            return self.run_with(out, sides, add, round);
         }
         widest(
             #[inline(always)]
-            || self.run_with(changes, transposed, width, layer, out, sides, add_term, round_into),
+            || self.run_with(out, sides, add_term, round_into),
         )
     }
 
     /// [`Self::run`] with the update `add` and the rounding `round`.
-    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn run_with(
         &self,
-        changes: &Changes,
-        transposed: &[f32],
-        width: usize,
-        layer: usize,
         out: &mut [f32],
         mut sides: Option<BlockSides>,
         add: impl Fn(&mut [f64], [f64; 3], &[f32]),
@@ -124,12 +117,16 @@ impl Block<'_> {
         let mut acc: Vec<f64> = self.anchor.iter().map(|&v| v as f64).collect();
         for (j, dst) in out.chunks_exact_mut(block).enumerate() {
             if j > 0 {
-                for term in changes.of(self.first + j) {
-                    add(&mut acc, term.delta, changes.direction(term, transposed, width));
+                for term in self.changes.of(self.first + j) {
+                    add(
+                        &mut acc,
+                        term.delta,
+                        self.changes.direction(term, self.transposed, self.width),
+                    );
                 }
             }
             if !round(dst, &acc)
-                && let Some(bad) = first_non_finite(dst, layer)
+                && let Some(bad) = first_non_finite(dst, self.layer)
             {
                 return Err(bad);
             }

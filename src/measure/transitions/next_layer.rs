@@ -108,13 +108,17 @@ impl NextLayer<'_> {
             let run = Block {
                 first,
                 anchor: &anchor_z[k * block..(k + 1) * block],
+                changes: &changes,
+                transposed: self.transposed,
+                width: w_out,
+                layer: self.layer,
             };
             let sides = (per_arc > 0).then_some(BlockSides {
                 arcs: &children[first..end],
                 breakpoints,
                 bits,
             });
-            run.run(&changes, self.transposed, w_out, self.layer, out, sides)
+            run.run(out, sides)
         });
         drop(anchor_z);
         for dead in &pins.dead {
