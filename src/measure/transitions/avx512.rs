@@ -1,8 +1,9 @@
 //! The rank-1 walk's per-arc loops written with AVX-512 intrinsics: region codes and
-//! pre-activation values at a point of an arc, side changes between an arc's ends, and a
-//! block's rank-1 update and rounding. The compiler's own vectorization of the portable
-//! loops (in `codes`, `roots` and `chain`) ran them 2–4× slower than these, and together
-//! they are about half of the walk's time outside the products.
+//! pre-activation values at a point of an arc, side changes between an arc's ends, start
+//! sides, linear pieces, and a block's rank-1 update and rounding. The compiler's own
+//! vectorization of the portable loops (in `codes`, `roots`, `sides` and `chain`) ran them
+//! 1.5–3× slower than these, and together they are about half of the walk's time outside
+//! the products.
 //!
 //! Each function does the portable loop's operations in the same order, element by
 //! element (a multiply, then an add, never fused; conversions round to nearest as `as`
@@ -19,7 +20,7 @@ pub(super) fn available() -> bool {
 }
 
 /// `out[i] = Σ_k z[k·w + i] · basis[k]` over `nb` (2 or 3) basis functions, summed in
-/// the order of k (as `roots::values_at`).
+/// the order of k (as the portable `roots::values_with`).
 ///
 /// # Safety
 /// Only where [`available`].
@@ -90,8 +91,8 @@ fn splat3(x: &[f64; 3]) -> [__m512d; 3] {
 
 /// The region code of every neuron (the number of `breakpoints`, one or two, strictly
 /// below its pre-activation rounded to float32) at the point with basis values `basis`,
-/// from coefficients `z` (`nb × w`, 2 or 3 rows; w = `codes.len()`), as
-/// `codes::codes_at`.
+/// from coefficients `z` (`nb × w`, 2 or 3 rows; w = `codes.len()`), as the portable
+/// `codes::codes_with` and `codes::codes_any`.
 ///
 /// # Safety
 /// Only where [`available`].

@@ -120,7 +120,9 @@ fn differences(a: &[u8], b: &[u8], f: &mut impl FnMut(usize)) {
     // One bit per byte of a 64-byte chunk (the compiler makes it a few vector compares),
     // then one call per set bit.
     const CHUNK: usize = 64;
-    let (mut xs, mut ys) = (a.chunks_exact(CHUNK), b.chunks_exact(CHUNK));
+    // Equal lengths, so that both tails start at the same index.
+    let n = a.len().min(b.len());
+    let (mut xs, mut ys) = (a[..n].chunks_exact(CHUNK), b[..n].chunks_exact(CHUNK));
     let mut base = 0;
     for (x, y) in (&mut xs).zip(&mut ys) {
         let mut differ = 0u64;
@@ -202,6 +204,13 @@ mod tests {
         found.clear();
         for_each_difference(&a[..21], &b[..21], |i| found.push(i));
         assert_eq!(found, [0, 7, 8], "a pattern shorter than one chunk");
+        found.clear();
+        for_each_difference(&a[..100], &b, |i| found.push(i));
+        assert_eq!(
+            found,
+            [0, 7, 8, 63, 64],
+            "patterns of different lengths: the shorter one's"
+        );
     }
 
     #[test]
