@@ -44,6 +44,8 @@ pub(super) struct NextLayer<'a> {
     pub(super) rule: &'a PinRule<'a>,
     /// The layer below's neurons touching a breakpoint from their sloped side at its cuts (with their exact φ values).
     pub(super) touching: &'a [PinnedCut],
+    /// The activation's linear pieces by region code.
+    pub(super) pieces: &'a Pieces,
 }
 
 /// The first pass's result for a run of children: per child its terms (carried rows
@@ -94,17 +96,18 @@ impl NextLayer<'_> {
         let breakpoints = walk.act.breakpoints();
         let mut sides = (!walk.is_ellipse).then(|| StartSides::new(children.len(), w_out, breakpoints.len()));
         let per_arc = sides.as_ref().map_or(0, StartSides::per_arc);
-        let mut parts: Vec<(usize, &mut [f32], &mut [u64])> = Vec::with_capacity(anchors.len());
+        // Each block: its anchor's index, its children, and where it writes.
+        let mut parts = Vec::with_capacity(anchors.len());
         let (mut rest, mut bits) = (&mut z[..], sides.as_mut().map_or(&mut [][..], StartSides::all_mut));
         for (k, &(first, _)) in anchors.iter().enumerate() {
             let end = anchors.get(k + 1).map_or(children.len(), |a| a.0);
             let (head, tail) = rest.split_at_mut((end - first) * block);
             let (bits_head, bits_tail) = bits.split_at_mut((end - first) * per_arc);
-            parts.push((k, head, bits_head));
+            parts.push((k, first..end, head, bits_head));
             (rest, bits) = (tail, bits_tail);
         }
-        let filled = parts.into_par_iter().try_for_each(|(k, out, bits)| {
-            let (first, end) = (anchors[k].0, anchors.get(k + 1).map_or(children.len(), |a| a.0));
+        let filled = parts.into_par_iter().try_for_each(|(k, arcs, out, bits)| {
+            let first = arcs.start;
             let run = Block {
                 first,
                 anchor: &anchor_z[k * block..(k + 1) * block],
@@ -114,7 +117,7 @@ impl NextLayer<'_> {
                 layer: self.layer,
             };
             let sides = (per_arc > 0).then_some(BlockSides {
-                arcs: &children[first..end],
+                arcs: &children[arcs],
                 breakpoints,
                 bits,
             });
@@ -277,7 +280,7 @@ impl NextLayer<'_> {
                 let before = plan.terms.len();
                 column_terms(walk, left_z, &previous, &codes, &mut plan.terms);
                 if left != p {
-                    self.carry(walk, parent, p, &codes, carried, &mut plan.terms);
+                    self.carry(parent, p, &codes, carried, &mut plan.terms);
                 }
                 plan.counts.push((plan.terms.len() - before) as u32);
                 std::mem::swap(&mut codes, &mut previous);
@@ -289,21 +292,12 @@ impl NextLayer<'_> {
     /// Carries the terms of parent `p`'s change (from parent p−1) up one layer: per term,
     /// the input row `slopes ⊙ d` (the slopes of the child's pattern `codes`, d the term's
     /// direction in the layer below), to be multiplied by W_l.
-    fn carry(
-        &self,
-        walk: &Batch,
-        parent: &Level,
-        p: usize,
-        codes: &[u8],
-        carried: &mut CarriedRows,
-        terms: &mut Vec<Term>,
-    ) {
+    fn carry(&self, parent: &Level, p: usize, codes: &[u8], carried: &mut CarriedRows, terms: &mut Vec<Term>) {
         let w_in = parent.width;
-        let pieces = Pieces::of(walk.act);
         for term in parent.changes.of(p) {
             let d = parent.changes.direction(term, self.lower_transposed, w_in);
             let row = &mut carried.rows[carried.written * w_in..(carried.written + 1) * w_in];
-            pieces.apply(codes, d, false, row);
+            self.pieces.apply(codes, d, false, row);
             terms.push(Term {
                 delta: term.delta,
                 dir: Direction::Carried((carried.first_row + carried.written) as u32),
@@ -342,7 +336,6 @@ impl NextLayer<'_> {
     ) -> Result<scratch::Buffer, NonFinite> {
         let (nb, w_in, w_out) = (walk.nb, parent.width, self.net.dims()[self.layer + 1]);
         let mut input = scratch::take(anchors.len() * nb * w_in);
-        let pieces = Pieces::of(walk.act);
         input.par_chunks_mut(nb * w_in).zip(anchors).for_each_init(
             || vec![0u8; w_in],
             |codes, (block, &(c, p))| {
@@ -353,7 +346,7 @@ impl NextLayer<'_> {
                     .zip(parent_z.chunks_exact(w_in))
                     .enumerate()
                 {
-                    pieces.apply(codes, z, k == 0, row);
+                    self.pieces.apply(codes, z, k == 0, row);
                 }
             },
         );

@@ -38,7 +38,7 @@
 //! a cut where several neurons cross at once (a tie) changes all of them together.
 
 use super::chain::Changes;
-use super::codes;
+use super::codes::{self, Pieces};
 use super::layer_product;
 use super::next_layer::NextLayer;
 use super::pinned::{PinRule, PinnedCut};
@@ -158,6 +158,7 @@ pub(super) fn walk_trajectory(
     let layers = Layers {
         transposed: &transposed,
         rules: &rules,
+        pieces: Pieces::of(net.activation()),
     };
     walk_batches(net, compute, traj, &layers, budget)
 }
@@ -168,6 +169,8 @@ struct Layers<'a> {
     transposed: &'a [&'a [f32]],
     /// What can sit exactly on a breakpoint, per hidden layer.
     rules: &'a [PinRule<'a>],
+    /// The activation's linear pieces by region code.
+    pieces: Pieces,
 }
 
 /// [`walk_trajectory`] with what it prepared per layer.
@@ -286,6 +289,7 @@ impl Batch<'_> {
                 layer: layer + 1,
                 rule: &layers.rules[layer + 1],
                 touching: &roots.touching,
+                pieces: &layers.pieces,
             };
             level = step.level(self, &level, children, &first_child)?;
         }
